@@ -1,0 +1,126 @@
+//! The subscriber as the host app describes them: the input to targeting, caps and assignment.
+//!
+//! The host's backend knows the customer; the browser only relays what it was given. In live mode
+//! the server trusts these fields only when `hash` verifies (HMAC of the id), so nothing here is
+//! assumed honest on its own.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Seconds since the Unix epoch, UTC. One unit everywhere so that tenure, cooldowns and cap windows
+/// never mix milliseconds and seconds.
+pub type UnixSeconds = i64;
+
+/// Seconds in a day, for tenure bands, cooldowns and cap periods expressed in days.
+pub const DAY: UnixSeconds = 86_400;
+
+/// A subscriber of the host app, as sent by the embed call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Customer {
+    /// The host's own customer id; the unit of assignment, caps and audit.
+    pub id: String,
+    /// `hex(HMAC-SHA256(app_secret, id))` from the host's backend; required in live mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hash: Option<String>,
+    /// The plan id the customer is on, matched by targeting rules and downgrade offers.
+    pub plan: String,
+    /// Monthly recurring revenue in the smallest currency unit: drives high-value targeting and saved MRR.
+    pub mrr_cents: i64,
+    /// When the subscription started; tenure is measured from here.
+    pub created_at: UnixSeconds,
+    /// Seats in use, for the seat-based upgrade prompt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seats_used: Option<u32>,
+    /// Seats the plan allows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seats_limit: Option<u32>,
+    /// ISO 3166 country of billing (e.g. `DE`), used to resolve the policy profile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+    /// Region within the country (e.g. `CA`, `MN`), for state-level cancellation rules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// Preferred locale (BCP 47), tried before the browser's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
+    /// Currency of `mrr_cents` (ISO 4217), so money is shown the way the customer pays.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+    /// Growth-team segment label set by the host (e.g. `smb`, `enterprise`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment: Option<String>,
+    /// Whether the subscription is already discounted (the abuse ledger refuses stacking discounts).
+    #[serde(default)]
+    pub discounted: bool,
+    /// Free-form host attributes that targeting rules may test.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, AttributeValue>,
+}
+
+/// A custom attribute value: targeting compares strings, numbers and flags, nothing nested.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum AttributeValue {
+    /// A flag such as `beta: true`.
+    Bool(bool),
+    /// A number such as `projects: 12`.
+    Number(f64),
+    /// A label such as `industry: "retail"`.
+    Text(String),
+}
+
+impl Customer {
+    /// A minimal customer, for tests and for the demo; every optional field empty.
+    pub fn new(
+        id: impl Into<String>,
+        plan: impl Into<String>,
+        mrr_cents: i64,
+        created_at: UnixSeconds,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            hash: None,
+            plan: plan.into(),
+            mrr_cents,
+            created_at,
+            seats_used: None,
+            seats_limit: None,
+            country: None,
+            region: None,
+            locale: None,
+            currency: None,
+            segment: None,
+            discounted: false,
+            attributes: BTreeMap::new(),
+        }
+    }
+
+    /// Whole days since the subscription started (never negative: a clock skew is not a tenure).
+    pub fn tenure_days(&self, now: UnixSeconds) -> i64 {
+        ((now - self.created_at) / DAY).max(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenure_counts_whole_days_and_never_goes_negative() {
+        let c = Customer::new("c1", "pro", 4900, 1_000 * DAY);
+        assert_eq!(c.tenure_days(1_000 * DAY + DAY - 1), 0);
+        assert_eq!(c.tenure_days(1_030 * DAY), 30);
+        assert_eq!(c.tenure_days(900 * DAY), 0);
+    }
+
+    #[test]
+    fn a_customer_with_an_unknown_field_is_refused() {
+        let err = serde_json::from_str::<Customer>(
+            r#"{"id":"c","plan":"p","mrr_cents":1,"created_at":0,"sneaky":1}"#,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("sneaky"), "{err}");
+    }
+}

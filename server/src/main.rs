@@ -1,0 +1,105 @@
+//! `holdfast-server`: run the Holdfast server. Every flag is also an environment variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Parser;
+use holdfast_server::{AppState, DEMO_APP_ID, Storage, serve};
+use tracing_subscriber::EnvFilter;
+
+/// Holdfast's server: widget config, events, offers, stats, and the built widget.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, env = "HOLDFAST_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Database URL: `sqlite://FILE` (created on first start).
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://holdfast.db")]
+    database_url: String,
+    /// Directory with the built widget and demo page (Trunk's output).
+    #[arg(long, env = "HOLDFAST_DIST", default_value = "dist")]
+    dist: PathBuf,
+    /// Create the demo app (`app_demo`, test mode) with the default config.
+    #[arg(long, env = "HOLDFAST_DEMO")]
+    demo: bool,
+    /// The demo app's secret; generated when unset.
+    #[arg(long, env = "HOLDFAST_DEMO_SECRET", hide_env_values = true)]
+    demo_secret: Option<String>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+    let args = Args::parse();
+    let storage = Storage::open(&args.database_url).await?;
+    if args.demo {
+        let secret = match args.demo_secret {
+            Some(s) => s,
+            None => {
+                let s = new_secret()?;
+                println!("demo app {DEMO_APP_ID}: generated secret {s}");
+                s
+            }
+        };
+        let config = serde_json::to_string(&holdfast_core::config::AppConfig::default())?;
+        storage
+            .ensure_app(DEMO_APP_ID, &secret, &config, now())
+            .await?;
+    }
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("binding {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, database = %args.database_url, "holdfast-server listening");
+    println!("Holdfast is running at http://{addr}/");
+    serve(
+        listener,
+        AppState::new(storage, args.dist),
+        shutdown_signal(),
+    )
+    .await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// A new app secret: 24 bytes from the operating system's CSPRNG, hex-encoded.
+fn new_secret() -> anyhow::Result<String> {
+    let mut bytes = [0u8; 24];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness available: {e}"))?;
+    Ok(bytes.iter().fold(String::from("sk_test_"), |mut s, b| {
+        use std::fmt::Write;
+        let _ = write!(s, "{b:02x}");
+        s
+    }))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

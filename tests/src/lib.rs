@@ -1,0 +1,161 @@
+//! # holdfast-e2e: the harness for end-to-end tests
+//!
+//! Real parts only: the real server (in-process, port 0, a fresh SQLite file per test) serving the
+//! real Trunk build from `dist/`, driven by Debian's headless Chromium through ChromeDriver.
+//! [`with_browser`] always closes the WebDriver session and stops ChromeDriver, even when a test's
+//! steps panic, so a failing test never leaves a browser behind.
+
+use std::future::Future;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use fantoccini::{Client, ClientBuilder};
+use holdfast_server::{AppState, DEMO_APP_ID, Storage, serve};
+
+/// A running server and what it needs to outlive the test.
+pub struct TestServer {
+    /// Base URL, `http://127.0.0.1:PORT`.
+    pub url: String,
+    _dir: tempfile::TempDir,
+}
+
+/// Where Trunk puts the build that the server serves.
+pub fn dist_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../dist")
+}
+
+/// Starts the server in-process on 127.0.0.1:0 with a fresh SQLite file and the demo app.
+pub async fn spawn_server() -> anyhow::Result<TestServer> {
+    let dist = dist_dir();
+    if !dist.join("index.html").exists() || !dist.join("holdfast.js").exists() {
+        bail!(
+            "{} has no Trunk build: run `trunk build` first (scripts/test does)",
+            dist.display()
+        );
+    }
+    let dir = tempfile::tempdir()?;
+    let url = format!("sqlite://{}", dir.path().join("holdfast.db").display());
+    let storage = Storage::open(&url).await?;
+    let config = serde_json::to_string(&holdfast_core::config::AppConfig::default())?;
+    storage
+        .ensure_app(DEMO_APP_ID, "sk_test_e2e", &config, 0)
+        .await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(serve(
+        listener,
+        AppState::new(storage, dist),
+        std::future::pending(),
+    ));
+    Ok(TestServer {
+        url: format!("http://{addr}"),
+        _dir: dir,
+    })
+}
+
+/// ChromeDriver as a child process that is killed when dropped.
+struct Driver {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn start_driver() -> anyhow::Result<Driver> {
+    let port = free_port()?;
+    let child =
+        Command::new(std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into()))
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting chromedriver (scripts/test installs Debian's chromium-driver)")?;
+    let driver = Driver {
+        child,
+        addr: SocketAddr::from(([127, 0, 0, 1], port)),
+    };
+    // Readiness: ChromeDriver accepts connections once it serves; bounded, no fixed sleep.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect_timeout(&driver.addr, Duration::from_millis(200)).is_err() {
+        if Instant::now() > deadline {
+            bail!("chromedriver did not listen on {} within 20 s", driver.addr);
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    Ok(driver)
+}
+
+/// Runs `steps` against a fresh headless Chromium, then closes the session and the driver whatever
+/// happened, re-raising a panic from the steps afterwards.
+pub async fn with_browser<F, Fut>(steps: F) -> anyhow::Result<()>
+where
+    F: FnOnce(Client) -> Fut + Send + 'static,
+    Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+{
+    let driver = start_driver()?;
+    let profile = tempfile::tempdir()?;
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({
+            "binary": std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--disable-dev-shm-usage", "--window-size=1280,900",
+                format!("--user-data-dir={}", profile.path().display()),
+            ]
+        }),
+    );
+    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&format!("http://{}", driver.addr))
+        .await
+        .context("opening a WebDriver session in headless Chromium")?;
+    let session = client.clone();
+    let outcome = tokio::spawn(steps(client)).await;
+    let _ = session.close().await;
+    drop(driver);
+    match outcome {
+        Ok(result) => result,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Polls `script` (a function body returning a value) until it returns something truthy, for at
+/// most `timeout`: readiness by observation, never a fixed sleep.
+pub async fn wait_for(
+    client: &Client,
+    script: &str,
+    timeout: Duration,
+) -> anyhow::Result<serde_json::Value> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let value = client.execute(script, vec![]).await?;
+        let truthy = !matches!(
+            value,
+            serde_json::Value::Null | serde_json::Value::Bool(false)
+        ) && value != serde_json::json!("")
+            && value != serde_json::json!(0);
+        if truthy {
+            return Ok(value);
+        }
+        if Instant::now() > deadline {
+            bail!("timed out after {timeout:?} waiting for: {script}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

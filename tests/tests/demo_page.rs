@@ -1,0 +1,62 @@
+//! The demo page, served by the real server, loads the widget through holdfast.js the way a
+//! customer's page does and mounts it in a shadow root.
+
+use std::time::Duration;
+
+use holdfast_e2e::{spawn_server, wait_for, with_browser};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_page_mounts_the_widget_in_a_shadow_root_through_the_loader() -> anyhow::Result<()>
+{
+    let server = spawn_server().await?;
+    let url = server.url.clone();
+    with_browser(move |client| async move {
+        client.goto(&url).await?;
+        let mounted = wait_for(
+            &client,
+            "const h = document.getElementById('holdfast-root');
+             return !!(h && h.shadowRoot && h.shadowRoot.querySelector('[data-testid=holdfast-ready]'));",
+            Duration::from_secs(20),
+        )
+        .await?;
+        assert_eq!(mounted, true, "the widget mounts inside the host's shadow root");
+        let leaked = client
+            .execute("return document.querySelectorAll('[data-testid=holdfast-ready]').length", vec![])
+            .await?;
+        assert_eq!(leaked, 0, "nothing of the widget is in the light DOM");
+        let status = wait_for(
+            &client,
+            "const s = document.getElementById('holdfast-status').textContent; return s.includes('mounted') && s;",
+            Duration::from_secs(5),
+        )
+        .await?;
+        assert!(status.as_str().unwrap_or_default().contains("shadow root"));
+        let loader = client
+            .execute("return typeof window.Holdfast.cancel === 'function' && window.Holdfast.config.app", vec![])
+            .await?;
+        assert_eq!(loader, "app_demo", "the loader read data-app from its script tag");
+        Ok(())
+    })
+    .await
+}
+
+#[tokio::test]
+async fn the_server_answers_health_and_the_demo_config() -> anyhow::Result<()> {
+    let server = spawn_server().await?;
+    let health = fetch(&format!("{}/healthz", server.url)).await?;
+    assert_eq!(health, "ok");
+    let ready = fetch(&format!("{}/readyz", server.url)).await?;
+    assert_eq!(ready, "ready");
+    let config: serde_json::Value =
+        serde_json::from_str(&fetch(&format!("{}/v1/apps/app_demo/config", server.url)).await?)?;
+    assert_eq!(config["schema"], 1);
+    assert_eq!(config["reasons"][0]["id"], "too_expensive");
+    let missing = fetch(&format!("{}/v1/apps/app_nope/config", server.url)).await?;
+    let missing: serde_json::Value = serde_json::from_str(&missing)?;
+    assert_eq!(missing["error"]["code"], "app_not_found");
+    Ok(())
+}
+
+async fn fetch(url: &str) -> anyhow::Result<String> {
+    Ok(reqwest::get(url).await?.text().await?)
+}

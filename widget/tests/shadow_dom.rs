@@ -1,0 +1,88 @@
+//! Browser tests: the widget mounts in a shadow root and keeps its CSS to itself.
+#![cfg(target_arch = "wasm32")]
+
+use holdfast_widget::{HOST_ID, mount};
+use wasm_bindgen::JsCast;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+fn document() -> web_sys::Document {
+    web_sys::window().unwrap().document().unwrap()
+}
+
+#[wasm_bindgen_test]
+async fn the_widget_mounts_inside_an_open_shadow_root_on_a_host_in_body() {
+    let doc = document();
+    let root = mount(&doc).unwrap();
+    leptos::task::tick().await;
+    let host = doc
+        .get_element_by_id(HOST_ID)
+        .expect("the host element is appended to body");
+    assert_eq!(host.parent_element().unwrap().tag_name(), "BODY");
+    assert!(
+        root.query_selector("[data-testid=holdfast-ready]")
+            .unwrap()
+            .is_some(),
+        "the widget's root view renders inside the shadow root"
+    );
+    assert!(
+        doc.query_selector("[data-testid=holdfast-ready]")
+            .unwrap()
+            .is_none(),
+        "nothing of the widget is in the light DOM"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn mounting_twice_keeps_one_host_and_one_view() {
+    let doc = document();
+    mount(&doc).unwrap();
+    let root = mount(&doc).unwrap();
+    leptos::task::tick().await;
+    assert_eq!(
+        doc.query_selector_all(&format!("#{HOST_ID}"))
+            .unwrap()
+            .length(),
+        1
+    );
+    assert_eq!(root.query_selector_all(".hf-root").unwrap().length(), 1);
+}
+
+#[wasm_bindgen_test]
+async fn the_widget_stylesheet_stays_inside_the_shadow_root() {
+    let doc = document();
+    let root = mount(&doc).unwrap();
+    assert_eq!(
+        root.query_selector_all("style").unwrap().length(),
+        1,
+        "one stylesheet in the shadow root"
+    );
+    // A host element with a class the widget styles must not pick up the widget's styles.
+    let probe: web_sys::HtmlElement = doc.create_element("div").unwrap().unchecked_into();
+    probe.set_class_name("hf-root");
+    doc.body().unwrap().append_child(&probe).unwrap();
+    let style = web_sys::window()
+        .unwrap()
+        .get_computed_style(&probe)
+        .unwrap()
+        .unwrap();
+    // `.hf-root { color: var(--hf-text) }` resolves to rgb(31, 41, 55) wherever it applies.
+    assert_eq!(
+        style.get_property_value("color").unwrap(),
+        "rgb(0, 0, 0)",
+        "the widget's CSS must not leak into the host page"
+    );
+    let inside = root.query_selector(".hf-root").unwrap().unwrap();
+    let inner = web_sys::window()
+        .unwrap()
+        .get_computed_style(&inside)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        inner.get_property_value("color").unwrap(),
+        "rgb(31, 41, 55)",
+        "the stylesheet applies inside"
+    );
+    probe.remove();
+}
