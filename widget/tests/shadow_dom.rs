@@ -1,5 +1,9 @@
 //! Browser tests: the widget mounts in a shadow root and keeps its CSS to itself.
 #![cfg(target_arch = "wasm32")]
+#![expect(
+    clippy::unwrap_used,
+    reason = "a failed unwrap is a failed browser test"
+)]
 
 use holdfast_widget::{HOST_ID, mount};
 use wasm_bindgen::JsCast;
