@@ -1,30 +1,72 @@
 //! # holdfast-server
 //!
-//! The axum server the Holdfast widget reports to: it serves the built widget, its loader and the
-//! demo host page, holds each app's config and answers health probes. Every decision it makes is
+//! The axum server the Holdfast widget reports to and growth teams read from. It serves the built
+//! widget, its loader and the demo host page; holds each app's config (validated and versioned);
+//! records widget events and offer acceptances; and answers stats. Every decision (is this config
+//! valid, was this customer eligible for this offer, which variant is this customer in) is
 //! delegated to `holdfast-core`, the same code the widget runs, so the two never disagree.
 //!
-//! [`app`] builds the whole router from a [`AppState`], so tests run it in-process on port 0.
+//! Map of the crate:
+//!
+//! - [`routes`]: one module per resource; handlers extract, call core or storage, map the result.
+//! - [`apps`]: loading the app a request names, CORS, admin auth and the config cache.
+//! - [`error`] and [`extract`]: one error body for every failure, and extractors that produce it.
+//! - [`storage`]: the storage trait and its SQLite and PostgreSQL backends.
+//! - [`outcomes`]: how events become the session aggregates stats read.
+//! - [`auth`], [`ratelimit`], [`metrics`], [`demo`]: the rest of what running a server takes.
+//!
+//! [`app`] builds the whole router from an [`AppState`], so tests run it in-process on port 0.
 
+pub mod apps;
+pub mod auth;
+pub mod clock;
+pub mod demo;
+pub mod error;
+pub mod extract;
+pub mod metrics;
+pub mod outcomes;
+pub mod ratelimit;
+pub mod routes;
 pub mod storage;
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
-use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
 use tower_http::services::{ServeDir, ServeFile};
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+pub use ratelimit::RateLimit;
 pub use storage::Storage;
 
 /// The demo app's public id, the one the demo page's script tag names.
 pub const DEMO_APP_ID: &str = "app_demo";
 
-/// What every handler shares.
+/// Tunables that tests and benchmarks change; the defaults suit production.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// Per client address and app.
+    pub rate_limit: RateLimit,
+    /// A request taking longer is answered 408 so slow clients cannot pin connections.
+    pub request_timeout: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            rate_limit: RateLimit::default(),
+            request_timeout: Duration::from_secs(15),
+        }
+    }
+}
+
+/// What every handler shares; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct AppState {
     inner: Arc<Inner>,
@@ -34,15 +76,28 @@ pub struct AppState {
 struct Inner {
     storage: Storage,
     dist: PathBuf,
+    settings: Settings,
+    apps: apps::AppCache,
+    limiter: ratelimit::Limiter,
+    metrics: metrics::Metrics,
 }
 
 impl AppState {
     /// State over `storage`, serving the built widget and demo page from `dist`.
     pub fn new(storage: Storage, dist: impl Into<PathBuf>) -> Self {
+        Self::with_settings(storage, dist, Settings::default())
+    }
+
+    /// As [`AppState::new`], with explicit settings.
+    pub fn with_settings(storage: Storage, dist: impl Into<PathBuf>, settings: Settings) -> Self {
         Self {
             inner: Arc::new(Inner {
                 storage,
                 dist: dist.into(),
+                settings,
+                apps: apps::AppCache::default(),
+                limiter: ratelimit::Limiter::new(settings.rate_limit),
+                metrics: metrics::Metrics::default(),
             }),
         }
     }
@@ -57,13 +112,33 @@ impl AppState {
 pub fn app(state: AppState) -> Router {
     let dist = state.inner.dist.clone();
     let static_files = ServeDir::new(&dist).fallback(ServeFile::new(dist.join("index.html")));
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/v1/apps/{app_id}/config", get(widget_config))
+    routes::router(state.clone())
         .fallback_service(static_files)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            count_request,
+        ))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            state.inner.settings.request_timeout,
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+async fn count_request(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let method = req.method().as_str().to_string();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("static", MatchedPath::as_str)
+        .to_string();
+    let response = next.run(req).await;
+    state
+        .inner
+        .metrics
+        .request(&method, &route, response.status().as_u16());
+    response
 }
 
 /// Serves the whole app on `listener` until `shutdown` completes, then drains open requests: the
@@ -73,49 +148,10 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await
-}
-
-async fn healthz() -> &'static str {
-    "ok"
-}
-
-async fn readyz(State(state): State<AppState>) -> Response {
-    if state.inner.storage.ping().await {
-        (StatusCode::OK, "ready").into_response()
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
-    }
-}
-
-async fn widget_config(State(state): State<AppState>, Path(app_id): Path<String>) -> Response {
-    match state.inner.storage.app_config(&app_id).await {
-        Ok(Some(config)) => ([(header::CONTENT_TYPE, "application/json")], config).into_response(),
-        Ok(None) => error(
-            StatusCode::NOT_FOUND,
-            "app_not_found",
-            &format!("no app {app_id:?}"),
-            Some("app_id"),
-        ),
-        Err(e) => {
-            tracing::error!(error = %e, "reading app config");
-            error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                "storage is unavailable",
-                None,
-            )
-        }
-    }
-}
-
-/// The one error body every endpoint uses: `{ "error": { "code", "message", "field"? } }`.
-fn error(status: StatusCode, code: &str, message: &str, field: Option<&str>) -> Response {
-    let mut body = serde_json::json!({ "error": { "code": code, "message": message } });
-    if let Some(field) = field {
-        body["error"]["field"] = field.into();
-    }
-    (status, Json(body)).into_response()
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Parser;
-use holdfast_server::{AppState, DEMO_APP_ID, Storage, serve};
+use holdfast_server::{AppState, DEMO_APP_ID, Storage, clock, demo, serve};
 use tracing_subscriber::EnvFilter;
 
 /// Holdfast's server: widget config, events, offers, stats, and the built widget.
@@ -15,13 +15,14 @@ struct Args {
     /// Address to listen on.
     #[arg(long, env = "HOLDFAST_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// Database URL: `sqlite://FILE` (created on first start).
+    /// Database URL: `sqlite://FILE` (created on first start) or `postgres://...`.
     #[arg(long, env = "DATABASE_URL", default_value = "sqlite://holdfast.db")]
     database_url: String,
     /// Directory with the built widget and demo page (Trunk's output).
     #[arg(long, env = "HOLDFAST_DIST", default_value = "dist")]
     dist: PathBuf,
-    /// Create the demo app (`app_demo`, test mode) with the default config.
+    /// Create the demo app (`app_demo`, test mode, this server's origin allowed) with the default
+    /// config and a few thousand historical sessions.
     #[arg(long, env = "HOLDFAST_DEMO")]
     demo: bool,
     /// The demo app's secret; generated when unset.
@@ -37,7 +38,13 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let args = Args::parse();
-    let storage = Storage::open(&args.database_url).await?;
+    let storage = Storage::open(&args.database_url)
+        .await
+        .context("opening the database named by DATABASE_URL")?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("binding {}", args.listen))?;
+    let addr = listener.local_addr()?;
     if args.demo {
         let secret = match args.demo_secret {
             Some(s) => s,
@@ -47,16 +54,18 @@ async fn main() -> anyhow::Result<()> {
                 s
             }
         };
-        let config = serde_json::to_string(&holdfast_core::config::AppConfig::default())?;
-        storage
-            .ensure_app(DEMO_APP_ID, &secret, &config, now())
-            .await?;
+        // The demo page is served by this server, so its own origin is the one to allow.
+        let mut origins = vec![format!("http://{addr}")];
+        if addr.ip().is_loopback() {
+            origins.push(format!("http://localhost:{}", addr.port()));
+        }
+        demo::ensure_demo_app(&storage, &secret, origins).await?;
+        let seeded = demo::seed_history(&storage, clock::now()).await?;
+        if seeded > 0 {
+            tracing::info!(sessions = seeded, "seeded the demo app's history");
+        }
     }
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("binding {}", args.listen))?;
-    let addr = listener.local_addr()?;
-    tracing::info!(%addr, database = %args.database_url, "holdfast-server listening");
+    tracing::info!(%addr, backend = storage.backend(), "holdfast-server listening");
     println!("Holdfast is running at http://{addr}/");
     serve(
         listener,
@@ -66,12 +75,6 @@ async fn main() -> anyhow::Result<()> {
     .await?;
     tracing::info!("stopped");
     Ok(())
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// A new app secret: 24 bytes from the operating system's CSPRNG, hex-encoded.

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use fantoccini::{Client, ClientBuilder};
-use holdfast_server::{AppState, DEMO_APP_ID, Storage, serve};
+use holdfast_server::{AppState, Storage, serve};
 
 /// A running server and what it needs to outlive the test.
 pub struct TestServer {
@@ -39,12 +39,11 @@ pub async fn spawn_server() -> anyhow::Result<TestServer> {
     let dir = tempfile::tempdir()?;
     let url = format!("sqlite://{}", dir.path().join("holdfast.db").display());
     let storage = Storage::open(&url).await?;
-    let config = serde_json::to_string(&holdfast_core::config::AppConfig::default())?;
-    storage
-        .ensure_app(DEMO_APP_ID, "sk_test_e2e", &config, 0)
-        .await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
+    // The demo page is served by this server: its origin is the one the demo app allows.
+    holdfast_server::demo::ensure_demo_app(&storage, "sk_test_e2e", vec![format!("http://{addr}")])
+        .await?;
     tokio::spawn(serve(
         listener,
         AppState::new(storage, dist),

@@ -1,0 +1,209 @@
+//! Apps as handlers see them, and the guards in front of the public and admin routes.
+//!
+//! Every request names an app in its path. [`public_guard`] and [`admin_guard`] load it once
+//! (through a small in-memory cache that also holds the serialized widget config and its ETag),
+//! apply the rate limit, then check the caller: the browser's `Origin` against the app's allow-list
+//! for public routes, the bearer secret for admin routes. Handlers receive the loaded app as an
+//! `Extension<Arc<LoadedApp>>`.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use holdfast_core::config::AppConfig;
+use sha2::{Digest, Sha256};
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::extract::check_id;
+use crate::storage::AppRecord;
+
+/// An app with its parsed config and the widget config response, ready to serve.
+#[derive(Debug)]
+pub struct LoadedApp {
+    /// The stored app.
+    pub record: AppRecord,
+    /// Its current config, parsed once.
+    pub config: AppConfig,
+    /// The widget config body, serialized once per version.
+    pub config_body: Bytes,
+    /// Strong ETag of `config_body`.
+    pub etag: HeaderValue,
+    loaded_at: Instant,
+}
+
+impl LoadedApp {
+    fn new(record: AppRecord) -> anyhow::Result<Self> {
+        let config: AppConfig = serde_json::from_str(&record.config_json)?;
+        let body = serde_json::to_vec(&config)?;
+        let digest = Sha256::digest(&body);
+        let etag = HeaderValue::from_str(&format!("\"{}\"", hex::encode(&digest[..12])))?;
+        Ok(Self {
+            record,
+            config,
+            config_body: Bytes::from(body),
+            etag,
+            loaded_at: Instant::now(),
+        })
+    }
+}
+
+/// Apps by id, each kept for a short time so that replicas pick up another replica's config
+/// change quickly; a change made through this replica invalidates at once.
+#[derive(Debug, Default)]
+pub struct AppCache {
+    apps: RwLock<HashMap<String, Arc<LoadedApp>>>,
+}
+
+/// How long a cached app is trusted before it is read again.
+const CACHE_TTL: Duration = Duration::from_secs(5);
+
+impl AppCache {
+    /// The app, from the cache or storage; `None` when there is no such app.
+    pub async fn get(
+        &self,
+        storage: &crate::Storage,
+        app_id: &str,
+    ) -> Result<Option<Arc<LoadedApp>>, ApiError> {
+        if let Some(app) = self
+            .apps
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(app_id)
+            .filter(|a| a.loaded_at.elapsed() < CACHE_TTL)
+        {
+            return Ok(Some(app.clone()));
+        }
+        let Some(record) = storage.app(app_id).await? else {
+            return Ok(None);
+        };
+        let app = Arc::new(LoadedApp::new(record)?);
+        self.apps
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(app_id.to_string(), app.clone());
+        Ok(Some(app))
+    }
+
+    /// Forgets an app after its config changed.
+    pub fn invalidate(&self, app_id: &str) {
+        self.apps
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(app_id);
+    }
+}
+
+/// The app id of `/v1/apps/{id}/...` or `/v1/admin/apps/{id}/...`.
+fn app_id_of(path: &str) -> Option<&str> {
+    let rest = path
+        .strip_prefix("/v1/apps/")
+        .or_else(|| path.strip_prefix("/v1/admin/apps/"))?;
+    rest.split('/').next()
+}
+
+fn client_of(req: &Request) -> IpAddr {
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip())
+}
+
+/// Who is asking for which app. Taken out of the request before any await: a request's body is
+/// not `Sync`, so a borrow of it must not live across one.
+fn caller(req: &Request) -> (String, IpAddr) {
+    let app_id = app_id_of(req.uri().path()).unwrap_or_default().to_string();
+    (app_id, client_of(req))
+}
+
+async fn load_app(
+    state: &AppState,
+    app_id: &str,
+    client: IpAddr,
+) -> Result<Arc<LoadedApp>, ApiError> {
+    check_id("app_id", app_id)?;
+    if !state.inner.limiter.allow(client, app_id) {
+        return Err(ApiError::rate_limited());
+    }
+    state
+        .inner
+        .apps
+        .get(&state.inner.storage, app_id)
+        .await?
+        .ok_or_else(|| ApiError::app_not_found(app_id))
+}
+
+/// Public routes: the app must exist, a browser `Origin` must be on its allow-list (403
+/// otherwise; requests without one come from servers and are let through), and responses carry
+/// CORS headers for exactly that origin. Answers preflights itself.
+pub async fn public_guard(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let (app_id, client) = caller(&req);
+    let app = match load_app(&state, &app_id, client).await {
+        Ok(app) => app,
+        Err(e) => return e.into_response(),
+    };
+    let origin = req.headers().get(header::ORIGIN).cloned();
+    if let Some(origin) = &origin {
+        let allowed = origin
+            .to_str()
+            .is_ok_and(|o| app.record.origins.iter().any(|a| a == o));
+        if !allowed {
+            return ApiError::origin_not_allowed(origin.to_str().unwrap_or("<not text>"))
+                .into_response();
+        }
+    }
+    let mut response = if req.method() == Method::OPTIONS {
+        let mut r = StatusCode::NO_CONTENT.into_response();
+        let h = r.headers_mut();
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("GET, POST"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static("content-type, if-none-match"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static("600"),
+        );
+        r
+    } else {
+        req.extensions_mut().insert(app);
+        next.run(req).await
+    };
+    let h = response.headers_mut();
+    h.insert(header::VARY, HeaderValue::from_static("Origin"));
+    if let Some(origin) = origin {
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        h.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("etag"),
+        );
+    }
+    response
+}
+
+/// Admin routes: the app must exist and the request must carry its secret as a bearer key.
+/// No CORS: the admin API is for servers and the dashboard's own backend.
+pub async fn admin_guard(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let (app_id, client) = caller(&req);
+    let app = match load_app(&state, &app_id, client).await {
+        Ok(app) => app,
+        Err(e) => return e.into_response(),
+    };
+    let header = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok());
+    if let Err(e) = crate::auth::verify_bearer(header, &app.record.secret) {
+        return e.into_response();
+    }
+    req.extensions_mut().insert(app);
+    next.run(req).await
+}

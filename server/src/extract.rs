@@ -1,0 +1,140 @@
+//! Extractors that turn every bad input into an [`ApiError`] naming the field.
+//!
+//! axum's own `Json`, `Query` and `Path` answer malformed input with plain-text bodies; these
+//! wrappers keep the API's one error shape. [`Json`] reads the body itself and deserializes with
+//! `serde_path_to_error`, so an unknown field or a wrong type is reported as
+//! `events[3].at`, not as a line and column.
+
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// The largest body a public endpoint accepts: 100 events with their free text fit comfortably.
+pub const PUBLIC_BODY_LIMIT: usize = 256 * 1024;
+
+/// A JSON body (in) or response (out) whose errors use our error body.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Json<T>(pub T);
+
+impl<S, T> FromRequest<S> for Json<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::payload_too_large(PUBLIC_BODY_LIMIT)
+            } else {
+                ApiError::bad_request("unreadable_body", e.body_text())
+            }
+        })?;
+        parse_json(&bytes).map(Json)
+    }
+}
+
+impl<T: Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+/// Deserializes `bytes` as `T`, naming the field at fault: syntax errors are 400 `invalid_json`,
+/// well-formed JSON of the wrong shape is 422 `invalid_field` with the path.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        // serde_json appends the position; the field path says more, so drop it.
+        let full = inner.to_string();
+        let message = full
+            .rsplit_once(" at line ")
+            .map_or(full.as_str(), |(m, _)| m)
+            .to_string();
+        if inner.is_syntax() || inner.is_eof() || inner.is_io() {
+            return ApiError::bad_request(
+                "invalid_json",
+                format!("the body is not JSON: {message}"),
+            );
+        }
+        // An unknown or missing field's path is its parent; name the field itself.
+        let unknown = message
+            .strip_prefix("unknown field `")
+            .or_else(|| message.strip_prefix("missing field `"))
+            .and_then(|rest| rest.split('`').next());
+        let field = match (path.as_str(), unknown) {
+            (".", Some(name)) => name.to_string(),
+            (".", None) => String::new(),
+            (parent, Some(name)) if !parent.ends_with(name) => format!("{parent}.{name}"),
+            (parent, _) => parent.to_string(),
+        };
+        if field.is_empty() {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", message)
+        } else {
+            ApiError::invalid(field, message)
+        }
+    })?;
+    // Trailing garbage after the document is malformed input too.
+    de.end().map_err(|e| {
+        ApiError::bad_request(
+            "invalid_json",
+            format!("the body is not one JSON value: {e}"),
+        )
+    })?;
+    Ok(value)
+}
+
+/// Query parameters whose errors use our error body.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Query<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for Query<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        serde_urlencoded::from_str(query).map(Query).map_err(|e| {
+            let message = e.to_string();
+            let field = message
+                .strip_prefix("unknown field `")
+                .and_then(|rest| rest.split('`').next())
+                .map(str::to_string);
+            let e = ApiError::bad_request("invalid_query", message);
+            match field {
+                Some(f) => e.field(f),
+                None => e,
+            }
+        })
+    }
+}
+
+/// Ids are short and plain so they are safe in logs, keys and URLs.
+pub fn check_id(field: &str, id: &str) -> Result<(), ApiError> {
+    let ok = !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'@' | b':'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(
+            "invalid_id",
+            format!("{field} must be 1-128 characters of letters, digits and _ - . @ :"),
+        )
+        .field(field))
+    }
+}

@@ -1,0 +1,88 @@
+//! Prometheus metrics, rendered in the text exposition format at `/metrics`.
+//!
+//! A handful of counters kept in memory per replica (Prometheus sums replicas): requests by route
+//! and status, and the outcomes growth teams watch live.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The server's counters.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
+    /// Widget events stored.
+    pub events_accepted: AtomicU64,
+    /// Widget events ignored as retries.
+    pub events_duplicate: AtomicU64,
+    /// Offer acceptances recorded.
+    pub offers_accepted: AtomicU64,
+    /// Offer acceptances refused by core's re-check.
+    pub offers_refused: AtomicU64,
+}
+
+impl Metrics {
+    /// Counts one answered request.
+    pub fn request(&self, method: &str, route: &str, status: u16) {
+        let mut requests = self
+            .requests
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *requests
+            .entry((method.to_string(), route.to_string(), status))
+            .or_default() += 1;
+    }
+
+    /// Adds to a counter.
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// The text exposition format.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        out.push_str("# HELP holdfast_http_requests_total HTTP requests answered.\n");
+        out.push_str("# TYPE holdfast_http_requests_total counter\n");
+        let requests = self
+            .requests
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for ((method, route, status), n) in requests.iter() {
+            let _ = writeln!(
+                out,
+                "holdfast_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {n}"
+            );
+        }
+        drop(requests);
+        for (name, help, counter) in [
+            (
+                "holdfast_events_accepted_total",
+                "Widget events stored.",
+                &self.events_accepted,
+            ),
+            (
+                "holdfast_events_duplicate_total",
+                "Widget events ignored as retries.",
+                &self.events_duplicate,
+            ),
+            (
+                "holdfast_offers_accepted_total",
+                "Offer acceptances recorded.",
+                &self.offers_accepted,
+            ),
+            (
+                "holdfast_offers_refused_total",
+                "Offer acceptances refused as not eligible.",
+                &self.offers_refused,
+            ),
+        ] {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+                counter.load(Ordering::Relaxed)
+            );
+        }
+        out
+    }
+}

@@ -1,0 +1,190 @@
+//! Admin: an app's config, validated by core on every change and kept as numbered versions so
+//! any earlier one can be restored. A restore is itself a new version: history only grows.
+
+use std::sync::Arc;
+
+use axum::Extension;
+use axum::extract::{Path, State};
+use holdfast_core::config::{AppConfig, Problem};
+use serde::Serialize;
+
+use crate::AppState;
+use crate::apps::LoadedApp;
+use crate::error::ApiError;
+use crate::extract::Json;
+
+/// The current config and its version.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CurrentConfig {
+    /// Version number of this config.
+    pub version: i64,
+    /// The config (core's `AppConfig`).
+    #[schema(value_type = Object)]
+    pub config: AppConfig,
+    /// Concerns core raised that do not block saving (a discount above 30%).
+    #[schema(value_type = Vec<Object>)]
+    pub warnings: Vec<Problem>,
+}
+
+/// One entry of the history.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct VersionEntry {
+    /// Version number.
+    pub version: i64,
+    /// When it was accepted, unix seconds.
+    pub created_at: i64,
+    /// Whether it is the current config.
+    pub current: bool,
+}
+
+/// The history, newest first.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Versions {
+    /// Every accepted version.
+    pub versions: Vec<VersionEntry>,
+}
+
+/// Reads the current config.
+#[utoipa::path(
+    get,
+    path = "/v1/admin/apps/{app_id}/config",
+    tag = "admin",
+    security(("app_secret" = [])),
+    params(("app_id" = String, Path, description = "Public app id")),
+    responses(
+        (status = 200, description = "The current config", body = CurrentConfig),
+        (status = 401, description = "Missing or wrong key", body = crate::error::ErrorResponse),
+        (status = 404, description = "No such app", body = crate::error::ErrorResponse),
+    )
+)]
+pub async fn get(Extension(app): Extension<Arc<LoadedApp>>) -> Json<CurrentConfig> {
+    Json(CurrentConfig {
+        version: app.record.config_version,
+        warnings: app.config.validate().warnings,
+        config: app.config.clone(),
+    })
+}
+
+/// Replaces the config after core validates it.
+#[utoipa::path(
+    put,
+    path = "/v1/admin/apps/{app_id}/config",
+    tag = "admin",
+    security(("app_secret" = [])),
+    params(("app_id" = String, Path, description = "Public app id")),
+    request_body(content = Object, description = "The new config (core's AppConfig)"),
+    responses(
+        (status = 200, description = "Accepted as a new version; warnings listed", body = CurrentConfig),
+        (status = 401, description = "Missing or wrong key", body = crate::error::ErrorResponse),
+        (status = 422, description = "`invalid_config` with every problem's path", body = crate::error::ErrorResponse),
+    )
+)]
+pub async fn put(
+    State(state): State<AppState>,
+    Extension(app): Extension<Arc<LoadedApp>>,
+    Json(config): Json<AppConfig>,
+) -> Result<Json<CurrentConfig>, ApiError> {
+    save(&state, &app.record.id, config).await
+}
+
+async fn save(
+    state: &AppState,
+    app_id: &str,
+    config: AppConfig,
+) -> Result<Json<CurrentConfig>, ApiError> {
+    let validation = config.validate();
+    if !validation.is_ok() {
+        return Err(ApiError::invalid_config(validation.errors));
+    }
+    let json = serde_json::to_string(&config).map_err(anyhow::Error::from)?;
+    let version = state
+        .inner
+        .storage
+        .replace_config(app_id, &json, crate::clock::now())
+        .await?;
+    state.inner.apps.invalidate(app_id);
+    tracing::info!(app_id, version, "config replaced");
+    Ok(Json(CurrentConfig {
+        version,
+        config,
+        warnings: validation.warnings,
+    }))
+}
+
+/// Lists every accepted version.
+#[utoipa::path(
+    get,
+    path = "/v1/admin/apps/{app_id}/config/versions",
+    tag = "admin",
+    security(("app_secret" = [])),
+    params(("app_id" = String, Path, description = "Public app id")),
+    responses(
+        (status = 200, description = "Newest first", body = Versions),
+        (status = 401, description = "Missing or wrong key", body = crate::error::ErrorResponse),
+    )
+)]
+pub async fn versions(
+    State(state): State<AppState>,
+    Extension(app): Extension<Arc<LoadedApp>>,
+) -> Result<Json<Versions>, ApiError> {
+    let current = state
+        .inner
+        .storage
+        .app(&app.record.id)
+        .await?
+        .map_or(app.record.config_version, |a| a.config_version);
+    let versions = state
+        .inner
+        .storage
+        .config_versions(&app.record.id)
+        .await?
+        .into_iter()
+        .map(|v| VersionEntry {
+            current: v.version == current,
+            version: v.version,
+            created_at: v.created_at,
+        })
+        .collect();
+    Ok(Json(Versions { versions }))
+}
+
+/// Makes an earlier version current again, as a new version.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/apps/{app_id}/config/versions/{version}/restore",
+    tag = "admin",
+    security(("app_secret" = [])),
+    params(
+        ("app_id" = String, Path, description = "Public app id"),
+        ("version" = i64, Path, description = "The version to restore"),
+    ),
+    responses(
+        (status = 200, description = "Restored as a new version", body = CurrentConfig),
+        (status = 400, description = "Version is not a number", body = crate::error::ErrorResponse),
+        (status = 404, description = "No such version", body = crate::error::ErrorResponse),
+    )
+)]
+pub async fn restore(
+    State(state): State<AppState>,
+    Extension(app): Extension<Arc<LoadedApp>>,
+    Path((_, version)): Path<(String, String)>,
+) -> Result<Json<CurrentConfig>, ApiError> {
+    let version: i64 = version.parse().map_err(|_| {
+        ApiError::bad_request("invalid_id", format!("version {version:?} is not a number"))
+            .field("version")
+    })?;
+    let json = state
+        .inner
+        .storage
+        .config_version(&app.record.id, version)
+        .await?
+        .ok_or_else(|| {
+            ApiError::not_found(
+                "version_not_found",
+                format!("this app has no config version {version}"),
+            )
+            .field("version")
+        })?;
+    let config: AppConfig = serde_json::from_str(&json).map_err(anyhow::Error::from)?;
+    save(&state, &app.record.id, config).await
+}

@@ -1,0 +1,319 @@
+//! `POST /v1/apps/{app_id}/events`: a batch of widget events.
+//!
+//! Parsed strictly (unknown fields refused), validated (UUIDs, times, sizes), authenticated in
+//! live mode by the customer's HMAC, then stored idempotently: an event id already stored is
+//! counted as a duplicate and changes nothing, so the widget may retry a batch freely.
+
+use std::sync::Arc;
+
+use axum::Extension;
+use axum::extract::State;
+use holdfast_core::Customer;
+use holdfast_core::policy::PolicyProfile;
+use serde::{Deserialize, Serialize};
+
+use crate::AppState;
+use crate::apps::LoadedApp;
+use crate::error::ApiError;
+use crate::extract::Json;
+use crate::metrics::Metrics;
+use crate::outcomes::{assigned_variants, base_facts, with_offer};
+use crate::storage::{SessionFacts, StoredEvent};
+
+/// At most this many events per request.
+pub const MAX_EVENTS: usize = 100;
+/// Free text is capped: it is a survey answer, not a document.
+pub const MAX_FREE_TEXT: usize = 2000;
+/// Events stamped further ahead than this are refused (a broken clock, or a forgery).
+const MAX_FUTURE_MS: i64 = 86_400_000;
+
+/// The request body.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EventBatch {
+    /// The customer, as the host described them (core's `Customer`).
+    #[schema(value_type = Object)]
+    pub customer: Customer,
+    /// 1 to 100 events.
+    pub events: Vec<Event>,
+}
+
+/// What happened in the widget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EventType {
+    /// The cancel flow opened: a cancel session starts.
+    FlowStarted,
+    /// The survey was answered.
+    ReasonSelected,
+    /// An offer rendered (the exposure for experiments).
+    OfferShown,
+    /// The offer was accepted: the session is saved.
+    OfferAccepted,
+    /// The offer was declined.
+    OfferDeclined,
+    /// The cancellation was confirmed.
+    CancelConfirmed,
+    /// The flow was closed without an outcome.
+    FlowAbandoned,
+    /// An upgrade prompt rendered.
+    PromptShown,
+    /// An upgrade prompt's action was taken.
+    PromptClicked,
+    /// An upgrade prompt was dismissed.
+    PromptDismissed,
+    /// A feature-gate trial started.
+    TrialStarted,
+}
+
+impl EventType {
+    /// The stored name, as on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::FlowStarted => "flow_started",
+            EventType::ReasonSelected => "reason_selected",
+            EventType::OfferShown => "offer_shown",
+            EventType::OfferAccepted => "offer_accepted",
+            EventType::OfferDeclined => "offer_declined",
+            EventType::CancelConfirmed => "cancel_confirmed",
+            EventType::FlowAbandoned => "flow_abandoned",
+            EventType::PromptShown => "prompt_shown",
+            EventType::PromptClicked => "prompt_clicked",
+            EventType::PromptDismissed => "prompt_dismissed",
+            EventType::TrialStarted => "trial_started",
+        }
+    }
+
+    /// Whether it belongs to a cancel session (and so feeds save-rate stats).
+    pub fn is_cancel_flow(self) -> bool {
+        !matches!(
+            self,
+            EventType::PromptShown
+                | EventType::PromptClicked
+                | EventType::PromptDismissed
+                | EventType::TrialStarted
+        )
+    }
+}
+
+/// One widget event.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Event {
+    /// Client-generated UUID (v4): retries reuse it.
+    pub id: String,
+    /// What happened.
+    #[serde(rename = "type")]
+    pub kind: EventType,
+    /// When, in unix milliseconds.
+    pub at: i64,
+    /// The flow or prompt session, a UUID.
+    pub session_id: String,
+    /// Survey answer id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Free-text answer, at most 2000 characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub free_text: Option<String>,
+    /// The offer concerned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offer_id: Option<String>,
+    /// The policy profile applied to the session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub profile: Option<PolicyProfile>,
+    /// The locale the flow was shown in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
+    /// The flow step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
+    /// The prompt id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
+    /// What triggered the prompt (`usage`, `gate`, `seats`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<String>,
+    /// The usage metric.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric: Option<String>,
+    /// The usage threshold crossed, in percent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<i64>,
+    /// The gated feature.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feature: Option<String>,
+}
+
+/// The response: how many events were new.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct IngestResponse {
+    /// Newly stored.
+    pub accepted: u64,
+    /// Already stored (a retry), ignored.
+    pub duplicates: u64,
+}
+
+/// Records a batch of events.
+#[utoipa::path(
+    post,
+    path = "/v1/apps/{app_id}/events",
+    tag = "public",
+    params(("app_id" = String, Path, description = "Public app id")),
+    request_body = EventBatch,
+    responses(
+        (status = 200, description = "Stored; retried events counted as duplicates", body = IngestResponse),
+        (status = 400, description = "Malformed JSON", body = crate::error::ErrorResponse),
+        (status = 401, description = "Live mode: bad customer hash", body = crate::error::ErrorResponse),
+        (status = 403, description = "Origin not allowed", body = crate::error::ErrorResponse),
+        (status = 404, description = "No such app", body = crate::error::ErrorResponse),
+        (status = 413, description = "Body too large", body = crate::error::ErrorResponse),
+        (status = 422, description = "A field is refused; `field` names it", body = crate::error::ErrorResponse),
+        (status = 429, description = "Rate limited", body = crate::error::ErrorResponse),
+    )
+)]
+pub async fn post(
+    State(state): State<AppState>,
+    Extension(app): Extension<Arc<LoadedApp>>,
+    Json(batch): Json<EventBatch>,
+) -> Result<Json<IngestResponse>, ApiError> {
+    let customer = super::offers::check_customer(&app, &batch.customer)?;
+    if batch.events.is_empty() {
+        return Err(ApiError::invalid(
+            "events",
+            "a batch needs at least one event",
+        ));
+    }
+    if batch.events.len() > MAX_EVENTS {
+        return Err(ApiError::invalid(
+            "events",
+            format!(
+                "a batch holds at most {MAX_EVENTS} events, got {}",
+                batch.events.len()
+            ),
+        ));
+    }
+    let now_ms = crate::clock::now_ms();
+    let variants = assigned_variants(&app.config, &customer.id);
+    let mut stored = Vec::with_capacity(batch.events.len());
+    let mut exposed = false;
+    for (i, event) in batch.events.iter().enumerate() {
+        stored.push(validate(i, event, now_ms, &app, customer, &variants)?);
+        exposed |= matches!(event.kind, EventType::OfferShown | EventType::PromptShown);
+    }
+    let outcome = state
+        .inner
+        .storage
+        .record_events(&app.record.id, app.record.live, &stored)
+        .await?;
+    if exposed && !variants.is_empty() {
+        state
+            .inner
+            .storage
+            .record_exposures(
+                &app.record.id,
+                app.record.live,
+                &customer.id,
+                &variants,
+                now_ms / 1000,
+            )
+            .await?;
+    }
+    let metrics = &state.inner.metrics;
+    Metrics::add(&metrics.events_accepted, outcome.accepted);
+    Metrics::add(&metrics.events_duplicate, outcome.duplicates);
+    Ok(Json(IngestResponse {
+        accepted: outcome.accepted,
+        duplicates: outcome.duplicates,
+    }))
+}
+
+/// Parses a UUID field, naming it when it is not one.
+pub fn uuid_field(field: impl Fn() -> String, value: &str) -> Result<String, ApiError> {
+    uuid::Uuid::parse_str(value)
+        .map(|u| u.hyphenated().to_string())
+        .map_err(|_| ApiError::invalid(field(), format!("{value:?} is not a UUID")))
+}
+
+fn validate(
+    i: usize,
+    event: &Event,
+    now_ms: i64,
+    app: &LoadedApp,
+    customer: &Customer,
+    variants: &[(String, String)],
+) -> Result<StoredEvent, ApiError> {
+    let id = uuid_field(|| format!("events[{i}].id"), &event.id)?;
+    let session_id = uuid_field(|| format!("events[{i}].session_id"), &event.session_id)?;
+    if event.at <= 0 {
+        return Err(ApiError::invalid(
+            format!("events[{i}].at"),
+            "`at` is unix milliseconds and must be positive",
+        ));
+    }
+    if event.at > now_ms + MAX_FUTURE_MS {
+        return Err(ApiError::invalid(
+            format!("events[{i}].at"),
+            "`at` is more than a day in the future",
+        ));
+    }
+    if event
+        .free_text
+        .as_ref()
+        .is_some_and(|t| t.chars().count() > MAX_FREE_TEXT)
+    {
+        return Err(ApiError::invalid(
+            format!("events[{i}].free_text"),
+            format!("free text is at most {MAX_FREE_TEXT} characters"),
+        ));
+    }
+    let at = event.at / 1000;
+    let session = event
+        .kind
+        .is_cancel_flow()
+        .then(|| facts(event, at, app, customer, variants));
+    Ok(StoredEvent {
+        id,
+        session_id,
+        kind: event.kind.as_str(),
+        at,
+        payload: serde_json::to_string(event).map_err(anyhow::Error::from)?,
+        customer_id: customer.id.clone(),
+        session,
+    })
+}
+
+fn facts(
+    event: &Event,
+    at: i64,
+    app: &LoadedApp,
+    customer: &Customer,
+    variants: &[(String, String)],
+) -> SessionFacts {
+    let mut facts = base_facts(customer, variants, at);
+    facts.reason = event.reason.clone();
+    let offer = event
+        .offer_id
+        .as_deref()
+        .and_then(|id| app.config.offer(id));
+    match event.kind {
+        EventType::OfferShown => {
+            if let Some(offer) = offer {
+                facts = with_offer(facts, &app.config, offer, customer);
+                // Shown is not accepted: only a save carries the offer's cost.
+                facts.offer_cost_cents = 0;
+            }
+        }
+        EventType::OfferAccepted => {
+            if let Some(offer) = offer {
+                facts = with_offer(facts, &app.config, offer, customer);
+            }
+            facts.saved = true;
+            facts.saved_at = Some(at);
+        }
+        EventType::CancelConfirmed => facts.cancelled = true,
+        EventType::FlowAbandoned => facts.abandoned = true,
+        _ => {}
+    }
+    facts
+}

@@ -1,0 +1,111 @@
+//! Admin: what happened to a customer afterwards, reported by the host's backend (`upgraded`,
+//! `resumed`, `churned`). Churn after a save is what save durability measures.
+
+use std::sync::Arc;
+
+use axum::Extension;
+use axum::extract::{Path, State};
+use serde::{Deserialize, Serialize};
+
+use crate::AppState;
+use crate::apps::LoadedApp;
+use crate::error::ApiError;
+use crate::extract::{Json, check_id};
+use crate::storage::LifecycleRecord;
+
+/// A lifecycle change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LifecycleType {
+    /// Moved to a higher plan.
+    Upgraded,
+    /// Came back from a pause or a cancellation.
+    Resumed,
+    /// The subscription ended.
+    Churned,
+}
+
+impl LifecycleType {
+    fn as_str(self) -> &'static str {
+        match self {
+            LifecycleType::Upgraded => "upgraded",
+            LifecycleType::Resumed => "resumed",
+            LifecycleType::Churned => "churned",
+        }
+    }
+}
+
+/// The request body.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LifecycleEvent {
+    /// What happened.
+    #[serde(rename = "type")]
+    pub kind: LifecycleType,
+    /// When, in unix seconds.
+    pub at: i64,
+    /// The plan after the change.
+    #[serde(default)]
+    pub plan: Option<String>,
+    /// MRR after the change.
+    #[serde(default)]
+    pub mrr_cents: Option<i64>,
+}
+
+/// The response.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Recorded {
+    /// Always true.
+    pub recorded: bool,
+}
+
+/// Records a lifecycle event.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/apps/{app_id}/customers/{customer_id}/lifecycle",
+    tag = "admin",
+    security(("app_secret" = [])),
+    params(
+        ("app_id" = String, Path, description = "Public app id"),
+        ("customer_id" = String, Path, description = "The host's customer id"),
+    ),
+    request_body = LifecycleEvent,
+    responses(
+        (status = 200, description = "Recorded", body = Recorded),
+        (status = 401, description = "Missing or wrong key", body = crate::error::ErrorResponse),
+        (status = 422, description = "A field is refused", body = crate::error::ErrorResponse),
+    )
+)]
+pub async fn post(
+    State(state): State<AppState>,
+    Extension(app): Extension<Arc<LoadedApp>>,
+    Path((_, customer_id)): Path<(String, String)>,
+    Json(event): Json<LifecycleEvent>,
+) -> Result<Json<Recorded>, ApiError> {
+    check_id("customer_id", &customer_id)?;
+    if event.at <= 0 || event.at > crate::clock::now() + 86_400 {
+        return Err(ApiError::invalid(
+            "at",
+            "`at` is unix seconds, positive and at most a day ahead",
+        ));
+    }
+    if event.mrr_cents.is_some_and(|m| m < 0) {
+        return Err(ApiError::invalid(
+            "mrr_cents",
+            "mrr_cents cannot be negative",
+        ));
+    }
+    let record = LifecycleRecord {
+        customer_id,
+        kind: event.kind.as_str().to_string(),
+        at: event.at,
+        plan: event.plan,
+        mrr_cents: event.mrr_cents,
+    };
+    state
+        .inner
+        .storage
+        .record_lifecycle(&app.record.id, app.record.live, &record)
+        .await?;
+    Ok(Json(Recorded { recorded: true }))
+}

@@ -1,0 +1,74 @@
+//! The API, one module per resource. Paths are a contract with the widget and the host's
+//! backend; keep them exactly.
+//!
+//! Public routes (`/v1/apps/{app_id}/...`) sit behind [`crate::apps::public_guard`] (origin
+//! allow-list, CORS), admin routes (`/v1/admin/apps/{app_id}/...`) behind
+//! [`crate::apps::admin_guard`] (bearer secret). Both are rate limited per client and app.
+
+pub mod admin_config;
+pub mod events;
+pub mod lifecycle;
+pub mod offers;
+pub mod ops;
+pub mod stats;
+pub mod widget_config;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+
+use crate::AppState;
+use crate::apps::{admin_guard, public_guard};
+use crate::extract::PUBLIC_BODY_LIMIT;
+
+/// The largest config document the admin API accepts.
+const ADMIN_BODY_LIMIT: usize = 1024 * 1024;
+
+/// Every API route, with its guards.
+pub fn router(state: AppState) -> Router<AppState> {
+    let public = Router::new()
+        .route(
+            "/v1/apps/{app_id}/config",
+            get(widget_config::get).options(ops::preflight),
+        )
+        .route(
+            "/v1/apps/{app_id}/events",
+            post(events::post).options(ops::preflight),
+        )
+        .route(
+            "/v1/apps/{app_id}/offers/accept",
+            post(offers::accept).options(ops::preflight),
+        )
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            public_guard,
+        ))
+        .layer(DefaultBodyLimit::max(PUBLIC_BODY_LIMIT));
+    let admin = Router::new()
+        .route(
+            "/v1/admin/apps/{app_id}/config",
+            get(admin_config::get).put(admin_config::put),
+        )
+        .route(
+            "/v1/admin/apps/{app_id}/config/versions",
+            get(admin_config::versions),
+        )
+        .route(
+            "/v1/admin/apps/{app_id}/config/versions/{version}/restore",
+            post(admin_config::restore),
+        )
+        .route(
+            "/v1/admin/apps/{app_id}/customers/{customer_id}/lifecycle",
+            post(lifecycle::post),
+        )
+        .route("/v1/admin/apps/{app_id}/stats", get(stats::get))
+        .route_layer(axum::middleware::from_fn_with_state(state, admin_guard))
+        .layer(DefaultBodyLimit::max(ADMIN_BODY_LIMIT));
+    Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .route("/openapi.json", get(ops::openapi))
+        .merge(public)
+        .merge(admin)
+}

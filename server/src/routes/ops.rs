@@ -1,0 +1,78 @@
+//! Operating the server: health and readiness probes, Prometheus metrics, the OpenAPI document
+//! and CORS preflights.
+
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use utoipa::OpenApi;
+
+use crate::AppState;
+
+/// Liveness: the process answers.
+pub async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// Readiness: the database answers.
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    if state.inner.storage.ping().await {
+        (StatusCode::OK, "ready").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+    }
+}
+
+/// Prometheus text format.
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4"),
+        )],
+        state.inner.metrics.render(),
+    )
+        .into_response()
+}
+
+/// The whole API, generated from the handlers' annotations.
+pub async fn openapi() -> Response {
+    axum::Json(ApiDoc::openapi()).into_response()
+}
+
+/// Preflight requests are answered by the public guard; this only makes the route accept OPTIONS.
+pub async fn preflight() -> StatusCode {
+    StatusCode::NO_CONTENT
+}
+
+/// The OpenAPI document: every route and body.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Holdfast", description = "Cancel flows and upgrade prompts: widget config, events, offers, admin and stats."),
+    paths(
+        super::widget_config::get,
+        super::events::post,
+        super::offers::accept,
+        super::admin_config::get,
+        super::admin_config::put,
+        super::admin_config::versions,
+        super::admin_config::restore,
+        super::lifecycle::post,
+        super::stats::get,
+    ),
+    components(schemas(crate::error::ErrorResponse, crate::error::ErrorBody)),
+    modifiers(&BearerAuth),
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "app_secret",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}

@@ -1,0 +1,363 @@
+//! Where the server keeps apps, configs, sessions and outcomes.
+//!
+//! [`Store`] is the one storage trait; each method is a use case the API needs ("record this event
+//! batch", "the stats for this range"), not a table operation, so handlers never see SQL. Two
+//! backends implement it, picked from the database URL by [`Storage::open`]:
+//!
+//! - [`sqlite`]: the default, one file in WAL mode, nothing to install.
+//! - [`postgres`]: for running several stateless replicas on one database.
+//!
+//! Each backend owns its migrations (embedded in the binary). The queries themselves are written
+//! once, in the SQL both engines speak, in the private `sql` module; every query is checked at runtime
+//! (`query_as` + `bind`), none at compile time.
+//!
+//! Stats stay fast as data grows because ingest maintains the `sessions` table: one row per cancel
+//! session, updated by every event, so a report groups sessions instead of scanning raw events.
+
+#[macro_use]
+mod sql;
+pub mod postgres;
+pub mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+/// The storage handle the server shares: the backend the URL picked.
+#[derive(Clone, Debug)]
+pub struct Storage {
+    store: Arc<dyn Store>,
+}
+
+impl Storage {
+    /// Opens the database `url` names (`sqlite://FILE`, created if missing, or `postgres://...`)
+    /// and applies its migrations.
+    pub async fn open(url: &str) -> anyhow::Result<Self> {
+        let store: Arc<dyn Store> = if url.starts_with("sqlite:") {
+            Arc::new(sqlite::SqliteStore::open(url).await?)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Arc::new(postgres::PostgresStore::open(url).await?)
+        } else {
+            anyhow::bail!("DATABASE_URL must start with sqlite: or postgres:");
+        };
+        Ok(Self { store })
+    }
+}
+
+impl std::ops::Deref for Storage {
+    type Target = dyn Store;
+
+    fn deref(&self) -> &Self::Target {
+        &*self.store
+    }
+}
+
+/// An app to create (or whose keys to update) at startup, such as the demo app.
+#[derive(Debug, Clone)]
+pub struct NewApp {
+    /// Public id, as in the script tag.
+    pub id: String,
+    /// Signs customers and authenticates the admin API.
+    pub secret: String,
+    /// Live mode requires signed customers; test mode keeps its data apart.
+    pub live: bool,
+    /// Browser origins allowed to call the public endpoints.
+    pub origins: Vec<String>,
+    /// The config to start with, as JSON (only used when the app is created).
+    pub config_json: String,
+    /// Creation time.
+    pub now: i64,
+}
+
+/// An app as stored.
+#[derive(Clone)]
+pub struct AppRecord {
+    /// Public id.
+    pub id: String,
+    /// The app secret: signs customers, authenticates admin calls. Never logged.
+    pub secret: String,
+    /// Live (true) or test mode.
+    pub live: bool,
+    /// Allowed browser origins.
+    pub origins: Vec<String>,
+    /// The current config document.
+    pub config_json: String,
+    /// The current config's version number.
+    pub config_version: i64,
+}
+
+impl std::fmt::Debug for AppRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppRecord")
+            .field("id", &self.id)
+            .field("secret", &"<redacted>")
+            .field("live", &self.live)
+            .field("origins", &self.origins)
+            .field("config_version", &self.config_version)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One accepted version of an app's config, for the history list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigVersion {
+    /// Version number, from 1, increasing with every accepted change.
+    pub version: i64,
+    /// When it was accepted.
+    pub created_at: i64,
+}
+
+/// What an event does to its cancel session's aggregate row.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SessionFacts {
+    /// The customer of the session.
+    pub customer_id: String,
+    /// When the session started (the event's time; the earliest wins).
+    pub started_at: i64,
+    /// Monday of the session's week, `YYYY-MM-DD`, for weekly breakdowns.
+    pub week: String,
+    /// The customer's plan.
+    pub plan: String,
+    /// The customer's MRR, what a save keeps.
+    pub mrr_cents: i64,
+    /// Tenure band label (`0-30d`, ...).
+    pub tenure_band: String,
+    /// `experiment:variant` the customer is in, if any.
+    pub variant: Option<String>,
+    /// The survey answer, when this event carries it.
+    pub reason: Option<String>,
+    /// The offer shown or accepted.
+    pub offer_id: Option<String>,
+    /// Its kind, for breakdowns.
+    pub offer_kind: Option<String>,
+    /// What the offer costs (`OfferTerms::cost_cents`), subtracted from saved MRR.
+    pub offer_cost_cents: i64,
+    /// The session ended with an accepted offer.
+    pub saved: bool,
+    /// When it was saved (durability is measured from here).
+    pub saved_at: Option<i64>,
+    /// The subscriber confirmed the cancellation.
+    pub cancelled: bool,
+    /// The subscriber closed the flow.
+    pub abandoned: bool,
+}
+
+/// A validated widget event, ready to store.
+#[derive(Debug, Clone)]
+pub struct StoredEvent {
+    /// Client-generated UUID: the idempotency key.
+    pub id: String,
+    /// The session it belongs to.
+    pub session_id: String,
+    /// Event type (`flow_started`, ...).
+    pub kind: &'static str,
+    /// When it happened, unix seconds.
+    pub at: i64,
+    /// The event as received, kept as the session's audit record.
+    pub payload: String,
+    /// The customer.
+    pub customer_id: String,
+    /// Its effect on the cancel session, for cancel-flow events.
+    pub session: Option<SessionFacts>,
+}
+
+/// How many events of a batch were new.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IngestOutcome {
+    /// Newly stored.
+    pub accepted: u64,
+    /// Seen before (a retry) and ignored.
+    pub duplicates: u64,
+}
+
+/// An accepted offer, to record in the ledger and as the session's save.
+#[derive(Debug, Clone)]
+pub struct AcceptanceRecord {
+    /// The idempotency key sent by the widget.
+    pub event_id: String,
+    /// The session it saves.
+    pub session_id: String,
+    /// The accepted offer.
+    pub offer_id: String,
+    /// Its kind, for the abuse ledger.
+    pub kind: String,
+    /// When it was accepted.
+    pub at: i64,
+    /// The exact response body, replayed for a retried request.
+    pub response_json: String,
+    /// The session's save.
+    pub session: SessionFacts,
+}
+
+/// A customer lifecycle event reported by the host's backend.
+#[derive(Debug, Clone)]
+pub struct LifecycleRecord {
+    /// The customer.
+    pub customer_id: String,
+    /// `upgraded`, `resumed` or `churned`.
+    pub kind: String,
+    /// When it happened, unix seconds.
+    pub at: i64,
+    /// The plan after the change, if reported.
+    pub plan: Option<String>,
+    /// MRR after the change, if reported.
+    pub mrr_cents: Option<i64>,
+}
+
+/// The range and mode of a stats report.
+#[derive(Debug, Clone, Copy)]
+pub struct StatsRange {
+    /// Live or test data.
+    pub live: bool,
+    /// Sessions started at or after (unix seconds).
+    pub from: i64,
+    /// Sessions started before (unix seconds).
+    pub to: i64,
+    /// The current time, for durability windows that have not elapsed yet.
+    pub now: i64,
+}
+
+/// Outcome counts over a set of sessions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Cancel sessions started.
+    pub sessions: i64,
+    /// Sessions that ended with an accepted offer.
+    pub saves: i64,
+    /// Sessions that ended with a confirmed cancellation.
+    pub cancels: i64,
+    /// Sessions closed without either.
+    pub abandons: i64,
+    /// MRR of saved sessions.
+    pub saved_mrr_cents: i64,
+    /// What the accepted offers cost.
+    pub offer_cost_cents: i64,
+}
+
+/// Of the saves whose window has elapsed, how many were still subscribed `days` later.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DurabilityCount {
+    /// The window: 30, 60 or 90 days.
+    pub days: i64,
+    /// Saves at least `days` old.
+    pub measured: i64,
+    /// Of those, not churned at the window's end.
+    pub retained: i64,
+}
+
+/// Everything a stats report is computed from.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StatsData {
+    /// All sessions in range.
+    pub totals: Tally,
+    /// Per dimension (`reason`, `offer_kind`, `plan`, `tenure_band`, `variant`, `week`): the
+    /// tally per value, `none` for sessions without one.
+    pub breakdowns: Vec<(&'static str, Vec<(String, Tally)>)>,
+    /// Save durability at 30, 60 and 90 days.
+    pub durability: Vec<DurabilityCount>,
+}
+
+/// The dimensions stats are broken down by: session columns, never user input.
+pub const DIMENSIONS: [&str; 6] = [
+    "reason",
+    "offer_kind",
+    "plan",
+    "tenure_band",
+    "variant",
+    "week",
+];
+
+/// The storage use cases. Every backend implements all of them with the same meaning; the story
+/// test in `tests/api/story.rs` drives them against each.
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// `sqlite` or `postgres`, for logs.
+    fn backend(&self) -> &'static str;
+
+    /// Whether the database answers: the readiness probe.
+    async fn ping(&self) -> bool;
+
+    /// Creates the app if missing (its config becomes version 1); otherwise updates its secret,
+    /// mode and origins and keeps its config.
+    async fn ensure_app(&self, app: &NewApp) -> anyhow::Result<()>;
+
+    /// The app, if it exists.
+    async fn app(&self, app_id: &str) -> anyhow::Result<Option<AppRecord>>;
+
+    /// Makes `config_json` the app's current config as a new version and returns its number.
+    async fn replace_config(
+        &self,
+        app_id: &str,
+        config_json: &str,
+        now: i64,
+    ) -> anyhow::Result<i64>;
+
+    /// Every accepted config version, newest first.
+    async fn config_versions(&self, app_id: &str) -> anyhow::Result<Vec<ConfigVersion>>;
+
+    /// The config document of one version.
+    async fn config_version(&self, app_id: &str, version: i64) -> anyhow::Result<Option<String>>;
+
+    /// Stores a batch of events, ignoring ids already stored, and folds each new event into its
+    /// session; all or nothing.
+    async fn record_events(
+        &self,
+        app_id: &str,
+        live: bool,
+        events: &[StoredEvent],
+    ) -> anyhow::Result<IngestOutcome>;
+
+    /// The customer's recorded experiment exposures, `(experiment, variant)`.
+    async fn exposures(
+        &self,
+        app_id: &str,
+        live: bool,
+        customer_id: &str,
+    ) -> anyhow::Result<Vec<(String, String)>>;
+
+    /// Records first exposures; an experiment the customer was already exposed to keeps its
+    /// variant (sticky).
+    async fn record_exposures(
+        &self,
+        app_id: &str,
+        live: bool,
+        customer_id: &str,
+        exposures: &[(String, String)],
+        at: i64,
+    ) -> anyhow::Result<()>;
+
+    /// The customer's past redemptions, `(offer kind, accepted at)`: the abuse ledger.
+    async fn ledger(
+        &self,
+        app_id: &str,
+        live: bool,
+        customer_id: &str,
+    ) -> anyhow::Result<Vec<(String, i64)>>;
+
+    /// The stored response of an acceptance already recorded under `event_id`.
+    async fn acceptance(&self, app_id: &str, event_id: &str) -> anyhow::Result<Option<String>>;
+
+    /// Records an acceptance in the ledger and as its session's save; returns the response to
+    /// send (the earlier one when the event id was already recorded).
+    async fn record_acceptance(
+        &self,
+        app_id: &str,
+        live: bool,
+        customer_id: &str,
+        acceptance: &AcceptanceRecord,
+    ) -> anyhow::Result<String>;
+
+    /// Records a lifecycle event from the host's backend.
+    async fn record_lifecycle(
+        &self,
+        app_id: &str,
+        live: bool,
+        event: &LifecycleRecord,
+    ) -> anyhow::Result<()>;
+
+    /// Tallies, breakdowns and durability for sessions started in the range.
+    async fn stats(&self, app_id: &str, range: &StatsRange) -> anyhow::Result<StatsData>;
+
+    /// How many cancel sessions the app has in either mode (demo seeding runs once).
+    async fn session_count(&self, app_id: &str) -> anyhow::Result<i64>;
+}

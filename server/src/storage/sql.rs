@@ -1,0 +1,474 @@
+//! The queries, written once in the SQL that SQLite and PostgreSQL both speak: `$n` parameters,
+//! `ON CONFLICT`, `CASE`, `COALESCE` and `CAST(... AS BIGINT)` around sums (PostgreSQL widens
+//! `SUM(bigint)` to `numeric`). [`impl_store!`] implements [`super::Store`] for a backend struct
+//! with a `pool` field; the backend modules own connecting and migrations.
+
+/// One outcome tally over `sessions`; `{where}` and grouping are appended by the caller.
+pub const TALLY_COLUMNS: &str = "COUNT(*), \
+     CAST(COALESCE(SUM(saved), 0) AS BIGINT), \
+     CAST(COALESCE(SUM(CASE WHEN saved = 0 AND cancelled = 1 THEN 1 ELSE 0 END), 0) AS BIGINT), \
+     CAST(COALESCE(SUM(CASE WHEN saved = 0 AND cancelled = 0 AND abandoned = 1 THEN 1 ELSE 0 END), 0) AS BIGINT), \
+     CAST(COALESCE(SUM(CASE WHEN saved = 1 THEN mrr_cents ELSE 0 END), 0) AS BIGINT), \
+     CAST(COALESCE(SUM(CASE WHEN saved = 1 THEN offer_cost_cents ELSE 0 END), 0) AS BIGINT)";
+
+/// The range filter every stats query shares.
+pub const IN_RANGE: &str = "app_id = $1 AND live = $2 AND started_at >= $3 AND started_at < $4";
+
+/// Folds one event's facts into its session row: order-independent, so retries and events that
+/// arrive out of order give the same row. A save fixes the session's offer.
+pub const UPSERT_SESSION: &str = "INSERT INTO sessions (app_id, session_id, live, customer_id, \
+     started_at, week, plan, mrr_cents, tenure_band, variant, reason, offer_id, offer_kind, \
+     offer_cost_cents, saved, saved_at, cancelled, abandoned) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
+     ON CONFLICT (app_id, session_id) DO UPDATE SET \
+     started_at = CASE WHEN excluded.started_at < sessions.started_at THEN excluded.started_at ELSE sessions.started_at END, \
+     week = CASE WHEN excluded.started_at < sessions.started_at THEN excluded.week ELSE sessions.week END, \
+     variant = COALESCE(sessions.variant, excluded.variant), \
+     reason = COALESCE(excluded.reason, sessions.reason), \
+     offer_id = CASE WHEN sessions.saved = 1 THEN sessions.offer_id WHEN excluded.saved = 1 THEN excluded.offer_id ELSE COALESCE(excluded.offer_id, sessions.offer_id) END, \
+     offer_kind = CASE WHEN sessions.saved = 1 THEN sessions.offer_kind WHEN excluded.saved = 1 THEN excluded.offer_kind ELSE COALESCE(excluded.offer_kind, sessions.offer_kind) END, \
+     offer_cost_cents = CASE WHEN sessions.saved = 1 THEN sessions.offer_cost_cents WHEN excluded.saved = 1 THEN excluded.offer_cost_cents ELSE sessions.offer_cost_cents END, \
+     saved = CASE WHEN excluded.saved > sessions.saved THEN excluded.saved ELSE sessions.saved END, \
+     saved_at = COALESCE(sessions.saved_at, excluded.saved_at), \
+     cancelled = CASE WHEN excluded.cancelled > sessions.cancelled THEN excluded.cancelled ELSE sessions.cancelled END, \
+     abandoned = CASE WHEN excluded.abandoned > sessions.abandoned THEN excluded.abandoned ELSE sessions.abandoned END";
+
+/// Of saves old enough, those whose customer's last lifecycle event inside the window is not a
+/// churn. `$5` is the window in seconds, `$6` now.
+pub const DURABILITY: &str = "SELECT COUNT(*), CAST(COALESCE(SUM(CASE WHEN COALESCE((\
+     SELECT l.type FROM lifecycle l WHERE l.app_id = s.app_id AND l.live = s.live \
+     AND l.customer_id = s.customer_id AND l.at > s.saved_at AND l.at <= s.saved_at + $5 \
+     ORDER BY l.at DESC LIMIT 1), '') = 'churned' THEN 0 ELSE 1 END), 0) AS BIGINT) \
+     FROM sessions s WHERE s.app_id = $1 AND s.live = $2 AND s.started_at >= $3 \
+     AND s.started_at < $4 AND s.saved = 1 AND s.saved_at + $5 <= $6";
+
+/// A tally row as decoded.
+pub type TallyRow = (i64, i64, i64, i64, i64, i64);
+
+/// Turns a decoded row into a [`super::Tally`].
+pub fn tally(
+    (sessions, saves, cancels, abandons, saved_mrr_cents, offer_cost_cents): TallyRow,
+) -> super::Tally {
+    super::Tally {
+        sessions,
+        saves,
+        cancels,
+        abandons,
+        saved_mrr_cents,
+        offer_cost_cents,
+    }
+}
+
+/// Implements [`super::Store`] for `$store`, a struct with a sqlx `pool` field.
+macro_rules! impl_store {
+    ($store:ty, $backend:literal) => {
+        #[async_trait::async_trait]
+        impl $crate::storage::Store for $store {
+            fn backend(&self) -> &'static str {
+                $backend
+            }
+
+            async fn ping(&self) -> bool {
+                sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+            }
+
+            async fn ensure_app(&self, app: &$crate::storage::NewApp) -> anyhow::Result<()> {
+                let origins = serde_json::to_string(&app.origins)?;
+                let mut tx = self.pool.begin().await?;
+                let created = sqlx::query(
+                    "INSERT INTO apps (id, secret, live, origins, config, config_version, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, 1, $6) ON CONFLICT (id) DO NOTHING",
+                )
+                .bind(&app.id)
+                .bind(&app.secret)
+                .bind(app.live)
+                .bind(&origins)
+                .bind(&app.config_json)
+                .bind(app.now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if created == 1 {
+                    sqlx::query(
+                        "INSERT INTO config_versions (app_id, version, config, created_at) \
+                         VALUES ($1, 1, $2, $3)",
+                    )
+                    .bind(&app.id)
+                    .bind(&app.config_json)
+                    .bind(app.now)
+                    .execute(&mut *tx)
+                    .await?;
+                } else {
+                    sqlx::query("UPDATE apps SET secret = $1, live = $2, origins = $3 WHERE id = $4")
+                        .bind(&app.secret)
+                        .bind(app.live)
+                        .bind(&origins)
+                        .bind(&app.id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn app(&self, app_id: &str) -> anyhow::Result<Option<$crate::storage::AppRecord>> {
+                let row: Option<(String, String, bool, String, String, i64)> = sqlx::query_as(
+                    "SELECT id, secret, live, origins, config, config_version FROM apps WHERE id = $1",
+                )
+                .bind(app_id)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(|(id, secret, live, origins, config_json, config_version)| {
+                    Ok($crate::storage::AppRecord {
+                        id,
+                        secret,
+                        live,
+                        origins: serde_json::from_str(&origins)?,
+                        config_json,
+                        config_version,
+                    })
+                })
+                .transpose()
+            }
+
+            async fn replace_config(
+                &self,
+                app_id: &str,
+                config_json: &str,
+                now: i64,
+            ) -> anyhow::Result<i64> {
+                let mut tx = self.pool.begin().await?;
+                let (version,): (i64,) = sqlx::query_as(
+                    "UPDATE apps SET config = $1, config_version = config_version + 1 \
+                     WHERE id = $2 RETURNING config_version",
+                )
+                .bind(config_json)
+                .bind(app_id)
+                .fetch_one(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO config_versions (app_id, version, config, created_at) \
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(app_id)
+                .bind(version)
+                .bind(config_json)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(version)
+            }
+
+            async fn config_versions(
+                &self,
+                app_id: &str,
+            ) -> anyhow::Result<Vec<$crate::storage::ConfigVersion>> {
+                let rows: Vec<(i64, i64)> = sqlx::query_as(
+                    "SELECT version, created_at FROM config_versions WHERE app_id = $1 \
+                     ORDER BY version DESC",
+                )
+                .bind(app_id)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(version, created_at)| $crate::storage::ConfigVersion {
+                        version,
+                        created_at,
+                    })
+                    .collect())
+            }
+
+            async fn config_version(
+                &self,
+                app_id: &str,
+                version: i64,
+            ) -> anyhow::Result<Option<String>> {
+                let row: Option<(String,)> = sqlx::query_as(
+                    "SELECT config FROM config_versions WHERE app_id = $1 AND version = $2",
+                )
+                .bind(app_id)
+                .bind(version)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.map(|r| r.0))
+            }
+
+            async fn record_events(
+                &self,
+                app_id: &str,
+                live: bool,
+                events: &[$crate::storage::StoredEvent],
+            ) -> anyhow::Result<$crate::storage::IngestOutcome> {
+                let mut outcome = $crate::storage::IngestOutcome::default();
+                let mut tx = self.pool.begin().await?;
+                for event in events {
+                    let inserted = sqlx::query(
+                        "INSERT INTO events (app_id, id, live, session_id, customer_id, type, at, payload) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (app_id, id) DO NOTHING",
+                    )
+                    .bind(app_id)
+                    .bind(&event.id)
+                    .bind(live)
+                    .bind(&event.session_id)
+                    .bind(&event.customer_id)
+                    .bind(event.kind)
+                    .bind(event.at)
+                    .bind(&event.payload)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                    if inserted == 0 {
+                        outcome.duplicates += 1;
+                        continue;
+                    }
+                    outcome.accepted += 1;
+                    if let Some(facts) = &event.session {
+                        upsert_session(&mut tx, app_id, live, &event.session_id, facts).await?;
+                    }
+                }
+                tx.commit().await?;
+                Ok(outcome)
+            }
+
+            async fn exposures(
+                &self,
+                app_id: &str,
+                live: bool,
+                customer_id: &str,
+            ) -> anyhow::Result<Vec<(String, String)>> {
+                Ok(sqlx::query_as(
+                    "SELECT experiment, variant FROM exposures \
+                     WHERE app_id = $1 AND live = $2 AND customer_id = $3",
+                )
+                .bind(app_id)
+                .bind(live)
+                .bind(customer_id)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn record_exposures(
+                &self,
+                app_id: &str,
+                live: bool,
+                customer_id: &str,
+                exposures: &[(String, String)],
+                at: i64,
+            ) -> anyhow::Result<()> {
+                for (experiment, variant) in exposures {
+                    sqlx::query(
+                        "INSERT INTO exposures (app_id, live, customer_id, experiment, variant, at) \
+                         VALUES ($1, $2, $3, $4, $5, $6) \
+                         ON CONFLICT (app_id, live, customer_id, experiment) DO NOTHING",
+                    )
+                    .bind(app_id)
+                    .bind(live)
+                    .bind(customer_id)
+                    .bind(experiment)
+                    .bind(variant)
+                    .bind(at)
+                    .execute(&self.pool)
+                    .await?;
+                }
+                Ok(())
+            }
+
+            async fn ledger(
+                &self,
+                app_id: &str,
+                live: bool,
+                customer_id: &str,
+            ) -> anyhow::Result<Vec<(String, i64)>> {
+                Ok(sqlx::query_as(
+                    "SELECT kind, at FROM redemptions \
+                     WHERE app_id = $1 AND live = $2 AND customer_id = $3 ORDER BY at",
+                )
+                .bind(app_id)
+                .bind(live)
+                .bind(customer_id)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn acceptance(
+                &self,
+                app_id: &str,
+                event_id: &str,
+            ) -> anyhow::Result<Option<String>> {
+                let row: Option<(String,)> = sqlx::query_as(
+                    "SELECT response FROM redemptions WHERE app_id = $1 AND event_id = $2",
+                )
+                .bind(app_id)
+                .bind(event_id)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.map(|r| r.0))
+            }
+
+            async fn record_acceptance(
+                &self,
+                app_id: &str,
+                live: bool,
+                customer_id: &str,
+                a: &$crate::storage::AcceptanceRecord,
+            ) -> anyhow::Result<String> {
+                let mut tx = self.pool.begin().await?;
+                let inserted = sqlx::query(
+                    "INSERT INTO redemptions (app_id, event_id, live, customer_id, session_id, \
+                     offer_id, kind, at, response) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                     ON CONFLICT (app_id, event_id) DO NOTHING",
+                )
+                .bind(app_id)
+                .bind(&a.event_id)
+                .bind(live)
+                .bind(customer_id)
+                .bind(&a.session_id)
+                .bind(&a.offer_id)
+                .bind(&a.kind)
+                .bind(a.at)
+                .bind(&a.response_json)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if inserted == 0 {
+                    let (response,): (String,) = sqlx::query_as(
+                        "SELECT response FROM redemptions WHERE app_id = $1 AND event_id = $2",
+                    )
+                    .bind(app_id)
+                    .bind(&a.event_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    tx.commit().await?;
+                    return Ok(response);
+                }
+                upsert_session(&mut tx, app_id, live, &a.session_id, &a.session).await?;
+                tx.commit().await?;
+                Ok(a.response_json.clone())
+            }
+
+            async fn record_lifecycle(
+                &self,
+                app_id: &str,
+                live: bool,
+                e: &$crate::storage::LifecycleRecord,
+            ) -> anyhow::Result<()> {
+                sqlx::query(
+                    "INSERT INTO lifecycle (app_id, live, customer_id, type, at, plan, mrr_cents) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(app_id)
+                .bind(live)
+                .bind(&e.customer_id)
+                .bind(&e.kind)
+                .bind(e.at)
+                .bind(&e.plan)
+                .bind(e.mrr_cents)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn stats(
+                &self,
+                app_id: &str,
+                r: &$crate::storage::StatsRange,
+            ) -> anyhow::Result<$crate::storage::StatsData> {
+                use $crate::storage::sql::{DURABILITY, IN_RANGE, TALLY_COLUMNS, TallyRow, tally};
+                let totals: TallyRow = sqlx::query_as(&format!(
+                    "SELECT {TALLY_COLUMNS} FROM sessions WHERE {IN_RANGE}"
+                ))
+                .bind(app_id)
+                .bind(r.live)
+                .bind(r.from)
+                .bind(r.to)
+                .fetch_one(&self.pool)
+                .await?;
+                let mut data = $crate::storage::StatsData {
+                    totals: tally(totals),
+                    ..Default::default()
+                };
+                for dimension in $crate::storage::DIMENSIONS {
+                    let rows: Vec<(String, i64, i64, i64, i64, i64, i64)> = sqlx::query_as(&format!(
+                        "SELECT COALESCE({dimension}, 'none') AS k, {TALLY_COLUMNS} FROM sessions \
+                         WHERE {IN_RANGE} GROUP BY k ORDER BY k"
+                    ))
+                    .bind(app_id)
+                    .bind(r.live)
+                    .bind(r.from)
+                    .bind(r.to)
+                    .fetch_all(&self.pool)
+                    .await?;
+                    let rows = rows
+                        .into_iter()
+                        .map(|(k, a, b, c, d, e, f)| (k, tally((a, b, c, d, e, f))))
+                        .collect();
+                    data.breakdowns.push((dimension, rows));
+                }
+                for days in [30_i64, 60, 90] {
+                    let (measured, retained): (i64, i64) = sqlx::query_as(DURABILITY)
+                        .bind(app_id)
+                        .bind(r.live)
+                        .bind(r.from)
+                        .bind(r.to)
+                        .bind(days * 86_400)
+                        .bind(r.now)
+                        .fetch_one(&self.pool)
+                        .await?;
+                    data.durability.push($crate::storage::DurabilityCount {
+                        days,
+                        measured,
+                        retained,
+                    });
+                }
+                Ok(data)
+            }
+
+            async fn session_count(&self, app_id: &str) -> anyhow::Result<i64> {
+                let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM sessions WHERE app_id = $1")
+                    .bind(app_id)
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(n)
+            }
+        }
+
+        async fn upsert_session(
+            tx: &mut sqlx::Transaction<'_, <$store as $crate::storage::sql::Backend>::Db>,
+            app_id: &str,
+            live: bool,
+            session_id: &str,
+            f: &$crate::storage::SessionFacts,
+        ) -> anyhow::Result<()> {
+            sqlx::query($crate::storage::sql::UPSERT_SESSION)
+                .bind(app_id)
+                .bind(session_id)
+                .bind(live)
+                .bind(&f.customer_id)
+                .bind(f.started_at)
+                .bind(&f.week)
+                .bind(&f.plan)
+                .bind(f.mrr_cents)
+                .bind(&f.tenure_band)
+                .bind(&f.variant)
+                .bind(&f.reason)
+                .bind(&f.offer_id)
+                .bind(&f.offer_kind)
+                .bind(f.offer_cost_cents)
+                .bind(i64::from(f.saved))
+                .bind(f.saved_at)
+                .bind(i64::from(f.cancelled))
+                .bind(i64::from(f.abandoned))
+                .execute(&mut **tx)
+                .await?;
+            Ok(())
+        }
+    };
+}
+
+/// Ties a backend struct to its sqlx database, so the shared code can name its transaction type.
+pub trait Backend {
+    /// The sqlx database.
+    type Db: sqlx::Database;
+}

@@ -1,0 +1,72 @@
+//! The SQLite backend: the default, one file in WAL mode so readers never wait for the writer,
+//! with its migrations embedded in the binary.
+
+use std::str::FromStr;
+
+use anyhow::Context;
+use sqlx::SqlitePool;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+/// SQLite's migrations, applied in order, each once.
+const MIGRATIONS: [(i64, &str); 2] = [
+    (1, include_str!("../../migrations/sqlite/0001_apps.sql")),
+    (2, include_str!("../../migrations/sqlite/0002_outcomes.sql")),
+];
+
+/// Storage on a SQLite file.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl super::sql::Backend for SqliteStore {
+    type Db = sqlx::Sqlite;
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the SQLite database at `url` and applies migrations.
+    pub async fn open(url: &str) -> anyhow::Result<Self> {
+        let options = SqliteConnectOptions::from_str(url)
+            .context("DATABASE_URL is not a valid SQLite URL")?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // With WAL, NORMAL survives a crash of the process: the durability ingest promises.
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(std::time::Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await
+            .context("opening the SQLite database")?;
+        migrate(&pool).await.context("applying SQLite migrations")?;
+        Ok(Self { pool })
+    }
+}
+
+async fn migrate(pool: &SqlitePool) -> anyhow::Result<()> {
+    sqlx::raw_sql(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+    )
+    .execute(pool)
+    .await?;
+    for (version, sql) in MIGRATIONS {
+        let mut tx = pool.begin().await?;
+        let done: Option<(i64,)> =
+            sqlx::query_as("SELECT version FROM schema_migrations WHERE version = $1")
+                .bind(version)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if done.is_none() {
+            sqlx::raw_sql(sql).execute(&mut *tx).await?;
+            sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
+                .bind(version)
+                .bind(crate::clock::now())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
+impl_store!(SqliteStore, "sqlite");

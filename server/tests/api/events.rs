@@ -1,0 +1,251 @@
+//! `POST /v1/apps/{app_id}/events`: validated, bounded, idempotent, signed in live mode.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{
+    LIVE_APP, LIVE_SECRET, ORIGIN, TEST_APP, customer, event, json_of, now, session, spawn_app,
+    uuid,
+};
+
+fn batch(events: Vec<Value>) -> Value {
+    json!({ "customer": customer("cus_1"), "events": events })
+}
+
+fn started(i: i64) -> Value {
+    event("flow_started", &uuid(), now() * 1000 - i, json!({}))
+}
+
+#[tokio::test]
+async fn a_batch_of_events_is_accepted() {
+    let app = spawn_app().await;
+    let body = session(
+        "cus_1",
+        "too_expensive",
+        "discount_25",
+        "cancel_confirmed",
+        now() - 60,
+    );
+    let (status, body) = json_of(app.post_events(TEST_APP, &body).await).await;
+    assert_eq!(status, 200);
+    assert_eq!(body, json!({ "accepted": 4, "duplicates": 0 }));
+}
+
+#[tokio::test]
+async fn a_retried_event_batch_changes_nothing() {
+    let app = spawn_app().await;
+    let body = session(
+        "cus_1",
+        "too_expensive",
+        "discount_25",
+        "offer_accepted",
+        now() - 60,
+    );
+    assert_eq!(app.post_events(TEST_APP, &body).await.status(), 200);
+    let before = app.stats(TEST_APP, "").await;
+    let (status, retry) = json_of(app.post_events(TEST_APP, &body).await).await;
+    assert_eq!(status, 200);
+    assert_eq!(retry, json!({ "accepted": 0, "duplicates": 4 }));
+    assert_eq!(
+        app.stats(TEST_APP, "").await,
+        before,
+        "stats are unchanged by a retry"
+    );
+}
+
+#[tokio::test]
+async fn a_batch_of_more_than_100_events_is_refused() {
+    let app = spawn_app().await;
+    let events = (0..101).map(started).collect();
+    let (status, body) = json_of(app.post_events(TEST_APP, &batch(events)).await).await;
+    assert_eq!(status, 422);
+    assert_eq!(body["error"]["field"], "events");
+}
+
+#[tokio::test]
+async fn an_empty_batch_is_refused() {
+    let app = spawn_app().await;
+    let (status, body) = json_of(app.post_events(TEST_APP, &batch(vec![])).await).await;
+    assert_eq!(status, 422);
+    assert_eq!(body["error"]["field"], "events");
+}
+
+#[tokio::test]
+async fn an_event_with_a_bad_uuid_is_refused_naming_its_index() {
+    let app = spawn_app().await;
+    let mut events: Vec<Value> = (0..4).map(started).collect();
+    events[3]["id"] = json!("not-a-uuid");
+    let (status, body) = json_of(app.post_events(TEST_APP, &batch(events)).await).await;
+    assert_eq!(status, 422);
+    insta::assert_json_snapshot!(body);
+}
+
+#[tokio::test]
+async fn an_event_with_a_bad_session_id_is_refused_naming_it() {
+    let app = spawn_app().await;
+    let mut events: Vec<Value> = (0..2).map(started).collect();
+    events[1]["session_id"] = json!("42");
+    let (status, body) = json_of(app.post_events(TEST_APP, &batch(events)).await).await;
+    assert_eq!(status, 422);
+    assert_eq!(body["error"]["field"], "events[1].session_id");
+}
+
+#[tokio::test]
+async fn an_event_from_the_far_future_is_refused() {
+    let app = spawn_app().await;
+    let mut events = vec![started(0)];
+    events[0]["at"] = json!((now() + 2 * 86_400) * 1000);
+    let (status, body) = json_of(app.post_events(TEST_APP, &batch(events)).await).await;
+    assert_eq!(status, 422);
+    assert_eq!(body["error"]["field"], "events[0].at");
+}
+
+#[tokio::test]
+async fn free_text_longer_than_2000_characters_is_refused() {
+    let app = spawn_app().await;
+    let s = uuid();
+    let long = "é".repeat(2001);
+    let events = vec![event(
+        "reason_selected",
+        &s,
+        now() * 1000,
+        json!({ "reason": "other", "free_text": long }),
+    )];
+    let (status, body) = json_of(app.post_events(TEST_APP, &batch(events)).await).await;
+    assert_eq!(status, 422);
+    assert_eq!(body["error"]["field"], "events[0].free_text");
+}
+
+#[tokio::test]
+async fn an_unknown_event_field_is_refused_naming_it() {
+    let app = spawn_app().await;
+    let mut events = vec![started(0), started(1)];
+    events[1]["colour"] = json!("red");
+    let (status, body) = json_of(app.post_events(TEST_APP, &batch(events)).await).await;
+    assert_eq!(status, 422);
+    insta::assert_json_snapshot!(body);
+}
+
+#[tokio::test]
+async fn an_unknown_event_type_is_refused_naming_the_field() {
+    let app = spawn_app().await;
+    let mut events = vec![started(0)];
+    events[0]["type"] = json!("flow_exploded");
+    let (status, body) = json_of(app.post_events(TEST_APP, &batch(events)).await).await;
+    assert_eq!(status, 422);
+    assert_eq!(body["error"]["field"], "events[0].type");
+}
+
+#[tokio::test]
+async fn a_wrong_type_is_refused_naming_the_field() {
+    let app = spawn_app().await;
+    let mut body = batch(vec![started(0)]);
+    body["customer"]["mrr_cents"] = json!("lots");
+    let (status, body) = json_of(app.post_events(TEST_APP, &body).await).await;
+    assert_eq!(status, 422);
+    assert_eq!(body["error"]["field"], "customer.mrr_cents");
+}
+
+#[tokio::test]
+async fn malformed_json_is_a_400() {
+    let app = spawn_app().await;
+    let r = app
+        .post(&format!("/v1/apps/{TEST_APP}/events"))
+        .header("origin", ORIGIN)
+        .body("{\"customer\": ")
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = json_of(r).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"]["code"], "invalid_json");
+}
+
+#[tokio::test]
+async fn an_oversized_body_is_a_413() {
+    let app = spawn_app().await;
+    let r = app
+        .post(&format!("/v1/apps/{TEST_APP}/events"))
+        .header("origin", ORIGIN)
+        .header("content-type", "application/json")
+        .body(format!("{{\"pad\": \"{}\"}}", "x".repeat(300 * 1024)))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = json_of(r).await;
+    assert_eq!(status, 413);
+    assert_eq!(body["error"]["code"], "payload_too_large");
+}
+
+#[tokio::test]
+async fn events_for_an_unknown_app_are_a_404() {
+    let app = spawn_app().await;
+    let (status, body) = json_of(
+        app.post_events("app_missing", &batch(vec![started(0)]))
+            .await,
+    )
+    .await;
+    assert_eq!(status, 404);
+    assert_eq!(body["error"]["code"], "app_not_found");
+}
+
+#[tokio::test]
+async fn events_from_a_foreign_origin_are_a_403() {
+    let app = spawn_app().await;
+    let r = app
+        .post(&format!("/v1/apps/{TEST_APP}/events"))
+        .header("origin", "https://evil.example")
+        .json(&batch(vec![started(0)]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+}
+
+#[tokio::test]
+async fn live_mode_refuses_an_unsigned_customer() {
+    let app = spawn_app().await;
+    let (status, body) = json_of(app.post_events(LIVE_APP, &batch(vec![started(0)])).await).await;
+    assert_eq!(status, 401);
+    insta::assert_json_snapshot!(body);
+}
+
+#[tokio::test]
+async fn live_mode_refuses_a_customer_signed_with_another_key() {
+    let app = spawn_app().await;
+    let mut body = batch(vec![started(0)]);
+    body["customer"]["hash"] = json!(holdfast_server::auth::customer_hash("sk_other", "cus_1"));
+    let (status, body) = json_of(app.post_events(LIVE_APP, &body).await).await;
+    assert_eq!(status, 401);
+    assert_eq!(body["error"]["code"], "bad_customer_hash");
+}
+
+#[tokio::test]
+async fn live_mode_accepts_a_signed_customer() {
+    let app = spawn_app().await;
+    let mut body = batch(vec![started(0)]);
+    body["customer"]["hash"] = json!(holdfast_server::auth::customer_hash(LIVE_SECRET, "cus_1"));
+    let (status, body) = json_of(app.post_events(LIVE_APP, &body).await).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["accepted"], 1);
+}
+
+#[tokio::test]
+async fn test_mode_accepts_unsigned_customers_and_keeps_its_data_apart() {
+    let app = spawn_app().await;
+    let body = session(
+        "cus_1",
+        "not_using",
+        "pause_2",
+        "cancel_confirmed",
+        now() - 60,
+    );
+    assert_eq!(app.post_events(TEST_APP, &body).await.status(), 200);
+    let test = app.stats(TEST_APP, "").await;
+    assert_eq!(test["mode"], "test", "stats default to the app's mode");
+    assert_eq!(test["totals"]["sessions"], 1);
+    let live = app.stats(TEST_APP, "mode=live").await;
+    assert_eq!(
+        live["totals"]["sessions"], 0,
+        "test data never shows as live"
+    );
+}

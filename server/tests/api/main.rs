@@ -1,0 +1,16 @@
+//! The API's integration tests: one binary, one module per resource. Each test starts its own
+//! server on port 0 over a fresh SQLite file ([`helpers::spawn_app`]) and talks HTTP to it.
+
+#![expect(
+    clippy::unwrap_used,
+    reason = "a test fails by panicking; an unexpected error is exactly that"
+)]
+
+mod admin_config;
+mod events;
+mod helpers;
+mod offers;
+mod ops;
+mod stats;
+mod story;
+mod widget_config;

@@ -1,0 +1,68 @@
+//! Probes, metrics, the OpenAPI document and rate limits.
+
+use holdfast_server::{RateLimit, Settings};
+
+use crate::helpers::{TEST_APP, json_of, spawn_app, spawn_app_with};
+
+#[tokio::test]
+async fn health_and_readiness_probes_answer() {
+    let app = spawn_app().await;
+    assert_eq!(app.get("/healthz").send().await.unwrap().status(), 200);
+    assert_eq!(app.get("/readyz").send().await.unwrap().status(), 200);
+}
+
+#[tokio::test]
+async fn metrics_are_served_in_the_prometheus_format() {
+    let app = spawn_app().await;
+    app.get(&format!("/v1/apps/{TEST_APP}/config"))
+        .send()
+        .await
+        .unwrap();
+    let text = app
+        .get("/metrics")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains("holdfast_http_requests_total{method=\"GET\",route=\"/v1/apps/{app_id}/config\",status=\"200\"} 1"),
+        "{text}"
+    );
+    assert!(text.contains("# TYPE holdfast_events_accepted_total counter"));
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_every_api_path() {
+    let app = spawn_app().await;
+    let doc: serde_json::Value = app
+        .get("/openapi.json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let paths: Vec<&String> = doc["paths"].as_object().unwrap().keys().collect();
+    insta::assert_json_snapshot!(paths);
+}
+
+#[tokio::test]
+async fn a_client_over_its_rate_limit_gets_a_429() {
+    let app = spawn_app_with(Settings {
+        rate_limit: RateLimit {
+            per_second: 0.001,
+            burst: 3.0,
+        },
+        ..Settings::default()
+    })
+    .await;
+    let path = format!("/v1/apps/{TEST_APP}/config");
+    for _ in 0..3 {
+        assert_eq!(app.get(&path).send().await.unwrap().status(), 200);
+    }
+    let (status, body) = json_of(app.get(&path).send().await.unwrap()).await;
+    assert_eq!(status, 429);
+    assert_eq!(body["error"]["code"], "rate_limited");
+}

@@ -1,0 +1,148 @@
+//! Stats and lifecycle: tallies, breakdowns, net saved MRR and save durability.
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::helpers::{TEST_APP, json_of, now, session, spawn_app};
+
+#[tokio::test]
+async fn stats_count_sessions_saves_cancels_and_abandons_with_breakdowns() {
+    let app = spawn_app().await;
+    let t = now() - 3600;
+    for body in [
+        session("cus_1", "too_expensive", "discount_25", "offer_accepted", t),
+        session(
+            "cus_2",
+            "too_expensive",
+            "discount_25",
+            "cancel_confirmed",
+            t,
+        ),
+        session("cus_3", "not_using", "pause_2", "offer_accepted", t),
+        session("cus_4", "missing_feature", "roadmap", "flow_abandoned", t),
+    ] {
+        assert_eq!(app.post_events(TEST_APP, &body).await.status(), 200);
+    }
+    let stats = app
+        .stats(TEST_APP, &format!("from={}&to={}", t - 10, t + 10))
+        .await;
+    insta::assert_json_snapshot!(stats, {
+        ".from" => "[time]",
+        ".to" => "[time]",
+        ".breakdowns.week[].key" => "[week]",
+    });
+}
+
+#[tokio::test]
+async fn saved_mrr_is_net_of_the_offers_cost() {
+    let app = spawn_app().await;
+    let body = session(
+        "cus_1",
+        "too_expensive",
+        "discount_25",
+        "offer_accepted",
+        now() - 60,
+    );
+    assert_eq!(app.post_events(TEST_APP, &body).await.status(), 200);
+    let totals = &app.stats(TEST_APP, "").await["totals"];
+    // 25% of 4900 for 3 months.
+    assert_eq!(totals["saved_mrr_cents"], 4900);
+    assert_eq!(totals["offer_cost_cents"], 3675);
+    assert_eq!(totals["net_saved_mrr_cents"], 1225);
+}
+
+#[tokio::test]
+async fn save_durability_counts_customers_who_churned_after_being_saved() {
+    let app = spawn_app().await;
+    let saved_at = now() - 100 * 86_400;
+    for id in ["cus_1", "cus_2"] {
+        let body = session(
+            id,
+            "too_expensive",
+            "discount_25",
+            "offer_accepted",
+            saved_at,
+        );
+        assert_eq!(app.post_events(TEST_APP, &body).await.status(), 200);
+    }
+    let churn = json!({ "type": "churned", "at": saved_at + 45 * 86_400 });
+    let r = app
+        .admin(Method::POST, TEST_APP, "/customers/cus_2/lifecycle")
+        .json(&churn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let stats = app
+        .stats(TEST_APP, &format!("from={}", saved_at - 10))
+        .await;
+    insta::assert_json_snapshot!(stats["durability"]);
+}
+
+#[tokio::test]
+async fn a_lifecycle_event_of_an_unknown_type_is_refused() {
+    let app = spawn_app().await;
+    let r = app
+        .admin(Method::POST, TEST_APP, "/customers/cus_1/lifecycle")
+        .json(&json!({ "type": "exploded", "at": now() }))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = json_of(r).await;
+    assert_eq!(status, 422);
+    assert_eq!(body["error"]["field"], "type");
+}
+
+#[tokio::test]
+async fn a_lifecycle_event_for_a_malformed_customer_id_is_refused() {
+    let app = spawn_app().await;
+    let r = app
+        .admin(Method::POST, TEST_APP, "/customers/bad%20id/lifecycle")
+        .json(&json!({ "type": "churned", "at": now() }))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = json_of(r).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"]["field"], "customer_id");
+}
+
+#[tokio::test]
+async fn a_lifecycle_event_needs_the_apps_key() {
+    let app = spawn_app().await;
+    let r = app
+        .post(&format!(
+            "/v1/admin/apps/{TEST_APP}/customers/cus_1/lifecycle"
+        ))
+        .json(&json!({ "type": "churned", "at": now() }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+}
+
+#[tokio::test]
+async fn a_stats_range_that_ends_before_it_starts_is_refused() {
+    let app = spawn_app().await;
+    let r = app
+        .admin(Method::GET, TEST_APP, "/stats?from=200&to=100")
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = json_of(r).await;
+    assert_eq!(status, 422);
+    assert_eq!(body["error"]["field"], "from");
+}
+
+#[tokio::test]
+async fn an_unknown_stats_parameter_is_refused_naming_it() {
+    let app = spawn_app().await;
+    let r = app
+        .admin(Method::GET, TEST_APP, "/stats?since=5")
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = json_of(r).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"]["field"], "since");
+}

@@ -1,0 +1,243 @@
+//! The storage story: one sequence of use cases driven through the `Store` trait, run against
+//! SQLite always and against PostgreSQL when `HOLDFAST_TEST_POSTGRES_URL` is set (scripts/test
+//! starts a real server and sets it).
+
+use holdfast_server::Storage;
+use holdfast_server::storage::{
+    AcceptanceRecord, LifecycleRecord, NewApp, SessionFacts, StatsRange, StoredEvent,
+};
+
+const DAY: i64 = 86_400;
+
+fn facts(customer: &str, at: i64) -> SessionFacts {
+    SessionFacts {
+        customer_id: customer.into(),
+        started_at: at,
+        week: "2026-01-05".into(),
+        plan: "pro".into(),
+        mrr_cents: 4900,
+        tenure_band: "365d+".into(),
+        ..SessionFacts::default()
+    }
+}
+
+fn event(id: &str, session: &str, kind: &'static str, at: i64, f: SessionFacts) -> StoredEvent {
+    StoredEvent {
+        id: id.into(),
+        session_id: session.into(),
+        kind,
+        at,
+        payload: "{}".into(),
+        customer_id: f.customer_id.clone(),
+        session: Some(f),
+    }
+}
+
+async fn story(storage: Storage, app_id: &str) {
+    let t0 = 1_767_571_200; // 2026-01-05
+    assert!(storage.ping().await);
+    storage
+        .ensure_app(&NewApp {
+            id: app_id.into(),
+            secret: "sk".into(),
+            live: false,
+            origins: vec!["https://a.example".into()],
+            config_json: "{\"v\":1}".into(),
+            now: t0,
+        })
+        .await
+        .unwrap();
+    let app = storage.app(app_id).await.unwrap().expect("the app exists");
+    assert_eq!(
+        (app.config_version, app.origins.len(), app.live),
+        (1, 1, false)
+    );
+    assert!(storage.app("app_story_missing").await.unwrap().is_none());
+
+    // Config history only grows.
+    assert_eq!(
+        storage
+            .replace_config(app_id, "{\"v\":2}", t0 + 1)
+            .await
+            .unwrap(),
+        2
+    );
+    let versions = storage.config_versions(app_id).await.unwrap();
+    assert_eq!(
+        versions.iter().map(|v| v.version).collect::<Vec<_>>(),
+        [2, 1]
+    );
+    assert_eq!(
+        storage.config_version(app_id, 1).await.unwrap().as_deref(),
+        Some("{\"v\":1}")
+    );
+    assert_eq!(storage.config_version(app_id, 9).await.unwrap(), None);
+
+    // Events: a cancelled session and an abandoned one; a retry is a duplicate.
+    let cancelled = SessionFacts {
+        cancelled: true,
+        reason: Some("too_expensive".into()),
+        ..facts("c1", t0 + 10)
+    };
+    let batch = [
+        event("e1", "s1", "flow_started", t0 + 5, facts("c1", t0 + 5)),
+        event("e2", "s1", "cancel_confirmed", t0 + 10, cancelled),
+        event(
+            "e3",
+            "s2",
+            "flow_abandoned",
+            t0 + 20,
+            SessionFacts {
+                abandoned: true,
+                ..facts("c2", t0 + 20)
+            },
+        ),
+    ];
+    let first = storage.record_events(app_id, false, &batch).await.unwrap();
+    assert_eq!((first.accepted, first.duplicates), (3, 0));
+    let retry = storage.record_events(app_id, false, &batch).await.unwrap();
+    assert_eq!((retry.accepted, retry.duplicates), (0, 3));
+
+    // Exposures are sticky.
+    let exposure = [("exp".to_string(), "a".to_string())];
+    storage
+        .record_exposures(app_id, false, "c3", &exposure, t0)
+        .await
+        .unwrap();
+    storage
+        .record_exposures(app_id, false, "c3", &[("exp".into(), "b".into())], t0)
+        .await
+        .unwrap();
+    assert_eq!(
+        storage.exposures(app_id, false, "c3").await.unwrap(),
+        exposure
+    );
+    assert!(
+        storage
+            .exposures(app_id, true, "c3")
+            .await
+            .unwrap()
+            .is_empty(),
+        "modes are apart"
+    );
+
+    // An acceptance saves its session, enters the ledger and is idempotent.
+    let saved = SessionFacts {
+        saved: true,
+        saved_at: Some(t0 + 30),
+        offer_id: Some("discount_25".into()),
+        offer_kind: Some("discount".into()),
+        offer_cost_cents: 3675,
+        ..facts("c3", t0 + 30)
+    };
+    let accept = AcceptanceRecord {
+        event_id: "a1".into(),
+        session_id: "s3".into(),
+        offer_id: "discount_25".into(),
+        kind: "discount".into(),
+        at: t0 + 30,
+        response_json: "{\"accepted\":true}".into(),
+        session: saved,
+    };
+    assert_eq!(
+        storage
+            .record_acceptance(app_id, false, "c3", &accept)
+            .await
+            .unwrap(),
+        "{\"accepted\":true}"
+    );
+    let again = AcceptanceRecord {
+        response_json: "{\"other\":1}".into(),
+        ..accept.clone()
+    };
+    assert_eq!(
+        storage
+            .record_acceptance(app_id, false, "c3", &again)
+            .await
+            .unwrap(),
+        "{\"accepted\":true}"
+    );
+    assert_eq!(
+        storage.acceptance(app_id, "a1").await.unwrap().as_deref(),
+        Some("{\"accepted\":true}")
+    );
+    assert_eq!(
+        storage.ledger(app_id, false, "c3").await.unwrap(),
+        [("discount".to_string(), t0 + 30)]
+    );
+
+    // The saved customer churns 40 days later.
+    storage
+        .record_lifecycle(
+            app_id,
+            false,
+            &LifecycleRecord {
+                customer_id: "c3".into(),
+                kind: "churned".into(),
+                at: t0 + 40 * DAY,
+                plan: None,
+                mrr_cents: None,
+            },
+        )
+        .await
+        .unwrap();
+
+    let range = StatsRange {
+        live: false,
+        from: t0,
+        to: t0 + DAY,
+        now: t0 + 100 * DAY,
+    };
+    let stats = storage.stats(app_id, &range).await.unwrap();
+    let t = stats.totals;
+    assert_eq!((t.sessions, t.saves, t.cancels, t.abandons), (3, 1, 1, 1));
+    assert_eq!((t.saved_mrr_cents, t.offer_cost_cents), (4900, 3675));
+    let reasons = &stats
+        .breakdowns
+        .iter()
+        .find(|(d, _)| *d == "reason")
+        .unwrap()
+        .1;
+    assert_eq!(
+        reasons.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
+        ["none", "too_expensive"]
+    );
+    let durability: Vec<(i64, i64, i64)> = stats
+        .durability
+        .iter()
+        .map(|d| (d.days, d.measured, d.retained))
+        .collect();
+    assert_eq!(durability, [(30, 1, 1), (60, 1, 0), (90, 1, 0)]);
+    let live = storage
+        .stats(
+            app_id,
+            &StatsRange {
+                live: true,
+                ..range
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(live.totals.sessions, 0);
+    assert_eq!(storage.session_count(app_id).await.unwrap(), 3);
+}
+
+#[tokio::test]
+async fn the_storage_story_holds_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("story.db").display());
+    story(Storage::open(&url).await.unwrap(), "app_story").await;
+}
+
+#[tokio::test]
+async fn the_storage_story_holds_on_postgres() {
+    let Ok(url) = std::env::var("HOLDFAST_TEST_POSTGRES_URL") else {
+        println!(
+            "skipped PostgreSQL: HOLDFAST_TEST_POSTGRES_URL is not set (scripts/test sets it)"
+        );
+        return;
+    };
+    // A fresh app id per run, so a reused database never collides with an earlier run.
+    let app_id = format!("app_story_{}", uuid::Uuid::new_v4().simple());
+    story(Storage::open(&url).await.unwrap(), &app_id).await;
+}
