@@ -2,21 +2,58 @@
 //!
 //! The part of Holdfast that runs in the subscriber's browser. The host page loads a tiny loader
 //! (`holdfast.js`), which fetches this WebAssembly bundle on idle or at the first call; the bundle
-//! mounts a Leptos view inside an open Shadow DOM root on a host element appended to `body`, so the
+//! mounts its views inside an open Shadow DOM root on a host element appended to `body`, so the
 //! host's CSS cannot break the widget and the widget's CSS cannot leak into the host.
 //!
-//! Decisions (which step comes next, which offer, whether a prompt may show) are made by
-//! `holdfast-core`; this crate only turns them into DOM.
+//! Decisions (which step comes next, which offer, which policy profile) are made by
+//! `holdfast-core`; this crate turns them into DOM, talks to the server and reports outcomes.
+//!
+//! - [`cancel`]: `Holdfast.cancel(options)`, the cancel flow ([`dialog`]).
+//! - [`session`]: the open flow's promise, events and focus.
+//! - [`outbox`]: events kept in `localStorage` until the server has them.
+//! - [`decode`]: config and options from JavaScript values into core's types.
+//! - [`i18n`]: the message catalog and locale formatting.
 
+pub mod decode;
+pub mod dialog;
+pub mod i18n;
+pub mod net;
+pub mod outbox;
+pub mod session;
+
+use std::sync::Arc;
+
+use holdfast_core::assignment::assign;
+use holdfast_core::config::{AppConfig, Audience};
+use holdfast_core::policy::{PolicyProfile, resolve_profile};
+use js_sys::{Function, Promise};
 use leptos::prelude::*;
 use wasm_bindgen::prelude::*;
 use web_sys::{Document, HtmlElement, ShadowRoot, ShadowRootInit, ShadowRootMode};
 
+use crate::decode::field;
+use crate::dialog::{CancelDialog, Setup};
+use crate::i18n::Messages;
+use crate::session::{Session, Target};
+
 /// The id of the host element the widget appends to `body`; host pages can use it to find us.
 pub const HOST_ID: &str = "holdfast-root";
 
+/// How long the flow waits for the config before it falls back to built-in reasons.
+const CONFIG_TIMEOUT_MS: i32 = 3_000;
+
 /// The widget's stylesheet, injected once into the shadow root (never into the host document).
 const STYLESHEET: &str = include_str!("../../style/widget.css");
+
+thread_local! {
+    static CONFIG: std::cell::RefCell<Option<Arc<AppConfig>>> = const { std::cell::RefCell::new(None) };
+}
+
+fn document() -> Result<Document, JsValue> {
+    web_sys::window()
+        .and_then(|w| w.document())
+        .ok_or_else(|| JsValue::from_str("holdfast: no document"))
+}
 
 /// Finds or creates the widget's shadow root, so calling it twice never mounts twice.
 pub fn shadow_root(document: &Document) -> Result<ShadowRoot, JsValue> {
@@ -49,21 +86,231 @@ pub fn mount(document: &Document) -> Result<ShadowRoot, JsValue> {
     container.set_class_name("hf-app");
     root.append_child(&container)?;
     // The widget lives as long as the page: the handle is kept alive on purpose.
-    std::mem::forget(leptos::mount::mount_to(container, Widget));
+    std::mem::forget(leptos::mount::mount_to(container, || {
+        view! { <div class="hf-root" data-testid="holdfast-ready" data-version=env!("CARGO_PKG_VERSION")></div> }
+    }));
     Ok(root)
-}
-
-/// The widget's root view. Flows and prompts render inside it as they are requested.
-#[component]
-fn Widget() -> impl IntoView {
-    view! { <div class="hf-root" data-testid="holdfast-ready" data-version=env!("CARGO_PKG_VERSION")></div> }
 }
 
 /// Entry point run by the loader once the bundle is instantiated.
 #[wasm_bindgen(start)]
 pub fn start() -> Result<(), JsValue> {
-    let document = web_sys::window()
-        .and_then(|w| w.document())
-        .ok_or_else(|| JsValue::from_str("holdfast: no document"))?;
-    mount(&document).map(|_| ())
+    mount(&document()?).map(|_| ())
+}
+
+/// `Holdfast` loader hand-off: `{ app, endpoint }` from the script tag.
+#[wasm_bindgen]
+pub fn configure(options: JsValue) {
+    let endpoint = field(&options, "endpoint").as_string().unwrap_or_default();
+    let app = field(&options, "app").as_string().unwrap_or_default();
+    session::set_target(Target {
+        endpoint: endpoint.trim_end_matches('/').to_string(),
+        app,
+    });
+}
+
+/// Uses `config` for the next flows instead of fetching it: for hosts that embed the crate
+/// directly, and for tests.
+pub fn use_config(config: AppConfig) {
+    CONFIG.with(|c| *c.borrow_mut() = Some(Arc::new(config)));
+}
+
+/// Forgets the cached config, so the next flow fetches it again (after an admin edit, in tests).
+#[wasm_bindgen]
+pub fn reset_config() {
+    CONFIG.with(|c| *c.borrow_mut() = None);
+}
+
+/// `Holdfast.cancel({ customer, locale?, profile?, period_end?, onOutcome? })`: opens the cancel
+/// flow and resolves with `{ outcome: "saved", offer }`, `{ outcome: "cancelled", effective_date? }`
+/// or `{ outcome: "abandoned" }`. A wrong call rejects with a `TypeError` naming the field.
+#[wasm_bindgen]
+pub fn cancel(options: JsValue) -> Promise {
+    let mut fns = None;
+    let promise = Promise::new(&mut |resolve, reject| fns = Some((resolve, reject)));
+    if let Some((resolve, reject)) = fns {
+        wasm_bindgen_futures::spawn_local(async move {
+            if let Err(message) = open_cancel(options, resolve).await {
+                let message = ["Holdfast.cancel: ", &message].concat();
+                web_sys::console::error_1(&message.as_str().into());
+                let _ = reject.call1(&JsValue::NULL, &js_sys::TypeError::new(&message));
+            }
+        });
+    }
+    promise
+}
+
+/// The config for this app: cached after the first fetch; `None` when the server does not answer
+/// in time or answers something unusable.
+async fn load_config() -> Option<Arc<AppConfig>> {
+    if let Some(c) = CONFIG.with(|c| c.borrow().clone()) {
+        return Some(c);
+    }
+    let Target { endpoint, app } = session::target();
+    let url = [endpoint.as_str(), "/v1/apps/", &app, "/config"].concat();
+    let reply = net::request("GET", &url, None, CONFIG_TIMEOUT_MS, false)
+        .await
+        .ok()?;
+    if !reply.ok() {
+        return None;
+    }
+    match decode::config(&reply.body) {
+        Ok(config) => {
+            let config = Arc::new(config);
+            CONFIG.with(|c| *c.borrow_mut() = Some(config.clone()));
+            Some(config)
+        }
+        Err(e) => {
+            web_sys::console::warn_1(
+                &["Holdfast: unusable config, using defaults: ", &e.message()]
+                    .concat()
+                    .into(),
+            );
+            None
+        }
+    }
+}
+
+fn browser_languages() -> Vec<String> {
+    web_sys::window()
+        .map(|w| {
+            w.navigator()
+                .languages()
+                .iter()
+                .filter_map(|l| l.as_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn iso_date(unix_seconds: i64) -> String {
+    let (y, m, d) = holdfast_core::offer::civil_from_days(unix_seconds.div_euclid(86_400));
+    let two = |n: u32| {
+        if n < 10 {
+            ["0", &n.to_string()].concat()
+        } else {
+            n.to_string()
+        }
+    };
+    [y.to_string(), "-".into(), two(m), "-".into(), two(d)].concat()
+}
+
+async fn open_cancel(options: JsValue, resolve: Function) -> Result<(), String> {
+    if !options.is_object() {
+        return Err("expected an options object { customer, ... }".into());
+    }
+    let customer =
+        decode::customer(&field(&options, "customer"), "customer").map_err(|e| e.message())?;
+    let on_outcome = match field(&options, "onOutcome") {
+        f if f.is_undefined() || f.is_null() => None,
+        f => Some(
+            f.dyn_into::<Function>()
+                .map_err(|_| "onOutcome: expected a function".to_string())?,
+        ),
+    };
+    let explicit_profile = match field(&options, "profile") {
+        p if p.is_undefined() || p.is_null() => None,
+        p => Some(decode::profile(&p, "profile").map_err(|e| e.message())?),
+    };
+    let period_end = match field(&options, "period_end") {
+        p if p.is_undefined() || p.is_null() => None,
+        p => match p.as_string() {
+            Some(s) => {
+                let ms = js_sys::Date::parse(&s);
+                if ms.is_nan() {
+                    return Err("period_end: expected Unix seconds or an ISO 8601 date".into());
+                }
+                Some((ms / 1000.0) as i64)
+            }
+            None => Some(
+                p.as_f64()
+                    .ok_or("period_end: expected Unix seconds or an ISO 8601 date")?
+                    as i64,
+            ),
+        },
+    };
+    if session::is_open() {
+        return Err("a cancel flow is already open".into());
+    }
+
+    let loaded = load_config().await;
+    let offline = loaded.is_none();
+    let config = loaded.map_or_else(AppConfig::default, |c| (*c).clone());
+    let languages = browser_languages();
+    let browser_country = languages
+        .first()
+        .and_then(|l| l.split('-').nth(1))
+        .map(str::to_string);
+    let profile = explicit_profile.unwrap_or_else(|| match config.policy.audience {
+        Audience::Business => PolicyProfile::Standard,
+        Audience::Consumer => resolve_profile(
+            customer.country.as_deref(),
+            customer.region.as_deref(),
+            browser_country.as_deref(),
+            &config.policy.enabled,
+        ),
+    });
+    let mut wanted: Vec<String> = Vec::new();
+    wanted.extend(field(&options, "locale").as_string());
+    wanted.extend(customer.locale.clone());
+    wanted.extend(languages);
+    wanted.push(config.locale.default.clone());
+    let messages = Messages::resolve(&wanted, &config.locale.messages);
+    let variants = config
+        .experiments
+        .iter()
+        .filter_map(|x| {
+            assign(x, &customer.id)
+                .map(|a| (x.key.clone(), a.variant.key.clone(), a.variant.holdout))
+        })
+        .collect();
+    let now = (js_sys::Date::now() / 1000.0) as i64;
+    let setup = Arc::new(Setup {
+        rules: profile.rules(config.policy.max_offer_screens),
+        config,
+        customer,
+        messages,
+        variants,
+        period_end,
+        offline,
+        now,
+    });
+
+    let document = document().map_err(|_| "no document".to_string())?;
+    let root = mount(&document).map_err(|_| "could not mount".to_string())?;
+    let container: HtmlElement = document
+        .create_element("div")
+        .map_err(|_| "could not create the dialog".to_string())?
+        .unchecked_into();
+    root.append_child(&container)
+        .map_err(|_| "could not mount the dialog".to_string())?;
+    let restore = document
+        .active_element()
+        .and_then(|e| e.dyn_into::<HtmlElement>().ok());
+    session::open(Session {
+        id: outbox::uuid(),
+        customer: decode::customer_to_js(&setup.customer),
+        resolve,
+        on_outcome,
+        mounted: None,
+        container: container.clone().into(),
+        restore,
+        reason: None,
+        effective_date: period_end.map(iso_date),
+        finished: false,
+    });
+    session::emit(
+        "flow_started",
+        &[
+            ("profile", setup.rules.profile.as_str()),
+            ("locale", &setup.messages.locale),
+        ],
+    );
+    let view_setup = setup.clone();
+    let handle = leptos::mount::mount_to(
+        container,
+        move || view! { <CancelDialog setup=view_setup.clone() /> },
+    );
+    session::keep_mounted(Box::new(handle));
+    Ok(())
 }

@@ -90,3 +90,92 @@ async fn the_widget_stylesheet_stays_inside_the_shadow_root() {
     );
     probe.remove();
 }
+
+#[wasm_bindgen_test]
+fn the_config_decoder_reads_exactly_what_the_server_serialises() {
+    use holdfast_core::config::{AppConfig, Cmp, Comparison, Condition, Rule};
+    use holdfast_core::offer::{Offer, OfferTerms};
+    use holdfast_core::{AttributeValue, assignment};
+    let mut config = AppConfig::default();
+    config.offers.push(Offer {
+        id: "trial".into(),
+        terms: OfferTerms::TrialExtension { days: 14 },
+        headline: Some("Two more weeks on us".into()),
+    });
+    config.experiments.push(assignment::Experiment {
+        key: "pause_first".into(),
+        seed: Some("s1".into()),
+        coverage: 0.5,
+        variants: vec![
+            assignment::Variant {
+                key: "control".into(),
+                weight: 0.5,
+                holdout: false,
+            },
+            assignment::Variant {
+                key: "holdout".into(),
+                weight: 0.5,
+                holdout: true,
+            },
+        ],
+        active: true,
+    });
+    config.rules.insert(
+        0,
+        Rule {
+            id: "every_condition".into(),
+            reasons: vec!["other".into()],
+            when: vec![
+                Condition::PlanIn(vec!["pro".into()]),
+                Condition::PlanNotIn(vec!["team".into()]),
+                Condition::MrrCents(Comparison {
+                    op: Cmp::Gte,
+                    value: 100.0,
+                }),
+                Condition::TenureDays(Comparison {
+                    op: Cmp::Lt,
+                    value: 30.0,
+                }),
+                Condition::SegmentIn(vec!["smb".into()]),
+                Condition::Attribute {
+                    name: "beta".into(),
+                    op: Cmp::Eq,
+                    value: AttributeValue::Bool(true),
+                },
+                Condition::Variant {
+                    experiment: "pause_first".into(),
+                    variant: "control".into(),
+                },
+            ],
+            offer: Some("trial".into()),
+            fallback: None,
+        },
+    );
+    config.locale.messages.insert(
+        "fr".into(),
+        [("survey.continue".to_string(), "Continuer".to_string())].into(),
+    );
+    config.theme.mode = holdfast_core::config::ThemeMode::Dark;
+    for c in [AppConfig::default(), config] {
+        let json = serde_json::to_string(&c).unwrap();
+        let parsed = js_sys::JSON::parse(&json).unwrap();
+        assert_eq!(
+            holdfast_widget::decode::config(&parsed).unwrap(),
+            c,
+            "decoding {json}"
+        );
+    }
+}
+
+#[wasm_bindgen_test]
+fn a_customer_round_trips_to_what_the_server_accepts() {
+    let json = r#"{"id":"c1","plan":"pro","mrr_cents":4900,"created_at":1700000000,"country":"DE","attributes":{"beta":true,"seats":3}}"#;
+    let c =
+        holdfast_widget::decode::customer(&js_sys::JSON::parse(json).unwrap(), "customer").unwrap();
+    let back = js_sys::JSON::stringify(&holdfast_widget::decode::customer_to_js(&c))
+        .unwrap()
+        .as_string()
+        .unwrap();
+    let again: holdfast_core::Customer = serde_json::from_str(&back).unwrap();
+    assert_eq!(again, c);
+}

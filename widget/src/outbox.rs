@@ -1,0 +1,211 @@
+//! The event outbox: every widget event is written to `localStorage` first, sent in batches, and
+//! removed only once the server has taken it. A reload, a closed tab or a flaky network loses
+//! nothing, and because every event carries a UUID the server counts a resent event once.
+
+use std::cell::{Cell, RefCell};
+
+use js_sys::{Array, JSON, Object, Reflect};
+use wasm_bindgen::prelude::*;
+
+use crate::net;
+
+/// At most this many events per request (the server's batch limit).
+const BATCH: usize = 100;
+/// Oldest events are dropped past this, so a long-offline page cannot fill the quota.
+const CAPACITY: usize = 1000;
+
+thread_local! {
+    static TARGET: RefCell<Option<(String, String)>> = const { RefCell::new(None) };
+    static SENDING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Where events go: the server endpoint and the app id. Also sends what a previous page left.
+pub fn configure(endpoint: &str, app: &str) {
+    TARGET.with(|t| *t.borrow_mut() = Some((endpoint.to_string(), app.to_string())));
+    install_pagehide();
+    wasm_bindgen_futures::spawn_local(flush());
+}
+
+fn key(app: &str) -> String {
+    ["holdfast:outbox:", app].concat()
+}
+
+fn storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.local_storage().ok()?
+}
+
+fn target() -> Option<(String, String)> {
+    TARGET.with(|t| t.borrow().clone())
+}
+
+/// The stored entries, `[{customer, event}]`.
+pub fn pending(app: &str) -> Array {
+    storage()
+        .and_then(|s| s.get_item(&key(app)).ok()?)
+        .and_then(|text| JSON::parse(&text).ok())
+        .filter(Array::is_array)
+        .map(|v| Array::from(&v))
+        .unwrap_or_default()
+}
+
+fn store(app: &str, entries: &Array) {
+    if let (Some(s), Ok(text)) = (storage(), JSON::stringify(entries))
+        && let Some(text) = text.as_string()
+    {
+        let _ = s.set_item(&key(app), &text);
+    }
+}
+
+/// A random UUID v4 from the browser's CSPRNG: event ids, session ids, idempotency keys.
+pub fn uuid() -> String {
+    web_sys::window()
+        .and_then(|w| w.crypto().ok())
+        .map(|c| c.random_uuid())
+        .unwrap_or_default()
+}
+
+/// A new event object with its UUID and timestamp: `{id, type, at, session_id}`.
+pub fn event(kind: &str, session_id: &str) -> Object {
+    let e = Object::new();
+    set(&e, "id", &uuid().into());
+    set(&e, "type", &kind.into());
+    set(&e, "at", &js_sys::Date::now().into());
+    set(&e, "session_id", &session_id.into());
+    e
+}
+
+/// Sets `key` on a JS object.
+pub fn set(o: &Object, key: &str, value: &JsValue) {
+    let _ = Reflect::set(o, &key.into(), value);
+}
+
+/// Records `event` for `customer` (already normalised) and starts sending.
+pub fn push(customer: &JsValue, event: Object) {
+    let Some((_, app)) = target() else { return };
+    let entries = pending(&app);
+    let entry = Object::new();
+    set(&entry, "customer", customer);
+    set(&entry, "event", &event);
+    entries.push(&entry);
+    while entries.length() as usize > CAPACITY {
+        entries.shift();
+    }
+    store(&app, &entries);
+    wasm_bindgen_futures::spawn_local(flush());
+}
+
+/// The next batch: up to [`BATCH`] events of the first entry's customer.
+fn next_batch(entries: &Array) -> Option<(JsValue, Array)> {
+    let first = entries.get(0);
+    if first.is_undefined() {
+        return None;
+    }
+    let customer = Reflect::get(&first, &"customer".into()).ok()?;
+    let id = Reflect::get(&customer, &"id".into()).ok()?;
+    let events = Array::new();
+    for entry in entries.iter() {
+        let c = Reflect::get(&entry, &"customer".into()).unwrap_or_default();
+        if Reflect::get(&c, &"id".into()).ok() == Some(id.clone())
+            && (events.length() as usize) < BATCH
+        {
+            events.push(&Reflect::get(&entry, &"event".into()).unwrap_or_default());
+        }
+    }
+    Some((customer, events))
+}
+
+fn body(customer: &JsValue, events: &Array) -> Option<String> {
+    let b = Object::new();
+    set(&b, "customer", customer);
+    set(&b, "events", events);
+    JSON::stringify(&b).ok()?.as_string()
+}
+
+fn remove(app: &str, sent: &Array) {
+    let ids: Vec<JsValue> = sent
+        .iter()
+        .map(|e| Reflect::get(&e, &"id".into()).unwrap_or_default())
+        .collect();
+    let kept = pending(app).filter(&mut |entry, _, _| {
+        let id = Reflect::get(&entry, &"event".into())
+            .and_then(|e| Reflect::get(&e, &"id".into()))
+            .unwrap_or_default();
+        !ids.contains(&id)
+    });
+    store(app, &kept);
+}
+
+/// Sends everything pending, batch by batch, retrying with jittered exponential backoff while the
+/// server is unreachable or busy. Only one flush runs at a time.
+pub async fn flush() {
+    if SENDING.with(|s| s.replace(true)) {
+        return;
+    }
+    let mut attempt = 0u32;
+    while let Some((endpoint, app)) = target() {
+        let entries = pending(&app);
+        let Some((customer, events)) = next_batch(&entries) else {
+            break;
+        };
+        let url = [endpoint.as_str(), "/v1/apps/", &app, "/events"].concat();
+        let Some(payload) = body(&customer, &events) else {
+            break;
+        };
+        match net::request("POST", &url, Some(&payload), 10_000, false).await {
+            Ok(reply) if reply.ok() => {
+                remove(&app, &events);
+                attempt = 0;
+            }
+            // Refused for good (malformed, unknown app): keeping it would block the queue forever.
+            Ok(reply)
+                if reply.status >= 400
+                    && reply.status < 500
+                    && reply.status != 408
+                    && reply.status != 429 =>
+            {
+                web_sys::console::warn_2(
+                    &"Holdfast: the server refused events".into(),
+                    &reply.body,
+                );
+                remove(&app, &events);
+            }
+            _ => {
+                attempt += 1;
+                if attempt > 8 {
+                    break; // Kept in storage: the next page load tries again.
+                }
+                let base = 1000.0 * f64::from(1u32 << attempt.min(6));
+                let delay = base.min(60_000.0) * (0.5 + js_sys::Math::random());
+                net::sleep(delay as i32).await;
+            }
+        }
+    }
+    SENDING.with(|s| s.set(false));
+}
+
+/// On `pagehide`, hand what is pending to a keepalive request that outlives the page. The entries
+/// stay stored: if that request is lost the next page sends them, and the server drops duplicates.
+fn install_pagehide() {
+    thread_local!(static INSTALLED: Cell<bool> = const { Cell::new(false) });
+    if INSTALLED.with(|i| i.replace(true)) {
+        return;
+    }
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let handler = Closure::<dyn FnMut()>::new(|| {
+        let Some((endpoint, app)) = target() else {
+            return;
+        };
+        if let Some((customer, events)) = next_batch(&pending(&app))
+            && let Some(payload) = body(&customer, &events)
+        {
+            let url = [endpoint.as_str(), "/v1/apps/", &app, "/events"].concat();
+            wasm_bindgen_futures::spawn_local(async move {
+                let _ = net::request("POST", &url, Some(&payload), 10_000, true).await;
+            });
+        }
+    });
+    let _ = window.add_event_listener_with_callback("pagehide", handler.as_ref().unchecked_ref());
+    handler.forget();
+}

@@ -1,0 +1,297 @@
+//! The open cancel session and everything it touches outside Leptos: the host's promise and
+//! callback, the outbox, the offer-acceptance request, focus handling and unmounting.
+//!
+//! Kept in a thread-local so that the dialog's reactive closures (which must be `Send`) never
+//! capture a `JsValue`; they call these functions instead.
+
+use std::any::Any;
+use std::cell::RefCell;
+
+use holdfast_core::flow::Outcome;
+use holdfast_core::offer::{Offer, OfferTerms};
+use js_sys::{Function, Object};
+use wasm_bindgen::prelude::*;
+
+use crate::outbox::{self, set};
+use crate::{HOST_ID, net};
+
+/// Where the widget's server is and which app it speaks for.
+#[derive(Clone, Debug, Default)]
+pub struct Target {
+    /// Base URL of the server, no trailing slash.
+    pub endpoint: String,
+    /// Public app id.
+    pub app: String,
+}
+
+/// One open cancel flow.
+pub struct Session {
+    /// The session's UUID, on every event.
+    pub id: String,
+    /// The customer, normalised for the server.
+    pub customer: JsValue,
+    /// Resolves the host's promise.
+    pub resolve: Function,
+    /// The host's `onOutcome` callback.
+    pub on_outcome: Option<Function>,
+    /// Keeps the dialog mounted; dropping it unmounts.
+    pub mounted: Option<Box<dyn Any>>,
+    /// The element the dialog is mounted in, inside the shadow root.
+    pub container: web_sys::Element,
+    /// Where focus was before the dialog opened (the trigger), restored on close.
+    pub restore: Option<web_sys::HtmlElement>,
+    /// The survey answer, for the acceptance re-check.
+    pub reason: Option<String>,
+    /// ISO date the paid period ends, for the `cancelled` outcome.
+    pub effective_date: Option<String>,
+    /// The outcome has been reported.
+    pub finished: bool,
+}
+
+thread_local! {
+    static TARGET: RefCell<Target> = RefCell::new(Target::default());
+    static CURRENT: RefCell<Option<Session>> = const { RefCell::new(None) };
+}
+
+/// Sets the server and app (from the loader's script tag).
+pub fn set_target(target: Target) {
+    outbox::configure(&target.endpoint, &target.app);
+    TARGET.with(|t| *t.borrow_mut() = target);
+}
+
+/// The server and app.
+pub fn target() -> Target {
+    TARGET.with(|t| t.borrow().clone())
+}
+
+/// Whether a cancel flow is on screen.
+pub fn is_open() -> bool {
+    CURRENT.with(|c| c.borrow().is_some())
+}
+
+/// Makes `session` the open one.
+pub fn open(session: Session) {
+    CURRENT.with(|c| *c.borrow_mut() = Some(session));
+}
+
+/// Stores the dialog's mount handle once it is mounted.
+pub fn keep_mounted(handle: Box<dyn Any>) {
+    CURRENT.with(|c| {
+        if let Some(s) = c.borrow_mut().as_mut() {
+            s.mounted = Some(handle);
+        }
+    });
+}
+
+/// Records an event of the open session in the outbox; empty values are left out.
+pub fn emit(kind: &str, fields: &[(&str, &str)]) {
+    CURRENT.with(|c| {
+        let c = c.borrow();
+        let Some(s) = c.as_ref() else { return };
+        let event = outbox::event(kind, &s.id);
+        for (k, v) in fields {
+            if !v.is_empty() {
+                set(&event, k, &(*v).into());
+            }
+        }
+        outbox::push(&s.customer, event);
+    });
+}
+
+/// Remembers the survey answer.
+pub fn set_reason(reason: &str) {
+    CURRENT.with(|c| {
+        if let Some(s) = c.borrow_mut().as_mut() {
+            s.reason = Some(reason.to_string());
+        }
+    });
+}
+
+/// What the server said to an acceptance.
+pub enum Acceptance {
+    /// Recorded: the customer is saved.
+    Accepted,
+    /// The server re-checked and refused (not eligible).
+    Refused,
+    /// No answer: the subscriber may retry or continue to cancel.
+    Failed,
+}
+
+/// Asks the server to record the acceptance; it re-runs offer selection before it agrees.
+pub async fn accept(offer_id: &str, reason: Option<String>) -> Acceptance {
+    let Some((customer, session_id)) = CURRENT.with(|c| {
+        c.borrow()
+            .as_ref()
+            .map(|s| (s.customer.clone(), s.id.clone()))
+    }) else {
+        return Acceptance::Failed;
+    };
+    let Target { endpoint, app } = target();
+    let body = Object::new();
+    set(&body, "customer", &customer);
+    set(&body, "session_id", &session_id.into());
+    set(&body, "event_id", &outbox::uuid().into());
+    set(
+        &body,
+        "reason",
+        &reason.map_or(JsValue::NULL, JsValue::from),
+    );
+    set(&body, "offer_id", &offer_id.into());
+    let Some(payload) = js_sys::JSON::stringify(&body)
+        .ok()
+        .and_then(|s| s.as_string())
+    else {
+        return Acceptance::Failed;
+    };
+    let url = [endpoint.as_str(), "/v1/apps/", &app, "/offers/accept"].concat();
+    match net::request("POST", &url, Some(&payload), 8_000, false).await {
+        Ok(reply) if reply.ok() => {
+            emit("offer_accepted", &[("offer_id", offer_id)]);
+            Acceptance::Accepted
+        }
+        Ok(reply) if matches!(reply.status, 401 | 403 | 404 | 409 | 422) => Acceptance::Refused,
+        _ => Acceptance::Failed,
+    }
+}
+
+/// Reports the outcome to the host once: resolves the promise and calls `onOutcome` with
+/// `{ outcome: "saved", offer }`, `{ outcome: "cancelled", effective_date? }` or
+/// `{ outcome: "abandoned" }`. An abandoned flow also closes.
+pub fn finish(outcome: Outcome, offer: Option<Offer>) {
+    let result = Object::new();
+    set(&result, "outcome", &outcome.as_str().into());
+    let callbacks = CURRENT.with(|c| {
+        let mut c = c.borrow_mut();
+        let s = c.as_mut()?;
+        if s.finished {
+            return None;
+        }
+        s.finished = true;
+        if let (Outcome::Cancelled, Some(date)) = (outcome, &s.effective_date) {
+            set(&result, "effective_date", &date.as_str().into());
+        }
+        Some((s.resolve.clone(), s.on_outcome.clone()))
+    });
+    let Some((resolve, on_outcome)) = callbacks else {
+        return;
+    };
+    if let Some(offer) = offer.filter(|_| outcome == Outcome::Saved) {
+        set(&result, "offer", &offer_to_js(&offer));
+    }
+    if outcome == Outcome::Abandoned {
+        emit("flow_abandoned", &[]);
+    }
+    if let Some(f) = on_outcome
+        && let Err(e) = f.call1(&JsValue::NULL, &result)
+    {
+        web_sys::console::error_2(&"Holdfast: onOutcome threw".into(), &e);
+    }
+    let _ = resolve.call1(&JsValue::NULL, &result);
+    if outcome == Outcome::Abandoned {
+        // Not from inside the click handler of the view being unmounted.
+        later(0, close);
+    }
+}
+
+/// The offer as the host sees it: `{ id, type, ...terms }`.
+pub fn offer_to_js(offer: &Offer) -> JsValue {
+    let o = Object::new();
+    set(&o, "id", &offer.id.as_str().into());
+    set(&o, "type", &offer.terms.kind().as_str().into());
+    let n = |k: &str, v: f64| set(&o, k, &v.into());
+    let s = |k: &str, v: &str| set(&o, k, &v.into());
+    match &offer.terms {
+        OfferTerms::Discount { percent, months } => {
+            n("percent", f64::from(*percent));
+            n("months", f64::from(*months));
+        }
+        OfferTerms::Pause { months } => n("months", f64::from(*months)),
+        OfferTerms::Downgrade { to_plan, .. } => s("to_plan", to_plan),
+        OfferTerms::TrialExtension { days } => n("days", f64::from(*days)),
+        OfferTerms::Credit { amount_cents } => n("amount_cents", *amount_cents as f64),
+        OfferTerms::Support { url }
+        | OfferTerms::Roadmap { url }
+        | OfferTerms::Link { url, .. } => s("url", url),
+        OfferTerms::Call { booking_url } => s("booking_url", booking_url),
+    }
+    o.into()
+}
+
+/// Unmounts the dialog and gives focus back to where it was; an unfinished flow counts as
+/// abandoned (closing is never a cancellation).
+pub fn close() {
+    let unfinished = CURRENT.with(|c| c.borrow().as_ref().is_some_and(|s| !s.finished));
+    if unfinished {
+        finish(Outcome::Abandoned, None);
+        return;
+    }
+    let Some(session) = CURRENT.with(|c| c.borrow_mut().take()) else {
+        return;
+    };
+    drop(session.mounted);
+    session.container.remove();
+    if let Some(el) = session.restore {
+        let _ = el.focus();
+    }
+}
+
+fn shadow() -> Option<web_sys::ShadowRoot> {
+    web_sys::window()?
+        .document()?
+        .get_element_by_id(HOST_ID)?
+        .shadow_root()
+}
+
+/// Runs `f` after `ms` milliseconds, once the current event and render have finished.
+fn later(ms: i32, f: impl FnOnce() + 'static) {
+    let Some(w) = web_sys::window() else { return };
+    let f = Closure::once_into_js(f);
+    let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(f.unchecked_ref(), ms);
+}
+
+/// Focuses the current step's heading once it is rendered, so keyboard and screen-reader users
+/// start at the top of each step.
+pub fn focus_heading_soon() {
+    later(0, || {
+        if let Some(h) = shadow().and_then(|r| r.query_selector("#hf-title").ok().flatten()) {
+            crate::dialog::focus(&h);
+        }
+    });
+}
+
+/// Esc closes (as abandoned); Tab and Shift+Tab cycle inside the dialog (the modal's focus trap).
+pub fn keydown(ev: &web_sys::KeyboardEvent, on_close: impl FnOnce()) {
+    match ev.key().as_str() {
+        "Escape" => {
+            ev.prevent_default();
+            on_close();
+        }
+        "Tab" => {
+            let Some(root) = shadow() else { return };
+            let Ok(list) = root.query_selector_all(
+                ".hf-dialog button:not([disabled]), .hf-dialog a[href], .hf-dialog input:checked, .hf-dialog textarea",
+            ) else {
+                return;
+            };
+            let n = list.length();
+            if n == 0 {
+                return;
+            }
+            let (first, last) = (list.get(0), list.get(n - 1));
+            let active = root.active_element().map(JsValue::from);
+            let at = |node: &Option<web_sys::Node>| node.as_ref().map(JsValue::from) == active;
+            let target = if ev.shift_key() && (at(&first) || active.is_none()) {
+                last
+            } else if !ev.shift_key() && at(&last) {
+                first
+            } else {
+                None
+            };
+            if let Some(el) = target.and_then(|t| t.dyn_into::<web_sys::Element>().ok()) {
+                ev.prevent_default();
+                crate::dialog::focus(&el);
+            }
+        }
+        _ => {}
+    }
+}
