@@ -25,6 +25,9 @@ struct Args {
     /// config and a few thousand historical sessions.
     #[arg(long, env = "HOLDFAST_DEMO")]
     demo: bool,
+    /// Log one JSON object per line (for log shippers) instead of human-readable lines.
+    #[arg(long, env = "HOLDFAST_LOG_JSON")]
+    log_json: bool,
     /// The demo app's secret; generated when unset.
     #[arg(long, env = "HOLDFAST_DEMO_SECRET", hide_env_values = true)]
     demo_secret: Option<String>,
@@ -32,12 +35,16 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .init();
     let args = Args::parse();
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    if args.log_json {
+        tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .init();
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter).init();
+    }
     let storage = Storage::open(&args.database_url)
         .await
         .context("opening the database named by DATABASE_URL")?;

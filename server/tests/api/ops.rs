@@ -66,3 +66,51 @@ async fn a_client_over_its_rate_limit_gets_a_429() {
     assert_eq!(status, 429);
     assert_eq!(body["error"]["code"], "rate_limited");
 }
+
+#[tokio::test]
+async fn the_demo_app_gets_a_history_worth_looking_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("demo.db").display());
+    let storage = holdfast_server::Storage::open(&url).await.unwrap();
+    holdfast_server::demo::ensure_demo_app(&storage, "sk_demo", vec!["http://127.0.0.1:1".into()])
+        .await
+        .unwrap();
+    let now = holdfast_server::clock::now();
+    let seeded = holdfast_server::demo::seed_history(&storage, now)
+        .await
+        .unwrap();
+    assert_eq!(seeded, holdfast_server::demo::DEMO_SESSIONS);
+    assert_eq!(
+        holdfast_server::demo::seed_history(&storage, now)
+            .await
+            .unwrap(),
+        0,
+        "seeded once"
+    );
+    let app = storage
+        .app(holdfast_server::DEMO_APP_ID)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!app.live, "the demo runs in test mode");
+    assert_eq!(app.origins, ["http://127.0.0.1:1"]);
+    let range = holdfast_server::storage::StatsRange {
+        live: false,
+        from: now - 200 * 86_400,
+        to: now + 1,
+        now,
+    };
+    let stats = storage
+        .stats(holdfast_server::DEMO_APP_ID, &range)
+        .await
+        .unwrap();
+    let rate = stats.totals.saves as f64 / stats.totals.sessions as f64;
+    assert!(
+        (0.15..0.40).contains(&rate),
+        "a realistic save rate, got {rate}"
+    );
+    assert!(
+        stats.durability.iter().all(|d| d.measured > 0),
+        "durability has data at every horizon"
+    );
+}
