@@ -1,0 +1,129 @@
+//! The cancel flow end to end: the demo page served by the real server, the widget loaded through
+//! holdfast.js, a subscriber's clicks in headless Chromium, and the outcome read back from the
+//! server's stats.
+
+use std::time::Duration;
+
+use fantoccini::Client;
+use holdfast_e2e::{spawn_server, wait_for, with_browser};
+use serde_json::Value;
+
+/// Runs `js` against the widget's shadow root (`root`), returning its value.
+async fn in_widget(client: &Client, js: &str) -> anyhow::Result<Value> {
+    let script = format!("const root = document.getElementById('holdfast-root').shadowRoot; {js}");
+    Ok(client.execute(&script, vec![]).await?)
+}
+
+async fn click(client: &Client, testid: &str) -> anyhow::Result<()> {
+    wait_for(
+        client,
+        &format!(
+            "const r = document.getElementById('holdfast-root'); const el = r && r.shadowRoot.querySelector('[data-testid={testid}]'); if (el && !el.disabled) {{ el.click(); return true; }} return false;"
+        ),
+        Duration::from_secs(10),
+    )
+    .await?;
+    Ok(())
+}
+
+async fn step(client: &Client) -> anyhow::Result<String> {
+    let v = in_widget(
+        client,
+        "const d = root.querySelector('[data-testid=hf-dialog]'); return d ? d.dataset.step : '';",
+    )
+    .await?;
+    Ok(v.as_str().unwrap_or_default().to_string())
+}
+
+async fn open_flow(client: &Client, url: &str, profile: &str) -> anyhow::Result<()> {
+    client.goto(url).await?;
+    wait_for(
+        client,
+        "return document.getElementById('holdfast-status').textContent.includes('mounted');",
+        Duration::from_secs(20),
+    )
+    .await?;
+    client
+        .execute(
+            &format!("document.getElementById('demo-profile').value = '{profile}'; document.getElementById('demo-locale').value = 'en'; document.getElementById('cancel-subscription').click();"),
+            vec![],
+        )
+        .await?;
+    wait_for(client, "const r = document.getElementById('holdfast-root').shadowRoot; return !!r.querySelector('[data-testid=hf-dialog]');", Duration::from_secs(10)).await?;
+    Ok(())
+}
+
+/// The admin stats totals, polled until `check` accepts them (the outbox sends asynchronously).
+async fn stats_until(base: &str, check: impl Fn(&Value) -> bool) -> anyhow::Result<Value> {
+    let http = reqwest::Client::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let stats: Value = http
+            .get(format!("{base}/v1/admin/apps/app_demo/stats"))
+            .bearer_auth("sk_test_e2e")
+            .send()
+            .await?
+            .json()
+            .await?;
+        if check(&stats["totals"]) {
+            return Ok(stats);
+        }
+        if std::time::Instant::now() > deadline {
+            anyhow::bail!("stats never matched: {stats}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_who_declines_the_offer_cancels_and_the_server_counts_it() -> anyhow::Result<()>
+{
+    let server = spawn_server().await?;
+    let url = server.url.clone();
+    with_browser(move |client| async move {
+        open_flow(&client, &url, "standard").await?;
+        click(&client, "hf-reason-too_expensive").await?;
+        click(&client, "hf-survey-continue").await?;
+        wait_for(&client, "const r = document.getElementById('holdfast-root').shadowRoot; const o = r.querySelector('[data-testid=hf-offer]'); return o && o.dataset.offer;", Duration::from_secs(5)).await?;
+        assert_eq!(step(&client).await?, "offer");
+        click(&client, "hf-decline").await?;
+        assert_eq!(step(&client).await?, "confirm");
+        click(&client, "hf-confirm").await?;
+        let outcome = wait_for(&client, "const t = document.getElementById('outcome').textContent; return t.startsWith('{') && t;", Duration::from_secs(5)).await?;
+        let outcome: Value = serde_json::from_str(outcome.as_str().unwrap_or_default())?;
+        assert_eq!(outcome["outcome"], "cancelled");
+        assert!(outcome["effective_date"].as_str().is_some_and(|d| d.len() == 10), "{outcome}");
+        Ok(())
+    })
+    .await?;
+    let stats = stats_until(&server.url, |t| t["cancels"] == 1).await?;
+    assert_eq!(stats["totals"]["sessions"], 1, "{stats}");
+    assert_eq!(stats["totals"]["saves"], 0, "{stats}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_who_accepts_the_offer_is_saved_and_the_server_counts_it() -> anyhow::Result<()>
+{
+    let server = spawn_server().await?;
+    let url = server.url.clone();
+    with_browser(move |client| async move {
+        open_flow(&client, &url, "standard").await?;
+        click(&client, "hf-reason-too_expensive").await?;
+        click(&client, "hf-survey-continue").await?;
+        click(&client, "hf-accept").await?;
+        let outcome = wait_for(&client, "const t = document.getElementById('outcome').textContent; return t.startsWith('{') && t;", Duration::from_secs(10)).await?;
+        let outcome: Value = serde_json::from_str(outcome.as_str().unwrap_or_default())?;
+        assert_eq!(outcome["outcome"], "saved", "{outcome}");
+        assert_eq!(outcome["offer"]["id"], "discount_25");
+        assert_eq!(outcome["offer"]["percent"], 25);
+        let thanks = in_widget(&client, "return root.querySelector('#hf-title').textContent;").await?;
+        assert_eq!(thanks, "Thanks for staying!");
+        Ok(())
+    })
+    .await?;
+    let stats = stats_until(&server.url, |t| t["saves"] == 1).await?;
+    assert_eq!(stats["totals"]["sessions"], 1, "{stats}");
+    assert_eq!(stats["totals"]["saved_mrr_cents"], 4900, "{stats}");
+    Ok(())
+}
