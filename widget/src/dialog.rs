@@ -694,7 +694,11 @@ fn render_block(block: Block, st: State) -> AnyView {
         })
         .into_any(),
         Block::Offer { id, kind, lines, link } => {
-            let lines = lines.into_iter().map(|l| view! { <p>{l}</p> }).collect_view();
+            let lines = lines
+                .into_iter()
+                .enumerate()
+                .map(|(i, l)| view! { <p class=if i == 0 { "hf-offer-head" } else { "hf-terms" }>{l}</p> })
+                .collect_view();
             let link = link.map(|(url, label)| view! { <a class="hf-link" href=url target="_blank" rel="noopener noreferrer">{label}</a> });
             view! { <div class="hf-offer" data-testid="hf-offer" data-offer=id data-kind=kind>{lines}{link}</div> }.into_any()
         }
