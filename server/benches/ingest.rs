@@ -1,3 +1,222 @@
-//! Ingest and config throughput against a no-op route (written in the benchmark step).
+//! Ingest and config throughput over loopback, against an axum no-op route measured in the same
+//! run on the same machine, so the ratios say what Holdfast's own work costs.
+//!
+//! Run with `cargo bench -p holdfast-server`. Each scenario runs `CONCURRENCY` keep-alive clients
+//! for `DURATION` and reports requests per second and p50/p99 latency:
+//!
+//! - no-op GET and no-op POST (the same event body, ignored): the ceiling;
+//! - `GET /v1/apps/{app}/config`: served from the in-memory cache (target: at least 0.8x no-op);
+//! - `POST /v1/apps/{app}/events`: 5 new events per request, durably stored in SQLite and folded
+//!   into session aggregates (target: at least 0.5x no-op).
 
-fn main() {}
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use holdfast_core::Customer;
+use holdfast_server::storage::NewApp;
+use holdfast_server::{AppState, RateLimit, Settings, Storage, serve};
+use serde_json::json;
+
+const CONCURRENCY: usize = 32;
+const DURATION: Duration = Duration::from_secs(4);
+const EVENTS_PER_REQUEST: usize = 5;
+const APP: &str = "app_bench";
+
+struct Report {
+    name: &'static str,
+    rps: f64,
+    p50: Duration,
+    p99: Duration,
+}
+
+fn main() -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(run())
+}
+
+async fn run() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let storage = Storage::open(&format!(
+        "sqlite://{}",
+        dir.path().join("bench.db").display()
+    ))
+    .await?;
+    storage
+        .ensure_app(&NewApp {
+            id: APP.into(),
+            secret: "sk_bench".into(),
+            live: false,
+            origins: vec![],
+            config_json: serde_json::to_string(&holdfast_core::config::AppConfig::default())?,
+            now: holdfast_server::clock::now(),
+        })
+        .await?;
+    let settings = Settings {
+        rate_limit: RateLimit {
+            per_second: 1e9,
+            burst: 1e9,
+        },
+        ..Settings::default()
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let holdfast = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(serve(
+        listener,
+        AppState::with_settings(storage, dir.path(), settings),
+        std::future::pending(),
+    ));
+
+    let noop = Router::new()
+        .route("/noop", get(|| async { StatusCode::OK }))
+        .route(
+            "/noop",
+            post(|_: axum::body::Bytes| async { StatusCode::OK }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let baseline = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(listener, noop).await });
+
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(CONCURRENCY)
+        .build()?;
+    let config_url = format!("{holdfast}/v1/apps/{APP}/config");
+    let events_url = format!("{holdfast}/v1/apps/{APP}/events");
+    let noop_url = format!("{baseline}/noop");
+
+    // Warm up connections and caches.
+    let url = config_url.clone();
+    measure("warm-up", &client, Duration::from_millis(500), move |c| {
+        c.get(&url)
+    })
+    .await?;
+
+    let url = noop_url.clone();
+    let noop_get = measure("no-op GET", &client, DURATION, move |c| c.get(&url)).await?;
+    let config = measure("GET config", &client, DURATION, move |c| c.get(&config_url)).await?;
+    let noop_post = measure("no-op POST", &client, DURATION, move |c| {
+        c.post(&noop_url).json(&batch())
+    })
+    .await?;
+    let ingest = measure("POST events", &client, DURATION, move |c| {
+        c.post(&events_url).json(&batch())
+    })
+    .await?;
+
+    println!();
+    println!(
+        "{:<14} {:>10} {:>10} {:>10}",
+        "scenario", "req/s", "p50", "p99"
+    );
+    for r in [&noop_get, &config, &noop_post, &ingest] {
+        println!(
+            "{:<14} {:>10.0} {:>10.2?} {:>10.2?}",
+            r.name, r.rps, r.p50, r.p99
+        );
+    }
+    let config_ratio = config.rps / noop_get.rps;
+    let ingest_ratio = ingest.rps / noop_post.rps;
+    println!();
+    println!(
+        "config / no-op GET:  {config_ratio:.2}x (target >= 0.80x) {}",
+        verdict(config_ratio, 0.8)
+    );
+    println!(
+        "ingest / no-op POST: {ingest_ratio:.2}x (target >= 0.50x) {}",
+        verdict(ingest_ratio, 0.5)
+    );
+    println!(
+        "({EVENTS_PER_REQUEST} events per ingest request: {:.0} events/s stored)",
+        ingest.rps * EVENTS_PER_REQUEST as f64
+    );
+    Ok(())
+}
+
+fn verdict(ratio: f64, target: f64) -> &'static str {
+    if ratio >= target {
+        "ok"
+    } else {
+        "BELOW TARGET"
+    }
+}
+
+/// A realistic widget flush: one session's events, each with a fresh id so every one is stored.
+fn batch() -> serde_json::Value {
+    let session = uuid::Uuid::new_v4().to_string();
+    let at = holdfast_server::clock::now_ms();
+    let kinds = [
+        "flow_started",
+        "reason_selected",
+        "offer_shown",
+        "offer_declined",
+        "cancel_confirmed",
+    ];
+    let events: Vec<_> = kinds
+        .iter()
+        .take(EVENTS_PER_REQUEST)
+        .map(|kind| {
+            json!({ "id": uuid::Uuid::new_v4().to_string(), "type": kind, "at": at, "session_id": session,
+                    "reason": "too_expensive", "offer_id": "discount_25" })
+        })
+        .collect();
+    let customer = Customer::new(format!("cus_{}", &session[..8]), "pro", 4900, 1_600_000_000);
+    json!({ "customer": customer, "events": events })
+}
+
+async fn measure(
+    name: &'static str,
+    client: &reqwest::Client,
+    duration: Duration,
+    request: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder + Send + Sync + 'static + Clone,
+) -> anyhow::Result<Report> {
+    let deadline = Instant::now() + duration;
+    let failures = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..CONCURRENCY {
+        let (client, request, failures) = (client.clone(), request.clone(), failures.clone());
+        workers.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                match request(&client).send().await {
+                    Ok(r) if r.status().is_success() => {
+                        let _ = r.bytes().await;
+                        latencies.push(t.elapsed());
+                    }
+                    _ => {
+                        failures.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            latencies
+        }));
+    }
+    let mut latencies = Vec::new();
+    for w in workers {
+        latencies.extend(w.await?);
+    }
+    let elapsed = started.elapsed();
+    let failed = failures.load(Ordering::Relaxed);
+    if failed > 0 {
+        anyhow::bail!("{name}: {failed} requests failed");
+    }
+    latencies.sort();
+    let pick = |q: f64| {
+        latencies
+            .get(((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
+    Ok(Report {
+        name,
+        rps: latencies.len() as f64 / elapsed.as_secs_f64(),
+        p50: pick(0.50),
+        p99: pick(0.99),
+    })
+}
