@@ -17,6 +17,7 @@
 //! - [`flow`]: the cancel flow as a state machine whose invariants are property-tested.
 //! - [`assignment`]: deterministic experiment assignment, identical in browser and server.
 //! - [`caps`]: frequency caps for upgrade prompts.
+//! - [`prompts`]: whether a usage report, gate hit or seat count earns an upgrade prompt.
 //!
 //! Time is always [`customer::UnixSeconds`] passed in by the caller (`now`), never read from a clock,
 //! so every decision is reproducible in tests and on the server.
@@ -28,6 +29,7 @@ pub mod customer;
 pub mod flow;
 pub mod offer;
 pub mod policy;
+pub mod prompts;
 pub mod targeting;
 
 pub use customer::{AttributeValue, Customer, UnixSeconds};
