@@ -9,9 +9,10 @@
 use std::collections::BTreeMap;
 
 use holdfast_core::assignment::{Experiment, Variant};
+use holdfast_core::caps::{GroupCaps, PromptCaps, Window};
 use holdfast_core::config::{
-    AppConfig, Audience, Cmp, Comparison, Condition, LocaleConfig, Plan, PolicyConfig,
-    PromptsConfig, Reason, Rule, Theme, ThemeMode,
+    AppConfig, Audience, Cmp, Comparison, Condition, GatePrompt, LocaleConfig, Plan, PolicyConfig,
+    PromptsConfig, Reason, Rule, SeatsPrompt, Theme, ThemeMode, UsagePrompt,
 };
 use holdfast_core::offer::{Offer, OfferTerms};
 use holdfast_core::policy::PolicyProfile;
@@ -362,6 +363,87 @@ fn condition(v: &JsValue, path: &str) -> R<Condition> {
     })
 }
 
+/// `v` decoded by `f`, or `default` when the field is absent (serde's `#[serde(default)]`).
+fn or<T>(v: &JsValue, default: T, f: impl FnOnce(&JsValue) -> R<T>) -> R<T> {
+    if absent(v) { Ok(default) } else { f(v) }
+}
+
+fn windows(v: &JsValue, path: &str) -> R<Vec<Window>> {
+    each(v, path, |w, p| {
+        Ok(Window {
+            cap: small(&field(w, "cap"), &sub(p, "cap"))?,
+            period_days: small(&field(w, "period_days"), &sub(p, "period_days"))?,
+        })
+    })
+}
+
+fn prompt_caps(v: &JsValue, path: &str) -> R<PromptCaps> {
+    or(v, PromptCaps::default(), |v| {
+        Ok(PromptCaps {
+            lifetime: opt_small(&field(v, "lifetime"), &sub(path, "lifetime"))?,
+            windows: windows(&field(v, "windows"), &sub(path, "windows"))?,
+        })
+    })
+}
+
+fn prompts(v: &JsValue) -> R<PromptsConfig> {
+    let d = PromptsConfig::default();
+    let f = |k: &str| field(v, k);
+    or(v, d.clone(), |v| {
+        let (usage, gate, seats) = (f("usage"), f("gate"), f("seats"));
+        Ok(PromptsConfig {
+            enabled: boolean(&field(v, "enabled"), "prompts.enabled", true)?,
+            group_caps: or(&f("group_caps"), d.group_caps.clone(), |g| {
+                Ok(GroupCaps {
+                    windows: windows(&field(g, "windows"), "prompts.group_caps.windows")?,
+                })
+            })?,
+            usage: or(&usage, d.usage.clone(), |u| {
+                Ok(UsagePrompt {
+                    thresholds: or(&field(u, "thresholds"), d.usage.thresholds.clone(), |t| {
+                        each(t, "prompts.usage.thresholds", small)
+                    })?,
+                    suggest_plan: opt_string(
+                        &field(u, "suggest_plan"),
+                        "prompts.usage.suggest_plan",
+                    )?,
+                    grace_days: or(&field(u, "grace_days"), d.usage.grace_days, |g| {
+                        small(g, "prompts.usage.grace_days")
+                    })?,
+                    caps: prompt_caps(&field(u, "caps"), "prompts.usage.caps")?,
+                })
+            })?,
+            gate: or(&gate, d.gate.clone(), |g| {
+                Ok(GatePrompt {
+                    hits_before_prompt: or(
+                        &field(g, "hits_before_prompt"),
+                        d.gate.hits_before_prompt,
+                        |h| small(h, "prompts.gate.hits_before_prompt"),
+                    )?,
+                    trial_days: or(&field(g, "trial_days"), d.gate.trial_days, |t| {
+                        small(t, "prompts.gate.trial_days")
+                    })?,
+                })
+            })?,
+            seats: or(&seats, d.seats.clone(), |x| {
+                Ok(SeatsPrompt {
+                    at_percent: or(&field(x, "at_percent"), d.seats.at_percent, |a| {
+                        small(a, "prompts.seats.at_percent")
+                    })?,
+                    invites: or(&field(x, "invites"), d.seats.invites, |a| {
+                        small(a, "prompts.seats.invites")
+                    })?,
+                    suggest_plan: opt_string(
+                        &field(x, "suggest_plan"),
+                        "prompts.seats.suggest_plan",
+                    )?,
+                    caps: prompt_caps(&field(x, "caps"), "prompts.seats.caps")?,
+                })
+            })?,
+        })
+    })
+}
+
 /// The app config as served by `GET /v1/apps/{app}/config`. Parts the cancel flow does not read
 /// (prompt caps, cooldowns) keep their defaults here; the server applies the real ones.
 pub fn config(v: &JsValue) -> R<AppConfig> {
@@ -453,7 +535,7 @@ pub fn config(v: &JsValue) -> R<AppConfig> {
                 .unwrap_or_else(|| "en".into()),
             messages,
         },
-        prompts: PromptsConfig::default(),
+        prompts: prompts(&f("prompts"))?,
         experiments: each(&f("experiments"), "experiments", |x, p| {
             Ok(Experiment {
                 key: non_empty(&field(x, "key"), &sub(p, "key"))?,

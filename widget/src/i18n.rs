@@ -175,6 +175,71 @@ const CATALOG: &[(&str, &str, &str)] = &[
     ),
     ("receipt.received", "Received: {date}", "收到时间：{date}"),
     ("receipt.ends", "Contract ends: {date}", "合同终止：{date}"),
+    (
+        "prompt.banner",
+        "You've used {percent}% of your {metric} this period.",
+        "本周期您已使用 {percent}% 的{metric}。",
+    ),
+    (
+        "prompt.compare.title",
+        "You're close to your {metric} limit",
+        "您的{metric}即将达到上限",
+    ),
+    (
+        "prompt.usage.body",
+        "{used} of {limit} {metric} used.",
+        "已使用 {used}/{limit} {metric}。",
+    ),
+    (
+        "prompt.limit.title",
+        "You've reached your {metric} limit",
+        "您的{metric}已达上限",
+    ),
+    (
+        "prompt.limit.body",
+        "Upgrade to keep going, or take a few days of grace to decide.",
+        "升级即可继续使用，或先获得几天宽限期再决定。",
+    ),
+    ("prompt.grace.one", "Give me one more day", "再给我 1 天"),
+    (
+        "prompt.grace.other",
+        "Give me {days} more days",
+        "再给我 {days} 天",
+    ),
+    ("prompt.upgrade", "Upgrade to {plan}", "升级到 {plan}"),
+    ("prompt.upgrade_generic", "See plans", "查看套餐"),
+    ("prompt.snooze", "Remind me in a week", "一周后提醒我"),
+    ("prompt.dismiss", "Dismiss", "关闭"),
+    (
+        "prompt.gate.title",
+        "{feature} is part of a higher plan",
+        "{feature} 属于更高级的套餐",
+    ),
+    (
+        "prompt.gate.body.one",
+        "Try it free for a day. Nothing is charged unless you upgrade.",
+        "免费试用 1 天。除非升级，否则不收费。",
+    ),
+    (
+        "prompt.gate.body.other",
+        "Try it free for {days} days. Nothing is charged unless you upgrade.",
+        "免费试用 {days} 天。除非升级，否则不收费。",
+    ),
+    ("prompt.gate.trial", "Start free trial", "开始免费试用"),
+    ("prompt.not_now", "Not now", "以后再说"),
+    (
+        "prompt.seats.title",
+        "Your team is growing",
+        "您的团队在壮大",
+    ),
+    (
+        "prompt.seats.body",
+        "{used} of {limit} seats in use.",
+        "已使用 {used}/{limit} 个席位。",
+    ),
+    ("prompt.current", "Your plan", "当前套餐"),
+    ("prompt.suggested", "Suggested", "推荐"),
+    ("prompt.per_month", "{price} a month", "每月 {price}"),
 ];
 
 /// The locale a session speaks, with the app's overrides: resolved once when a flow opens.

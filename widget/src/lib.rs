@@ -19,6 +19,7 @@ pub mod dialog;
 pub mod i18n;
 pub mod net;
 pub mod outbox;
+pub mod prompts;
 pub mod session;
 
 use std::sync::Arc;
@@ -73,6 +74,13 @@ pub fn shadow_root(document: &Document) -> Result<ShadowRoot, JsValue> {
     let style = document.create_element("style")?;
     style.set_text_content(Some(STYLESHEET));
     root.append_child(&style)?;
+    // One polite live region for non-modal prompts: it exists before anything is announced.
+    let live = document.create_element("div")?;
+    live.set_id("hf-live");
+    live.set_class_name("hf-sr");
+    live.set_attribute("aria-live", "polite")?;
+    live.set_attribute("role", "status")?;
+    root.append_child(&live)?;
     Ok(root)
 }
 
@@ -140,9 +148,36 @@ pub fn cancel(options: JsValue) -> Promise {
     promise
 }
 
+/// `Holdfast.usage({ customer, metric, used, limit, unlimited?, period_end?, onUpgrade? })`:
+/// reports usage of a metric; at 50 and 75% a quiet banner, at 90% a plan comparison, at 100% a
+/// "limit reached" dialog. `metric: "seats"` takes `used`/`limit` from the customer's seats and
+/// accepts `invites`. Resolves with `{ status: "shown", prompt }` or
+/// `{ status: "suppressed", reason }`; a wrong call rejects with a `TypeError` naming the field.
+#[wasm_bindgen]
+pub fn usage(options: JsValue) -> Promise {
+    prompt_call("usage", options)
+}
+
+/// `Holdfast.gate({ customer, feature, onTrial?, onUpgrade? })`: the customer tried a locked
+/// feature; from the configured hit on, shows the feature with a free trial offer.
+#[wasm_bindgen]
+pub fn gate(options: JsValue) -> Promise {
+    prompt_call("gate", options)
+}
+
+fn prompt_call(call: &'static str, options: JsValue) -> Promise {
+    wasm_bindgen_futures::future_to_promise(async move {
+        prompts::run(call, options).await.map_err(|message| {
+            let message = ["Holdfast.", call, ": ", &message].concat();
+            web_sys::console::error_1(&message.as_str().into());
+            JsValue::from(js_sys::TypeError::new(&message))
+        })
+    })
+}
+
 /// The config for this app: cached after the first fetch; `None` when the server does not answer
 /// in time or answers something unusable.
-async fn load_config() -> Option<Arc<AppConfig>> {
+pub(crate) async fn load_config() -> Option<Arc<AppConfig>> {
     if let Some(c) = CONFIG.with(|c| c.borrow().clone()) {
         return Some(c);
     }
@@ -232,6 +267,7 @@ async fn open_cancel(options: JsValue, resolve: Function) -> Result<(), String> 
     if session::is_open() {
         return Err("a cancel flow is already open".into());
     }
+    prompts::hide();
 
     let loaded = load_config().await;
     let offline = loaded.is_none();

@@ -64,8 +64,21 @@ pub fn uuid() -> String {
         .unwrap_or_default()
 }
 
-/// A new event object with its UUID and timestamp: `{id, type, at, session_id}`.
+/// The page's session id, for events outside a cancel flow (prompts, gate hits).
+fn page_session() -> String {
+    thread_local!(static PAGE: String = uuid());
+    PAGE.with(Clone::clone)
+}
+
+/// A new event object with its UUID and timestamp: `{id, type, at, session_id}`; an empty
+/// `session_id` means the page's own session.
 pub fn event(kind: &str, session_id: &str) -> Object {
+    let session_id = if session_id.is_empty() {
+        page_session()
+    } else {
+        session_id.to_string()
+    };
+    let session_id = session_id.as_str();
     let e = Object::new();
     set(&e, "id", &uuid().into());
     set(&e, "type", &kind.into());

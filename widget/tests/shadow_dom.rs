@@ -156,6 +156,11 @@ fn the_config_decoder_reads_exactly_what_the_server_serialises() {
         [("survey.continue".to_string(), "Continuer".to_string())].into(),
     );
     config.theme.mode = holdfast_core::config::ThemeMode::Dark;
+    config.prompts.usage.thresholds = vec![75, 100];
+    config.prompts.usage.suggest_plan = Some("team".into());
+    config.prompts.gate.hits_before_prompt = 2;
+    config.prompts.seats.caps.lifetime = Some(4);
+    config.prompts.group_caps.windows = vec![holdfast_core::caps::Window::new(1, 2)];
     for c in [AppConfig::default(), config] {
         let json = serde_json::to_string(&c).unwrap();
         let parsed = js_sys::JSON::parse(&json).unwrap();
