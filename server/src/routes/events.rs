@@ -64,6 +64,8 @@ pub enum EventType {
     PromptDismissed,
     /// A feature-gate trial started.
     TrialStarted,
+    /// The customer tried a feature their plan locks (`feature` names it).
+    GateHit,
 }
 
 impl EventType {
@@ -81,6 +83,7 @@ impl EventType {
             EventType::PromptClicked => "prompt_clicked",
             EventType::PromptDismissed => "prompt_dismissed",
             EventType::TrialStarted => "trial_started",
+            EventType::GateHit => "gate_hit",
         }
     }
 
@@ -92,6 +95,7 @@ impl EventType {
                 | EventType::PromptClicked
                 | EventType::PromptDismissed
                 | EventType::TrialStarted
+                | EventType::GateHit
         )
     }
 }
@@ -128,10 +132,11 @@ pub struct Event {
     /// The flow step.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step: Option<String>,
-    /// The prompt id.
+    /// The prompt id (`usage`, `gate`, `seats`); required on `prompt_shown`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
-    /// What triggered the prompt (`usage`, `gate`, `seats`).
+    /// Core's `Trigger::key` of what fired the prompt (`usage:projects:90:<period_end|none>`,
+    /// `gate:<feature>`, `seats`); required on `prompt_shown`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trigger: Option<String>,
     /// The usage metric.
@@ -140,9 +145,16 @@ pub struct Event {
     /// The usage threshold crossed, in percent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threshold: Option<i64>,
-    /// The gated feature.
+    /// The gated feature; required on `gate_hit`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub feature: Option<String>,
+    /// On `prompt_dismissed` only: the subscriber chose "remind me in N days" (1 to 90).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snooze_days: Option<i64>,
+    /// The prompt's experiment variant, `experiment:variant` (default: the customer's assigned
+    /// variant), for the variant breakdown of prompt stats.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
 }
 
 /// The response: how many events were new.
@@ -196,9 +208,14 @@ pub async fn post(
     let now_ms = crate::clock::now_ms();
     let variants = assigned_variants(&app.config, &customer.id);
     let mut stored = Vec::with_capacity(batch.events.len());
+    let mut prompt_events = Vec::new();
     let mut exposed = false;
     for (i, event) in batch.events.iter().enumerate() {
-        stored.push(validate(i, event, now_ms, &app, customer, &variants)?);
+        let valid = validate(i, event, now_ms, &app, customer, &variants)?;
+        prompt_events.extend(super::prompts::prompt_event(
+            i, event, &valid.id, customer, &variants,
+        )?);
+        stored.push(valid);
         exposed |= matches!(event.kind, EventType::OfferShown | EventType::PromptShown);
     }
     let outcome = state
@@ -206,6 +223,19 @@ pub async fn post(
         .storage
         .record_events(&app.record.id, app.record.live, &stored)
         .await?;
+    if !prompt_events.is_empty() {
+        // Idempotent by event id on its own, so a retried batch (all duplicates) changes nothing.
+        state
+            .inner
+            .storage
+            .record_prompt_events(
+                &app.record.id,
+                app.record.live,
+                &customer.id,
+                &prompt_events,
+            )
+            .await?;
+    }
     if exposed && !variants.is_empty() {
         state
             .inner

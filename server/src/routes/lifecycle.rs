@@ -1,5 +1,6 @@
 //! Admin: what happened to a customer afterwards, reported by the host's backend (`upgraded`,
-//! `resumed`, `churned`). Churn after a save is what save durability measures.
+//! `resumed`, `churned`). Churn after a save is what save durability measures; an upgrade is what
+//! upgrade prompts convert to.
 
 use std::sync::Arc;
 
@@ -107,5 +108,13 @@ pub async fn post(
         .storage
         .record_lifecycle(&app.record.id, app.record.live, &record)
         .await?;
+    if event.kind == LifecycleType::Upgraded {
+        // An upgrade converts the latest upgrade prompt shown in the 30 days before it.
+        state
+            .inner
+            .storage
+            .attribute_upgrades(&app.record.id, app.record.live, &record.customer_id)
+            .await?;
+    }
     Ok(Json(Recorded { recorded: true }))
 }

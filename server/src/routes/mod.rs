@@ -10,6 +10,7 @@ pub mod events;
 pub mod lifecycle;
 pub mod offers;
 pub mod ops;
+pub mod prompts;
 pub mod stats;
 pub mod widget_config;
 
@@ -39,6 +40,10 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/v1/apps/{app_id}/offers/accept",
             post(offers::accept).options(ops::preflight),
         )
+        .route(
+            "/v1/apps/{app_id}/prompts/state",
+            post(prompts::state).options(ops::preflight),
+        )
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             public_guard,
@@ -62,6 +67,7 @@ pub fn router(state: AppState) -> Router<AppState> {
             post(lifecycle::post),
         )
         .route("/v1/admin/apps/{app_id}/stats", get(stats::get))
+        .route("/v1/admin/apps/{app_id}/prompts/stats", get(prompts::stats))
         .route_layer(axum::middleware::from_fn_with_state(state, admin_guard))
         .layer(DefaultBodyLimit::max(ADMIN_BODY_LIMIT));
     Router::new()

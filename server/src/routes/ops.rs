@@ -58,6 +58,8 @@ pub async fn preflight() -> StatusCode {
         super::admin_config::restore,
         super::lifecycle::post,
         super::stats::get,
+        super::prompts::state,
+        super::prompts::stats,
     ),
     components(schemas(crate::error::ErrorResponse, crate::error::ErrorBody)),
     modifiers(&BearerAuth),

@@ -13,9 +13,12 @@
 //!
 //! Stats stay fast as data grows because ingest maintains the `sessions` table: one row per cancel
 //! session, updated by every event, so a report groups sessions instead of scanning raw events.
+//! Upgrade prompts get the same treatment in [`prompts`]: one row per impression.
 
 #[macro_use]
 mod sql;
+#[macro_use]
+pub mod prompts;
 pub mod postgres;
 pub mod sqlite;
 
@@ -270,7 +273,7 @@ pub const DIMENSIONS: [&str; 6] = [
 /// The storage use cases. Every backend implements all of them with the same meaning; the story
 /// test in `tests/api/story.rs` drives them against each.
 #[async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug {
+pub trait Store: prompts::PromptStore + Send + Sync + std::fmt::Debug {
     /// `sqlite` or `postgres`, for logs.
     fn backend(&self) -> &'static str;
 

@@ -6,8 +6,13 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
 /// PostgreSQL's migrations, applied in order, each once.
-const MIGRATIONS: [(i64, &str); 1] =
-    [(1, include_str!("../../migrations/postgres/0001_schema.sql"))];
+const MIGRATIONS: [(i64, &str); 2] = [
+    (1, include_str!("../../migrations/postgres/0001_schema.sql")),
+    (
+        2,
+        include_str!("../../migrations/postgres/0002_prompts.sql"),
+    ),
+];
 
 /// An arbitrary constant key for the advisory lock that serialises migrations across replicas.
 const MIGRATION_LOCK: i64 = 0x686f_6c64_6661_7374;
@@ -70,3 +75,4 @@ async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
 }
 
 impl_store!(PostgresStore, "postgres");
+impl_prompt_store!(PostgresStore);

@@ -8,9 +8,10 @@ use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 /// SQLite's migrations, applied in order, each once.
-const MIGRATIONS: [(i64, &str); 2] = [
+const MIGRATIONS: [(i64, &str); 3] = [
     (1, include_str!("../../migrations/sqlite/0001_apps.sql")),
     (2, include_str!("../../migrations/sqlite/0002_outcomes.sql")),
+    (3, include_str!("../../migrations/sqlite/0003_prompts.sql")),
 ];
 
 /// Storage on a SQLite file.
@@ -70,3 +71,4 @@ async fn migrate(pool: &SqlitePool) -> anyhow::Result<()> {
 }
 
 impl_store!(SqliteStore, "sqlite");
+impl_prompt_store!(SqliteStore);

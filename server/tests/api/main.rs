@@ -11,6 +11,7 @@ mod events;
 mod helpers;
 mod offers;
 mod ops;
+mod prompts;
 mod stats;
 mod story;
 mod widget_config;

@@ -2,7 +2,9 @@
 //! SQLite always and against PostgreSQL when `HOLDFAST_TEST_POSTGRES_URL` is set (scripts/test
 //! starts a real server and sets it).
 
+use holdfast_core::caps::{Impression, Snooze};
 use holdfast_server::Storage;
+use holdfast_server::storage::prompts::{PromptChange, PromptEvent, ShownPrompt};
 use holdfast_server::storage::{
     AcceptanceRecord, LifecycleRecord, NewApp, SessionFacts, StatsRange, StoredEvent,
 };
@@ -220,6 +222,176 @@ async fn story(storage: Storage, app_id: &str) {
         .unwrap();
     assert_eq!(live.totals.sessions, 0);
     assert_eq!(storage.session_count(app_id).await.unwrap(), 3);
+
+    prompt_story(&storage, app_id, t0).await;
+}
+
+fn shown(id: &str, session: &str, at: i64, prompt: &str, trigger_key: &str) -> PromptEvent {
+    PromptEvent {
+        id: id.into(),
+        session_id: session.into(),
+        at,
+        change: PromptChange::Shown(ShownPrompt {
+            prompt: prompt.into(),
+            trigger_key: trigger_key.into(),
+            trigger_kind: trigger_key.into(),
+            threshold: None,
+            plan: "pro".into(),
+            variant: None,
+        }),
+    }
+}
+
+fn action(id: &str, session: &str, at: i64, change: PromptChange) -> PromptEvent {
+    PromptEvent {
+        id: id.into(),
+        session_id: session.into(),
+        at,
+        change,
+    }
+}
+
+/// Upgrade prompts: a customer's state across devices, idempotent by event id, and conversions
+/// attributed to the latest impression in the 30 days before an upgrade.
+async fn prompt_story(storage: &Storage, app_id: &str, t0: i64) {
+    let t = t0 + 200 * DAY;
+    let batch = [
+        shown("p1", "ps1", t, "usage", "usage:projects:90:none"),
+        // A click recorded before its impression still counts for it.
+        action("p2", "ps2", t + 11, PromptChange::Clicked),
+        shown("p3", "ps2", t + 10, "gate", "gate:sso"),
+        action(
+            "p4",
+            "ps1",
+            t + 1,
+            PromptChange::Dismissed(Some(Snooze {
+                prompt: "usage".into(),
+                until: t + 7 * DAY,
+            })),
+        ),
+        action(
+            "p5",
+            "pg",
+            t + 9,
+            PromptChange::GateHit {
+                feature: "sso".into(),
+            },
+        ),
+    ];
+    storage
+        .record_prompt_events(app_id, false, "c9", &batch)
+        .await
+        .unwrap();
+    storage
+        .record_prompt_events(app_id, false, "c9", &batch)
+        .await
+        .unwrap();
+    let state = storage
+        .prompt_state(app_id, false, "c9", t - DAY, t + 2, 1000)
+        .await
+        .unwrap();
+    assert_eq!(
+        state.impressions,
+        [
+            Impression {
+                prompt: "usage".into(),
+                at: t,
+                trigger_key: "usage:projects:90:none".into(),
+            },
+            Impression {
+                prompt: "gate".into(),
+                at: t + 10,
+                trigger_key: "gate:sso".into(),
+            },
+        ]
+    );
+    assert_eq!(
+        state.snoozes,
+        [Snooze {
+            prompt: "usage".into(),
+            until: t + 7 * DAY
+        }]
+    );
+    assert_eq!(
+        state.gate_hits.into_iter().collect::<Vec<_>>(),
+        [("sso".to_string(), 1)],
+        "a retry counts nothing twice"
+    );
+    let later = storage
+        .prompt_state(app_id, false, "c9", t + 5, t + 8 * DAY, 1)
+        .await
+        .unwrap();
+    assert_eq!(later.impressions.len(), 1, "since and limit bound the list");
+    assert!(later.snoozes.is_empty(), "an elapsed snooze is gone");
+    let other_mode = storage
+        .prompt_state(app_id, true, "c9", 0, t, 1000)
+        .await
+        .unwrap();
+    assert!(other_mode.impressions.is_empty() && other_mode.gate_hits.is_empty());
+
+    // An upgrade 20 days later converts the latest impression before it, and only that one.
+    storage
+        .record_lifecycle(
+            app_id,
+            false,
+            &LifecycleRecord {
+                customer_id: "c9".into(),
+                kind: "upgraded".into(),
+                at: t + 20 * DAY,
+                plan: Some("team".into()),
+                mrr_cents: Some(9900),
+            },
+        )
+        .await
+        .unwrap();
+    storage
+        .attribute_upgrades(app_id, false, "c9")
+        .await
+        .unwrap();
+    let range = StatsRange {
+        live: false,
+        from: t,
+        to: t + DAY,
+        now: t + 30 * DAY,
+    };
+    let stats = storage.prompt_stats(app_id, &range).await.unwrap();
+    let totals = stats.totals;
+    assert_eq!(
+        (
+            totals.shown,
+            totals.clicked,
+            totals.dismissed,
+            totals.trials,
+            totals.upgraded
+        ),
+        (2, 1, 1, 0, 1)
+    );
+    let by_prompt = &stats
+        .breakdowns
+        .iter()
+        .find(|(d, _)| *d == "prompt")
+        .unwrap()
+        .1;
+    let converted: Vec<(&str, i64)> = by_prompt
+        .iter()
+        .map(|(k, tally)| (k.as_str(), tally.upgraded))
+        .collect();
+    assert_eq!(converted, [("gate", 1), ("usage", 0)]);
+    assert_eq!(
+        stats.breakdowns.iter().map(|(d, _)| *d).collect::<Vec<_>>(),
+        ["prompt", "trigger", "threshold", "plan", "variant"]
+    );
+    let live = storage
+        .prompt_stats(
+            app_id,
+            &StatsRange {
+                live: true,
+                ..range
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(live.totals.shown, 0);
 }
 
 #[tokio::test]

@@ -1,0 +1,374 @@
+//! Upgrade prompts: each customer's prompt state for the widget's caps, and conversion stats.
+//!
+//! - `POST /v1/apps/{app_id}/prompts/state` (public): the history `holdfast_core::caps::decide`
+//!   needs, kept by the server so caps hold across the customer's devices.
+//! - `GET /v1/admin/apps/{app_id}/prompts/stats` (admin): shown, clicked, dismissed, trials and
+//!   upgrades per prompt, trigger, threshold, plan and variant.
+//!
+//! The state is written by event ingest ([`prompt_event`] turns a widget event into a
+//! [`PromptEvent`]); conversions by the lifecycle endpoint's `upgraded` reports.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::Extension;
+use axum::extract::State;
+use holdfast_core::Customer;
+use holdfast_core::caps::{Impression, Snooze};
+use serde::{Deserialize, Serialize};
+
+use super::events::{Event, EventType};
+use super::stats::Mode;
+use crate::AppState;
+use crate::apps::LoadedApp;
+use crate::error::ApiError;
+use crate::extract::{Json, Query};
+use crate::outcomes::variant_label;
+use crate::storage::StatsRange;
+use crate::storage::prompts::{PromptChange, PromptEvent, PromptTally, ShownPrompt};
+
+/// The prompt ids the widget knows.
+pub const PROMPT_IDS: [&str; 3] = ["usage", "gate", "seats"];
+/// The longest snooze a subscriber can choose, in days.
+pub const MAX_SNOOZE_DAYS: i64 = 90;
+/// The state returns impressions of this many days: enough for any cap window.
+pub const HISTORY_DAYS: i64 = 400;
+/// And at most this many (the latest): caps never allow nearly as many in that time.
+pub const MAX_IMPRESSIONS: i64 = 1000;
+/// Trigger keys carry a metric name and a period: short, but not tiny.
+const MAX_TRIGGER: usize = 256;
+/// Feature names and variant labels are ids.
+const MAX_NAME: usize = 128;
+const DAY: i64 = 86_400;
+
+/// Turns a widget event into its effect on the customer's prompt state, if it has one; refuses
+/// prompt fields that are missing or malformed, naming them (`events[2].snooze_days`).
+pub fn prompt_event(
+    i: usize,
+    event: &Event,
+    id: &str,
+    customer: &Customer,
+    variants: &[(String, String)],
+) -> Result<Option<PromptEvent>, ApiError> {
+    let field = |name: &str| format!("events[{i}].{name}");
+    if let Some(prompt) = &event.prompt
+        && !PROMPT_IDS.contains(&prompt.as_str())
+    {
+        return Err(ApiError::invalid(
+            field("prompt"),
+            format!("{prompt:?} is not a prompt id; expected one of usage, gate, seats"),
+        ));
+    }
+    if let Some(variant) = &event.variant
+        && (variant.len() > MAX_NAME || !variant.contains(':'))
+    {
+        return Err(ApiError::invalid(
+            field("variant"),
+            format!("a variant is `experiment:variant`, at most {MAX_NAME} bytes"),
+        ));
+    }
+    if let Some(days) = event.snooze_days {
+        if !(1..=MAX_SNOOZE_DAYS).contains(&days) {
+            return Err(ApiError::invalid(
+                field("snooze_days"),
+                format!("snooze_days must be 1 to {MAX_SNOOZE_DAYS}, got {days}"),
+            ));
+        }
+        if event.kind != EventType::PromptDismissed {
+            return Err(ApiError::invalid(
+                field("snooze_days"),
+                "snooze_days belongs on a prompt_dismissed event",
+            ));
+        }
+    }
+    let required = |name: &str, value: &Option<String>, max: usize| match value.as_deref() {
+        Some(v) if !v.is_empty() && v.len() <= max => Ok(v.to_string()),
+        Some(_) => Err(ApiError::invalid(
+            field(name),
+            format!("`{name}` must be 1 to {max} bytes"),
+        )),
+        None => Err(ApiError::invalid(
+            field(name),
+            format!("a {} event needs `{name}`", event.kind.as_str()),
+        )),
+    };
+    let at = event.at / 1000;
+    let change = match event.kind {
+        EventType::PromptShown => {
+            let prompt = required("prompt", &event.prompt, MAX_NAME)?;
+            let trigger_key = required("trigger", &event.trigger, MAX_TRIGGER)?;
+            let (trigger_kind, key_threshold) = split_trigger(&trigger_key);
+            PromptChange::Shown(ShownPrompt {
+                prompt,
+                trigger_kind,
+                threshold: event.threshold.map(|t| t.to_string()).or(key_threshold),
+                trigger_key,
+                plan: customer.plan.clone(),
+                variant: event.variant.clone().or_else(|| variant_label(variants)),
+            })
+        }
+        EventType::PromptClicked => PromptChange::Clicked,
+        EventType::PromptDismissed => match event.snooze_days {
+            Some(days) => PromptChange::Dismissed(Some(Snooze {
+                prompt: required("prompt", &event.prompt, MAX_NAME)?,
+                until: at + days * DAY,
+            })),
+            None => PromptChange::Dismissed(None),
+        },
+        EventType::TrialStarted => PromptChange::TrialStarted,
+        EventType::GateHit => PromptChange::GateHit {
+            feature: required("feature", &event.feature, MAX_NAME)?,
+        },
+        _ => return Ok(None),
+    };
+    Ok(Some(PromptEvent {
+        id: id.to_string(),
+        session_id: event.session_id.clone(),
+        at,
+        change,
+    }))
+}
+
+/// A trigger key's breakdown label and usage threshold: `usage:projects:90:1767571200` is
+/// `usage:projects` at `90`; `gate:sso` and `seats` stand as they are.
+fn split_trigger(key: &str) -> (String, Option<String>) {
+    if key.starts_with("usage:") {
+        let mut parts = key.rsplitn(3, ':');
+        if let (Some(_period), Some(threshold), Some(metric)) =
+            (parts.next(), parts.next(), parts.next())
+            && metric != "usage"
+        {
+            return (metric.to_string(), Some(threshold.to_string()));
+        }
+    }
+    (key.to_string(), None)
+}
+
+/// The state request.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StateRequest {
+    /// The customer (core's `Customer`); in live mode `hash` must verify.
+    #[schema(value_type = Object)]
+    pub customer: Customer,
+}
+
+/// A customer's prompt state: what `holdfast_core::caps::decide` needs, plus gate hits.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PromptStateBody {
+    /// Displays of the last 400 days (at most the latest 1000), oldest first: core's
+    /// `Impression`, `{ "prompt", "at" (unix seconds), "trigger_key" }`.
+    #[schema(value_type = Vec<Object>)]
+    pub impressions: Vec<Impression>,
+    /// Per prompt, the latest snooze still running: core's `Snooze`, `{ "prompt", "until" }`.
+    #[schema(value_type = Vec<Object>)]
+    pub snoozes: Vec<Snooze>,
+    /// Gate hits per feature, ever.
+    pub gate_hits: BTreeMap<String, i64>,
+}
+
+/// The customer's prompt state.
+#[utoipa::path(
+    post,
+    path = "/v1/apps/{app_id}/prompts/state",
+    tag = "public",
+    params(("app_id" = String, Path, description = "Public app id")),
+    request_body = StateRequest,
+    responses(
+        (status = 200, description = "The state; empty for a customer never seen", body = PromptStateBody),
+        (status = 400, description = "Malformed JSON", body = crate::error::ErrorResponse),
+        (status = 401, description = "Live mode: bad customer hash", body = crate::error::ErrorResponse),
+        (status = 403, description = "Origin not allowed", body = crate::error::ErrorResponse),
+        (status = 404, description = "No such app", body = crate::error::ErrorResponse),
+        (status = 422, description = "A field is refused; `field` names it", body = crate::error::ErrorResponse),
+        (status = 429, description = "Rate limited", body = crate::error::ErrorResponse),
+    )
+)]
+pub async fn state(
+    State(state): State<AppState>,
+    Extension(app): Extension<Arc<LoadedApp>>,
+    Json(body): Json<StateRequest>,
+) -> Result<Json<PromptStateBody>, ApiError> {
+    let customer = super::offers::check_customer(&app, &body.customer)?;
+    let now = crate::clock::now();
+    let s = state
+        .inner
+        .storage
+        .prompt_state(
+            &app.record.id,
+            app.record.live,
+            &customer.id,
+            now - HISTORY_DAYS * DAY,
+            now,
+            MAX_IMPRESSIONS,
+        )
+        .await?;
+    Ok(Json(PromptStateBody {
+        impressions: s.impressions,
+        snoozes: s.snoozes,
+        gate_hits: s.gate_hits,
+    }))
+}
+
+/// Query parameters of prompt stats.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PromptStatsParams {
+    /// Impressions shown at or after, unix seconds (default: 30 days before `to`).
+    pub from: Option<i64>,
+    /// Impressions shown before, unix seconds (default: a day from now).
+    pub to: Option<i64>,
+    /// `test` or `live` (default: the app's mode).
+    pub mode: Option<Mode>,
+}
+
+/// Prompt outcomes over a set of impressions.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PromptOutcomes {
+    /// Impressions (`prompt_shown`).
+    pub shown: i64,
+    /// Impressions whose prompt was clicked.
+    pub clicked: i64,
+    /// Impressions that were dismissed.
+    pub dismissed: i64,
+    /// Impressions that led to a trial.
+    pub trials: i64,
+    /// Impressions followed within 30 days by an upgrade (each upgrade counts for the latest
+    /// impression before it).
+    pub upgraded: i64,
+    /// upgraded / shown (0 when nothing was shown).
+    pub conversion: f64,
+}
+
+impl From<PromptTally> for PromptOutcomes {
+    fn from(t: PromptTally) -> Self {
+        Self {
+            shown: t.shown,
+            clicked: t.clicked,
+            dismissed: t.dismissed,
+            trials: t.trials,
+            upgraded: t.upgraded,
+            conversion: if t.shown == 0 {
+                0.0
+            } else {
+                t.upgraded as f64 / t.shown as f64
+            },
+        }
+    }
+}
+
+/// One value of a breakdown.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PromptRow {
+    /// The value (`usage`, `usage:projects`, `90`, `pro`, `exp:b`; `none` when absent).
+    pub key: String,
+    /// Its outcomes.
+    #[serde(flatten)]
+    pub outcomes: PromptOutcomes,
+}
+
+/// The prompt stats report.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PromptStatsReport {
+    /// The mode reported.
+    pub mode: Mode,
+    /// Range start, unix seconds.
+    pub from: i64,
+    /// Range end, unix seconds.
+    pub to: i64,
+    /// Over all impressions in range.
+    pub totals: PromptOutcomes,
+    /// By `prompt`, `trigger` (`usage:<metric>`, `gate:<feature>`, `seats`), `threshold`,
+    /// `plan` and `variant`.
+    pub breakdowns: BTreeMap<String, Vec<PromptRow>>,
+}
+
+const DEFAULT_RANGE: i64 = 30 * DAY;
+
+/// Upgrade-prompt conversion stats.
+#[utoipa::path(
+    get,
+    path = "/v1/admin/apps/{app_id}/prompts/stats",
+    tag = "admin",
+    security(("app_secret" = [])),
+    params(("app_id" = String, Path, description = "Public app id"), PromptStatsParams),
+    responses(
+        (status = 200, description = "The report", body = PromptStatsReport),
+        (status = 400, description = "Bad query parameter", body = crate::error::ErrorResponse),
+        (status = 401, description = "Missing or wrong key", body = crate::error::ErrorResponse),
+        (status = 422, description = "`from` is not before `to`", body = crate::error::ErrorResponse),
+    )
+)]
+pub async fn stats(
+    State(state): State<AppState>,
+    Extension(app): Extension<Arc<LoadedApp>>,
+    Query(params): Query<PromptStatsParams>,
+) -> Result<Json<PromptStatsReport>, ApiError> {
+    let now = crate::clock::now();
+    let to = params.to.unwrap_or(now + DAY);
+    let from = params.from.unwrap_or(to - DEFAULT_RANGE);
+    if from >= to {
+        return Err(ApiError::invalid("from", "`from` must be before `to`"));
+    }
+    let mode = params.mode.unwrap_or(if app.record.live {
+        Mode::Live
+    } else {
+        Mode::Test
+    });
+    let range = StatsRange {
+        live: mode == Mode::Live,
+        from,
+        to,
+        now,
+    };
+    let data = state
+        .inner
+        .storage
+        .prompt_stats(&app.record.id, &range)
+        .await?;
+    let breakdowns = data
+        .breakdowns
+        .into_iter()
+        .map(|(dimension, mut rows)| {
+            if dimension == "threshold" {
+                // 50, 75, 90, 100, then `none`.
+                rows.sort_by_key(|(k, _)| k.parse::<i64>().unwrap_or(i64::MAX));
+            }
+            let rows = rows
+                .into_iter()
+                .map(|(key, tally)| PromptRow {
+                    key,
+                    outcomes: tally.into(),
+                })
+                .collect();
+            (dimension.to_string(), rows)
+        })
+        .collect();
+    Ok(Json(PromptStatsReport {
+        mode,
+        from,
+        to,
+        totals: data.totals.into(),
+        breakdowns,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_trigger;
+
+    #[test]
+    fn a_usage_trigger_is_broken_down_by_metric_and_threshold_without_its_period() {
+        assert_eq!(
+            split_trigger("usage:projects:90:1767571200"),
+            ("usage:projects".to_string(), Some("90".to_string()))
+        );
+        assert_eq!(
+            split_trigger("usage:api:calls:100:none"),
+            ("usage:api:calls".to_string(), Some("100".to_string()))
+        );
+        assert_eq!(split_trigger("gate:sso"), ("gate:sso".to_string(), None));
+        assert_eq!(split_trigger("seats"), ("seats".to_string(), None));
+        assert_eq!(split_trigger("usage:x"), ("usage:x".to_string(), None));
+    }
+}

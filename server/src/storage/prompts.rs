@@ -1,0 +1,498 @@
+//! Upgrade prompts in storage: each customer's prompt state and the rows prompt stats group.
+//!
+//! The widget decides whether a prompt may show with core's `caps::decide`, from the customer's
+//! history; the server keeps that history so caps hold across devices. Every row here is keyed by
+//! the widget event that created it (`prompt_impressions`, `prompt_actions`, `prompt_snoozes`,
+//! `gate_hits`), so recording the prompt events of a retried batch again changes nothing: these
+//! tables are idempotent by themselves, independent of how the raw events are stored.
+//!
+//! Stats read `prompt_impressions`, one row per display, into which ingest folds what the
+//! subscriber did in the same prompt session (clicked, dismissed, started a trial) and lifecycle
+//! reports fold conversions: an upgrade counts for the latest impression at most
+//! [`ATTRIBUTION_WINDOW`] before it. Attribution is recomputed per customer whenever an upgrade or
+//! an earlier impression arrives, so it does not depend on the order reports come in.
+//!
+//! `impl_prompt_store!` implements [`PromptStore`] once for both backends, in the SQL both
+//! speak, like `impl_store!` does for [`super::Store`].
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use holdfast_core::caps::{Impression, Snooze};
+
+use super::StatsRange;
+
+/// An upgrade counts for a prompt shown at most this long before it (30 days, in seconds).
+pub const ATTRIBUTION_WINDOW: i64 = 30 * 86_400;
+
+/// The dimensions prompt stats are broken down by, `(name in the report, column)`: never user
+/// input.
+pub const PROMPT_DIMENSIONS: [(&str, &str); 5] = [
+    ("prompt", "prompt"),
+    ("trigger", "trigger_kind"),
+    ("threshold", "threshold"),
+    ("plan", "plan"),
+    ("variant", "variant"),
+];
+
+/// What a displayed prompt is recorded with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShownPrompt {
+    /// The prompt id: `usage`, `gate` or `seats`.
+    pub prompt: String,
+    /// Core's `Trigger::key` of what fired it (`usage:projects:90:1767571200`, `gate:sso`,
+    /// `seats`): the once-per-period rule compares these.
+    pub trigger_key: String,
+    /// The trigger without its period (`usage:projects`, `gate:sso`, `seats`), for breakdowns.
+    pub trigger_kind: String,
+    /// The usage threshold in percent, for usage prompts.
+    pub threshold: Option<String>,
+    /// The customer's plan when it showed.
+    pub plan: String,
+    /// `experiment:variant`, when the customer is in an experiment.
+    pub variant: Option<String>,
+}
+
+/// What one prompt event does to the customer's prompt state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PromptChange {
+    /// `prompt_shown`: an impression.
+    Shown(ShownPrompt),
+    /// `prompt_clicked`: the impression of its session was clicked.
+    Clicked,
+    /// `prompt_dismissed`, with the snooze the subscriber chose, if any.
+    Dismissed(Option<Snooze>),
+    /// `trial_started`: a trial began from the prompt of its session.
+    TrialStarted,
+    /// `gate_hit`: the customer tried a feature their plan locks.
+    GateHit {
+        /// The feature.
+        feature: String,
+    },
+}
+
+/// A validated prompt event, ready to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PromptEvent {
+    /// The widget's event id: the idempotency key.
+    pub id: String,
+    /// The prompt session: links clicks, dismissals and trials to their impression.
+    pub session_id: String,
+    /// When it happened, unix seconds.
+    pub at: i64,
+    /// What it changes.
+    pub change: PromptChange,
+}
+
+/// A customer's prompt state, as the widget's caps need it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PromptState {
+    /// Displays since the requested time, oldest first.
+    pub impressions: Vec<Impression>,
+    /// Per prompt, the latest snooze still running.
+    pub snoozes: Vec<Snooze>,
+    /// Gate hits per feature, ever.
+    pub gate_hits: BTreeMap<String, i64>,
+}
+
+/// Prompt outcome counts over a set of impressions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PromptTally {
+    /// Impressions.
+    pub shown: i64,
+    /// Impressions whose prompt was clicked.
+    pub clicked: i64,
+    /// Impressions that were dismissed.
+    pub dismissed: i64,
+    /// Impressions that led to a trial.
+    pub trials: i64,
+    /// Impressions an upgrade was attributed to.
+    pub upgraded: i64,
+}
+
+/// Everything a prompt stats report is computed from.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PromptStatsData {
+    /// All impressions shown in range.
+    pub totals: PromptTally,
+    /// Per dimension of [`PROMPT_DIMENSIONS`]: the tally per value, `none` when absent.
+    pub breakdowns: Vec<(&'static str, Vec<(String, PromptTally)>)>,
+}
+
+/// The prompt use cases; a supertrait of [`super::Store`], so every backend has them.
+#[async_trait]
+pub trait PromptStore: Send + Sync {
+    /// Records a customer's prompt events; events already recorded change nothing. Attributes
+    /// upgrades reported earlier to impressions that arrive late.
+    async fn record_prompt_events(
+        &self,
+        app_id: &str,
+        live: bool,
+        customer_id: &str,
+        events: &[PromptEvent],
+    ) -> anyhow::Result<()>;
+
+    /// The customer's prompt state: at most `limit` of the latest impressions shown at or after
+    /// `since` (oldest first), the snoozes still running at `now`, and gate hits per feature.
+    async fn prompt_state(
+        &self,
+        app_id: &str,
+        live: bool,
+        customer_id: &str,
+        since: i64,
+        now: i64,
+        limit: i64,
+    ) -> anyhow::Result<PromptState>;
+
+    /// Recomputes which of the customer's impressions converted: each `upgraded` lifecycle event
+    /// counts for the latest impression at most [`ATTRIBUTION_WINDOW`] before it.
+    async fn attribute_upgrades(
+        &self,
+        app_id: &str,
+        live: bool,
+        customer_id: &str,
+    ) -> anyhow::Result<()>;
+
+    /// Tallies and breakdowns of the impressions shown in the range (`now` is unused).
+    async fn prompt_stats(
+        &self,
+        app_id: &str,
+        range: &StatsRange,
+    ) -> anyhow::Result<PromptStatsData>;
+}
+
+/// The outcome counts over `prompt_impressions`; `WHERE` and grouping are appended by the caller.
+pub const PROMPT_TALLY_COLUMNS: &str = "COUNT(*), \
+     CAST(COALESCE(SUM(clicked), 0) AS BIGINT), \
+     CAST(COALESCE(SUM(dismissed), 0) AS BIGINT), \
+     CAST(COALESCE(SUM(trial), 0) AS BIGINT), \
+     CAST(COALESCE(SUM(upgraded), 0) AS BIGINT)";
+
+/// The range filter of prompt stats.
+pub const PROMPT_IN_RANGE: &str = "app_id = $1 AND live = $2 AND at >= $3 AND at < $4";
+
+/// Sets an impression's action flags from the actions recorded for its session: idempotent and
+/// order-independent, so a click that arrives before its impression still counts.
+pub const REFRESH_ACTIONS: &str = "UPDATE prompt_impressions SET \
+     clicked = CASE WHEN EXISTS (SELECT 1 FROM prompt_actions a WHERE a.app_id = $1 \
+         AND a.session_id = $2 AND a.kind = 'clicked') THEN 1 ELSE 0 END, \
+     dismissed = CASE WHEN EXISTS (SELECT 1 FROM prompt_actions a WHERE a.app_id = $1 \
+         AND a.session_id = $2 AND a.kind = 'dismissed') THEN 1 ELSE 0 END, \
+     trial = CASE WHEN EXISTS (SELECT 1 FROM prompt_actions a WHERE a.app_id = $1 \
+         AND a.session_id = $2 AND a.kind = 'trial') THEN 1 ELSE 0 END \
+     WHERE app_id = $1 AND session_id = $2";
+
+/// A tally from its row.
+pub fn prompt_tally((shown, clicked, dismissed, trials, upgraded): TallyRow) -> PromptTally {
+    PromptTally {
+        shown,
+        clicked,
+        dismissed,
+        trials,
+        upgraded,
+    }
+}
+
+/// The row [`PROMPT_TALLY_COLUMNS`] selects.
+pub type TallyRow = (i64, i64, i64, i64, i64);
+
+/// Implements [`PromptStore`] for a backend struct with a `pool` field.
+macro_rules! impl_prompt_store {
+    ($store:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::storage::prompts::PromptStore for $store {
+            async fn record_prompt_events(
+                &self,
+                app_id: &str,
+                live: bool,
+                customer_id: &str,
+                events: &[$crate::storage::prompts::PromptEvent],
+            ) -> anyhow::Result<()> {
+                use $crate::storage::prompts::PromptChange;
+                let mut tx = self.pool.begin().await?;
+                let mut sessions: Vec<&str> = Vec::new();
+                let mut earliest_new_impression: Option<i64> = None;
+                for e in events {
+                    let action = match &e.change {
+                        PromptChange::Shown(s) => {
+                            let inserted = sqlx::query(
+                                "INSERT INTO prompt_impressions (app_id, event_id, live, \
+                                 customer_id, session_id, prompt, at, trigger_key, trigger_kind, \
+                                 threshold, plan, variant) \
+                                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+                                 ON CONFLICT (app_id, event_id) DO NOTHING",
+                            )
+                            .bind(app_id)
+                            .bind(&e.id)
+                            .bind(live)
+                            .bind(customer_id)
+                            .bind(&e.session_id)
+                            .bind(&s.prompt)
+                            .bind(e.at)
+                            .bind(&s.trigger_key)
+                            .bind(&s.trigger_kind)
+                            .bind(&s.threshold)
+                            .bind(&s.plan)
+                            .bind(&s.variant)
+                            .execute(&mut *tx)
+                            .await?
+                            .rows_affected();
+                            if inserted == 1 {
+                                earliest_new_impression =
+                                    Some(earliest_new_impression.map_or(e.at, |t| t.min(e.at)));
+                            }
+                            None
+                        }
+                        PromptChange::Clicked => Some("clicked"),
+                        PromptChange::Dismissed(snooze) => {
+                            if let Some(snooze) = snooze {
+                                sqlx::query(
+                                    "INSERT INTO prompt_snoozes (app_id, event_id, live, \
+                                     customer_id, prompt, until_at) VALUES ($1, $2, $3, $4, $5, $6) \
+                                     ON CONFLICT (app_id, event_id) DO NOTHING",
+                                )
+                                .bind(app_id)
+                                .bind(&e.id)
+                                .bind(live)
+                                .bind(customer_id)
+                                .bind(&snooze.prompt)
+                                .bind(snooze.until)
+                                .execute(&mut *tx)
+                                .await?;
+                            }
+                            Some("dismissed")
+                        }
+                        PromptChange::TrialStarted => Some("trial"),
+                        PromptChange::GateHit { feature } => {
+                            sqlx::query(
+                                "INSERT INTO gate_hits (app_id, event_id, live, customer_id, \
+                                 feature, at) VALUES ($1, $2, $3, $4, $5, $6) \
+                                 ON CONFLICT (app_id, event_id) DO NOTHING",
+                            )
+                            .bind(app_id)
+                            .bind(&e.id)
+                            .bind(live)
+                            .bind(customer_id)
+                            .bind(feature)
+                            .bind(e.at)
+                            .execute(&mut *tx)
+                            .await?;
+                            continue;
+                        }
+                    };
+                    if let Some(kind) = action {
+                        sqlx::query(
+                            "INSERT INTO prompt_actions (app_id, event_id, live, session_id, \
+                             kind, at) VALUES ($1, $2, $3, $4, $5, $6) \
+                             ON CONFLICT (app_id, event_id) DO NOTHING",
+                        )
+                        .bind(app_id)
+                        .bind(&e.id)
+                        .bind(live)
+                        .bind(&e.session_id)
+                        .bind(kind)
+                        .bind(e.at)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    if !sessions.contains(&e.session_id.as_str()) {
+                        sessions.push(e.session_id.as_str());
+                    }
+                }
+                for session_id in sessions {
+                    sqlx::query($crate::storage::prompts::REFRESH_ACTIONS)
+                        .bind(app_id)
+                        .bind(session_id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                if let Some(since) = earliest_new_impression {
+                    // A late impression can take over an upgrade reported before it arrived.
+                    let (later_upgrades,): (i64,) = sqlx::query_as(
+                        "SELECT COUNT(*) FROM lifecycle WHERE app_id = $1 AND live = $2 \
+                         AND customer_id = $3 AND type = 'upgraded' AND at >= $4",
+                    )
+                    .bind(app_id)
+                    .bind(live)
+                    .bind(customer_id)
+                    .bind(since)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    if later_upgrades > 0 {
+                        attribute_prompt_upgrades(&mut tx, app_id, live, customer_id).await?;
+                    }
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn prompt_state(
+                &self,
+                app_id: &str,
+                live: bool,
+                customer_id: &str,
+                since: i64,
+                now: i64,
+                limit: i64,
+            ) -> anyhow::Result<$crate::storage::prompts::PromptState> {
+                let impressions: Vec<(String, i64, String)> = sqlx::query_as(
+                    "SELECT prompt, at, trigger_key FROM (SELECT event_id, prompt, at, trigger_key \
+                     FROM prompt_impressions WHERE app_id = $1 AND live = $2 AND customer_id = $3 \
+                     AND at >= $4 ORDER BY at DESC, event_id DESC LIMIT $5) AS recent \
+                     ORDER BY at, event_id",
+                )
+                .bind(app_id)
+                .bind(live)
+                .bind(customer_id)
+                .bind(since)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                let snoozes: Vec<(String, i64)> = sqlx::query_as(
+                    "SELECT prompt, MAX(until_at) FROM prompt_snoozes WHERE app_id = $1 \
+                     AND live = $2 AND customer_id = $3 GROUP BY prompt \
+                     HAVING MAX(until_at) > $4 ORDER BY prompt",
+                )
+                .bind(app_id)
+                .bind(live)
+                .bind(customer_id)
+                .bind(now)
+                .fetch_all(&self.pool)
+                .await?;
+                let gate_hits: Vec<(String, i64)> = sqlx::query_as(
+                    "SELECT feature, COUNT(*) FROM gate_hits WHERE app_id = $1 AND live = $2 \
+                     AND customer_id = $3 GROUP BY feature ORDER BY feature",
+                )
+                .bind(app_id)
+                .bind(live)
+                .bind(customer_id)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok($crate::storage::prompts::PromptState {
+                    impressions: impressions
+                        .into_iter()
+                        .map(|(prompt, at, trigger_key)| holdfast_core::caps::Impression {
+                            prompt,
+                            at,
+                            trigger_key,
+                        })
+                        .collect(),
+                    snoozes: snoozes
+                        .into_iter()
+                        .map(|(prompt, until)| holdfast_core::caps::Snooze { prompt, until })
+                        .collect(),
+                    gate_hits: gate_hits.into_iter().collect(),
+                })
+            }
+
+            async fn attribute_upgrades(
+                &self,
+                app_id: &str,
+                live: bool,
+                customer_id: &str,
+            ) -> anyhow::Result<()> {
+                let mut tx = self.pool.begin().await?;
+                attribute_prompt_upgrades(&mut tx, app_id, live, customer_id).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn prompt_stats(
+                &self,
+                app_id: &str,
+                r: &$crate::storage::StatsRange,
+            ) -> anyhow::Result<$crate::storage::prompts::PromptStatsData> {
+                use $crate::storage::prompts::{
+                    PROMPT_DIMENSIONS, PROMPT_IN_RANGE, PROMPT_TALLY_COLUMNS, TallyRow, prompt_tally,
+                };
+                let totals: TallyRow = sqlx::query_as(&format!(
+                    "SELECT {PROMPT_TALLY_COLUMNS} FROM prompt_impressions WHERE {PROMPT_IN_RANGE}"
+                ))
+                .bind(app_id)
+                .bind(r.live)
+                .bind(r.from)
+                .bind(r.to)
+                .fetch_one(&self.pool)
+                .await?;
+                let mut data = $crate::storage::prompts::PromptStatsData {
+                    totals: prompt_tally(totals),
+                    ..Default::default()
+                };
+                for (name, column) in PROMPT_DIMENSIONS {
+                    let rows: Vec<(String, i64, i64, i64, i64, i64)> = sqlx::query_as(&format!(
+                        "SELECT COALESCE({column}, 'none') AS k, {PROMPT_TALLY_COLUMNS} \
+                         FROM prompt_impressions WHERE {PROMPT_IN_RANGE} GROUP BY k ORDER BY k"
+                    ))
+                    .bind(app_id)
+                    .bind(r.live)
+                    .bind(r.from)
+                    .bind(r.to)
+                    .fetch_all(&self.pool)
+                    .await?;
+                    let rows = rows
+                        .into_iter()
+                        .map(|(k, a, b, c, d, e)| (k, prompt_tally((a, b, c, d, e))))
+                        .collect();
+                    data.breakdowns.push((name, rows));
+                }
+                Ok(data)
+            }
+        }
+
+        /// Recomputes the customer's conversions from scratch: every `upgraded` lifecycle event
+        /// marks the latest impression at most the attribution window before it.
+        async fn attribute_prompt_upgrades(
+            tx: &mut sqlx::Transaction<'_, <$store as $crate::storage::sql::Backend>::Db>,
+            app_id: &str,
+            live: bool,
+            customer_id: &str,
+        ) -> anyhow::Result<()> {
+            sqlx::query(
+                "UPDATE prompt_impressions SET upgraded = 0, upgraded_at = NULL \
+                 WHERE app_id = $1 AND live = $2 AND customer_id = $3 AND upgraded = 1",
+            )
+            .bind(app_id)
+            .bind(live)
+            .bind(customer_id)
+            .execute(&mut **tx)
+            .await?;
+            let upgrades: Vec<(i64,)> = sqlx::query_as(
+                "SELECT at FROM lifecycle WHERE app_id = $1 AND live = $2 AND customer_id = $3 \
+                 AND type = 'upgraded' ORDER BY at",
+            )
+            .bind(app_id)
+            .bind(live)
+            .bind(customer_id)
+            .fetch_all(&mut **tx)
+            .await?;
+            for (upgraded_at,) in upgrades {
+                let latest: Option<(String,)> = sqlx::query_as(
+                    "SELECT event_id FROM prompt_impressions WHERE app_id = $1 AND live = $2 \
+                     AND customer_id = $3 AND at <= $4 AND at >= $5 \
+                     ORDER BY at DESC, event_id DESC LIMIT 1",
+                )
+                .bind(app_id)
+                .bind(live)
+                .bind(customer_id)
+                .bind(upgraded_at)
+                .bind(upgraded_at - $crate::storage::prompts::ATTRIBUTION_WINDOW)
+                .fetch_optional(&mut **tx)
+                .await?;
+                if let Some((event_id,)) = latest {
+                    // Upgrades come in time order: the first one to convert an impression keeps it.
+                    sqlx::query(
+                        "UPDATE prompt_impressions SET upgraded = 1, \
+                         upgraded_at = COALESCE(upgraded_at, $3) \
+                         WHERE app_id = $1 AND event_id = $2",
+                    )
+                    .bind(app_id)
+                    .bind(&event_id)
+                    .bind(upgraded_at)
+                    .execute(&mut **tx)
+                    .await?;
+                }
+            }
+            Ok(())
+        }
+    };
+}

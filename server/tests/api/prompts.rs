@@ -1,0 +1,349 @@
+//! Upgrade prompts: the per-customer state the widget's caps read, and conversion stats.
+
+use holdfast_core::caps::History;
+use reqwest::{Method, Response};
+use serde_json::{Value, json};
+
+use crate::helpers::{
+    LIVE_APP, LIVE_SECRET, ORIGIN, TEST_APP, TestApp, customer, event, json_of, now, spawn_app,
+    uuid,
+};
+
+const DAY: i64 = 86_400;
+
+async fn prompt_state(app: &TestApp, app_id: &str, customer: Value) -> Response {
+    app.post(&format!("/v1/apps/{app_id}/prompts/state"))
+        .header("origin", ORIGIN)
+        .json(&json!({ "customer": customer }))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn state_of(app: &TestApp, customer_id: &str) -> Value {
+    let (status, body) = json_of(prompt_state(app, TEST_APP, customer(customer_id)).await).await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+async fn send(app: &TestApp, customer_id: &str, events: Vec<Value>) -> Value {
+    let body = json!({ "customer": customer(customer_id), "events": events });
+    let (status, body) = json_of(app.post_events(TEST_APP, &body).await).await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+fn shown(session: &str, at_s: i64, prompt: &str, trigger: &str) -> Value {
+    event(
+        "prompt_shown",
+        session,
+        at_s * 1000,
+        json!({ "prompt": prompt, "trigger": trigger }),
+    )
+}
+
+async fn upgrade(app: &TestApp, customer_id: &str, at: i64) {
+    let r = app
+        .admin(
+            Method::POST,
+            TEST_APP,
+            &format!("/customers/{customer_id}/lifecycle"),
+        )
+        .json(&json!({ "type": "upgraded", "at": at, "plan": "team" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+async fn prompt_stats(app: &TestApp, query: &str) -> Value {
+    let r = app
+        .admin(Method::GET, TEST_APP, &format!("/prompts/stats?{query}"))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = json_of(r).await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+#[tokio::test]
+async fn shown_prompts_and_gate_hits_come_back_as_the_customers_state() {
+    let app = spawn_app().await;
+    let t = now() - 3 * DAY;
+    send(
+        &app,
+        "cus_1",
+        vec![
+            shown(&uuid(), t + 60, "seats", "seats"),
+            shown(&uuid(), t, "usage", "usage:projects:90:none"),
+            event("gate_hit", &uuid(), t * 1000, json!({ "feature": "sso" })),
+            event("gate_hit", &uuid(), t * 1000, json!({ "feature": "sso" })),
+            event("gate_hit", &uuid(), t * 1000, json!({ "feature": "audit" })),
+        ],
+    )
+    .await;
+    let state = state_of(&app, "cus_1").await;
+    assert_eq!(
+        state,
+        json!({
+            "impressions": [
+                { "prompt": "usage", "at": t, "trigger_key": "usage:projects:90:none" },
+                { "prompt": "seats", "at": t + 60, "trigger_key": "seats" },
+            ],
+            "snoozes": [],
+            "gate_hits": { "audit": 1, "sso": 2 },
+        })
+    );
+    let history: History = serde_json::from_value(json!({
+        "impressions": state["impressions"],
+        "snoozes": state["snoozes"],
+    }))
+    .expect("the state is core's History");
+    assert_eq!(history.impressions.len(), 2);
+    assert!(
+        state_of(&app, "cus_2").await["impressions"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "another customer's history is their own"
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_customer_has_an_empty_state() {
+    let app = spawn_app().await;
+    assert_eq!(
+        state_of(&app, "cus_never_seen").await,
+        json!({ "impressions": [], "snoozes": [], "gate_hits": {} })
+    );
+}
+
+#[tokio::test]
+async fn remind_me_in_7_days_snoozes_the_prompt_until_then() {
+    let app = spawn_app().await;
+    let t = now() - 60;
+    let s = uuid();
+    send(
+        &app,
+        "cus_1",
+        vec![
+            shown(&s, t, "usage", "usage:projects:75:none"),
+            event(
+                "prompt_dismissed",
+                &s,
+                t * 1000 + 500,
+                json!({ "prompt": "usage", "snooze_days": 7 }),
+            ),
+        ],
+    )
+    .await;
+    let state = state_of(&app, "cus_1").await;
+    assert_eq!(
+        state["snoozes"],
+        json!([{ "prompt": "usage", "until": t + 7 * DAY }])
+    );
+    assert_eq!(
+        state["impressions"].as_array().unwrap().len(),
+        1,
+        "a dismissal is not a second impression"
+    );
+}
+
+#[tokio::test]
+async fn a_retried_prompt_batch_changes_neither_state_nor_stats() {
+    let app = spawn_app().await;
+    let t = now() - 60;
+    let s = uuid();
+    let batch = json!({
+        "customer": customer("cus_1"),
+        "events": [
+            shown(&s, t, "gate", "gate:sso"),
+            event("prompt_clicked", &s, t * 1000 + 100, json!({ "prompt": "gate" })),
+            event("gate_hit", &uuid(), t * 1000, json!({ "feature": "sso" })),
+            event("prompt_dismissed", &uuid(), t * 1000, json!({ "prompt": "gate", "snooze_days": 3 })),
+        ],
+    });
+    assert_eq!(app.post_events(TEST_APP, &batch).await.status(), 200);
+    let state = state_of(&app, "cus_1").await;
+    let stats = prompt_stats(&app, "").await;
+    let (status, retry) = json_of(app.post_events(TEST_APP, &batch).await).await;
+    assert_eq!(status, 200);
+    assert_eq!(retry, json!({ "accepted": 0, "duplicates": 4 }));
+    assert_eq!(state_of(&app, "cus_1").await, state);
+    assert_eq!(prompt_stats(&app, "").await, stats);
+    assert_eq!(state["gate_hits"], json!({ "sso": 1 }));
+    assert_eq!(stats["totals"]["shown"], 1);
+    assert_eq!(stats["totals"]["clicked"], 1);
+}
+
+#[tokio::test]
+async fn a_snooze_outside_1_to_90_days_is_refused_naming_the_field() {
+    let app = spawn_app().await;
+    for days in [0, 91] {
+        let body = json!({
+            "customer": customer("cus_1"),
+            "events": [event("prompt_dismissed", &uuid(), now() * 1000,
+                json!({ "prompt": "usage", "snooze_days": days }))],
+        });
+        let (status, body) = json_of(app.post_events(TEST_APP, &body).await).await;
+        assert_eq!(status, 422, "{days} days");
+        assert_eq!(body["error"]["field"], "events[0].snooze_days");
+    }
+}
+
+#[tokio::test]
+async fn a_prompt_shown_without_its_trigger_is_refused_naming_the_field() {
+    let app = spawn_app().await;
+    let body = json!({
+        "customer": customer("cus_1"),
+        "events": [
+            shown(&uuid(), now(), "usage", "usage:projects:50:none"),
+            event("prompt_shown", &uuid(), now() * 1000, json!({ "prompt": "usage" })),
+        ],
+    });
+    let (status, body) = json_of(app.post_events(TEST_APP, &body).await).await;
+    assert_eq!(status, 422);
+    assert_eq!(body["error"]["field"], "events[1].trigger");
+    assert!(
+        state_of(&app, "cus_1").await["impressions"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "a refused batch records nothing"
+    );
+}
+
+#[tokio::test]
+async fn live_mode_refuses_the_state_of_a_customer_with_a_bad_hash() {
+    let app = spawn_app().await;
+    let mut c = customer("cus_1");
+    c["hash"] = json!(holdfast_server::auth::customer_hash("sk_other", "cus_1"));
+    let (status, body) = json_of(prompt_state(&app, LIVE_APP, c).await).await;
+    assert_eq!(status, 401);
+    assert_eq!(body["error"]["code"], "bad_customer_hash");
+
+    let mut c = customer("cus_1");
+    c["hash"] = json!(holdfast_server::auth::customer_hash(LIVE_SECRET, "cus_1"));
+    assert_eq!(prompt_state(&app, LIVE_APP, c).await.status(), 200);
+}
+
+#[tokio::test]
+async fn the_state_for_a_foreign_origin_is_a_403_and_an_allowed_one_gets_cors_headers() {
+    let app = spawn_app().await;
+    let r = app
+        .post(&format!("/v1/apps/{TEST_APP}/prompts/state"))
+        .header("origin", "https://evil.example")
+        .json(&json!({ "customer": customer("cus_1") }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = prompt_state(&app, TEST_APP, customer("cus_1")).await;
+    assert_eq!(r.headers()["access-control-allow-origin"], ORIGIN);
+    let preflight = app
+        .client
+        .request(
+            Method::OPTIONS,
+            format!("{}/v1/apps/{TEST_APP}/prompts/state", app.url),
+        )
+        .header("origin", ORIGIN)
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.status(), 204);
+}
+
+#[tokio::test]
+async fn an_upgrade_within_30_days_converts_the_latest_prompt_shown_before_it() {
+    let app = spawn_app().await;
+    let t = now();
+    // cus_1: two prompts, then an upgrade 5 days after the second: the second converted.
+    let s1 = uuid();
+    send(
+        &app,
+        "cus_1",
+        vec![
+            shown(&uuid(), t - 20 * DAY, "usage", "usage:projects:75:none"),
+            shown(&s1, t - 10 * DAY, "seats", "seats"),
+            event("prompt_clicked", &s1, (t - 10 * DAY) * 1000 + 1, json!({})),
+        ],
+    )
+    .await;
+    upgrade(&app, "cus_1", t - 5 * DAY).await;
+    // cus_2: shown 45 days before upgrading: outside the window.
+    let s2 = uuid();
+    send(
+        &app,
+        "cus_2",
+        vec![
+            shown(&s2, t - 50 * DAY, "usage", "usage:projects:90:none"),
+            event(
+                "prompt_dismissed",
+                &s2,
+                (t - 50 * DAY) * 1000 + 1,
+                json!({}),
+            ),
+        ],
+    )
+    .await;
+    upgrade(&app, "cus_2", t - 5 * DAY).await;
+
+    let stats = prompt_stats(&app, &format!("from={}&to={}", t - 60 * DAY, t)).await;
+    assert_eq!(
+        stats["totals"],
+        json!({
+            "shown": 3, "clicked": 1, "dismissed": 1, "trials": 0, "upgraded": 1,
+            "conversion": 1.0 / 3.0,
+        })
+    );
+    let by_prompt = &stats["breakdowns"]["prompt"];
+    assert_eq!(by_prompt[0]["key"], "seats");
+    assert_eq!(by_prompt[0]["upgraded"], 1);
+    assert_eq!(by_prompt[0]["conversion"], 1.0);
+    assert_eq!(by_prompt[1]["key"], "usage");
+    assert_eq!(by_prompt[1]["shown"], 2);
+    assert_eq!(by_prompt[1]["upgraded"], 0);
+    let thresholds: Vec<&Value> = stats["breakdowns"]["threshold"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["key"])
+        .collect();
+    assert_eq!(thresholds, [&json!("75"), &json!("90"), &json!("none")]);
+    assert_eq!(stats["breakdowns"]["trigger"][0]["key"], "seats");
+    assert_eq!(stats["breakdowns"]["trigger"][1]["key"], "usage:projects");
+    assert_eq!(stats["breakdowns"]["plan"][0]["key"], "pro");
+    assert_eq!(stats["breakdowns"]["variant"][0]["key"], "none");
+    assert_eq!(stats["mode"], "test");
+}
+
+#[tokio::test]
+async fn an_impression_that_arrives_after_the_upgrade_report_still_converts() {
+    let app = spawn_app().await;
+    let t = now();
+    upgrade(&app, "cus_1", t - DAY).await;
+    send(
+        &app,
+        "cus_1",
+        vec![shown(&uuid(), t - 2 * DAY, "gate", "gate:sso")],
+    )
+    .await;
+    let totals = &prompt_stats(&app, "").await["totals"];
+    assert_eq!(
+        (&totals["shown"], &totals["upgraded"]),
+        (&json!(1), &json!(1))
+    );
+}
+
+#[tokio::test]
+async fn prompt_stats_need_the_apps_key() {
+    let app = spawn_app().await;
+    let r = app
+        .get(&format!("/v1/admin/apps/{TEST_APP}/prompts/stats"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+}
