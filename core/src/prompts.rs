@@ -14,8 +14,13 @@ use crate::caps::{
 use crate::config::{AppConfig, Plan};
 use crate::customer::{Customer, UnixSeconds};
 
-/// Prompt id of usage-threshold prompts (caps are per prompt id).
+/// Prompt id of the 50 and 75% usage banners. Caps are per prompt id, so a banner earlier in the
+/// day never uses up the comparison at 90% or the limit at 100%.
 pub const USAGE: &str = "usage";
+/// Prompt id of the 90% plan comparison.
+pub const USAGE_COMPARE: &str = "usage_compare";
+/// Prompt id of the 100% "limit reached" dialog.
+pub const USAGE_LIMIT: &str = "usage_limit";
 /// Prompt id of feature-gate prompts.
 pub const GATE: &str = "gate";
 /// Prompt id of seat prompts.
@@ -92,7 +97,8 @@ impl PromptKind {
 /// A prompt to show.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Prompt {
-    /// Prompt id for caps and stats: [`USAGE`], [`GATE`] or [`SEATS`].
+    /// Prompt id for caps and stats: [`USAGE`], [`USAGE_COMPARE`], [`USAGE_LIMIT`], [`GATE`] or
+    /// [`SEATS`].
     pub id: &'static str,
     /// How it looks.
     pub kind: PromptKind,
@@ -217,7 +223,12 @@ pub fn evaluate(
             let suggest = suggested_plan(config, &customer.plan, p.usage.suggest_plan.as_deref());
             let grace = (kind == PromptKind::LimitReached && p.usage.grace_days > 0)
                 .then_some(p.usage.grace_days);
-            (USAGE, kind, trigger, suggest, &p.usage.caps, None, grace)
+            let id = match kind {
+                PromptKind::Compare => USAGE_COMPARE,
+                PromptKind::LimitReached => USAGE_LIMIT,
+                _ => USAGE,
+            };
+            (id, kind, trigger, suggest, &p.usage.caps, None, grace)
         }
         Ask::Gate { feature, hits } => {
             if !caps::gate_should_prompt(*hits, p.gate.hits_before_prompt) {
@@ -348,6 +359,24 @@ mod tests {
         assert_eq!(p.current.map(|c| c.id), Some("pro".to_string()));
         assert_eq!(p.grace_days, Some(3));
         assert!(p.kind.is_modal());
+    }
+
+    #[test]
+    fn a_banner_earlier_in_the_day_does_not_use_up_the_comparison() {
+        let banner = eval(&usage(5, 10), &History::default()).unwrap();
+        let history = History {
+            impressions: vec![Impression::new(banner.id, &banner.trigger, NOW - 60)],
+            snoozes: vec![],
+        };
+        assert_eq!(
+            eval(&usage(8, 10), &history).map_err(|q| q.code()),
+            Err("window"),
+            "a second banner waits a day"
+        );
+        assert_eq!(
+            eval(&usage(9, 10), &history).map(|p| p.id),
+            Ok(USAGE_COMPARE)
+        );
     }
 
     #[test]

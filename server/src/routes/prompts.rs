@@ -56,7 +56,20 @@ pub fn prompt_event(
     {
         return Err(ApiError::invalid(
             field("prompt"),
-            format!("{prompt:?} is not a prompt id; expected one of usage, gate, seats"),
+            format!(
+                "{prompt:?} is not a prompt id; expected one of {}",
+                PROMPT_IDS.join(", ")
+            ),
+        ));
+    }
+    if event
+        .trigger
+        .as_ref()
+        .is_some_and(|t| t.is_empty() || t.len() > MAX_TRIGGER)
+    {
+        return Err(ApiError::invalid(
+            field("trigger"),
+            format!("`trigger` must be 1 to {MAX_TRIGGER} bytes"),
         ));
     }
     if let Some(variant) = &event.variant
@@ -125,6 +138,8 @@ pub fn prompt_event(
         id: id.to_string(),
         session_id: event.session_id.clone(),
         at,
+        prompt: event.prompt.clone(),
+        trigger_key: event.trigger.clone(),
         change,
     }))
 }

@@ -6,11 +6,15 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
 /// PostgreSQL's migrations, applied in order, each once.
-const MIGRATIONS: [(i64, &str); 2] = [
+const MIGRATIONS: [(i64, &str); 3] = [
     (1, include_str!("../../migrations/postgres/0001_schema.sql")),
     (
         2,
         include_str!("../../migrations/postgres/0002_prompts.sql"),
+    ),
+    (
+        3,
+        include_str!("../../migrations/postgres/0003_prompt_actions_target.sql"),
     ),
 ];
 

@@ -76,10 +76,15 @@ pub enum PromptChange {
 pub struct PromptEvent {
     /// The widget's event id: the idempotency key.
     pub id: String,
-    /// The prompt session: links clicks, dismissals and trials to their impression.
+    /// The prompt session (the widget's page session): with `prompt` and `trigger_key`, links
+    /// clicks, dismissals and trials to their impression.
     pub session_id: String,
     /// When it happened, unix seconds.
     pub at: i64,
+    /// The prompt the event concerns, when it says.
+    pub prompt: Option<String>,
+    /// The trigger key of the prompt the event concerns, when it says.
+    pub trigger_key: Option<String>,
     /// What it changes.
     pub change: PromptChange,
 }
@@ -171,16 +176,37 @@ pub const PROMPT_TALLY_COLUMNS: &str = "COUNT(*), \
 /// The range filter of prompt stats.
 pub const PROMPT_IN_RANGE: &str = "app_id = $1 AND live = $2 AND at >= $3 AND at < $4";
 
-/// Sets an impression's action flags from the actions recorded for its session: idempotent and
-/// order-independent, so a click that arrives before its impression still counts.
-pub const REFRESH_ACTIONS: &str = "UPDATE prompt_impressions SET \
-     clicked = CASE WHEN EXISTS (SELECT 1 FROM prompt_actions a WHERE a.app_id = $1 \
-         AND a.session_id = $2 AND a.kind = 'clicked') THEN 1 ELSE 0 END, \
-     dismissed = CASE WHEN EXISTS (SELECT 1 FROM prompt_actions a WHERE a.app_id = $1 \
-         AND a.session_id = $2 AND a.kind = 'dismissed') THEN 1 ELSE 0 END, \
-     trial = CASE WHEN EXISTS (SELECT 1 FROM prompt_actions a WHERE a.app_id = $1 \
-         AND a.session_id = $2 AND a.kind = 'trial') THEN 1 ELSE 0 END \
-     WHERE app_id = $1 AND session_id = $2";
+/// Whether an action of `kind` counts for the impression being updated: one in its session, for
+/// its prompt and trigger (when the action names them), at or after it, with no later matching
+/// impression before the action. `{kind}` is a constant of [`REFRESH_ACTIONS`], never input.
+macro_rules! action_of {
+    ($kind:literal) => {
+        concat!(
+            "CASE WHEN EXISTS (SELECT 1 FROM prompt_actions a WHERE a.app_id = $1 \
+             AND a.session_id = $2 AND a.kind = '",
+            $kind,
+            "' AND (a.prompt IS NULL OR a.prompt = prompt_impressions.prompt) \
+             AND (a.trigger_key IS NULL OR a.trigger_key = prompt_impressions.trigger_key) \
+             AND a.at >= prompt_impressions.at \
+             AND NOT EXISTS (SELECT 1 FROM prompt_impressions j WHERE j.app_id = $1 \
+                 AND j.session_id = $2 AND j.prompt = prompt_impressions.prompt \
+                 AND j.trigger_key = prompt_impressions.trigger_key \
+                 AND j.at > prompt_impressions.at AND j.at <= a.at)) THEN 1 ELSE 0 END"
+        )
+    };
+}
+
+/// Sets the action flags of a session's impressions from the actions recorded for it: idempotent
+/// and order-independent, so a click that arrives before its impression still counts.
+pub const REFRESH_ACTIONS: &str = concat!(
+    "UPDATE prompt_impressions SET clicked = ",
+    action_of!("clicked"),
+    ", dismissed = ",
+    action_of!("dismissed"),
+    ", trial = ",
+    action_of!("trial"),
+    " WHERE app_id = $1 AND session_id = $2"
+);
 
 /// A tally from its row.
 pub fn prompt_tally((shown, clicked, dismissed, trials, upgraded): TallyRow) -> PromptTally {
@@ -283,7 +309,7 @@ macro_rules! impl_prompt_store {
                     if let Some(kind) = action {
                         sqlx::query(
                             "INSERT INTO prompt_actions (app_id, event_id, live, session_id, \
-                             kind, at) VALUES ($1, $2, $3, $4, $5, $6) \
+                             kind, at, prompt, trigger_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
                              ON CONFLICT (app_id, event_id) DO NOTHING",
                         )
                         .bind(app_id)
@@ -292,6 +318,8 @@ macro_rules! impl_prompt_store {
                         .bind(&e.session_id)
                         .bind(kind)
                         .bind(e.at)
+                        .bind(&e.prompt)
+                        .bind(&e.trigger_key)
                         .execute(&mut *tx)
                         .await?;
                     }

@@ -338,6 +338,56 @@ async fn an_impression_that_arrives_after_the_upgrade_report_still_converts() {
 }
 
 #[tokio::test]
+async fn an_action_counts_for_the_latest_matching_prompt_of_the_page_session_before_it() {
+    let app = spawn_app().await;
+    let t = now() - 3600;
+    let page = uuid();
+    let on = |kind: &str, at: i64, prompt: &str, trigger: &str| {
+        event(
+            kind,
+            &page,
+            at * 1000,
+            json!({ "prompt": prompt, "trigger": trigger }),
+        )
+    };
+    send(
+        &app,
+        "cus_1",
+        vec![
+            shown(&page, t, "usage", "usage:projects:50:none"),
+            on("prompt_dismissed", t + 1, "usage", "usage:projects:50:none"),
+            shown(&page, t + 100, "gate", "gate:sso"),
+            shown(&page, t + 200, "gate", "gate:sso"),
+            on("trial_started", t + 201, "gate", "gate:sso"),
+        ],
+    )
+    .await;
+    let stats = prompt_stats(&app, "").await;
+    let row = |key: &str| {
+        stats["breakdowns"]["prompt"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["key"] == key)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        (&row("usage")["dismissed"], &row("usage")["trials"]),
+        (&json!(1), &json!(0))
+    );
+    assert_eq!(
+        (
+            &row("gate")["shown"],
+            &row("gate")["dismissed"],
+            &row("gate")["trials"]
+        ),
+        (&json!(2), &json!(0), &json!(1)),
+        "the trial belongs to the second gate prompt only"
+    );
+}
+
+#[tokio::test]
 async fn prompt_stats_need_the_apps_key() {
     let app = spawn_app().await;
     let r = app

@@ -231,6 +231,8 @@ fn shown(id: &str, session: &str, at: i64, prompt: &str, trigger_key: &str) -> P
         id: id.into(),
         session_id: session.into(),
         at,
+        prompt: Some(prompt.into()),
+        trigger_key: Some(trigger_key.into()),
         change: PromptChange::Shown(ShownPrompt {
             prompt: prompt.into(),
             trigger_key: trigger_key.into(),
@@ -247,6 +249,8 @@ fn action(id: &str, session: &str, at: i64, change: PromptChange) -> PromptEvent
         id: id.into(),
         session_id: session.into(),
         at,
+        prompt: None,
+        trigger_key: None,
         change,
     }
 }
