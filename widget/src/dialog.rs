@@ -89,7 +89,7 @@ pub struct Screen {
 #[derive(Debug)]
 pub struct Setup {
     /// The app's config (the built-in default when the server was unreachable).
-    pub config: AppConfig,
+    pub config: Arc<AppConfig>,
     /// The subscriber.
     pub customer: Customer,
     /// Strings and formats in the session's locale.

@@ -271,7 +271,7 @@ async fn open_cancel(options: JsValue, resolve: Function) -> Result<(), String> 
 
     let loaded = load_config().await;
     let offline = loaded.is_none();
-    let config = loaded.map_or_else(AppConfig::default, |c| (*c).clone());
+    let config = loaded.unwrap_or_else(|| Arc::new(AppConfig::default()));
     let languages = browser_languages();
     let browser_country = languages
         .first()
