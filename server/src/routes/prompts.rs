@@ -27,8 +27,15 @@ use crate::outcomes::variant_label;
 use crate::storage::StatsRange;
 use crate::storage::prompts::{PromptChange, PromptEvent, PromptTally, ShownPrompt};
 
-/// The prompt ids the widget knows.
-pub const PROMPT_IDS: [&str; 3] = ["usage", "gate", "seats"];
+/// The prompt ids the widget knows (holdfast-core's `prompts` constants: usage banners, the 90%
+/// comparison and the 100% limit are separate prompts so each has its own caps).
+pub const PROMPT_IDS: [&str; 5] = [
+    holdfast_core::prompts::USAGE,
+    holdfast_core::prompts::USAGE_COMPARE,
+    holdfast_core::prompts::USAGE_LIMIT,
+    holdfast_core::prompts::GATE,
+    holdfast_core::prompts::SEATS,
+];
 /// The longest snooze a subscriber can choose, in days.
 pub const MAX_SNOOZE_DAYS: i64 = 90;
 /// The state returns impressions of this many days: enough for any cap window.

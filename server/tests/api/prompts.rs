@@ -397,3 +397,21 @@ async fn prompt_stats_need_the_apps_key() {
         .unwrap();
     assert_eq!(r.status(), 401);
 }
+
+#[tokio::test]
+async fn every_prompt_id_of_core_is_accepted_and_any_other_is_refused_naming_the_field() {
+    let app = spawn_app().await;
+    let ids = holdfast_server::routes::prompts::PROMPT_IDS;
+    let events = ids
+        .iter()
+        .map(|id| shown(&uuid(), now() - 60, id, "seats"))
+        .collect();
+    assert_eq!(send(&app, "cus_1", events).await["accepted"], ids.len());
+    let body = json!({
+        "customer": customer("cus_1"),
+        "events": [shown(&uuid(), now(), "banner", "seats")],
+    });
+    let (status, body) = json_of(app.post_events(TEST_APP, &body).await).await;
+    assert_eq!(status, 422);
+    assert_eq!(body["error"]["field"], "events[0].prompt");
+}
