@@ -145,6 +145,7 @@ pub fn prompt_event(
         id: id.to_string(),
         session_id: event.session_id.clone(),
         at,
+        at_ms: event.at,
         prompt: event.prompt.clone(),
         trigger_key: event.trigger.clone(),
         change,

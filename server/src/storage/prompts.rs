@@ -81,6 +81,8 @@ pub struct PromptEvent {
     pub session_id: String,
     /// When it happened, unix seconds.
     pub at: i64,
+    /// When it happened, unix milliseconds: orders impressions within one second.
+    pub at_ms: i64,
     /// The prompt the event concerns, when it says.
     pub prompt: Option<String>,
     /// The trigger key of the prompt the event concerns, when it says.
@@ -244,8 +246,8 @@ macro_rules! impl_prompt_store {
                             let inserted = sqlx::query(
                                 "INSERT INTO prompt_impressions (app_id, event_id, live, \
                                  customer_id, session_id, prompt, at, trigger_key, trigger_kind, \
-                                 threshold, plan, variant) \
-                                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+                                 threshold, plan, variant, at_ms) \
+                                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
                                  ON CONFLICT (app_id, event_id) DO NOTHING",
                             )
                             .bind(app_id)
@@ -260,6 +262,7 @@ macro_rules! impl_prompt_store {
                             .bind(&s.threshold)
                             .bind(&s.plan)
                             .bind(&s.variant)
+                            .bind(e.at_ms)
                             .execute(&mut *tx)
                             .await?
                             .rows_affected();
@@ -497,7 +500,7 @@ macro_rules! impl_prompt_store {
                 let latest: Option<(String,)> = sqlx::query_as(
                     "SELECT event_id FROM prompt_impressions WHERE app_id = $1 AND live = $2 \
                      AND customer_id = $3 AND at <= $4 AND at >= $5 \
-                     ORDER BY at DESC, event_id DESC LIMIT 1",
+                     ORDER BY at DESC, at_ms DESC, event_id DESC LIMIT 1",
                 )
                 .bind(app_id)
                 .bind(live)

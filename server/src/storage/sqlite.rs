@@ -8,13 +8,17 @@ use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 /// SQLite's migrations, applied in order, each once.
-const MIGRATIONS: [(i64, &str); 4] = [
+const MIGRATIONS: [(i64, &str); 5] = [
     (1, include_str!("../../migrations/sqlite/0001_apps.sql")),
     (2, include_str!("../../migrations/sqlite/0002_outcomes.sql")),
     (3, include_str!("../../migrations/sqlite/0003_prompts.sql")),
     (
         4,
         include_str!("../../migrations/sqlite/0004_prompt_actions_target.sql"),
+    ),
+    (
+        5,
+        include_str!("../../migrations/sqlite/0005_impression_order.sql"),
     ),
 ];
 

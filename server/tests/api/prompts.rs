@@ -415,3 +415,43 @@ async fn every_prompt_id_of_core_is_accepted_and_any_other_is_refused_naming_the
     assert_eq!(status, 422);
     assert_eq!(body["error"]["field"], "events[0].prompt");
 }
+
+#[tokio::test]
+async fn of_two_prompts_shown_within_one_second_the_later_one_converts() {
+    let app = spawn_app().await;
+    let t = now() - DAY;
+    let session = uuid();
+    // The 50% banner and the 90% comparison 400 ms apart, in reverse order in the batch.
+    send(
+        &app,
+        "cus_fast",
+        vec![
+            event(
+                "prompt_shown",
+                &session,
+                t * 1000 + 900,
+                json!({ "prompt": "usage_compare", "trigger": "usage:projects:90:none" }),
+            ),
+            event(
+                "prompt_shown",
+                &session,
+                t * 1000 + 500,
+                json!({ "prompt": "usage", "trigger": "usage:projects:50:none" }),
+            ),
+        ],
+    )
+    .await;
+    upgrade(&app, "cus_fast", t + 60).await;
+    let stats = prompt_stats(&app, &format!("from={}&to={}", t - DAY, t + DAY)).await;
+    let rows = stats["breakdowns"]["prompt"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let upgraded = |key: &str| {
+        rows.iter()
+            .find(|r| r["key"] == key)
+            .map(|r| r["upgraded"].clone())
+    };
+    assert_eq!(upgraded("usage_compare"), Some(json!(1)), "{stats}");
+    assert_eq!(upgraded("usage"), Some(json!(0)), "{stats}");
+}

@@ -231,6 +231,7 @@ fn shown(id: &str, session: &str, at: i64, prompt: &str, trigger_key: &str) -> P
         id: id.into(),
         session_id: session.into(),
         at,
+        at_ms: at * 1000,
         prompt: Some(prompt.into()),
         trigger_key: Some(trigger_key.into()),
         change: PromptChange::Shown(ShownPrompt {
@@ -249,6 +250,7 @@ fn action(id: &str, session: &str, at: i64, change: PromptChange) -> PromptEvent
         id: id.into(),
         session_id: session.into(),
         at,
+        at_ms: at * 1000,
         prompt: None,
         trigger_key: None,
         change,

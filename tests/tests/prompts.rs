@@ -1,0 +1,91 @@
+//! Upgrade prompts end to end: the demo page reports usage through `Holdfast.usage`, the widget
+//! shows the prompt its history allows, the subscriber clicks upgrade, the host's backend reports
+//! the upgrade, and the server's prompt stats count the conversion.
+
+use std::time::Duration;
+
+use holdfast_e2e::{spawn_server, wait_for, with_browser};
+use serde_json::{Value, json};
+
+async fn prompt_stats(base: &str) -> anyhow::Result<Value> {
+    Ok(reqwest::Client::new()
+        .get(format!("{base}/v1/admin/apps/app_demo/prompts/stats"))
+        .bearer_auth("sk_test_e2e")
+        .send()
+        .await?
+        .json()
+        .await?)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_usage_prompt_that_leads_to_an_upgrade_counts_as_a_conversion() -> anyhow::Result<()> {
+    let server = spawn_server().await?;
+    let (url, base) = (server.url.clone(), server.url.clone());
+    with_browser(move |client| async move {
+        client.goto(&url).await?;
+        wait_for(&client, "return document.getElementById('holdfast-status').textContent.includes('mounted');", Duration::from_secs(20)).await?;
+        // 4 of 10 projects used: the fifth is 50% (a banner, dismissed), then 60 to 80% are
+        // held back by the caps, and the ninth is the 90% plan comparison.
+        let mut kinds = Vec::new();
+        for _ in 0..5 {
+            client.execute("document.getElementById('add-project').click();", vec![]).await?;
+            let last = wait_for(&client, "const t = document.getElementById('prompt-result').textContent; return t.startsWith('{') && t;", Duration::from_secs(10)).await?;
+            let last: Value = serde_json::from_str(last.as_str().unwrap_or_default())?;
+            client.execute("document.getElementById('prompt-result').textContent = '';", vec![]).await?;
+            kinds.push(last["prompt"]["kind"].as_str().or(last["reason"].as_str()).unwrap_or_default().to_string());
+            if last["prompt"]["kind"] == "banner" {
+                client
+                    .execute("document.getElementById('holdfast-root').shadowRoot.querySelector('[data-testid=hf-prompt-dismiss]').click();", vec![])
+                    .await?;
+            }
+        }
+        assert_eq!(kinds, ["banner", "already_shown_this_period", "already_shown_this_period", "window", "compare"]);
+        client
+            .execute("document.getElementById('holdfast-root').shadowRoot.querySelector('[data-testid=hf-prompt-upgrade]').click();", vec![])
+            .await?;
+        wait_for(&client, "return document.getElementById('outcome').textContent.includes('upgrade to team');", Duration::from_secs(5)).await?;
+        // The page stays open until the widget's events have arrived (the outbox sends them
+        // asynchronously).
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let stats = prompt_stats(&base).await?;
+            if stats["totals"]["clicked"] == 1 {
+                assert_eq!(stats["totals"]["shown"], 2, "{stats}");
+                assert_eq!(stats["totals"]["dismissed"], 1, "{stats}");
+                break;
+            }
+            anyhow::ensure!(std::time::Instant::now() < deadline, "prompt events never arrived: {stats}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(())
+    })
+    .await?;
+
+    // The host's backend applies the upgrade and tells Holdfast.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    let upgrade = reqwest::Client::new()
+        .post(format!(
+            "{}/v1/admin/apps/app_demo/customers/cus_demo_pro/lifecycle",
+            server.url
+        ))
+        .bearer_auth("sk_test_e2e")
+        .json(&json!({ "type": "upgraded", "at": now + 1, "plan": "team", "mrr_cents": 9900 }))
+        .send()
+        .await?;
+    assert!(upgrade.status().is_success(), "{}", upgrade.text().await?);
+    let stats = prompt_stats(&server.url).await?;
+    assert_eq!(stats["totals"]["upgraded"], 1, "{stats}");
+    let compare = stats["breakdowns"]["threshold"]
+        .as_array()
+        .and_then(|rows| rows.iter().find(|r| r["key"] == "90"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        compare["upgraded"], 1,
+        "the upgrade is credited to the 90% prompt: {stats}"
+    );
+    assert_eq!(compare["conversion"], 1.0, "{stats}");
+    Ok(())
+}
