@@ -15,6 +15,7 @@
 //! session, updated by every event, so a report groups sessions instead of scanning raw events.
 //! Upgrade prompts get the same treatment in [`prompts`]: one row per impression.
 
+mod batch;
 #[macro_use]
 mod sql;
 #[macro_use]

@@ -29,6 +29,8 @@ const MIGRATION_LOCK: i64 = 0x686f_6c64_6661_7374;
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    /// The group-commit writer for event batches.
+    ingest: tokio::sync::mpsc::Sender<super::batch::Job>,
 }
 
 impl super::sql::Backend for PostgresStore {
@@ -47,7 +49,12 @@ impl PostgresStore {
         migrate(&pool)
             .await
             .context("applying PostgreSQL migrations")?;
-        Ok(Self { pool })
+        let writer = pool.clone();
+        let ingest = super::batch::spawn(move |jobs| {
+            let pool = writer.clone();
+            async move { flush_events(&pool, jobs).await }
+        });
+        Ok(Self { pool, ingest })
     }
 }
 

@@ -14,13 +14,14 @@ pub const TALLY_COLUMNS: &str = "COUNT(*), \
 /// The range filter every stats query shares.
 pub const IN_RANGE: &str = "app_id = $1 AND live = $2 AND started_at >= $3 AND started_at < $4";
 
-/// Folds one event's facts into its session row: order-independent, so retries and events that
-/// arrive out of order give the same row. A save fixes the session's offer.
-pub const UPSERT_SESSION: &str = "INSERT INTO sessions (app_id, session_id, live, customer_id, \
+/// The session columns, in bind order.
+pub const SESSION_COLUMNS: &str = "INSERT INTO sessions (app_id, session_id, live, customer_id, \
      started_at, week, plan, mrr_cents, tenure_band, variant, reason, offer_id, offer_kind, \
-     offer_cost_cents, saved, saved_at, cancelled, abandoned) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
-     ON CONFLICT (app_id, session_id) DO UPDATE SET \
+     offer_cost_cents, saved, saved_at, cancelled, abandoned) ";
+
+/// How an incoming session row folds into the stored one: order-independent, so retries and
+/// events that arrive out of order give the same row. A save fixes the session's offer.
+pub const SESSION_CONFLICT: &str = " ON CONFLICT (app_id, session_id) DO UPDATE SET \
      started_at = CASE WHEN excluded.started_at < sessions.started_at THEN excluded.started_at ELSE sessions.started_at END, \
      week = CASE WHEN excluded.started_at < sessions.started_at THEN excluded.week ELSE sessions.week END, \
      variant = COALESCE(sessions.variant, excluded.variant), \
@@ -201,35 +202,7 @@ macro_rules! impl_store {
                 live: bool,
                 events: &[$crate::storage::StoredEvent],
             ) -> anyhow::Result<$crate::storage::IngestOutcome> {
-                let mut outcome = $crate::storage::IngestOutcome::default();
-                let mut tx = self.pool.begin().await?;
-                for event in events {
-                    let inserted = sqlx::query(
-                        "INSERT INTO events (app_id, id, live, session_id, customer_id, type, at, payload) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (app_id, id) DO NOTHING",
-                    )
-                    .bind(app_id)
-                    .bind(&event.id)
-                    .bind(live)
-                    .bind(&event.session_id)
-                    .bind(&event.customer_id)
-                    .bind(event.kind)
-                    .bind(event.at)
-                    .bind(&event.payload)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                    if inserted == 0 {
-                        outcome.duplicates += 1;
-                        continue;
-                    }
-                    outcome.accepted += 1;
-                    if let Some(facts) = &event.session {
-                        upsert_session(&mut tx, app_id, live, &event.session_id, facts).await?;
-                    }
-                }
-                tx.commit().await?;
-                Ok(outcome)
+                $crate::storage::batch::submit(&self.ingest, app_id, live, events).await
             }
 
             async fn exposures(
@@ -434,6 +407,53 @@ macro_rules! impl_store {
             }
         }
 
+        /// Stores a group of event batches in one transaction (see `batch`): one multi-row
+        /// insert of the events, then one multi-row upsert of the sessions they touched.
+        async fn flush_events(
+            pool: &sqlx::Pool<<$store as $crate::storage::sql::Backend>::Db>,
+            jobs: Vec<$crate::storage::batch::Job>,
+        ) {
+            let result: anyhow::Result<std::collections::HashSet<(String, String)>> = async {
+                let distinct = $crate::storage::batch::distinct_events(&jobs);
+                let mut inserted = std::collections::HashSet::new();
+                let mut tx = pool.begin().await?;
+                for chunk in distinct.chunks(1000) {
+                    let mut q = sqlx::QueryBuilder::new(
+                        "INSERT INTO events (app_id, id, live, session_id, customer_id, type, at, payload) ",
+                    );
+                    q.push_values(chunk, |mut row, (_, app_id, live, e)| {
+                        row.push_bind(*app_id)
+                            .push_bind(&e.id)
+                            .push_bind(*live)
+                            .push_bind(&e.session_id)
+                            .push_bind(&e.customer_id)
+                            .push_bind(e.kind)
+                            .push_bind(e.at)
+                            .push_bind(&e.payload);
+                    });
+                    q.push(" ON CONFLICT (app_id, id) DO NOTHING RETURNING app_id, id");
+                    let rows: Vec<(String, String)> =
+                        q.build_query_as().fetch_all(&mut *tx).await?;
+                    inserted.extend(rows);
+                }
+                let new_events = distinct
+                    .iter()
+                    .filter(|(_, app_id, _, e)| {
+                        inserted.contains(&(app_id.to_string(), e.id.clone()))
+                    })
+                    .map(|(_, app_id, live, e)| (*app_id, *live, *e));
+                let sessions = $crate::storage::batch::fold_sessions(new_events);
+                upsert_sessions(&mut tx, &sessions).await?;
+                tx.commit().await?;
+                Ok(inserted)
+            }
+            .await;
+            match result {
+                Ok(inserted) => $crate::storage::batch::answer(jobs, &inserted),
+                Err(e) => $crate::storage::batch::fail(jobs, &e),
+            }
+        }
+
         async fn upsert_session(
             tx: &mut sqlx::Transaction<'_, <$store as $crate::storage::sql::Backend>::Db>,
             app_id: &str,
@@ -441,27 +461,38 @@ macro_rules! impl_store {
             session_id: &str,
             f: &$crate::storage::SessionFacts,
         ) -> anyhow::Result<()> {
-            sqlx::query($crate::storage::sql::UPSERT_SESSION)
-                .bind(app_id)
-                .bind(session_id)
-                .bind(live)
-                .bind(&f.customer_id)
-                .bind(f.started_at)
-                .bind(&f.week)
-                .bind(&f.plan)
-                .bind(f.mrr_cents)
-                .bind(&f.tenure_band)
-                .bind(&f.variant)
-                .bind(&f.reason)
-                .bind(&f.offer_id)
-                .bind(&f.offer_kind)
-                .bind(f.offer_cost_cents)
-                .bind(i64::from(f.saved))
-                .bind(f.saved_at)
-                .bind(i64::from(f.cancelled))
-                .bind(i64::from(f.abandoned))
-                .execute(&mut **tx)
-                .await?;
+            upsert_sessions(tx, &[(app_id, live, session_id, f.clone())]).await
+        }
+
+        async fn upsert_sessions(
+            tx: &mut sqlx::Transaction<'_, <$store as $crate::storage::sql::Backend>::Db>,
+            sessions: &[(&str, bool, &str, $crate::storage::SessionFacts)],
+        ) -> anyhow::Result<()> {
+            for chunk in sessions.chunks(500) {
+                let mut q = sqlx::QueryBuilder::new($crate::storage::sql::SESSION_COLUMNS);
+                q.push_values(chunk, |mut row, (app_id, live, session_id, f)| {
+                    row.push_bind(*app_id)
+                        .push_bind(*session_id)
+                        .push_bind(*live)
+                        .push_bind(&f.customer_id)
+                        .push_bind(f.started_at)
+                        .push_bind(&f.week)
+                        .push_bind(&f.plan)
+                        .push_bind(f.mrr_cents)
+                        .push_bind(&f.tenure_band)
+                        .push_bind(&f.variant)
+                        .push_bind(&f.reason)
+                        .push_bind(&f.offer_id)
+                        .push_bind(&f.offer_kind)
+                        .push_bind(f.offer_cost_cents)
+                        .push_bind(i64::from(f.saved))
+                        .push_bind(f.saved_at)
+                        .push_bind(i64::from(f.cancelled))
+                        .push_bind(i64::from(f.abandoned));
+                });
+                q.push($crate::storage::sql::SESSION_CONFLICT);
+                q.build().execute(&mut **tx).await?;
+            }
             Ok(())
         }
     };

@@ -26,6 +26,8 @@ const MIGRATIONS: [(i64, &str); 5] = [
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// The group-commit writer for event batches.
+    ingest: tokio::sync::mpsc::Sender<super::batch::Job>,
 }
 
 impl super::sql::Backend for SqliteStore {
@@ -44,11 +46,18 @@ impl SqliteStore {
             .busy_timeout(std::time::Duration::from_secs(5));
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
+            // A local file does not drop connections; a ping per acquire would only add latency.
+            .test_before_acquire(false)
             .connect_with(options)
             .await
             .context("opening the SQLite database")?;
         migrate(&pool).await.context("applying SQLite migrations")?;
-        Ok(Self { pool })
+        let writer = pool.clone();
+        let ingest = super::batch::spawn(move |jobs| {
+            let pool = writer.clone();
+            async move { flush_events(&pool, jobs).await }
+        });
+        Ok(Self { pool, ingest })
     }
 }
 

@@ -249,3 +249,34 @@ async fn test_mode_accepts_unsigned_customers_and_keeps_its_data_apart() {
         "test data never shows as live"
     );
 }
+
+#[tokio::test]
+async fn concurrent_retries_of_a_batch_store_each_event_once() {
+    let app = spawn_app().await;
+    let body = session(
+        "cus_1",
+        "too_expensive",
+        "discount_25",
+        "offer_accepted",
+        now() - 60,
+    );
+    let url = format!("{}/v1/apps/{TEST_APP}/events", app.url);
+    let sends: Vec<_> = (0..8)
+        .map(|_| {
+            let request = app.client.post(&url).header("origin", ORIGIN).json(&body);
+            tokio::spawn(async move { request.send().await })
+        })
+        .collect();
+    let mut accepted = 0;
+    for send in sends {
+        let (status, body) = json_of(send.await.unwrap().unwrap()).await;
+        assert_eq!(status, 200);
+        accepted += body["accepted"].as_u64().unwrap();
+    }
+    assert_eq!(accepted, 4, "each event is counted once across all retries");
+    let totals = &app.stats(TEST_APP, "").await["totals"];
+    assert_eq!(
+        (totals["sessions"].as_i64(), totals["saves"].as_i64()),
+        (Some(1), Some(1))
+    );
+}
