@@ -127,3 +127,33 @@ async fn a_subscriber_who_accepts_the_offer_is_saved_and_the_server_counts_it() 
     assert_eq!(stats["totals"]["saved_mrr_cents"], 4900, "{stats}");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_left_by_an_earlier_page_arrive_and_a_refused_one_does_not_take_its_batch_with_it()
+-> anyhow::Result<()> {
+    let server = spawn_server().await?;
+    let url = server.url.clone();
+    with_browser(move |client| async move {
+        client.goto(&url).await?;
+        wait_for(&client, "return document.getElementById('holdfast-status').textContent.includes('mounted');", Duration::from_secs(20)).await?;
+        // What a page that closed before it could send would leave behind: one malformed event
+        // between two good ones of the same session.
+        client
+            .execute(
+                "const c = { id: 'cus_left', plan: 'pro', mrr_cents: 4900, created_at: 1700000000 };
+                 const s = crypto.randomUUID(); const now = Date.now();
+                 const e = (id, type) => ({ customer: c, event: { id, type, at: now, session_id: s } });
+                 localStorage.setItem('holdfast:outbox:app_demo', JSON.stringify([
+                   e(crypto.randomUUID(), 'flow_started'), e('not-a-uuid', 'reason_selected'), e(crypto.randomUUID(), 'cancel_confirmed')]));",
+                vec![],
+            )
+            .await?;
+        client.refresh().await?;
+        wait_for(&client, "const v = localStorage.getItem('holdfast:outbox:app_demo'); return v === '[]';", Duration::from_secs(15)).await?;
+        Ok(())
+    })
+    .await?;
+    let stats = stats_until(&server.url, |t| t["cancels"] == 1).await?;
+    assert_eq!(stats["totals"]["sessions"], 1, "{stats}");
+    Ok(())
+}

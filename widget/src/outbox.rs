@@ -148,6 +148,16 @@ fn remove(app: &str, sent: &Array) {
     store(app, &kept);
 }
 
+/// The index `i` of an error body whose field is `events[i]...`.
+fn refused_index(body: &JsValue) -> Option<u32> {
+    let field = Reflect::get(body, &"error".into())
+        .and_then(|e| Reflect::get(&e, &"field".into()))
+        .ok()?
+        .as_string()?;
+    let rest = field.strip_prefix("events[")?;
+    rest.split(']').next()?.parse().ok()
+}
+
 /// Sends everything pending, batch by batch, retrying with jittered exponential backoff while the
 /// server is unreachable or busy. Only one flush runs at a time.
 pub async fn flush() {
@@ -169,7 +179,8 @@ pub async fn flush() {
                 remove(&app, &events);
                 attempt = 0;
             }
-            // Refused for good (malformed, unknown app): keeping it would block the queue forever.
+            // Refused for good: keeping it would block the queue forever. When the server names
+            // one event (`events[3].id`), only that one is dropped and the rest are sent again.
             Ok(reply)
                 if reply.status >= 400
                     && reply.status < 500
@@ -180,7 +191,10 @@ pub async fn flush() {
                     &"Holdfast: the server refused events".into(),
                     &reply.body,
                 );
-                remove(&app, &events);
+                match refused_index(&reply.body).map(|i| events.get(i)) {
+                    Some(bad) if !bad.is_undefined() => remove(&app, &Array::of1(&bad)),
+                    _ => remove(&app, &events),
+                }
             }
             _ => {
                 attempt += 1;
