@@ -158,3 +158,80 @@ pub async fn wait_for(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Steps on the demo page, the way a subscriber takes them.
+pub mod demo {
+    use std::time::Duration;
+
+    use fantoccini::Client;
+    use serde_json::Value;
+
+    use super::wait_for;
+
+    /// Runs `js` with `root` bound to the widget's shadow root, returning its value.
+    pub async fn in_widget(client: &Client, js: &str) -> anyhow::Result<Value> {
+        let script =
+            format!("const root = document.getElementById('holdfast-root').shadowRoot; {js}");
+        Ok(client.execute(&script, vec![]).await?)
+    }
+
+    /// Opens the demo page, waits for the widget, and starts the cancel flow under `profile`.
+    pub async fn open_flow(client: &Client, url: &str, profile: &str) -> anyhow::Result<()> {
+        client.goto(url).await?;
+        wait_for(
+            client,
+            "return document.getElementById('holdfast-status').textContent.includes('mounted');",
+            Duration::from_secs(20),
+        )
+        .await?;
+        client
+            .execute(
+                &format!(
+                    "document.getElementById('demo-profile').value = '{profile}'; \
+                     document.getElementById('demo-locale').value = 'en'; \
+                     document.getElementById('cancel-subscription').click();"
+                ),
+                vec![],
+            )
+            .await?;
+        wait_for(
+            client,
+            "return !!document.getElementById('holdfast-root').shadowRoot.querySelector('[data-testid=hf-dialog]');",
+            Duration::from_secs(10),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Clicks the widget control with this `data-testid` once it is there and enabled, then
+    /// waits two animation frames so the next step has rendered.
+    pub async fn click(client: &Client, testid: &str) -> anyhow::Result<()> {
+        wait_for(
+            client,
+            &format!(
+                "const r = document.getElementById('holdfast-root'); \
+                 const el = r && r.shadowRoot.querySelector('[data-testid={testid}]'); \
+                 if (el && !el.disabled) {{ el.click(); return true; }} return false;"
+            ),
+            Duration::from_secs(10),
+        )
+        .await?;
+        client
+            .execute_async(
+                "requestAnimationFrame(() => requestAnimationFrame(arguments[0]));",
+                vec![],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// The cancel dialog's current step (`survey`, `offer`, `confirm`, `done`, ...).
+    pub async fn step(client: &Client) -> anyhow::Result<String> {
+        let v = in_widget(
+            client,
+            "const d = root.querySelector('[data-testid=hf-dialog]'); return d ? d.dataset.step : '';",
+        )
+        .await?;
+        Ok(v.as_str().unwrap_or_default().to_string())
+    }
+}

@@ -4,54 +4,9 @@
 
 use std::time::Duration;
 
-use fantoccini::Client;
+use holdfast_e2e::demo::{click, in_widget, open_flow, step};
 use holdfast_e2e::{spawn_server, wait_for, with_browser};
 use serde_json::Value;
-
-/// Runs `js` against the widget's shadow root (`root`), returning its value.
-async fn in_widget(client: &Client, js: &str) -> anyhow::Result<Value> {
-    let script = format!("const root = document.getElementById('holdfast-root').shadowRoot; {js}");
-    Ok(client.execute(&script, vec![]).await?)
-}
-
-async fn click(client: &Client, testid: &str) -> anyhow::Result<()> {
-    wait_for(
-        client,
-        &format!(
-            "const r = document.getElementById('holdfast-root'); const el = r && r.shadowRoot.querySelector('[data-testid={testid}]'); if (el && !el.disabled) {{ el.click(); return true; }} return false;"
-        ),
-        Duration::from_secs(10),
-    )
-    .await?;
-    Ok(())
-}
-
-async fn step(client: &Client) -> anyhow::Result<String> {
-    let v = in_widget(
-        client,
-        "const d = root.querySelector('[data-testid=hf-dialog]'); return d ? d.dataset.step : '';",
-    )
-    .await?;
-    Ok(v.as_str().unwrap_or_default().to_string())
-}
-
-async fn open_flow(client: &Client, url: &str, profile: &str) -> anyhow::Result<()> {
-    client.goto(url).await?;
-    wait_for(
-        client,
-        "return document.getElementById('holdfast-status').textContent.includes('mounted');",
-        Duration::from_secs(20),
-    )
-    .await?;
-    client
-        .execute(
-            &format!("document.getElementById('demo-profile').value = '{profile}'; document.getElementById('demo-locale').value = 'en'; document.getElementById('cancel-subscription').click();"),
-            vec![],
-        )
-        .await?;
-    wait_for(client, "const r = document.getElementById('holdfast-root').shadowRoot; return !!r.querySelector('[data-testid=hf-dialog]');", Duration::from_secs(10)).await?;
-    Ok(())
-}
 
 /// The admin stats totals, polled until `check` accepts them (the outbox sends asynchronously).
 async fn stats_until(base: &str, check: impl Fn(&Value) -> bool) -> anyhow::Result<Value> {

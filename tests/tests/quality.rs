@@ -4,40 +4,9 @@
 use std::time::Duration;
 
 use fantoccini::Client;
+use holdfast_e2e::demo::{click, open_flow};
 use holdfast_e2e::{spawn_server, wait_for, with_browser};
 use serde_json::Value;
-
-async fn open_flow(client: &Client, url: &str) -> anyhow::Result<()> {
-    client.goto(url).await?;
-    wait_for(
-        client,
-        "return document.getElementById('holdfast-status').textContent.includes('mounted');",
-        Duration::from_secs(20),
-    )
-    .await?;
-    client
-        .execute("document.getElementById('demo-profile').value = 'standard'; document.getElementById('demo-locale').value = 'en'; document.getElementById('cancel-subscription').click();", vec![])
-        .await?;
-    wait_for(client, "return !!document.getElementById('holdfast-root').shadowRoot.querySelector('[data-testid=hf-dialog]');", Duration::from_secs(10)).await?;
-    Ok(())
-}
-
-async fn click(client: &Client, testid: &str) -> anyhow::Result<()> {
-    wait_for(
-        client,
-        &format!("const el = document.getElementById('holdfast-root').shadowRoot.querySelector('[data-testid={testid}]'); if (el && !el.disabled) {{ el.click(); return true; }} return false;"),
-        Duration::from_secs(10),
-    )
-    .await?;
-    // One animation frame so the next step has rendered.
-    client
-        .execute_async(
-            "requestAnimationFrame(() => requestAnimationFrame(arguments[0]));",
-            vec![],
-        )
-        .await?;
-    Ok(())
-}
 
 /// Runs axe-core's WCAG 2.x A/AA rules on the widget and returns the violations.
 async fn axe(client: &Client) -> anyhow::Result<Vec<Value>> {
@@ -65,7 +34,7 @@ async fn every_step_of_the_flow_passes_axe_core_wcag_aa_checks() -> anyhow::Resu
     let server = spawn_server().await?;
     let url = server.url.clone();
     with_browser(move |client| async move {
-        open_flow(&client, &url).await?;
+        open_flow(&client, &url, "standard").await?;
         client.execute(&axe_source, vec![]).await?;
         let mut seen = Vec::new();
         for (step, action) in [
@@ -103,7 +72,7 @@ async fn a_hostile_host_stylesheet_changes_nothing_in_the_dialog() -> anyhow::Re
     let server = spawn_server().await?;
     let url = server.url.clone();
     with_browser(move |client| async move {
-        open_flow(&client, &url).await?;
+        open_flow(&client, &url, "standard").await?;
         let before = client.execute(MEASURE, vec![]).await?;
         click(&client, "hf-close").await?;
         client
@@ -136,7 +105,7 @@ async fn the_dialog_fits_a_320_pixel_wide_screen() -> anyhow::Result<()> {
     let url = server.url.clone();
     with_browser(move |client| async move {
         client.set_window_size(320, 640).await?;
-        open_flow(&client, &url).await?;
+        open_flow(&client, &url, "standard").await?;
         let width = client.execute("return window.innerWidth;", vec![]).await?;
         assert!(width.as_i64().is_some_and(|w| w <= 320), "the viewport is 320 px wide: {width}");
         for step_action in ["hf-reason-too_expensive", "hf-survey-continue", "hf-decline"] {
@@ -166,7 +135,7 @@ async fn screenshot_of_the_offer_step() -> anyhow::Result<()> {
     let url = server.url.clone();
     with_browser(move |client| async move {
         client.set_window_size(1100, 760).await?;
-        open_flow(&client, &url).await?;
+        open_flow(&client, &url, "standard").await?;
         click(&client, "hf-reason-too_expensive").await?;
         click(&client, "hf-survey-continue").await?;
         let png = client.screenshot().await?;
