@@ -60,3 +60,43 @@ async fn the_server_answers_health_and_the_demo_config() -> anyhow::Result<()> {
 async fn fetch(url: &str) -> anyhow::Result<String> {
     Ok(reqwest::get(url).await?.text().await?)
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_made_before_the_loader_arrives_are_queued_and_answered() -> anyhow::Result<()> {
+    let server = spawn_server().await?;
+    // A bare page of the server's origin, without the widget, where the host's code runs first.
+    let url = format!("{}/healthz", server.url);
+    with_browser(move |client| async move {
+        client.goto(&url).await?;
+        client
+            .execute(
+                "window.Holdfast = window.Holdfast || { q: [] };
+                 ['cancel', 'usage', 'gate'].forEach(function (m) { window.Holdfast[m] = window.Holdfast[m] || function (o) { return new Promise(function (a, b) { window.Holdfast.q.push([m, o, a, b]); }); }; });
+                 const customer = { id: 'cus_early', plan: 'pro', mrr_cents: 4900, created_at: 1700000000 };
+                 window.early = [];
+                 Holdfast.usage({ customer, metric: 'projects', used: 5, limit: 10 }).then(r => early.push(r.status));
+                 Holdfast.gate({ customer, feature: 'sso' }).then(r => early.push(r.status + ':' + r.reason));
+                 Holdfast.usage({ customer }).catch(e => early.push('rejected:' + e.message));
+                 const s = document.createElement('script');
+                 s.async = true; s.src = '/holdfast.js'; s.dataset.app = 'app_demo';
+                 document.body.appendChild(s);",
+                vec![],
+            )
+            .await?;
+        let early = wait_for(&client, "return window.early.length === 3 && window.early;", Duration::from_secs(20)).await?;
+        let mut early: Vec<String> =
+            serde_json::from_value(early).map_err(|e| anyhow::anyhow!("{e}"))?;
+        early.sort();
+        assert_eq!(
+            early,
+            [
+                "rejected:Holdfast.usage: metric: expected a non-empty string",
+                "shown",
+                "suppressed:not_yet"
+            ],
+            "no queued call is lost"
+        );
+        Ok(())
+    })
+    .await
+}
