@@ -65,20 +65,24 @@ pub struct AppCache {
 const CACHE_TTL: Duration = Duration::from_secs(5);
 
 impl AppCache {
+    /// The app if it is cached and fresh: no allocation, only a shared lock.
+    pub fn cached(&self, app_id: &str) -> Option<Arc<LoadedApp>> {
+        self.apps
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(app_id)
+            .filter(|a| a.loaded_at.elapsed() < CACHE_TTL)
+            .cloned()
+    }
+
     /// The app, from the cache or storage; `None` when there is no such app.
     pub async fn get(
         &self,
         storage: &crate::Storage,
         app_id: &str,
     ) -> Result<Option<Arc<LoadedApp>>, ApiError> {
-        if let Some(app) = self
-            .apps
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(app_id)
-            .filter(|a| a.loaded_at.elapsed() < CACHE_TTL)
-        {
-            return Ok(Some(app.clone()));
+        if let Some(app) = self.cached(app_id) {
+            return Ok(Some(app));
         }
         let Some(record) = storage.app(app_id).await? else {
             return Ok(None);
@@ -114,36 +118,50 @@ fn client_of(req: &Request) -> IpAddr {
         .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip())
 }
 
-/// Who is asking for which app. Taken out of the request before any await: a request's body is
-/// not `Sync`, so a borrow of it must not live across one.
-fn caller(req: &Request) -> (String, IpAddr) {
-    let app_id = app_id_of(req.uri().path()).unwrap_or_default().to_string();
-    (app_id, client_of(req))
+/// What the synchronous part of loading an app found.
+enum Lookup {
+    /// Cached and fresh.
+    Hit(Arc<LoadedApp>),
+    /// Not cached: the app id, owned so it can be held while storage is read.
+    Miss(String),
 }
 
-async fn load_app(
-    state: &AppState,
-    app_id: &str,
-    client: IpAddr,
-) -> Result<Arc<LoadedApp>, ApiError> {
+/// Checks the app id and the rate limit and looks in the cache, borrowing the path: a request's
+/// body is not `Sync`, so a borrow of the request must not live across an await, and the common
+/// case (a cached app) needs no await and no allocation.
+fn lookup(state: &AppState, req: &Request) -> Result<Lookup, ApiError> {
+    let app_id = app_id_of(req.uri().path()).unwrap_or_default();
     check_id("app_id", app_id)?;
-    if !state.inner.limiter.allow(client, app_id) {
+    if !state.inner.limiter.allow(client_of(req), app_id) {
         return Err(ApiError::rate_limited());
     }
-    state
-        .inner
-        .apps
-        .get(&state.inner.storage, app_id)
-        .await?
-        .ok_or_else(|| ApiError::app_not_found(app_id))
+    Ok(match state.inner.apps.cached(app_id) {
+        Some(app) => Lookup::Hit(app),
+        None => Lookup::Miss(app_id.to_string()),
+    })
+}
+
+async fn load_app(state: &AppState, found: Lookup) -> Result<Arc<LoadedApp>, ApiError> {
+    match found {
+        Lookup::Hit(app) => Ok(app),
+        Lookup::Miss(app_id) => state
+            .inner
+            .apps
+            .get(&state.inner.storage, &app_id)
+            .await?
+            .ok_or_else(|| ApiError::app_not_found(&app_id)),
+    }
 }
 
 /// Public routes: the app must exist, a browser `Origin` must be on its allow-list (403
 /// otherwise; requests without one come from servers and are let through), and responses carry
 /// CORS headers for exactly that origin. Answers preflights itself.
 pub async fn public_guard(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let (app_id, client) = caller(&req);
-    let app = match load_app(&state, &app_id, client).await {
+    let found = match lookup(&state, &req) {
+        Ok(found) => found,
+        Err(e) => return e.into_response(),
+    };
+    let app = match load_app(&state, found).await {
         Ok(app) => app,
         Err(e) => return e.into_response(),
     };
@@ -192,8 +210,11 @@ pub async fn public_guard(State(state): State<AppState>, mut req: Request, next:
 /// Admin routes: the app must exist and the request must carry its secret as a bearer key.
 /// No CORS: the admin API is for servers and the dashboard's own backend.
 pub async fn admin_guard(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let (app_id, client) = caller(&req);
-    let app = match load_app(&state, &app_id, client).await {
+    let found = match lookup(&state, &req) {
+        Ok(found) => found,
+        Err(e) => return e.into_response(),
+    };
+    let app = match load_app(&state, found).await {
         Ok(app) => app,
         Err(e) => return e.into_response(),
     };

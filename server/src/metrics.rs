@@ -3,15 +3,21 @@
 //! A handful of counters kept in memory per replica (Prometheus sums replicas): requests by route
 //! and status, and the outcomes growth teams watch live.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
-use std::sync::Mutex;
+use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::http::Method;
+
+/// Request counters by route, then by method and status. Looked up by `&str` under a read lock,
+/// so counting a request whose counter exists allocates nothing and takes no exclusive lock.
+type RequestCounters = HashMap<String, HashMap<(Method, u16), AtomicU64>>;
 
 /// The server's counters.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
+    requests: RwLock<RequestCounters>,
     /// Widget events stored.
     pub events_accepted: AtomicU64,
     /// Widget events ignored as retries.
@@ -24,14 +30,26 @@ pub struct Metrics {
 
 impl Metrics {
     /// Counts one answered request.
-    pub fn request(&self, method: &str, route: &str, status: u16) {
-        let mut requests = self
-            .requests
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        *requests
-            .entry((method.to_string(), route.to_string(), status))
-            .or_default() += 1;
+    pub fn request(&self, method: &Method, route: &str, status: u16) {
+        let key = (method.clone(), status);
+        {
+            let requests = self
+                .requests
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some(counter) = requests.get(route).and_then(|r| r.get(&key)) {
+                counter.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+        }
+        self.requests
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(route.to_string())
+            .or_default()
+            .entry(key)
+            .or_default()
+            .fetch_add(1, Ordering::Relaxed);
     }
 
     /// Adds to a counter.
@@ -46,9 +64,20 @@ impl Metrics {
         out.push_str("# TYPE holdfast_http_requests_total counter\n");
         let requests = self
             .requests
-            .lock()
+            .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        for ((method, route, status), n) in requests.iter() {
+        let sorted: BTreeMap<(&str, &str, u16), u64> = requests
+            .iter()
+            .flat_map(|(route, by)| {
+                by.iter().map(move |((method, status), n)| {
+                    (
+                        (method.as_str(), route.as_str(), *status),
+                        n.load(Ordering::Relaxed),
+                    )
+                })
+            })
+            .collect();
+        for ((method, route, status), n) in sorted {
             let _ = writeln!(
                 out,
                 "holdfast_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {n}"

@@ -25,11 +25,18 @@ impl Default for RateLimit {
     }
 }
 
-/// Buckets keyed by (client address, app id).
+/// Buckets keyed by app id, then client address: nested so that a lookup borrows the app id
+/// instead of allocating a key per request.
 #[derive(Debug)]
 pub struct Limiter {
     limit: RateLimit,
-    buckets: Mutex<HashMap<(IpAddr, String), (f64, Instant)>>,
+    buckets: Mutex<Buckets>,
+}
+
+#[derive(Debug, Default)]
+struct Buckets {
+    by_app: HashMap<String, HashMap<IpAddr, (f64, Instant)>>,
+    keys: usize,
 }
 
 /// Beyond this many keys, idle full buckets are dropped so memory stays bounded.
@@ -40,7 +47,7 @@ impl Limiter {
     pub fn new(limit: RateLimit) -> Self {
         Self {
             limit,
-            buckets: Mutex::new(HashMap::new()),
+            buckets: Mutex::new(Buckets::default()),
         }
     }
 
@@ -51,15 +58,25 @@ impl Limiter {
             .buckets
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if buckets.len() > MAX_KEYS {
+        let buckets = &mut *buckets;
+        if buckets.keys > MAX_KEYS {
             let limit = self.limit;
-            buckets.retain(|_, (tokens, at)| {
-                *tokens + now.duration_since(*at).as_secs_f64() * limit.per_second < limit.burst
+            buckets.by_app.retain(|_, clients| {
+                clients.retain(|_, (tokens, at)| {
+                    *tokens + now.duration_since(*at).as_secs_f64() * limit.per_second < limit.burst
+                });
+                !clients.is_empty()
             });
+            buckets.keys = buckets.by_app.values().map(HashMap::len).sum();
         }
-        let (tokens, at) = buckets
-            .entry((client, app_id.to_string()))
-            .or_insert((self.limit.burst, now));
+        if !buckets.by_app.contains_key(app_id) {
+            buckets.by_app.insert(app_id.to_string(), HashMap::new());
+        }
+        let clients = buckets.by_app.get_mut(app_id).expect("inserted above");
+        let (tokens, at) = clients.entry(client).or_insert_with(|| {
+            buckets.keys += 1;
+            (self.limit.burst, now)
+        });
         let refill = now.duration_since(*at).as_secs_f64() * self.limit.per_second;
         *tokens = (*tokens + refill).min(self.limit.burst);
         *at = now;

@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use axum::Extension;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::apps::LoadedApp;
@@ -22,8 +22,14 @@ use crate::apps::LoadedApp;
         (status = 404, description = "No such app", body = crate::error::ErrorResponse),
     )
 )]
-pub async fn get(Extension(app): Extension<Arc<LoadedApp>>, headers: HeaderMap) -> Response {
-    let unchanged = headers
+pub async fn get(req: Request) -> Response {
+    // Taking the request whole borrows its headers and the app the guard put in its extensions
+    // instead of cloning them.
+    let Some(app) = req.extensions().get::<Arc<LoadedApp>>() else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let unchanged = req
+        .headers()
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|tags| {

@@ -52,7 +52,7 @@ impl PostgresStore {
         let writer = pool.clone();
         let ingest = super::batch::spawn(move |jobs| {
             let pool = writer.clone();
-            async move { flush_events(&pool, jobs).await }
+            async move { flush_events(pool.begin().await, jobs).await }
         });
         Ok(Self { pool, ingest })
     }

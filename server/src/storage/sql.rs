@@ -407,16 +407,20 @@ macro_rules! impl_store {
             }
         }
 
-        /// Stores a group of event batches in one transaction (see `batch`): one multi-row
-        /// insert of the events, then one multi-row upsert of the sessions they touched.
+        /// Stores a group of event batches in `tx`, the transaction the writer began for it (see
+        /// `batch`): one multi-row insert of the events, then one multi-row upsert of the
+        /// sessions they touched. A failure to begin fails the group.
         async fn flush_events(
-            pool: &sqlx::Pool<<$store as $crate::storage::sql::Backend>::Db>,
+            tx: Result<
+                sqlx::Transaction<'_, <$store as $crate::storage::sql::Backend>::Db>,
+                sqlx::Error,
+            >,
             jobs: Vec<$crate::storage::batch::Job>,
         ) {
             let result: anyhow::Result<std::collections::HashSet<(String, String)>> = async {
                 let distinct = $crate::storage::batch::distinct_events(&jobs);
                 let mut inserted = std::collections::HashSet::new();
-                let mut tx = pool.begin().await?;
+                let mut tx = tx?;
                 for chunk in distinct.chunks(1000) {
                     let mut q = sqlx::QueryBuilder::new(
                         "INSERT INTO events (app_id, id, live, session_id, customer_id, type, at, payload) ",
