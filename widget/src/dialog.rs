@@ -521,7 +521,12 @@ impl State {
                 self.busy.set(true);
                 self.notice.set(None);
                 wasm_bindgen_futures::spawn_local(async move {
-                    match session::accept(&offer.id, self.reason.get_untracked()).await {
+                    let answer = session::accept(&offer.id, self.reason.get_untracked()).await;
+                    // The dialog may have been closed while the server answered.
+                    if self.flow.try_with_untracked(|_| ()).is_none() {
+                        return;
+                    }
+                    match answer {
                         Acceptance::Accepted => {
                             // The accepted offer goes first: the saved screen and outcome use it.
                             self.offers.update(|o| {

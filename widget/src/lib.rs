@@ -48,6 +48,8 @@ const STYLESHEET: &str = include_str!("../../style/widget.css");
 
 thread_local! {
     static CONFIG: std::cell::RefCell<Option<Arc<AppConfig>>> = const { std::cell::RefCell::new(None) };
+    /// A cancel flow is being opened (its config is loading): a second call must not open another.
+    static OPENING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 fn document() -> Result<Document, JsValue> {
@@ -264,9 +266,31 @@ async fn open_cancel(options: JsValue, resolve: Function) -> Result<(), String> 
             ),
         },
     };
-    if session::is_open() {
+    if session::is_open() || OPENING.with(|o| o.replace(true)) {
         return Err("a cancel flow is already open".into());
     }
+    let opened = open_session(
+        options,
+        customer,
+        on_outcome,
+        explicit_profile,
+        period_end,
+        resolve,
+    )
+    .await;
+    OPENING.with(|o| o.set(false));
+    opened
+}
+
+/// The part of [`open_cancel`] after the options are valid; only one runs at a time.
+async fn open_session(
+    options: JsValue,
+    customer: holdfast_core::Customer,
+    on_outcome: Option<Function>,
+    explicit_profile: Option<PolicyProfile>,
+    period_end: Option<i64>,
+    resolve: Function,
+) -> Result<(), String> {
     prompts::hide();
 
     let loaded = load_config().await;

@@ -473,3 +473,32 @@ async fn the_outbox_keeps_every_event_with_a_uuid_across_a_reload() {
     );
     reset_config();
 }
+
+#[wasm_bindgen_test]
+async fn a_second_cancel_call_while_one_is_opening_is_refused_and_the_first_still_answers() {
+    setup("app_twice");
+    reset_config(); // the config fetch is slow to fail: both calls overlap while it loads
+    let first = cancel(options(Some("standard"), "en").into());
+    let second = cancel(options(Some("standard"), "en").into());
+    let err = JsFuture::from(second).await.unwrap_err();
+    assert_eq!(
+        field(&err, "message").as_string().unwrap(),
+        "Holdfast.cancel: a cancel flow is already open"
+    );
+    for _ in 0..50 {
+        if testid("hf-dialog").is_some() {
+            break;
+        }
+        settle().await;
+    }
+    assert_eq!(
+        root()
+            .query_selector_all("[data-testid=hf-dialog]")
+            .unwrap()
+            .length(),
+        1
+    );
+    click("hf-close").await;
+    assert_eq!(field(&outcome(first).await, "outcome"), "abandoned");
+    settle().await;
+}
