@@ -120,20 +120,29 @@ async fn run() -> anyhow::Result<()> {
         let url = url.clone();
         move |c: &reqwest::Client| c.post(&url).json(&batch())
     };
-    if only == "config" {
-        measure("GET config", &client, DURATION, get(&config_url)).await?;
-        return Ok(());
+    // BENCH_ONLY=config or ingest measures that scenario with its no-op baselines only.
+    let (want_config, want_ingest) = match only.as_str() {
+        "config" => (true, false),
+        "ingest" => (false, true),
+        _ => (true, true),
+    };
+    let mut rows = Vec::new();
+    let mut config_pair = None;
+    if want_config {
+        let bare_get = measure("no-op GET bare", &client, DURATION, get(&bare)).await?;
+        let noop_get = measure("no-op GET", &client, DURATION, get(&stacked)).await?;
+        let config = measure("GET config", &client, DURATION, get(&config_url)).await?;
+        config_pair = Some((config.rps, noop_get.rps, bare_get.rps));
+        rows.extend([bare_get, noop_get, config]);
     }
-    if only == "ingest" {
-        measure("POST events", &client, DURATION, post(&events_url)).await?;
-        return Ok(());
+    let mut ingest_pair = None;
+    if want_ingest {
+        let bare_post = measure("no-op POST bare", &client, DURATION, post(&bare)).await?;
+        let noop_post = measure("no-op POST", &client, DURATION, post(&stacked)).await?;
+        let ingest = measure("POST events", &client, DURATION, post(&events_url)).await?;
+        ingest_pair = Some((ingest.rps, noop_post.rps, bare_post.rps));
+        rows.extend([bare_post, noop_post, ingest]);
     }
-    let bare_get = measure("no-op GET bare", &client, DURATION, get(&bare)).await?;
-    let noop_get = measure("no-op GET", &client, DURATION, get(&stacked)).await?;
-    let config = measure("GET config", &client, DURATION, get(&config_url)).await?;
-    let bare_post = measure("no-op POST bare", &client, DURATION, post(&bare)).await?;
-    let noop_post = measure("no-op POST", &client, DURATION, post(&stacked)).await?;
-    let ingest = measure("POST events", &client, DURATION, post(&events_url)).await?;
 
     println!();
     println!("What each scenario goes through:");
@@ -152,30 +161,33 @@ async fn run() -> anyhow::Result<()> {
         "{:<16} {:>10} {:>10} {:>10}",
         "scenario", "req/s", "p50", "p99"
     );
-    for r in [
-        &bare_get, &noop_get, &config, &bare_post, &noop_post, &ingest,
-    ] {
+    for r in &rows {
         println!(
             "{:<16} {:>10.0} {:>10.2?} {:>10.2?}",
             r.name, r.rps, r.p50, r.p99
         );
     }
-    let config_ratio = config.rps / noop_get.rps;
-    let ingest_ratio = ingest.rps / noop_post.rps;
     println!();
+    if let Some((config, noop, bare)) = config_pair {
+        let ratio = config / noop;
+        println!(
+            "config / no-op GET:  {ratio:.2}x (target >= 0.80x) {} [vs bare: {:.2}x]",
+            verdict(ratio, 0.8),
+            config / bare
+        );
+    }
+    let Some((ingest, noop, bare)) = ingest_pair else {
+        return Ok(());
+    };
+    let ratio = ingest / noop;
     println!(
-        "config / no-op GET:  {config_ratio:.2}x (target >= 0.80x) {} [vs bare: {:.2}x]",
-        verdict(config_ratio, 0.8),
-        config.rps / bare_get.rps
-    );
-    println!(
-        "ingest / no-op POST: {ingest_ratio:.2}x (target >= 0.50x) {} [vs bare: {:.2}x]",
-        verdict(ingest_ratio, 0.5),
-        ingest.rps / bare_post.rps
+        "ingest / no-op POST: {ratio:.2}x (target >= 0.50x) {} [vs bare: {:.2}x]",
+        verdict(ratio, 0.5),
+        ingest / bare
     );
     println!(
         "({EVENTS_PER_REQUEST} events per ingest request: {:.0} events/s stored)",
-        ingest.rps * EVENTS_PER_REQUEST as f64
+        ingest * EVENTS_PER_REQUEST as f64
     );
     Ok(())
 }
