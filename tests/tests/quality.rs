@@ -148,3 +148,31 @@ async fn screenshot_of_the_offer_step() -> anyhow::Result<()> {
     })
     .await
 }
+
+/// Writes the README's screenshot of an upgrade prompt (`docs/upgrade-prompt.png`). Not part of
+/// the suite: run with `cargo test -p holdfast-e2e --test quality -- --ignored`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "writes docs/upgrade-prompt.png; run on demand"]
+async fn screenshot_of_the_limit_prompt() -> anyhow::Result<()> {
+    let server = spawn_server().await?;
+    let url = server.url.clone();
+    with_browser(move |client| async move {
+        client.set_window_size(1100, 760).await?;
+        client.goto(&url).await?;
+        wait_for(&client, "return document.getElementById('holdfast-status').textContent.includes('mounted');", Duration::from_secs(20)).await?;
+        // Straight to 10 of 10 projects: the "limit reached" dialog with its plan comparison.
+        client
+            .execute(
+                "const c = { id: 'cus_shot', plan: 'pro', mrr_cents: 4900, created_at: 1700000000 };
+                 Holdfast.usage({ customer: c, metric: 'projects', used: 10, limit: 10, period_end: 4000000000 });",
+                vec![],
+            )
+            .await?;
+        wait_for(&client, "const p = document.getElementById('holdfast-root').shadowRoot.querySelector('[data-testid=hf-prompt]'); return !!p;", Duration::from_secs(10)).await?;
+        client.execute_async("requestAnimationFrame(() => requestAnimationFrame(arguments[0]));", vec![]).await?;
+        let png = client.screenshot().await?;
+        std::fs::write(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/upgrade-prompt.png"), png)?;
+        Ok(())
+    })
+    .await
+}
