@@ -107,7 +107,7 @@ pub struct Reason {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
     /// Whether choosing it opens a free-text box ("other").
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_false")]
     pub free_text: bool,
 }
 
@@ -129,6 +129,11 @@ pub struct Plan {
     pub features: Vec<String>,
 }
 
+/// Leaves `false` flags out of the JSON: the widget downloads the config on every page.
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
 fn default_currency() -> String {
     "USD".into()
 }
@@ -140,16 +145,16 @@ pub struct Rule {
     /// Stable id, reported as the rule that matched.
     pub id: String,
     /// Reasons this rule answers; empty means any reason, including a skipped survey.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reasons: Vec<String>,
     /// Conditions on the customer and variant; all must hold.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub when: Vec<Condition>,
     /// The offer to make; `None` makes a rule that deliberately offers nothing.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offer: Option<String>,
     /// Used when the primary offer is not eligible, or as a second screen where the profile allows.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fallback: Option<String>,
 }
 
