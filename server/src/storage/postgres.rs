@@ -6,7 +6,7 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
 /// PostgreSQL's migrations, applied in order, each once.
-const MIGRATIONS: [(i64, &str); 4] = [
+const MIGRATIONS: [(i64, &str); 5] = [
     (1, include_str!("../../migrations/postgres/0001_schema.sql")),
     (
         2,
@@ -19,6 +19,10 @@ const MIGRATIONS: [(i64, &str); 4] = [
     (
         4,
         include_str!("../../migrations/postgres/0004_impression_order.sql"),
+    ),
+    (
+        5,
+        include_str!("../../migrations/postgres/0005_drop_events_by_session.sql"),
     ),
 ];
 

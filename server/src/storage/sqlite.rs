@@ -10,7 +10,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{ConnectOptions, Connection, SqlitePool};
 
 /// SQLite's migrations, applied in order, each once.
-const MIGRATIONS: [(i64, &str); 5] = [
+const MIGRATIONS: [(i64, &str); 6] = [
     (1, include_str!("../../migrations/sqlite/0001_apps.sql")),
     (2, include_str!("../../migrations/sqlite/0002_outcomes.sql")),
     (3, include_str!("../../migrations/sqlite/0003_prompts.sql")),
@@ -21,6 +21,10 @@ const MIGRATIONS: [(i64, &str); 5] = [
     (
         5,
         include_str!("../../migrations/sqlite/0005_impression_order.sql"),
+    ),
+    (
+        6,
+        include_str!("../../migrations/sqlite/0006_drop_events_by_session.sql"),
     ),
 ];
 
