@@ -157,44 +157,69 @@ async fn load_app(state: &AppState, found: Lookup) -> Result<Arc<LoadedApp>, Api
 /// otherwise; requests without one come from servers and are let through), and responses carry
 /// CORS headers for exactly that origin. Answers preflights itself.
 pub async fn public_guard(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let found = match lookup(&state, &req) {
-        Ok(found) => found,
+    let (app, origin) = match admit_public(&state, &req).await {
+        Ok(admitted) => admitted,
         Err(e) => return e.into_response(),
     };
-    let app = match load_app(&state, found).await {
-        Ok(app) => app,
-        Err(e) => return e.into_response(),
-    };
-    let origin = req.headers().get(header::ORIGIN).cloned();
-    if let Some(origin) = &origin {
-        let allowed = origin
-            .to_str()
-            .is_ok_and(|o| app.record.origins.iter().any(|a| a == o));
-        if !allowed {
-            return ApiError::origin_not_allowed(origin.to_str().unwrap_or("<not text>"))
-                .into_response();
-        }
-    }
     let mut response = if req.method() == Method::OPTIONS {
-        let mut r = StatusCode::NO_CONTENT.into_response();
-        let h = r.headers_mut();
-        h.insert(
-            header::ACCESS_CONTROL_ALLOW_METHODS,
-            HeaderValue::from_static("GET, POST"),
-        );
-        h.insert(
-            header::ACCESS_CONTROL_ALLOW_HEADERS,
-            HeaderValue::from_static("content-type, if-none-match"),
-        );
-        h.insert(
-            header::ACCESS_CONTROL_MAX_AGE,
-            HeaderValue::from_static("600"),
-        );
-        r
+        preflight_response()
     } else {
         req.extensions_mut().insert(app);
         next.run(req).await
     };
+    add_cors(&mut response, origin);
+    response
+}
+
+/// The checks of [`public_guard`] without the middleware around them: the app (cache first),
+/// the rate limit, and the `Origin` against the allow-list. Returns the app and the origin to
+/// echo in CORS headers. The hot config route calls it directly, saving a middleware hop.
+pub fn admit_public<'a>(
+    state: &'a AppState,
+    req: &Request,
+) -> impl std::future::Future<Output = Result<(Arc<LoadedApp>, Option<HeaderValue>), ApiError>> + Send + 'a
+{
+    // Everything read from the request happens before the first await: a request's body is not
+    // `Sync`, so no borrow of it may live across one.
+    let found = lookup(state, req);
+    let origin = req.headers().get(header::ORIGIN).cloned();
+    async move {
+        let app = load_app(state, found?).await?;
+        if let Some(origin) = &origin {
+            let allowed = origin
+                .to_str()
+                .is_ok_and(|o| app.record.origins.iter().any(|a| a == o));
+            if !allowed {
+                return Err(ApiError::origin_not_allowed(
+                    origin.to_str().unwrap_or("<not text>"),
+                ));
+            }
+        }
+        Ok((app, origin))
+    }
+}
+
+/// The answer to a CORS preflight of a public route.
+pub fn preflight_response() -> Response {
+    let mut r = StatusCode::NO_CONTENT.into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, POST"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("content-type, if-none-match"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("600"),
+    );
+    r
+}
+
+/// CORS headers for exactly the admitted origin (none for server-to-server calls).
+pub fn add_cors(response: &mut Response, origin: Option<HeaderValue>) {
     let h = response.headers_mut();
     h.insert(header::VARY, HeaderValue::from_static("Origin"));
     if let Some(origin) = origin {
@@ -204,7 +229,6 @@ pub async fn public_guard(State(state): State<AppState>, mut req: Request, next:
             HeaderValue::from_static("etag"),
         );
     }
-    response
 }
 
 /// Admin routes: the app must exist and the request must carry its secret as a bearer key.

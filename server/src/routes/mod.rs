@@ -27,11 +27,12 @@ const ADMIN_BODY_LIMIT: usize = 1024 * 1024;
 
 /// Every API route, with its guards.
 pub fn router(state: AppState) -> Router<AppState> {
+    // The config route applies the public guard's checks itself (see `widget_config::get`).
+    let config = Router::new().route(
+        "/v1/apps/{app_id}/config",
+        get(widget_config::get).options(widget_config::get),
+    );
     let public = Router::new()
-        .route(
-            "/v1/apps/{app_id}/config",
-            get(widget_config::get).options(ops::preflight),
-        )
         .route(
             "/v1/apps/{app_id}/events",
             post(events::post).options(ops::preflight),
@@ -75,6 +76,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .route("/openapi.json", get(ops::openapi))
+        .merge(config)
         .merge(public)
         .merge(admin)
 }

@@ -1,13 +1,12 @@
 //! `GET /v1/apps/{app_id}/config`: the widget's config, exactly core's `AppConfig`, served from
 //! the in-memory cache with an ETag so a returning browser gets a 304.
 
-use std::sync::Arc;
-
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::apps::LoadedApp;
+use crate::AppState;
+use crate::apps::{LoadedApp, add_cors, admit_public, preflight_response};
 
 /// The widget config.
 #[utoipa::path(
@@ -22,12 +21,23 @@ use crate::apps::LoadedApp;
         (status = 404, description = "No such app", body = crate::error::ErrorResponse),
     )
 )]
-pub async fn get(req: Request) -> Response {
-    // Taking the request whole borrows its headers and the app the guard put in its extensions
-    // instead of cloning them.
-    let Some(app) = req.extensions().get::<Arc<LoadedApp>>() else {
-        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+pub async fn get(State(state): State<AppState>, req: Request) -> Response {
+    // The busiest public route runs the public guard's checks itself rather than behind the
+    // guard middleware: the same checks and headers, one layer less per request.
+    let (app, origin) = match admit_public(&state, &req).await {
+        Ok(admitted) => admitted,
+        Err(e) => return e.into_response(),
     };
+    let mut response = if req.method() == axum::http::Method::OPTIONS {
+        preflight_response()
+    } else {
+        respond(&app, &req)
+    };
+    add_cors(&mut response, origin);
+    response
+}
+
+fn respond(app: &LoadedApp, req: &Request) -> Response {
     let unchanged = req
         .headers()
         .get(header::IF_NONE_MATCH)
