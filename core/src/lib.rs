@@ -12,11 +12,13 @@
 //!   a new app work before anyone edits it.
 //! - [`offer`]: the nine offer kinds and the guard rails on each.
 //! - [`targeting`]: choosing the one offer for a customer, reason and experiment variant.
+//! - [`plan`]: the cancel plan the server writes for one session and the widget renders.
 //! - [`policy`]: per-jurisdiction policy profiles (how many offers, which labels, when an offer may
 //!   appear) and how a session's profile is resolved.
 //! - [`flow`]: the cancel flow as a state machine whose invariants are property-tested.
 //! - [`assignment`]: deterministic experiment assignment, identical in browser and server.
 //! - [`caps`]: frequency caps for upgrade prompts.
+//! - [`i18n`]: the message catalog, locale resolution and plural choice.
 //! - [`prompts`]: whether a usage report, gate hit or seat count earns an upgrade prompt.
 //!
 //! Time is always [`customer::UnixSeconds`] passed in by the caller (`now`), never read from a clock,
@@ -27,7 +29,9 @@ pub mod caps;
 pub mod config;
 pub mod customer;
 pub mod flow;
+pub mod i18n;
 pub mod offer;
+pub mod plan;
 pub mod policy;
 pub mod prompts;
 pub mod targeting;
