@@ -6,6 +6,7 @@
 //! [`crate::apps::admin_guard`] (bearer secret). Both are rate limited per client and app.
 
 pub mod admin_config;
+pub mod cancel_plan;
 pub mod events;
 pub mod lifecycle;
 pub mod offers;
@@ -36,6 +37,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(
             "/v1/apps/{app_id}/events",
             post(events::post).options(ops::preflight),
+        )
+        .route(
+            "/v1/apps/{app_id}/cancel-plan",
+            post(cancel_plan::post).options(ops::preflight),
         )
         .route(
             "/v1/apps/{app_id}/offers/accept",

@@ -109,45 +109,9 @@ pub async fn accept(
     }
     let now = crate::clock::now();
 
-    // Variants: the first recorded exposure wins; new experiments are assigned and recorded.
-    let recorded = storage.exposures(app_id, live, &customer.id).await?;
-    let mut variants: Vec<(String, String, bool)> = Vec::new();
-    let mut first_exposures = Vec::new();
-    for experiment in app.config.experiments.iter().filter(|e| e.active) {
-        let sticky = recorded
-            .iter()
-            .find(|(e, _)| *e == experiment.key)
-            .and_then(|(_, v)| experiment.variants.iter().find(|x| x.key == *v));
-        let variant = match sticky {
-            Some(v) => v,
-            None => match holdfast_core::assignment::assign(experiment, &customer.id) {
-                Some(a) => {
-                    first_exposures.push((experiment.key.clone(), a.variant.key.clone()));
-                    a.variant
-                }
-                None => continue,
-            },
-        };
-        variants.push((experiment.key.clone(), variant.key.clone(), variant.holdout));
-    }
-    let refs: Vec<VariantRef<'_>> = variants
-        .iter()
-        .map(|(e, v, holdout)| VariantRef {
-            experiment: e,
-            variant: v,
-            holdout: *holdout,
-        })
-        .collect();
-
-    let ledger: Vec<Redemption> = storage
-        .ledger(app_id, live, &customer.id)
-        .await?
-        .into_iter()
-        .filter_map(|(kind, at)| {
-            let kind: OfferKind = serde_json::from_value(serde_json::Value::String(kind)).ok()?;
-            Some(Redemption { kind, at })
-        })
-        .collect();
+    let (variants, first_exposures) = customer_variants(&state, &app, customer).await?;
+    let refs = variant_refs(&variants);
+    let ledger = customer_ledger(&state, &app, customer).await?;
     let ctx = OfferContext {
         config: &app.config,
         customer,
@@ -208,6 +172,73 @@ pub async fn accept(
         .await?;
     Metrics::add(&state.inner.metrics.offers_accepted, 1);
     Ok(json_response(response))
+}
+
+/// A customer's experiment variants `(experiment, variant, holdout)`: the first recorded exposure
+/// wins, so editing an experiment never re-randomises anyone; experiments without one are assigned
+/// now and returned apart, for the caller to record when the customer is really exposed.
+pub async fn customer_variants(
+    state: &AppState,
+    app: &LoadedApp,
+    customer: &Customer,
+) -> Result<(Vec<(String, String, bool)>, Vec<(String, String)>), ApiError> {
+    let (app_id, live) = (app.record.id.as_str(), app.record.live);
+    let recorded = state
+        .inner
+        .storage
+        .exposures(app_id, live, &customer.id)
+        .await?;
+    let mut variants = Vec::new();
+    let mut first_exposures = Vec::new();
+    for experiment in app.config.experiments.iter().filter(|e| e.active) {
+        let sticky = recorded
+            .iter()
+            .find(|(e, _)| *e == experiment.key)
+            .and_then(|(_, v)| experiment.variants.iter().find(|x| x.key == *v));
+        let variant = match sticky {
+            Some(v) => v,
+            None => match holdfast_core::assignment::assign(experiment, &customer.id) {
+                Some(a) => {
+                    first_exposures.push((experiment.key.clone(), a.variant.key.clone()));
+                    a.variant
+                }
+                None => continue,
+            },
+        };
+        variants.push((experiment.key.clone(), variant.key.clone(), variant.holdout));
+    }
+    Ok((variants, first_exposures))
+}
+
+/// Borrowed views of [`customer_variants`] for core's offer context.
+pub fn variant_refs(variants: &[(String, String, bool)]) -> Vec<VariantRef<'_>> {
+    variants
+        .iter()
+        .map(|(e, v, holdout)| VariantRef {
+            experiment: e,
+            variant: v,
+            holdout: *holdout,
+        })
+        .collect()
+}
+
+/// The customer's earlier redemptions, for the offer cooldowns.
+pub async fn customer_ledger(
+    state: &AppState,
+    app: &LoadedApp,
+    customer: &Customer,
+) -> Result<Vec<Redemption>, ApiError> {
+    Ok(state
+        .inner
+        .storage
+        .ledger(&app.record.id, app.record.live, &customer.id)
+        .await?
+        .into_iter()
+        .filter_map(|(kind, at)| {
+            let kind: OfferKind = serde_json::from_value(serde_json::Value::String(kind)).ok()?;
+            Some(Redemption { kind, at })
+        })
+        .collect())
 }
 
 fn json_response(body: String) -> Response {

@@ -51,6 +51,7 @@ pub async fn preflight() -> StatusCode {
     paths(
         super::widget_config::get,
         super::events::post,
+        super::cancel_plan::post,
         super::offers::accept,
         super::admin_config::get,
         super::admin_config::put,

@@ -7,6 +7,7 @@
 )]
 
 mod admin_config;
+mod cancel_plan;
 mod events;
 mod helpers;
 mod offers;

@@ -1,0 +1,104 @@
+//! `POST /v1/apps/{app_id}/cancel-plan`: what one subscriber's cancel dialog shows.
+//!
+//! The widget asks when the subscriber opens the cancel flow. The server selects the offers for
+//! every survey answer with the customer's real redemption ledger and sticky experiment variants
+//! (the same inputs the acceptance re-check uses, so the dialog never shows an offer the server
+//! would then refuse) and writes their terms in the session's language. The browser only renders
+//! the plan, which keeps the cancel bundle small.
+
+use std::sync::Arc;
+
+use axum::Extension;
+use axum::extract::State;
+use holdfast_core::Customer;
+use holdfast_core::plan::{CancelPlan, PlanInput, build};
+use holdfast_core::policy::PolicyProfile;
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::apps::LoadedApp;
+use crate::error::ApiError;
+use crate::extract::Json;
+use crate::routes::offers::{check_customer, customer_ledger, customer_variants, variant_refs};
+
+/// The session the plan is for.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlanRequest {
+    /// The subscriber, as on events (signed in live mode).
+    #[schema(value_type = Object)]
+    pub customer: Customer,
+    /// Locales in order of preference: the host's option, then the browser's languages.
+    #[serde(default)]
+    pub locales: Vec<String>,
+    /// A policy profile the host chose explicitly.
+    #[schema(value_type = Option<String>)]
+    pub profile: Option<PolicyProfile>,
+    /// The browser's country (ISO 3166-1 alpha-2), when the customer has none.
+    pub country: Option<String>,
+}
+
+/// The most locales a request may list: browsers send a handful.
+const MAX_LOCALES: usize = 16;
+
+#[utoipa::path(
+    post,
+    path = "/v1/apps/{app_id}/cancel-plan",
+    tag = "public",
+    params(("app_id" = String, Path, description = "Public app id")),
+    request_body = PlanRequest,
+    responses(
+        (status = 200, description = "The plan: reasons, offers with their terms, profile, theme", body = Object),
+        (status = 401, description = "Live mode: bad customer hash", body = crate::error::ErrorResponse),
+        (status = 404, description = "No such app", body = crate::error::ErrorResponse),
+        (status = 422, description = "A field is refused", body = crate::error::ErrorResponse),
+    )
+)]
+/// Writes the plan for one cancel session.
+pub async fn post(
+    State(state): State<AppState>,
+    Extension(app): Extension<Arc<LoadedApp>>,
+    Json(body): Json<PlanRequest>,
+) -> Result<axum::Json<CancelPlan>, ApiError> {
+    let customer = check_customer(&app, &body.customer)?;
+    if body.locales.len() > MAX_LOCALES {
+        return Err(ApiError::invalid(
+            "locales",
+            "at most 16 locales may be listed",
+        ));
+    }
+    if let Some((i, _)) = body.locales.iter().enumerate().find(|(_, l)| {
+        l.is_empty() || l.len() > 35 || !l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    }) {
+        return Err(ApiError::invalid(
+            format!("locales[{i}]"),
+            "expected a BCP 47 language tag such as en-GB",
+        ));
+    }
+    let country = match body.country.as_deref() {
+        Some(c) if c.len() == 2 && c.chars().all(|c| c.is_ascii_alphabetic()) => Some(c),
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "country",
+                "expected a two-letter ISO 3166-1 country code",
+            ));
+        }
+        None => None,
+    };
+    let (variants, _) = customer_variants(&state, &app, customer).await?;
+    let ledger = customer_ledger(&state, &app, customer).await?;
+    let refs = variant_refs(&variants);
+    let plan = build(
+        &app.config,
+        &PlanInput {
+            customer,
+            locales: &body.locales,
+            profile: body.profile,
+            browser_country: country,
+            variants: &refs,
+            ledger: &ledger,
+            now: crate::clock::now(),
+        },
+    );
+    Ok(axum::Json(plan))
+}

@@ -1,0 +1,143 @@
+//! `POST /v1/apps/{app_id}/cancel-plan`: the server selects and writes the offers the dialog shows,
+//! with the same inputs the acceptance re-check uses.
+
+use reqwest::Response;
+use serde_json::{Value, json};
+
+use crate::helpers::{LIVE_APP, ORIGIN, TEST_APP, TestApp, customer, json_of, spawn_app, uuid};
+
+async fn plan(app: &TestApp, app_id: &str, body: &Value) -> Response {
+    app.post(&format!("/v1/apps/{app_id}/cancel-plan"))
+        .header("origin", ORIGIN)
+        .json(body)
+        .send()
+        .await
+        .expect("request sent")
+}
+
+fn offers_for<'a>(plan: &'a Value, reason: &str) -> &'a Vec<Value> {
+    plan["offers"]
+        .as_array()
+        .and_then(|all| all.iter().find(|o| o["reason"] == reason))
+        .and_then(|o| o["offers"].as_array())
+        .expect("the reason has an entry")
+}
+
+#[tokio::test]
+async fn the_plan_lists_the_reasons_and_writes_each_offer_out() {
+    let app = spawn_app().await;
+    let body = json!({ "customer": customer("cus_1"), "locales": ["en-GB"] });
+    let (status, plan) = json_of(plan(&app, TEST_APP, &body).await).await;
+    assert_eq!(status, 200, "{plan}");
+    assert_eq!(plan["locale"], "en");
+    // Nothing tells where the subscriber is: the strictest enabled profile applies.
+    assert_eq!(plan["profile"], "minnesota");
+    assert_eq!(plan["reasons"][0]["id"], "too_expensive");
+    assert_eq!(plan["reasons"][0]["label"], "It's too expensive");
+    insta::assert_json_snapshot!(offers_for(&plan, "too_expensive"));
+    let last = plan["offers"].as_array().and_then(|o| o.last()).cloned();
+    assert_eq!(last.map(|o| o["reason"].clone()), Some(Value::Null));
+}
+
+#[tokio::test]
+async fn the_plan_speaks_chinese_and_follows_an_explicit_profile() {
+    let app = spawn_app().await;
+    let body = json!({
+        "customer": customer("cus_1"),
+        "locales": ["zh-CN", "en"],
+        "profile": "germany",
+    });
+    let (status, plan) = json_of(plan(&app, TEST_APP, &body).await).await;
+    assert_eq!(status, 200, "{plan}");
+    assert_eq!(plan["locale"], "zh-CN");
+    assert_eq!(plan["profile"], "germany");
+    assert_eq!(plan["reasons"][0]["label"], "价格太高");
+}
+
+#[tokio::test]
+async fn an_offer_redeemed_in_the_cooldown_is_no_longer_planned() {
+    let app = spawn_app().await;
+    let body = json!({ "customer": customer("cus_1") });
+    let (_, before) = json_of(plan(&app, TEST_APP, &body).await).await;
+    let first = offers_for(&before, "too_expensive")[0]["id"].clone();
+    let accepted = app
+        .accept(
+            TEST_APP,
+            &json!({
+                "customer": customer("cus_1"),
+                "session_id": uuid(),
+                "event_id": uuid(),
+                "reason": "too_expensive",
+                "offer_id": first,
+            }),
+        )
+        .await;
+    assert_eq!(accepted.status(), 200);
+    let (_, after) = json_of(plan(&app, TEST_APP, &body).await).await;
+    let ids: Vec<&Value> = offers_for(&after, "too_expensive")
+        .iter()
+        .map(|o| &o["id"])
+        .collect();
+    assert!(
+        !ids.contains(&&first),
+        "the discount is in its cooldown, so the dialog must not show it again: {ids:?}"
+    );
+}
+
+#[tokio::test]
+async fn live_mode_refuses_a_plan_for_an_unsigned_customer() {
+    let app = spawn_app().await;
+    let body = json!({ "customer": customer("cus_1") });
+    let (status, body) = json_of(plan(&app, LIVE_APP, &body).await).await;
+    assert_eq!(status, 401);
+    assert_eq!(body["error"]["code"], "bad_customer_hash");
+}
+
+#[tokio::test]
+async fn bad_fields_are_refused_naming_them() {
+    let app = spawn_app().await;
+    let cases = [
+        (
+            json!({ "customer": customer("cus_1"), "locales": ["en", "en GB"] }),
+            "locales[1]",
+        ),
+        (
+            json!({ "customer": customer("cus_1"), "country": "Germany" }),
+            "country",
+        ),
+        (
+            json!({ "customer": customer("cus_1"), "profile": "mars" }),
+            "profile",
+        ),
+        (json!({ "locales": [] }), "customer"),
+    ];
+    for (body, field) in cases {
+        let (status, answer) = json_of(plan(&app, TEST_APP, &body).await).await;
+        assert_eq!(status, 422, "{body}: {answer}");
+        assert_eq!(answer["error"]["field"], field, "{body}: {answer}");
+    }
+    let (status, answer) = json_of(
+        plan(
+            &app,
+            TEST_APP,
+            &json!({ "customer": customer("cus_1"), "extra": 1 }),
+        )
+        .await,
+    )
+    .await;
+    assert!(status == 400 || status == 422, "{answer}");
+    assert_eq!(answer["error"]["field"], "extra");
+}
+
+#[tokio::test]
+async fn a_foreign_origin_gets_no_plan() {
+    let app = spawn_app().await;
+    let response = app
+        .post(&format!("/v1/apps/{TEST_APP}/cancel-plan"))
+        .header("origin", "https://evil.example")
+        .json(&json!({ "customer": customer("cus_1") }))
+        .send()
+        .await
+        .expect("request sent");
+    assert_eq!(response.status(), 403);
+}
