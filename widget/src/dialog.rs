@@ -4,16 +4,13 @@
 
 use std::sync::Arc;
 
-use holdfast_core::config::AppConfig;
+use holdfast_core::UnixSeconds;
 use holdfast_core::flow::{Event, Flow, Outcome, Step};
-use holdfast_core::offer::{Offer, OfferTerms, add_months};
 use holdfast_core::policy::PolicyRules;
-use holdfast_core::targeting::{OfferContext, VariantRef, select_offer};
-use holdfast_core::{Customer, UnixSeconds};
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 
-use crate::i18n::Messages;
+use crate::plan::{Plan, PlanOffer};
 use crate::session::{self, Acceptance};
 
 /// What a button does; one dispatcher handles them all.
@@ -64,7 +61,7 @@ pub enum Block {
         /// Offer id.
         id: String,
         /// Offer kind.
-        kind: &'static str,
+        kind: String,
         /// Headline first, then the complete terms.
         lines: Vec<String>,
         /// A destination for link-type offers: (url, label).
@@ -88,187 +85,38 @@ pub struct Screen {
 /// Everything a cancel session is decided from, fixed when the dialog opens.
 #[derive(Debug)]
 pub struct Setup {
-    /// The app's config (the built-in default when the server was unreachable).
-    pub config: Arc<AppConfig>,
-    /// The subscriber.
-    pub customer: Customer,
-    /// Strings and formats in the session's locale.
-    pub messages: Messages,
+    /// What the server planned (or the built-in plan when it was unreachable).
+    pub plan: Plan,
     /// The policy profile's rules for this session.
     pub rules: PolicyRules,
-    /// Cancel-flow experiment variants: (experiment, variant, holdout).
-    pub variants: Vec<(String, String, bool)>,
     /// When the paid period ends, if the host said: the honest "ends on" date.
     pub period_end: Option<UnixSeconds>,
-    /// The server could not be reached: built-in reasons, no offers, straight to confirmation.
-    pub offline: bool,
     /// When the session opened.
     pub now: UnixSeconds,
 }
 
 impl Setup {
-    fn price_cents(&self) -> i64 {
-        self.config
-            .plan(&self.customer.plan)
-            .map_or(self.customer.mrr_cents, |p| p.price_cents)
-    }
-
-    fn currency(&self) -> String {
-        self.customer
-            .currency
-            .clone()
-            .or_else(|| {
-                self.config
-                    .plan(&self.customer.plan)
-                    .map(|p| p.currency.clone())
-            })
-            .unwrap_or_else(|| "USD".into())
-    }
-
-    fn money(&self, cents: i64) -> String {
-        self.messages.money(cents, &self.currency())
-    }
-
-    fn plan_name(&self) -> String {
-        self.config
-            .plan(&self.customer.plan)
-            .map_or_else(|| self.customer.plan.clone(), |p| p.name.clone())
-    }
-
-    /// The offers for `reason`, as `holdfast-core` selects them (none when offline).
-    fn offers_for(&self, reason: Option<&str>) -> Vec<Offer> {
-        if self.offline {
-            return Vec::new();
-        }
-        let variants: Vec<VariantRef<'_>> = self
-            .variants
-            .iter()
-            .map(|(e, v, h)| VariantRef {
-                experiment: e,
-                variant: v,
-                holdout: *h,
-            })
-            .collect();
-        let ctx = OfferContext {
-            config: &self.config,
-            customer: &self.customer,
-            reason,
-            variants: &variants,
-            ledger: &[],
-            now: self.now,
-        };
-        select_offer(&ctx)
-            .map(|s| s.offers.into_iter().cloned().collect())
-            .unwrap_or_default()
-    }
-
     /// "Ends on 14 December 2026", or the billing-period wording when the host gave no date.
     fn ends_text(&self) -> String {
+        let m = &self.plan.texts;
         match self.period_end {
-            Some(at) => self
-                .messages
-                .fill("confirm.ends_on", &[("date", &self.messages.date(at))]),
-            None => self.messages.get("confirm.ends_period"),
+            Some(at) => m.fill("confirm.ends_on", &[("date", &m.date(at))]),
+            None => m.get("confirm.ends_period"),
         }
     }
 
-    /// An offer's headline and its complete terms, in the session's language.
-    pub fn offer_text(&self, offer: &Offer) -> (String, Vec<String>, Option<(String, String)>) {
-        let m = &self.messages;
-        let price = self.price_cents();
-        let open = || m.get("offer.open");
-        let (headline, terms, link) = match &offer.terms {
-            OfferTerms::Discount { percent, months } => {
-                let (p, n) = (percent.to_string(), months.to_string());
-                let discounted = self.money(price * i64::from(100 - *percent) / 100);
-                let args = [
-                    ("percent", p.as_str()),
-                    ("months", &n),
-                    ("discounted", &discounted),
-                    ("price", &self.money(price)),
-                ];
-                (
-                    m.plural("offer.discount", u32::from(*months), &args),
-                    vec![m.plural("offer.discount.terms", u32::from(*months), &args)],
-                    None,
-                )
-            }
-            OfferTerms::Pause { months } => {
-                let n = months.to_string();
-                let resumes = m.date(add_months(self.now, u32::from(*months)));
-                (
-                    m.plural("offer.pause", u32::from(*months), &[("months", &n)]),
-                    vec![m.fill(
-                        "offer.pause.terms",
-                        &[("date", &resumes), ("price", &self.money(price))],
-                    )],
-                    None,
-                )
-            }
-            OfferTerms::Downgrade {
-                to_plan,
-                keep,
-                lose,
-            } => {
-                let (name, target) = self
-                    .config
-                    .plan(to_plan)
-                    .map_or((to_plan.clone(), 0), |p| (p.name.clone(), p.price_cents));
-                let mut terms = Vec::new();
-                if !keep.is_empty() {
-                    terms.push(
-                        [m.get("offer.downgrade.keep"), ": ".into(), keep.join(", ")].concat(),
-                    );
-                }
-                if !lose.is_empty() {
-                    terms.push(
-                        [m.get("offer.downgrade.lose"), ": ".into(), lose.join(", ")].concat(),
-                    );
-                }
-                (
-                    m.fill(
-                        "offer.downgrade",
-                        &[("plan", &name), ("price", &self.money(target))],
-                    ),
-                    terms,
-                    None,
-                )
-            }
-            OfferTerms::TrialExtension { days } => (
-                m.plural(
-                    "offer.trial_extension",
-                    u32::from(*days),
-                    &[("days", &days.to_string())],
-                ),
-                vec![],
-                None,
-            ),
-            OfferTerms::Credit { amount_cents } => (
-                m.fill("offer.credit", &[("amount", &self.money(*amount_cents))]),
-                vec![],
-                None,
-            ),
-            OfferTerms::Support { url } => {
-                (m.get("offer.support"), vec![], Some((url.clone(), open())))
-            }
-            OfferTerms::Call { booking_url } => (
-                m.get("offer.call"),
-                vec![],
-                Some((booking_url.clone(), open())),
-            ),
-            OfferTerms::Roadmap { url } => {
-                (m.get("offer.roadmap"), vec![], Some((url.clone(), open())))
-            }
-            OfferTerms::Link { url, label } => (label.clone(), vec![], Some((url.clone(), open()))),
-        };
-        (offer.headline.clone().unwrap_or(headline), terms, link)
+    /// An offer's headline and terms with money and dates formatted for the session.
+    fn offer_lines(&self, offer: &PlanOffer) -> Vec<String> {
+        offer
+            .lines
+            .iter()
+            .map(|l| self.plan.texts.expand(l))
+            .collect()
     }
 
-    /// Theme values as custom properties. In `auto` mode the background and text colours come
-    /// from the stylesheet's light and dark palettes, so the system preference can switch them.
     /// The screen for `step`, given the offers selected for this session and a notice to show.
-    pub fn screen(&self, step: Step, offers: &[Offer], notice: Option<&str>) -> Screen {
-        let m = &self.messages;
+    pub fn screen(&self, step: Step, offers: &[PlanOffer], notice: Option<&str>) -> Screen {
+        let m = &self.plan.texts;
         let button = |key: &str, testid, class, act| Button {
             label: m.get(key),
             testid,
@@ -282,19 +130,7 @@ impl Setup {
         let offer_at = |i: usize| offers.get(i);
         let (title, buttons) = match step {
             Step::Survey => {
-                let reasons = self
-                    .config
-                    .reasons
-                    .iter()
-                    .map(|r| {
-                        let label = r
-                            .label
-                            .clone()
-                            .unwrap_or_else(|| m.get(&["reason.", &r.id].concat()));
-                        (r.id.clone(), label)
-                    })
-                    .collect();
-                blocks.push(Block::Reasons(reasons));
+                blocks.push(Block::Reasons(self.plan.reasons.clone()));
                 blocks.push(Block::Details(m.get("survey.details")));
                 (
                     m.get("survey.question"),
@@ -312,12 +148,11 @@ impl Setup {
                     _ => 0,
                 };
                 if let Some(offer) = offer_at(index) {
-                    let (headline, terms, link) = self.offer_text(offer);
                     blocks.push(Block::Offer {
                         id: offer.id.clone(),
-                        kind: offer.terms.kind().as_str(),
-                        lines: std::iter::once(headline).chain(terms).collect(),
-                        link,
+                        kind: offer.kind.clone(),
+                        lines: self.offer_lines(offer),
+                        link: offer.link.clone(),
                     });
                 }
                 (
@@ -341,7 +176,7 @@ impl Setup {
                         "hf-summary",
                         vec![
                             m.get("receipt.title"),
-                            m.fill("receipt.what", &[("plan", &self.plan_name())]),
+                            m.fill("receipt.what", &[("plan", &self.plan.plan_name)]),
                             self.ends_text(),
                         ],
                     ));
@@ -372,8 +207,7 @@ impl Setup {
             }
             Step::Done(Outcome::Saved) => {
                 if let Some(offer) = offers.first() {
-                    let (headline, terms, _) = self.offer_text(offer);
-                    for line in std::iter::once(headline).chain(terms) {
+                    for line in self.offer_lines(offer) {
                         blocks.push(Block::Text("hf-saved-terms", line));
                     }
                 }
@@ -398,7 +232,7 @@ impl Setup {
                         "hf-receipt",
                         vec![
                             m.get("receipt.title"),
-                            m.fill("receipt.what", &[("plan", &self.plan_name())]),
+                            m.fill("receipt.what", &[("plan", &self.plan.plan_name)]),
                             m.fill("receipt.received", &[("date", &m.date(self.now))]),
                             ends,
                         ],
@@ -422,24 +256,6 @@ impl Setup {
             buttons,
         }
     }
-
-    fn theme_style(&self) -> String {
-        let t = &self.config.theme;
-        let mut style = [
-            "--hf-primary:",
-            &t.primary,
-            ";--hf-font:",
-            &t.font,
-            ";--hf-radius:",
-            &t.radius_px.to_string(),
-            "px",
-        ]
-        .concat();
-        if t.mode != holdfast_core::config::ThemeMode::Auto {
-            style.push_str(&[";--hf-bg:", &t.background, ";--hf-text:", &t.text].concat());
-        }
-        style
-    }
 }
 
 /// The signals one dialog shares between its views and its actions.
@@ -449,7 +265,7 @@ struct State {
     reason: RwSignal<Option<String>>,
     details: RwSignal<String>,
     /// The offers for the session, in screen order (the accepted one first once saved).
-    offers: RwSignal<Vec<Offer>>,
+    offers: RwSignal<Vec<PlanOffer>>,
     notice: RwSignal<Option<&'static str>>,
     busy: RwSignal<bool>,
 }
@@ -489,7 +305,7 @@ impl State {
     }
 
     /// The offer on screen now.
-    fn current(&self) -> Option<Offer> {
+    fn current(&self) -> Option<PlanOffer> {
         let index = match self.flow.with_untracked(|f| *f.step()) {
             Step::Offer { screen } => usize::from(screen.max(1) - 1),
             _ => 0,
@@ -509,7 +325,7 @@ impl State {
                     &[("reason", &r), ("free_text", text.trim())],
                 );
                 session::set_reason(&r);
-                let found = setup.offers_for(Some(&r));
+                let found = setup.plan.offers_for(Some(&r));
                 let available = found.len().min(2) as u8;
                 self.offers.set(found);
                 self.go(Event::ReasonChosen {
@@ -585,7 +401,7 @@ pub fn CancelDialog(
             .with_untracked(|o| view_setup.screen(st.step(), o, st.notice.get()));
         render(screen, st, view_setup.clone())
     };
-    let m = &setup.messages;
+    let m = &setup.plan.texts;
     let continue_label = m.get("cancel.continue");
     let continue_control = move || {
         (st.flow.with(|f| f.cancel_control_visible()) && st.step() != Step::Confirm).then(|| {
@@ -595,11 +411,6 @@ pub fn CancelDialog(
                 </button>
             }
         })
-    };
-    let class = match setup.config.theme.mode {
-        holdfast_core::config::ThemeMode::Light => "hf-dialog",
-        holdfast_core::config::ThemeMode::Dark => "hf-dialog hf-dark",
-        holdfast_core::config::ThemeMode::Auto => "hf-dialog hf-auto",
     };
     let close = move || {
         if st.flow.with_untracked(|f| f.step().is_done()) {
@@ -611,7 +422,7 @@ pub fn CancelDialog(
     view! {
         <div class="hf-backdrop">
             <div
-                class=class
+                class=setup.plan.class.clone()
                 role="dialog"
                 aria-modal="true"
                 aria-labelledby="hf-title"
@@ -619,9 +430,9 @@ pub fn CancelDialog(
                 data-step=move || st.step().as_str()
                 data-outcome=move || st.step().outcome().map_or("", |o| o.as_str())
                 data-profile=setup.rules.profile.as_str()
-                lang=setup.messages.locale.clone()
-                dir=if setup.messages.rtl { "rtl" } else { "ltr" }
-                style=setup.theme_style()
+                lang=m.lang.tag.clone()
+                dir=if m.lang.rtl { "rtl" } else { "ltr" }
+                style=setup.plan.style.clone()
                 on:keydown=move |ev| session::keydown(&ev, close)
             >
                 <button class="hf-close" type="button" aria-label=m.get("dialog.close") data-testid="hf-close" on:click=move |_| close()>

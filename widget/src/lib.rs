@@ -19,14 +19,15 @@ pub mod dialog;
 pub mod i18n;
 pub mod net;
 pub mod outbox;
+pub mod plan;
 pub mod prompts;
 pub mod session;
+pub mod text;
 
 use std::sync::Arc;
 
-use holdfast_core::assignment::assign;
-use holdfast_core::config::{AppConfig, Audience};
-use holdfast_core::policy::{PolicyProfile, resolve_profile};
+use holdfast_core::config::AppConfig;
+use holdfast_core::policy::PolicyProfile;
 use js_sys::{Function, Promise};
 use leptos::prelude::*;
 use wasm_bindgen::prelude::*;
@@ -34,7 +35,6 @@ use web_sys::{Document, HtmlElement, ShadowRoot, ShadowRootInit, ShadowRootMode}
 
 use crate::decode::field;
 use crate::dialog::{CancelDialog, Setup};
-use crate::i18n::Messages;
 use crate::session::{Session, Target};
 
 /// The id of the host element the widget appends to `body`; host pages can use it to find us.
@@ -47,6 +47,8 @@ const CONFIG_TIMEOUT_MS: i32 = 3_000;
 const STYLESHEET: &str = include_str!("../../style/widget.css");
 
 thread_local! {
+    /// A plan given by [`use_plan`], used instead of asking the server.
+    static PLAN: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
     static CONFIG: std::cell::RefCell<Option<Arc<AppConfig>>> = const { std::cell::RefCell::new(None) };
     /// A cancel flow is being opened (its config is loading): a second call must not open another.
     static OPENING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
@@ -125,15 +127,23 @@ pub fn use_config(config: AppConfig) {
     CONFIG.with(|c| *c.borrow_mut() = Some(Arc::new(config)));
 }
 
+/// Uses `plan` (JSON as the server writes it) for the next cancel flows instead of asking the
+/// server: for hosts that embed the crate directly, and for tests.
+pub fn use_plan(plan: &str) {
+    PLAN.with(|p| *p.borrow_mut() = Some(plan.to_string()));
+}
+
 /// Forgets the cached config, so the next flow fetches it again (after an admin edit, in tests).
 #[wasm_bindgen]
 pub fn reset_config() {
     CONFIG.with(|c| *c.borrow_mut() = None);
+    PLAN.with(|p| *p.borrow_mut() = None);
 }
 
 /// `Holdfast.cancel({ customer, locale?, profile?, period_end?, onOutcome? })`: opens the cancel
 /// flow and resolves with `{ outcome: "saved", offer }`, `{ outcome: "cancelled", effective_date? }`
 /// or `{ outcome: "abandoned" }`. A wrong call rejects with a `TypeError` naming the field.
+#[cfg(feature = "cancel")]
 #[wasm_bindgen]
 pub fn cancel(options: JsValue) -> Promise {
     let mut fns = None;
@@ -155,6 +165,7 @@ pub fn cancel(options: JsValue) -> Promise {
 /// "limit reached" dialog. `metric: "seats"` takes `used`/`limit` from the customer's seats and
 /// accepts `invites`. Resolves with `{ status: "shown", prompt }` or
 /// `{ status: "suppressed", reason }`; a wrong call rejects with a `TypeError` naming the field.
+#[cfg(feature = "prompts")]
 #[wasm_bindgen]
 pub fn usage(options: JsValue) -> Promise {
     prompt_call("usage", options)
@@ -162,11 +173,13 @@ pub fn usage(options: JsValue) -> Promise {
 
 /// `Holdfast.gate({ customer, feature, onTrial?, onUpgrade? })`: the customer tried a locked
 /// feature; from the configured hit on, shows the feature with a free trial offer.
+#[cfg(feature = "prompts")]
 #[wasm_bindgen]
 pub fn gate(options: JsValue) -> Promise {
     prompt_call("gate", options)
 }
 
+#[cfg(feature = "prompts")]
 fn prompt_call(call: &'static str, options: JsValue) -> Promise {
     wasm_bindgen_futures::future_to_promise(async move {
         prompts::run(call, options).await.map_err(|message| {
@@ -291,49 +304,43 @@ async fn open_session(
     period_end: Option<i64>,
     resolve: Function,
 ) -> Result<(), String> {
+    #[cfg(feature = "prompts")]
     prompts::hide();
 
-    let loaded = load_config().await;
-    let offline = loaded.is_none();
-    let config = loaded.unwrap_or_else(|| Arc::new(AppConfig::default()));
     let languages = browser_languages();
     let browser_country = languages
         .first()
         .and_then(|l| l.split('-').nth(1))
         .map(str::to_string);
-    let profile = explicit_profile.unwrap_or_else(|| match config.policy.audience {
-        Audience::Business => PolicyProfile::Standard,
-        Audience::Consumer => resolve_profile(
-            customer.country.as_deref(),
-            customer.region.as_deref(),
-            browser_country.as_deref(),
-            &config.policy.enabled,
-        ),
-    });
-    let mut wanted: Vec<String> = Vec::new();
-    wanted.extend(field(&options, "locale").as_string());
-    wanted.extend(customer.locale.clone());
-    wanted.extend(languages);
-    wanted.push(config.locale.default.clone());
-    let messages = Messages::resolve(&wanted, &config.locale.messages);
-    let variants = config
-        .experiments
-        .iter()
-        .filter_map(|x| {
-            assign(x, &customer.id)
-                .map(|a| (x.key.clone(), a.variant.key.clone(), a.variant.holdout))
-        })
-        .collect();
-    let now = (js_sys::Date::now() / 1000.0) as i64;
+    let mut locales: Vec<String> = Vec::new();
+    locales.extend(field(&options, "locale").as_string());
+    locales.extend(customer.locale.clone());
+    locales.extend(languages);
+    let customer_js = decode::customer_to_js(&customer);
+    let plan = match load_plan(
+        &customer_js,
+        &locales,
+        explicit_profile,
+        browser_country.as_deref(),
+    )
+    .await
+    {
+        Some(plan) => plan,
+        None => plan::offline(&plan::Local {
+            locales,
+            profile: explicit_profile,
+            country: customer.country,
+            region: customer.region,
+            browser_country,
+            plan: customer.plan,
+            currency: customer.currency,
+        }),
+    };
     let setup = Arc::new(Setup {
-        rules: profile.rules(config.policy.max_offer_screens),
-        config,
-        customer,
-        messages,
-        variants,
+        rules: plan.profile.rules(plan.max_offer_screens),
+        plan,
         period_end,
-        offline,
-        now,
+        now: (js_sys::Date::now() / 1000.0) as i64,
     });
 
     let document = document().map_err(|_| "no document".to_string())?;
@@ -349,7 +356,7 @@ async fn open_session(
         .and_then(|e| e.dyn_into::<HtmlElement>().ok());
     session::open(Session {
         id: outbox::uuid(),
-        customer: decode::customer_to_js(&setup.customer),
+        customer: customer_js,
         resolve,
         on_outcome,
         mounted: None,
@@ -363,7 +370,7 @@ async fn open_session(
         "flow_started",
         &[
             ("profile", setup.rules.profile.as_str()),
-            ("locale", &setup.messages.locale),
+            ("locale", &setup.plan.texts.lang.tag),
         ],
     );
     let view_setup = setup.clone();
@@ -373,4 +380,44 @@ async fn open_session(
     );
     session::keep_mounted(Box::new(handle));
     Ok(())
+}
+
+/// Asks the server for this session's plan; `None` when it does not answer in time or answers
+/// something unusable (the flow then runs on the built-in plan).
+async fn load_plan(
+    customer: &JsValue,
+    locales: &[String],
+    profile: Option<PolicyProfile>,
+    country: Option<&str>,
+) -> Option<plan::Plan> {
+    if let Some(json) = PLAN.with(|p| p.borrow().clone()) {
+        return plan::decode(&js_sys::JSON::parse(&json).ok()?);
+    }
+    let body = js_sys::Object::new();
+    outbox::set(&body, "customer", customer);
+    let list = js_sys::Array::new();
+    for l in locales {
+        list.push(&l.as_str().into());
+    }
+    outbox::set(&body, "locales", &list);
+    if let Some(p) = profile {
+        outbox::set(&body, "profile", &p.as_str().into());
+    }
+    if let Some(c) = country.filter(|c| c.len() == 2) {
+        outbox::set(&body, "country", &c.into());
+    }
+    let body = js_sys::JSON::stringify(&body).ok()?.as_string()?;
+    let Target { endpoint, app } = session::target();
+    let url = [endpoint.as_str(), "/v1/apps/", &app, "/cancel-plan"].concat();
+    let reply = net::request("POST", &url, Some(&body), CONFIG_TIMEOUT_MS, false)
+        .await
+        .ok()?;
+    if !reply.ok() {
+        return None;
+    }
+    let plan = plan::decode(&reply.body);
+    if plan.is_none() {
+        web_sys::console::warn_1(&"Holdfast: unusable cancel plan, using the built-in one".into());
+    }
+    plan
 }

@@ -8,11 +8,11 @@ use std::any::Any;
 use std::cell::RefCell;
 
 use holdfast_core::flow::Outcome;
-use holdfast_core::offer::{Offer, OfferTerms};
 use js_sys::{Function, Object};
 use wasm_bindgen::prelude::*;
 
 use crate::outbox::{self, set};
+use crate::plan::PlanOffer;
 use crate::{HOST_ID, net};
 
 /// Where the widget's server is and which app it speaks for.
@@ -157,7 +157,7 @@ pub async fn accept(offer_id: &str, reason: Option<String>) -> Acceptance {
 /// Reports the outcome to the host once: resolves the promise and calls `onOutcome` with
 /// `{ outcome: "saved", offer }`, `{ outcome: "cancelled", effective_date? }` or
 /// `{ outcome: "abandoned" }`. An abandoned flow also closes.
-pub fn finish(outcome: Outcome, offer: Option<Offer>) {
+pub fn finish(outcome: Outcome, offer: Option<PlanOffer>) {
     let result = Object::new();
     set(&result, "outcome", &outcome.as_str().into());
     let callbacks = CURRENT.with(|c| {
@@ -194,27 +194,13 @@ pub fn finish(outcome: Outcome, offer: Option<Offer>) {
 }
 
 /// The offer as the host sees it: `{ id, type, ...terms }`.
-pub fn offer_to_js(offer: &Offer) -> JsValue {
-    let o = Object::new();
-    set(&o, "id", &offer.id.as_str().into());
-    set(&o, "type", &offer.terms.kind().as_str().into());
-    let n = |k: &str, v: f64| set(&o, k, &v.into());
-    let s = |k: &str, v: &str| set(&o, k, &v.into());
-    match &offer.terms {
-        OfferTerms::Discount { percent, months } => {
-            n("percent", f64::from(*percent));
-            n("months", f64::from(*months));
-        }
-        OfferTerms::Pause { months } => n("months", f64::from(*months)),
-        OfferTerms::Downgrade { to_plan, .. } => s("to_plan", to_plan),
-        OfferTerms::TrialExtension { days } => n("days", f64::from(*days)),
-        OfferTerms::Credit { amount_cents } => n("amount_cents", *amount_cents as f64),
-        OfferTerms::Support { url }
-        | OfferTerms::Roadmap { url }
-        | OfferTerms::Link { url, .. } => s("url", url),
-        OfferTerms::Call { booking_url } => s("booking_url", booking_url),
-    }
-    o.into()
+pub fn offer_to_js(offer: &PlanOffer) -> JsValue {
+    let o = js_sys::JSON::parse(&offer.terms)
+        .ok()
+        .filter(JsValue::is_object)
+        .unwrap_or_else(|| Object::new().into());
+    set(o.unchecked_ref(), "id", &offer.id.as_str().into());
+    o
 }
 
 /// Unmounts the dialog and gives focus back to where it was; an unfinished flow counts as

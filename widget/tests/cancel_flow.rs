@@ -8,7 +8,9 @@
 )]
 
 use holdfast_core::config::AppConfig;
-use holdfast_widget::{HOST_ID, cancel, configure, outbox, reset_config, use_config};
+use holdfast_core::plan::{PlanInput, build};
+use holdfast_core::policy::PolicyProfile;
+use holdfast_widget::{HOST_ID, cancel, configure, outbox, reset_config, use_plan};
 use js_sys::{Object, Promise, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -54,6 +56,33 @@ fn options(profile: Option<&str>, locale: &str) -> Object {
         set(&o, "profile", &p.into());
     }
     o
+}
+
+/// The plan the server writes for the default config and [`options`]'s customer, given to the
+/// widget as JSON: the same bytes the real server sends.
+fn use_default_plan(profile: Option<&str>, locale: &str) {
+    let now = (js_sys::Date::now() / 1000.0) as i64;
+    let mut customer = holdfast_core::Customer::new("cus_test", "pro", 4900, now - 200 * 86_400);
+    customer.currency = Some("USD".into());
+    let profile = profile.map(|p| {
+        PolicyProfile::ALL
+            .into_iter()
+            .find(|x| x.as_str() == p)
+            .unwrap()
+    });
+    let plan = build(
+        &AppConfig::default(),
+        &PlanInput {
+            customer: &customer,
+            locales: &[locale.to_string()],
+            profile,
+            browser_country: None,
+            variants: &[],
+            ledger: &[],
+            now,
+        },
+    );
+    use_plan(&serde_json::to_string(&plan).unwrap());
 }
 
 fn root() -> ShadowRoot {
@@ -139,7 +168,7 @@ async fn close_done() {
 #[wasm_bindgen_test]
 async fn survey_then_offer_then_decline_leads_to_the_confirmation_and_cancels() {
     setup("app_flow");
-    use_config(AppConfig::default());
+    use_default_plan(Some("standard"), "en");
     let p = cancel(options(Some("standard"), "en").into());
     settle().await;
     assert_eq!(step(), "survey");
@@ -201,7 +230,7 @@ async fn survey_then_offer_then_decline_leads_to_the_confirmation_and_cancels() 
 #[wasm_bindgen_test]
 async fn escape_is_abandoned_and_focus_returns_to_the_trigger() {
     setup("app_esc");
-    use_config(AppConfig::default());
+    use_default_plan(None, "en");
     let doc = web_sys::window().unwrap().document().unwrap();
     let trigger: HtmlElement = doc.create_element("button").unwrap().unchecked_into();
     doc.body().unwrap().append_child(&trigger).unwrap();
@@ -230,7 +259,7 @@ async fn escape_is_abandoned_and_focus_returns_to_the_trigger() {
 #[wasm_bindgen_test]
 async fn tab_wraps_around_inside_the_dialog() {
     setup("app_tab");
-    use_config(AppConfig::default());
+    use_default_plan(Some("standard"), "en");
     let p = cancel(options(Some("standard"), "en").into());
     settle().await;
     let last: HtmlElement = testid("hf-continue-cancel").unwrap().unchecked_into();
@@ -287,7 +316,7 @@ async fn an_unreachable_server_falls_back_to_built_in_reasons_and_straight_to_co
 #[wasm_bindgen_test]
 async fn germany_skips_the_survey_uses_the_mandatory_labels_and_gives_a_receipt() {
     setup("app_de");
-    use_config(AppConfig::default());
+    use_default_plan(Some("germany"), "en");
     let p = cancel(options(Some("germany"), "en").into());
     settle().await;
     assert_eq!(step(), "confirm", "only identifying data is asked");
@@ -314,7 +343,7 @@ async fn germany_skips_the_survey_uses_the_mandatory_labels_and_gives_a_receipt(
 #[wasm_bindgen_test]
 async fn france_confirms_on_a_summary_page() {
     setup("app_fr");
-    use_config(AppConfig::default());
+    use_default_plan(Some("france"), "en");
     let p = cancel(options(Some("france"), "en").into());
     settle().await;
     click("hf-continue-cancel").await;
@@ -331,7 +360,7 @@ async fn france_confirms_on_a_summary_page() {
 #[wasm_bindgen_test]
 async fn minnesota_offers_only_after_the_cancellation_and_only_on_request() {
     setup("app_mn");
-    use_config(AppConfig::default());
+    use_default_plan(Some("minnesota"), "en");
     let p = cancel(options(Some("minnesota"), "en").into());
     settle().await;
     choose("not_using").await;
@@ -357,7 +386,7 @@ async fn minnesota_offers_only_after_the_cancellation_and_only_on_request() {
 #[wasm_bindgen_test]
 async fn accepting_without_the_server_keeps_the_subscriber_free_to_cancel() {
     setup("app_accept");
-    use_config(AppConfig::default());
+    use_default_plan(Some("california"), "en");
     let p = cancel(options(Some("california"), "en").into());
     settle().await;
     choose("too_expensive").await;
@@ -391,7 +420,7 @@ async fn accepting_without_the_server_keeps_the_subscriber_free_to_cancel() {
 #[wasm_bindgen_test]
 async fn simplified_chinese_comes_from_the_catalog() {
     setup("app_zh");
-    use_config(AppConfig::default());
+    use_default_plan(Some("standard"), "zh-CN");
     let p = cancel(options(Some("standard"), "zh-CN").into());
     settle().await;
     assert_eq!(
@@ -429,7 +458,7 @@ async fn a_wrong_call_is_rejected_with_an_error_naming_the_field() {
 #[wasm_bindgen_test]
 async fn the_outbox_keeps_every_event_with_a_uuid_across_a_reload() {
     setup("app_outbox");
-    use_config(AppConfig::default());
+    use_default_plan(Some("standard"), "en");
     let p = cancel(options(Some("standard"), "en").into());
     settle().await;
     choose("switching").await;
