@@ -179,6 +179,14 @@ pub fn gate(options: JsValue) -> Promise {
     prompt_call("gate", options)
 }
 
+/// Takes any upgrade prompt off the screen: the loader calls it when the cancel flow opens, since
+/// the two bundles share the page but not their memory.
+#[cfg(feature = "prompts")]
+#[wasm_bindgen]
+pub fn hide_prompts() {
+    prompts::hide();
+}
+
 #[cfg(feature = "prompts")]
 fn prompt_call(call: &'static str, options: JsValue) -> Promise {
     wasm_bindgen_futures::future_to_promise(async move {

@@ -251,7 +251,7 @@ pub async fn run(call: &str, options: JsValue) -> Result<JsValue, String> {
             }
         }
     };
-    let on_screen = is_showing() || session::is_open();
+    let on_screen = is_showing() || session::cancel_on_screen();
     let result = Object::new();
     match evaluate(&config, &customer, &ask, &state.history, on_screen, now) {
         Err(quiet) => {

@@ -221,6 +221,14 @@ pub fn close() {
     }
 }
 
+/// Whether a cancel dialog is on screen, looked up in the DOM so the prompt bundle, which has no
+/// session of its own, sees the cancel bundle's dialog too.
+pub fn cancel_on_screen() -> bool {
+    shadow()
+        .and_then(|r| r.query_selector("[data-testid=hf-dialog]").ok().flatten())
+        .is_some()
+}
+
 fn shadow() -> Option<web_sys::ShadowRoot> {
     web_sys::window()?
         .document()?
