@@ -164,55 +164,38 @@ fn entries(v: &JsValue) -> Vec<(String, JsValue)> {
         .collect()
 }
 
-/// The customer the host passes to `Holdfast.cancel/usage/gate`. `created_at` is Unix seconds or
-/// an ISO 8601 date string.
-pub fn customer(v: &JsValue, path: &str) -> R<Customer> {
-    if !v.is_object() {
-        return err(path, "an object { id, plan, mrr_cents, created_at, ... }");
-    }
-    let f = |k: &str| field(v, k);
-    let p = |k: &str| sub(path, k);
-    let created = f("created_at");
-    let created_at = match created.as_string() {
-        Some(s) => {
-            let ms = js_sys::Date::parse(&s);
-            if ms.is_nan() {
-                return err(&p("created_at"), "Unix seconds or an ISO 8601 date");
-            }
-            (ms / 1000.0) as i64
-        }
-        None => int(&created, &p("created_at"), 0.0, 1e11)?,
-    };
+/// The customer the host passes to `Holdfast.cancel/usage/gate`, checked by
+/// [`crate::customer::normalize`] (`created_at` is Unix seconds or an ISO 8601 date string).
+pub fn customer(v: &JsValue, path: &str) -> Result<Customer, String> {
+    let c: JsValue = crate::customer::normalize(v, path)?.into();
+    let text = |k: &str| field(&c, k).as_string();
+    let number = |k: &str| field(&c, k).as_f64();
+    let count = |k: &str| number(k).map(|n| n as u32);
     let mut attributes = BTreeMap::new();
-    for (k, a) in entries(&f("attributes")) {
+    for (k, a) in entries(&field(&c, "attributes")) {
         let value = if let Some(b) = a.as_bool() {
             AttributeValue::Bool(b)
         } else if let Some(n) = a.as_f64() {
             AttributeValue::Number(n)
-        } else if let Some(s) = a.as_string() {
-            AttributeValue::Text(s)
         } else {
-            return err(
-                &p(&["attributes.", &k].concat()),
-                "a string, number or boolean",
-            );
+            AttributeValue::Text(a.as_string().unwrap_or_default())
         };
         attributes.insert(k, value);
     }
     Ok(Customer {
-        id: non_empty(&f("id"), &p("id"))?,
-        hash: opt_string(&f("hash"), &p("hash"))?,
-        plan: non_empty(&f("plan"), &p("plan"))?,
-        mrr_cents: int(&f("mrr_cents"), &p("mrr_cents"), 0.0, 1e13)?,
-        created_at,
-        seats_used: opt_small(&f("seats_used"), &p("seats_used"))?,
-        seats_limit: opt_small(&f("seats_limit"), &p("seats_limit"))?,
-        country: opt_string(&f("country"), &p("country"))?,
-        region: opt_string(&f("region"), &p("region"))?,
-        locale: opt_string(&f("locale"), &p("locale"))?,
-        currency: opt_string(&f("currency"), &p("currency"))?,
-        segment: opt_string(&f("segment"), &p("segment"))?,
-        discounted: boolean(&f("discounted"), &p("discounted"), false)?,
+        id: text("id").unwrap_or_default(),
+        hash: text("hash"),
+        plan: text("plan").unwrap_or_default(),
+        mrr_cents: number("mrr_cents").unwrap_or_default() as i64,
+        created_at: number("created_at").unwrap_or_default() as i64,
+        seats_used: count("seats_used"),
+        seats_limit: count("seats_limit"),
+        country: text("country"),
+        region: text("region"),
+        locale: text("locale"),
+        currency: text("currency"),
+        segment: text("segment"),
+        discounted: field(&c, "discounted").as_bool().unwrap_or(false),
         attributes,
     })
 }

@@ -1,20 +1,26 @@
-//! The cancel dialog: one Leptos component that renders whatever step `holdfast-core`'s [`Flow`]
-//! is in. The flow is the single source of truth (one signal); everything on screen is derived from
-//! it, and every button only sends the flow an [`Event`].
+//! The cancel dialog: renders whatever step `holdfast-core`'s [`Flow`] is in. The flow is the single
+//! source of truth; each step is described as data ([`Screen`]) and drawn with a handful of DOM
+//! calls, and every button only sends the flow an [`Event`].
+//!
+//! The cancel bundle draws its DOM directly rather than through Leptos: the dialog re-renders only
+//! when the step changes, which needs no fine-grained reactivity, and leaving Leptos's renderer and
+//! reactive runtime out saves the cancel bundle more than half its size (the upgrade prompts,
+//! fetched separately, keep Leptos's views).
 
-use std::sync::Arc;
+use std::cell::RefCell;
 
 use holdfast_core::UnixSeconds;
 use holdfast_core::flow::{Event, Flow, Outcome, Step};
 use holdfast_core::policy::PolicyRules;
-use leptos::prelude::*;
-use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+use web_sys::{Document, Element};
 
 use crate::plan::{Plan, PlanOffer};
 use crate::session::{self, Acceptance};
 
 /// What a button does; one dispatcher handles them all.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 pub enum Act {
     /// Send the chosen reason.
     Submit,
@@ -33,6 +39,18 @@ pub enum Act {
     /// Close the finished dialog.
     Close,
 }
+
+/// Every [`Act`], indexed by its discriminant (a button carries the index in `data-act`).
+const ACTS: [Act; 8] = [
+    Act::Submit,
+    Act::Accept,
+    Act::Decline,
+    Act::Confirm,
+    Act::Keep,
+    Act::WantOffer,
+    Act::NoOffer,
+    Act::Close,
+];
 
 /// One button of a screen.
 #[derive(Clone, Debug)]
@@ -258,272 +276,527 @@ impl Setup {
     }
 }
 
-/// The signals one dialog shares between its views and its actions.
-#[derive(Clone, Copy)]
-struct State {
-    flow: RwSignal<Flow>,
-    reason: RwSignal<Option<String>>,
-    details: RwSignal<String>,
+/// The open dialog: the flow's state and the elements that show it.
+struct Dialog {
+    setup: Setup,
+    flow: Flow,
+    reason: Option<String>,
+    details: String,
     /// The offers for the session, in screen order (the accepted one first once saved).
-    offers: RwSignal<Vec<PlanOffer>>,
-    notice: RwSignal<Option<&'static str>>,
-    busy: RwSignal<bool>,
+    offers: Vec<PlanOffer>,
+    notice: Option<&'static str>,
+    busy: bool,
+    /// The `role=dialog` element.
+    root: Element,
+    /// Where the current step is drawn.
+    step: Element,
+    /// "Continue to cancel", present on every step but the confirmation.
+    continue_control: Element,
+    /// The dialog's event listeners; dropped with it.
+    _listeners: Vec<Closure<dyn FnMut(web_sys::Event)>>,
 }
 
-impl State {
+thread_local! {
+    static OPEN: RefCell<Option<Dialog>> = const { RefCell::new(None) };
+}
+
+/// What a handler leaves to do once the dialog's state is no longer borrowed.
+enum After {
+    Nothing,
+    Close,
+}
+
+fn document() -> Option<Document> {
+    web_sys::window()?.document()
+}
+
+/// An element with a class and attributes.
+fn el(doc: &Document, tag: &str, class: &str, attrs: &[(&str, &str)]) -> Result<Element, JsValue> {
+    let e = doc.create_element(tag)?;
+    if !class.is_empty() {
+        e.set_class_name(class);
+    }
+    for (k, v) in attrs {
+        e.set_attribute(k, v)?;
+    }
+    Ok(e)
+}
+
+/// An element with text.
+fn text(
+    doc: &Document,
+    tag: &str,
+    class: &str,
+    attrs: &[(&str, &str)],
+    text: &str,
+) -> Result<Element, JsValue> {
+    let e = el(doc, tag, class, attrs)?;
+    e.set_text_content(Some(text));
+    Ok(e)
+}
+
+/// Appends a freshly built child.
+fn append(parent: &Element, child: Result<Element, JsValue>) -> Result<(), JsValue> {
+    let child = child?;
+    parent.append_child(&child).map(drop)
+}
+
+/// Opens the dialog for `setup` inside `container`.
+pub fn open(container: &Element, setup: Setup) -> Result<(), JsValue> {
+    let doc = document().ok_or("no document")?;
+    let m = &setup.plan.texts;
+    let backdrop = el(&doc, "div", "hf-backdrop", &[])?;
+    let root = el(
+        &doc,
+        "div",
+        &setup.plan.class,
+        &[
+            ("role", "dialog"),
+            ("aria-modal", "true"),
+            ("aria-labelledby", "hf-title"),
+            ("data-testid", "hf-dialog"),
+            ("data-profile", setup.rules.profile.as_str()),
+            ("lang", &m.lang.tag),
+            ("dir", if m.lang.rtl { "rtl" } else { "ltr" }),
+            ("style", &setup.plan.style),
+        ],
+    )?;
+    let close_label = m.get("dialog.close");
+    append(
+        &root,
+        text(
+            &doc,
+            "button",
+            "hf-close",
+            &[
+                ("type", "button"),
+                ("aria-label", &close_label),
+                ("data-testid", "hf-close"),
+                ("data-act", "x"),
+            ],
+            "×",
+        ),
+    )?;
+    let step = el(&doc, "div", "hf-step", &[])?;
+    root.append_child(&step)?;
+    let continue_control = text(
+        &doc,
+        "button",
+        "hf-continue",
+        &[
+            ("type", "button"),
+            ("data-testid", "hf-continue-cancel"),
+            ("data-act", "c"),
+        ],
+        &m.get("cancel.continue"),
+    )?;
+    backdrop.append_child(&root)?;
+    container.append_child(&backdrop)?;
+
+    let mut listeners = Vec::new();
+    for (kind, handler) in [
+        ("click", on_click as fn(&web_sys::Event)),
+        ("change", on_change),
+        ("input", on_input),
+        ("keydown", on_keydown),
+    ] {
+        let f = Closure::<dyn FnMut(web_sys::Event)>::new(move |ev: web_sys::Event| handler(&ev));
+        root.add_event_listener_with_callback(kind, f.as_ref().unchecked_ref())?;
+        listeners.push(f);
+    }
+    let dialog = Dialog {
+        flow: Flow::new(setup.rules),
+        setup,
+        reason: None,
+        details: String::new(),
+        offers: Vec::new(),
+        notice: None,
+        busy: false,
+        root,
+        step,
+        continue_control,
+        _listeners: listeners,
+    };
+    dialog.render();
+    OPEN.with(|o| *o.borrow_mut() = Some(dialog));
+    session::focus_heading_soon();
+    Ok(())
+}
+
+/// Forgets the dialog (the session removes its elements).
+pub fn unmount() {
+    let dialog = OPEN.with(|o| o.borrow_mut().take());
+    drop(dialog);
+}
+
+/// Runs `f` on the open dialog, then what it asks for once the dialog is no longer borrowed.
+fn with_dialog(f: impl FnOnce(&mut Dialog) -> After) {
+    let after = OPEN.with(|o| o.borrow_mut().as_mut().map(f));
+    if let Some(After::Close) = after {
+        session::close();
+    }
+}
+
+fn target(ev: &web_sys::Event) -> Option<Element> {
+    ev.target()?.dyn_into::<Element>().ok()
+}
+
+/// A form control's current value.
+fn value(control: &Element) -> String {
+    js_sys::Reflect::get(control, &"value".into())
+        .ok()
+        .and_then(|v| v.as_string())
+        .unwrap_or_default()
+}
+
+fn on_click(ev: &web_sys::Event) {
+    let Some(act) = target(ev)
+        .and_then(|t| t.closest("[data-act]").ok().flatten())
+        .and_then(|b| b.get_attribute("data-act"))
+    else {
+        return;
+    };
+    with_dialog(|d| match act.as_str() {
+        "x" => d.close(),
+        "c" => d.go(Event::ContinueToCancel),
+        n => match n.parse::<usize>().ok().and_then(|i| ACTS.get(i)) {
+            Some(act) => d.act(*act),
+            None => After::Nothing,
+        },
+    });
+}
+
+fn on_change(ev: &web_sys::Event) {
+    let Some(input) = target(ev) else { return };
+    if input.get_attribute("name").as_deref() != Some("hf-reason") {
+        return;
+    }
+    with_dialog(|d| {
+        d.reason = Some(value(&input));
+        // A reason is chosen: the survey can be sent, and the follow-up question appears.
+        for selector in ["[data-act=\"0\"]", ".hf-details"] {
+            if let Ok(Some(e)) = d.step.query_selector(selector) {
+                let _ = e.remove_attribute(if selector == ".hf-details" {
+                    "hidden"
+                } else {
+                    "disabled"
+                });
+            }
+        }
+        After::Nothing
+    });
+}
+
+fn on_input(ev: &web_sys::Event) {
+    if let Some(area) = target(ev).filter(|t| t.tag_name() == "TEXTAREA") {
+        with_dialog(|d| {
+            d.details = value(&area);
+            After::Nothing
+        });
+    }
+}
+
+fn on_keydown(ev: &web_sys::Event) {
+    if let Some(ev) = ev.dyn_ref::<web_sys::KeyboardEvent>() {
+        let mut close = false;
+        session::keydown(ev, || close = true);
+        if close {
+            with_dialog(Dialog::close);
+        }
+    }
+}
+
+impl Dialog {
     fn step(&self) -> Step {
-        self.flow.with(|f| *f.step())
+        *self.flow.step()
+    }
+
+    /// The close button and Esc: a finished flow closes; an unfinished one ends as abandoned.
+    fn close(&mut self) -> After {
+        if self.step().is_done() {
+            After::Close
+        } else {
+            self.go(Event::Closed)
+        }
     }
 
     /// Moves the flow on, then does what entering the new step requires: log an offer exposure
-    /// when an offer renders, report the outcome when the flow ends, focus the new heading.
-    fn go(self, event: Event) {
-        let before = self.flow.with_untracked(|f| f.history().len());
-        self.flow.update(|f| {
-            f.next(event);
-        });
-        let (step, after) = self.flow.with_untracked(|f| (*f.step(), f.history().len()));
-        if after == before {
-            return;
+    /// when an offer renders, report the outcome when the flow ends, draw and focus the new step.
+    fn go(&mut self, event: Event) -> After {
+        let before = self.flow.history().len();
+        self.flow.next(event);
+        if self.flow.history().len() == before {
+            return After::Nothing;
         }
+        let step = self.step();
         let shown = match step {
             Step::Offer { screen } => Some(usize::from(screen.max(1) - 1)),
             Step::OfferAfterCancel => Some(0),
             _ => None,
         };
-        if let Some(id) = shown.and_then(|i| {
-            self.offers
-                .with_untracked(|o| o.get(i).map(|o| o.id.clone()))
-        }) {
-            session::emit("offer_shown", &[("offer_id", &id)]);
+        if let Some(offer) = shown.and_then(|i| self.offers.get(i)) {
+            session::emit("offer_shown", &[("offer_id", &offer.id)]);
         }
         if let Step::Done(outcome) = step {
-            let offer = self.offers.with_untracked(|o| o.first().cloned());
-            session::finish(outcome, offer);
+            session::finish(outcome, self.offers.first().cloned());
         }
+        self.render();
         session::focus_heading_soon();
+        After::Nothing
     }
 
     /// The offer on screen now.
     fn current(&self) -> Option<PlanOffer> {
-        let index = match self.flow.with_untracked(|f| *f.step()) {
+        let index = match self.step() {
             Step::Offer { screen } => usize::from(screen.max(1) - 1),
             _ => 0,
         };
-        self.offers.with_untracked(|o| o.get(index).cloned())
+        self.offers.get(index).cloned()
     }
 
-    fn act(self, act: Act, setup: &Setup) {
+    fn act(&mut self, act: Act) -> After {
         match act {
             Act::Submit => {
-                let Some(r) = self.reason.get_untracked() else {
-                    return;
+                let Some(r) = self.reason.clone() else {
+                    return After::Nothing;
                 };
-                let text = self.details.get_untracked();
                 session::emit(
                     "reason_selected",
-                    &[("reason", &r), ("free_text", text.trim())],
+                    &[("reason", &r), ("free_text", self.details.trim())],
                 );
                 session::set_reason(&r);
-                let found = setup.plan.offers_for(Some(&r));
-                let available = found.len().min(2) as u8;
-                self.offers.set(found);
+                self.offers = self.setup.plan.offers_for(Some(&r));
+                let available = self.offers.len().min(2) as u8;
                 self.go(Event::ReasonChosen {
                     offers_available: available,
-                });
+                })
             }
             Act::Accept => {
-                let Some(offer) = self.current() else { return };
-                self.busy.set(true);
-                self.notice.set(None);
+                let Some(offer) = self.current() else {
+                    return After::Nothing;
+                };
+                self.busy = true;
+                self.notice = None;
+                self.render();
+                let reason = self.reason.clone();
                 wasm_bindgen_futures::spawn_local(async move {
-                    let answer = session::accept(&offer.id, self.reason.get_untracked()).await;
+                    let answer = session::accept(&offer.id, reason).await;
                     // The dialog may have been closed while the server answered.
-                    if self.flow.try_with_untracked(|_| ()).is_none() {
-                        return;
-                    }
-                    match answer {
-                        Acceptance::Accepted => {
-                            // The accepted offer goes first: the saved screen and outcome use it.
-                            self.offers.update(|o| {
-                                o.retain(|x| x.id != offer.id);
-                                o.insert(0, offer);
-                            });
-                            self.go(Event::OfferAccepted);
+                    with_dialog(|d| {
+                        d.busy = false;
+                        match answer {
+                            Acceptance::Accepted => {
+                                // The accepted offer goes first: the saved screen and outcome use it.
+                                d.offers.retain(|x| x.id != offer.id);
+                                d.offers.insert(0, offer);
+                                d.go(Event::OfferAccepted)
+                            }
+                            Acceptance::Refused => {
+                                d.notice = Some("offer.refused");
+                                d.go(Event::OfferDeclined)
+                            }
+                            Acceptance::Failed => {
+                                d.notice = Some("offer.error");
+                                d.render();
+                                After::Nothing
+                            }
                         }
-                        Acceptance::Refused => {
-                            self.notice.set(Some("offer.refused"));
-                            self.go(Event::OfferDeclined);
-                        }
-                        Acceptance::Failed => self.notice.set(Some("offer.error")),
-                    }
-                    self.busy.set(false);
+                    });
                 });
+                After::Nothing
             }
             Act::Decline => {
                 if let Some(offer) = self.current() {
                     session::emit("offer_declined", &[("offer_id", &offer.id)]);
                 }
-                self.notice.set(None);
-                self.go(Event::OfferDeclined);
+                self.notice = None;
+                self.go(Event::OfferDeclined)
             }
             Act::Confirm => {
                 session::emit("cancel_confirmed", &[]);
-                self.go(Event::CancelConfirmed);
+                self.go(Event::CancelConfirmed)
             }
             Act::Keep => self.go(Event::Closed),
             Act::WantOffer => self.go(Event::WantsOffer),
             Act::NoOffer => self.go(Event::NoOfferThanks),
-            Act::Close => session::close(),
+            Act::Close => After::Close,
         }
     }
-}
 
-/// The modal cancel dialog.
-#[component]
-pub fn CancelDialog(
-    /// The session's decided inputs.
-    setup: Arc<Setup>,
-) -> impl IntoView {
-    let st = State {
-        flow: RwSignal::new(Flow::new(setup.rules)),
-        reason: RwSignal::new(None),
-        details: RwSignal::new(String::new()),
-        offers: RwSignal::new(Vec::new()),
-        notice: RwSignal::new(None),
-        busy: RwSignal::new(false),
-    };
-    session::focus_heading_soon();
-    let view_setup = setup.clone();
-    let body = move || {
-        let screen = st
-            .offers
-            .with_untracked(|o| view_setup.screen(st.step(), o, st.notice.get()));
-        render(screen, st, view_setup.clone())
-    };
-    let m = &setup.plan.texts;
-    let continue_label = m.get("cancel.continue");
-    let continue_control = move || {
-        (st.flow.with(|f| f.cancel_control_visible()) && st.step() != Step::Confirm).then(|| {
-            view! {
-                <button class="hf-continue" type="button" data-testid="hf-continue-cancel" on:click=move |_| st.go(Event::ContinueToCancel)>
-                    {continue_label.clone()}
-                </button>
-            }
-        })
-    };
-    let close = move || {
-        if st.flow.with_untracked(|f| f.step().is_done()) {
-            session::close()
-        } else {
-            st.go(Event::Closed)
+    /// Draws the current step.
+    fn render(&self) {
+        if let Err(e) = self.draw() {
+            web_sys::console::error_2(&"Holdfast: could not draw the dialog".into(), &e);
         }
-    };
-    view! {
-        <div class="hf-backdrop">
-            <div
-                class=setup.plan.class.clone()
-                role="dialog"
-                aria-modal="true"
-                aria-labelledby="hf-title"
-                data-testid="hf-dialog"
-                data-step=move || st.step().as_str()
-                data-outcome=move || st.step().outcome().map_or("", |o| o.as_str())
-                data-profile=setup.rules.profile.as_str()
-                lang=m.lang.tag.clone()
-                dir=if m.lang.rtl { "rtl" } else { "ltr" }
-                style=setup.plan.style.clone()
-                on:keydown=move |ev| session::keydown(&ev, close)
-            >
-                <button class="hf-close" type="button" aria-label=m.get("dialog.close") data-testid="hf-close" on:click=move |_| close()>
-                    "×"
-                </button>
-                {body}
-                {continue_control}
-            </div>
-        </div>
     }
-}
 
-fn render(screen: Screen, st: State, setup: Arc<Setup>) -> impl IntoView {
-    let blocks = screen
-        .blocks
-        .into_iter()
-        .map(|b| render_block(b, st))
-        .collect_view();
-    let buttons = screen
-        .buttons
-        .into_iter()
-        .map(|b| {
-            let setup = setup.clone();
-            let act = b.act;
-            let disabled = move || match act {
-                Act::Submit => st.reason.with(Option::is_none),
-                Act::Accept => st.busy.get(),
+    fn draw(&self) -> Result<(), JsValue> {
+        let doc = document().ok_or("no document")?;
+        let step = self.step();
+        let screen = self.setup.screen(step, &self.offers, self.notice);
+        self.root.set_attribute("data-step", step.as_str())?;
+        self.root
+            .set_attribute("data-outcome", step.outcome().map_or("", |o| o.as_str()))?;
+        let s = &self.step;
+        s.set_text_content(None);
+        append(
+            s,
+            text(
+                &doc,
+                "h2",
+                "",
+                &[("id", "hf-title"), ("tabindex", "-1")],
+                &screen.title,
+            ),
+        )?;
+        for block in screen.blocks {
+            append(s, self.block(&doc, block))?;
+        }
+        let actions = el(&doc, "div", "hf-actions", &[])?;
+        for b in screen.buttons {
+            let index = (b.act as u8).to_string();
+            let button = text(
+                &doc,
+                "button",
+                &["hf-btn ", b.class].concat(),
+                &[
+                    ("type", "button"),
+                    ("data-testid", b.testid),
+                    ("data-act", &index),
+                ],
+                &b.label,
+            )?;
+            let disabled = match b.act {
+                Act::Submit => self.reason.is_none(),
+                Act::Accept => self.busy,
                 _ => false,
             };
-            view! {
-                <button class=["hf-btn ", b.class].concat() type="button" data-testid=b.testid disabled=disabled on:click=move |_| st.act(act, &setup)>
-                    {b.label}
-                </button>
+            if disabled {
+                button.set_attribute("disabled", "")?;
+            }
+            actions.append_child(&button)?;
+        }
+        s.append_child(&actions)?;
+        let visible = self.flow.cancel_control_visible() && step != Step::Confirm;
+        if visible {
+            self.root.append_child(&self.continue_control)?;
+        } else {
+            self.continue_control.remove();
+        }
+        Ok(())
+    }
+
+    fn block(&self, doc: &Document, block: Block) -> Result<Element, JsValue> {
+        Ok(match block {
+            Block::Text(testid, line) => {
+                let e = text(doc, "p", testid, &[], &line)?;
+                if !testid.is_empty() {
+                    e.set_attribute("data-testid", testid)?;
+                }
+                if testid == "hf-notice" {
+                    e.set_attribute("role", "alert")?;
+                }
+                e
+            }
+            Block::Reasons(reasons) => {
+                let group = el(
+                    doc,
+                    "div",
+                    "hf-reasons",
+                    &[("role", "radiogroup"), ("aria-labelledby", "hf-title")],
+                )?;
+                for (id, label) in reasons {
+                    let row = el(doc, "label", "hf-reason", &[])?;
+                    let testid = ["hf-reason-", &id].concat();
+                    let input = el(
+                        doc,
+                        "input",
+                        "",
+                        &[
+                            ("type", "radio"),
+                            ("name", "hf-reason"),
+                            ("value", &id),
+                            ("data-testid", &testid),
+                        ],
+                    )?;
+                    if self.reason.as_deref() == Some(id.as_str()) {
+                        input.set_attribute("checked", "")?;
+                    }
+                    row.append_child(&input)?;
+                    append(&row, text(doc, "span", "", &[], &label))?;
+                    group.append_child(&row)?;
+                }
+                group
+            }
+            Block::Details(label) => {
+                let wrap = el(doc, "label", "hf-details", &[])?;
+                if self.reason.is_none() {
+                    wrap.set_attribute("hidden", "")?;
+                }
+                append(&wrap, text(doc, "span", "", &[], &label))?;
+                let area = el(
+                    doc,
+                    "textarea",
+                    "",
+                    &[
+                        ("maxlength", "2000"),
+                        ("rows", "3"),
+                        ("data-testid", "hf-details"),
+                    ],
+                )?;
+                area.set_text_content(Some(&self.details));
+                wrap.append_child(&area)?;
+                wrap
+            }
+            Block::Offer {
+                id,
+                kind,
+                lines,
+                link,
+            } => {
+                let card = el(
+                    doc,
+                    "div",
+                    "hf-offer",
+                    &[
+                        ("data-testid", "hf-offer"),
+                        ("data-offer", &id),
+                        ("data-kind", &kind),
+                    ],
+                )?;
+                for (i, line) in lines.iter().enumerate() {
+                    let class = if i == 0 { "hf-offer-head" } else { "hf-terms" };
+                    append(&card, text(doc, "p", class, &[], line))?;
+                }
+                if let Some((url, label)) = link {
+                    append(
+                        &card,
+                        text(
+                            doc,
+                            "a",
+                            "hf-link",
+                            &[
+                                ("href", &url),
+                                ("target", "_blank"),
+                                ("rel", "noopener noreferrer"),
+                            ],
+                            &label,
+                        ),
+                    )?;
+                }
+                card
+            }
+            Block::Summary(testid, lines) => {
+                let list = el(doc, "dl", "hf-summary", &[("data-testid", testid)])?;
+                for (i, line) in lines.iter().enumerate() {
+                    append(
+                        &list,
+                        text(doc, if i == 0 { "dt" } else { "dd" }, "", &[], line),
+                    )?;
+                }
+                list
             }
         })
-        .collect_view();
-    view! {
-        <h2 id="hf-title" tabindex="-1">{screen.title}</h2>
-        {blocks}
-        <div class="hf-actions">{buttons}</div>
-    }
-}
-
-fn render_block(block: Block, st: State) -> AnyView {
-    match block {
-        Block::Text(testid, text) => {
-            let role = (testid == "hf-notice").then_some("alert");
-            view! { <p class=testid data-testid=testid role=role>{text}</p> }.into_any()
-        }
-        Block::Reasons(reasons) => {
-            let items = reasons
-                .into_iter()
-                .map(|(id, label)| {
-                    let testid = ["hf-reason-", &id].concat();
-                    let pick = id.clone();
-                    view! {
-                        <label class="hf-reason">
-                            <input type="radio" name="hf-reason" value=id data-testid=testid on:change=move |_| st.reason.set(Some(pick.clone())) />
-                            <span>{label}</span>
-                        </label>
-                    }
-                })
-                .collect_view();
-            view! { <div class="hf-reasons" role="radiogroup" aria-labelledby="hf-title">{items}</div> }.into_any()
-        }
-        Block::Details(label) => (move || {
-            st.reason.with(Option::is_some).then(|| {
-                view! {
-                    <label class="hf-details">
-                        <span>{label.clone()}</span>
-                        <textarea maxlength="2000" rows="3" data-testid="hf-details" on:input=move |ev| st.details.set(event_target_value(&ev))></textarea>
-                    </label>
-                }
-            })
-        })
-        .into_any(),
-        Block::Offer { id, kind, lines, link } => {
-            let lines = lines
-                .into_iter()
-                .enumerate()
-                .map(|(i, l)| view! { <p class=if i == 0 { "hf-offer-head" } else { "hf-terms" }>{l}</p> })
-                .collect_view();
-            let link = link.map(|(url, label)| view! { <a class="hf-link" href=url target="_blank" rel="noopener noreferrer">{label}</a> });
-            view! { <div class="hf-offer" data-testid="hf-offer" data-offer=id data-kind=kind>{lines}{link}</div> }.into_any()
-        }
-        Block::Summary(testid, lines) => {
-            let mut lines = lines.into_iter();
-            let head = lines.next().unwrap_or_default();
-            let rest = lines.map(|l| view! { <dd>{l}</dd> }).collect_view();
-            view! { <dl class="hf-summary" data-testid=testid><dt>{head}</dt>{rest}</dl> }.into_any()
-        }
     }
 }
 

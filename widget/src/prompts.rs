@@ -183,8 +183,7 @@ pub async fn run(call: &str, options: JsValue) -> Result<JsValue, String> {
     if !options.is_object() {
         return Err("expected an options object { customer, ... }".into());
     }
-    let customer =
-        decode::customer(&field(&options, "customer"), "customer").map_err(|e| e.message())?;
+    let customer = decode::customer(&field(&options, "customer"), "customer")?;
     let callback = |k: &str| field(&options, k).dyn_into::<Function>().ok();
     let num = |k: &str| -> Result<Option<f64>, String> {
         let v = field(&options, k);

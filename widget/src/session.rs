@@ -4,7 +4,6 @@
 //! Kept in a thread-local so that the dialog's reactive closures (which must be `Send`) never
 //! capture a `JsValue`; they call these functions instead.
 
-use std::any::Any;
 use std::cell::RefCell;
 
 use holdfast_core::flow::Outcome;
@@ -34,8 +33,6 @@ pub struct Session {
     pub resolve: Function,
     /// The host's `onOutcome` callback.
     pub on_outcome: Option<Function>,
-    /// Keeps the dialog mounted; dropping it unmounts.
-    pub mounted: Option<Box<dyn Any>>,
     /// The element the dialog is mounted in, inside the shadow root.
     pub container: web_sys::Element,
     /// Where focus was before the dialog opened (the trigger), restored on close.
@@ -72,15 +69,6 @@ pub fn is_open() -> bool {
 /// Makes `session` the open one.
 pub fn open(session: Session) {
     CURRENT.with(|c| *c.borrow_mut() = Some(session));
-}
-
-/// Stores the dialog's mount handle once it is mounted.
-pub fn keep_mounted(handle: Box<dyn Any>) {
-    CURRENT.with(|c| {
-        if let Some(s) = c.borrow_mut().as_mut() {
-            s.mounted = Some(handle);
-        }
-    });
 }
 
 /// Records an event of the open session in the outbox; empty values are left out.
@@ -214,7 +202,7 @@ pub fn close() {
     let Some(session) = CURRENT.with(|c| c.borrow_mut().take()) else {
         return;
     };
-    drop(session.mounted);
+    crate::dialog::unmount();
     session.container.remove();
     if let Some(el) = session.restore {
         let _ = el.focus();

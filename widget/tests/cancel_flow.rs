@@ -101,10 +101,9 @@ fn testid(id: &str) -> Option<Element> {
     find(&format!("[data-testid={id}]"))
 }
 
-/// Lets Leptos render and timers (focus moves) run.
+/// Lets the dialog draw and timers (focus moves) run.
 async fn settle() {
     for _ in 0..3 {
-        leptos::task::tick().await;
         let p = Promise::new(&mut |resolve, _| {
             web_sys::window()
                 .unwrap()

@@ -19,7 +19,6 @@ fn document() -> web_sys::Document {
 async fn the_widget_mounts_inside_an_open_shadow_root_on_a_host_in_body() {
     let doc = document();
     let root = mount(&doc).unwrap();
-    leptos::task::tick().await;
     let host = doc
         .get_element_by_id(HOST_ID)
         .expect("the host element is appended to body");
@@ -43,7 +42,6 @@ async fn mounting_twice_keeps_one_host_and_one_view() {
     let doc = document();
     mount(&doc).unwrap();
     let root = mount(&doc).unwrap();
-    leptos::task::tick().await;
     assert_eq!(
         doc.query_selector_all(&format!("#{HOST_ID}"))
             .unwrap()
