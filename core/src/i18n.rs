@@ -279,9 +279,10 @@ impl Lang {
             let lower = tag.to_ascii_lowercase();
             match lower.split('-').next().unwrap_or_default() {
                 "en" => Some("en".into()),
-                "zh" if !lower.contains("hant")
-                    && !lower.ends_with("-tw")
-                    && !lower.ends_with("-hk") =>
+                // Traditional Chinese (zh-Hant, zh-TW, zh-HK) is not built in.
+                "zh" if !lower
+                    .split('-')
+                    .any(|part| matches!(part, "hant" | "tw" | "hk")) =>
                 {
                     Some("zh-CN".into())
                 }
@@ -328,13 +329,28 @@ impl Lang {
     }
 }
 
-/// `template` with each `{name}` placeholder replaced by its value.
+/// `template` with each `{name}` placeholder replaced by its value (unknown ones stay as written).
 pub fn fill(template: &str, args: &[(&str, &str)]) -> String {
-    let mut s = template.to_string();
-    for (name, value) in args {
-        s = s.replace(&["{", name, "}"].concat(), value);
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some((before, after)) = rest.split_once('{') {
+        out.push_str(before);
+        let value = after
+            .split_once('}')
+            .and_then(|(name, tail)| Some((args.iter().find(|(n, _)| *n == name)?.1, tail)));
+        match value {
+            Some((value, tail)) => {
+                out.push_str(value);
+                rest = tail;
+            }
+            None => {
+                out.push('{');
+                rest = after;
+            }
+        }
     }
-    s
+    out.push_str(rest);
+    out
 }
 
 /// Marks an amount of money (smallest currency unit) inside server-written text; the widget
@@ -404,6 +420,16 @@ mod tests {
         let zh = Lang::resolve(&wanted(&["zh"]), none);
         assert!(zh.zh && !zh.is_one(1));
         assert_eq!(zh.builtin(DIALOG, "reason.other"), Some("其他"));
+    }
+
+    #[test]
+    fn fill_replaces_known_placeholders_and_keeps_the_rest() {
+        assert_eq!(
+            fill("{a} and {b}, {unknown} {a}", &[("a", "x"), ("b", "{a}")]),
+            "x and {a}, {unknown} x"
+        );
+        assert_eq!(fill("no braces", &[]), "no braces");
+        assert_eq!(fill("open { only", &[("only", "y")]), "open { only");
     }
 
     #[test]

@@ -266,8 +266,10 @@ fn non_empty(value: Option<&str>) -> Option<&str> {
 /// `value` without `prefix`, compared ASCII case-insensitively.
 fn strip_prefix_ignore_case<'a>(value: &'a str, prefix: &str) -> Option<&'a str> {
     let head = value.get(..prefix.len())?;
+    // `get` rather than indexing: no panic path (and its formatting code) in the widget's bundle.
     head.eq_ignore_ascii_case(prefix)
-        .then(|| &value[prefix.len()..])
+        .then(|| value.get(prefix.len()..))
+        .flatten()
 }
 
 #[cfg(test)]

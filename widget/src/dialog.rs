@@ -579,8 +579,8 @@ impl Dialog {
                 self.notice = None;
                 self.render();
                 let reason = self.reason.clone();
-                wasm_bindgen_futures::spawn_local(async move {
-                    let answer = session::accept(&offer.id, reason).await;
+                let id = offer.id.clone();
+                session::accept(&id, reason, move |answer| {
                     // The dialog may have been closed while the server answered.
                     with_dialog(|d| {
                         d.busy = false;
@@ -654,7 +654,7 @@ impl Dialog {
         }
         let actions = el(&doc, "div", "hf-actions", &[])?;
         for b in screen.buttons {
-            let index = (b.act as u8).to_string();
+            let index = char::from(b'0' + b.act as u8).to_string();
             let button = text(
                 &doc,
                 "button",

@@ -35,20 +35,28 @@ fn browser_languages() -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// `2026-12-14`: the calendar day (UTC) of a moment, as the outcome's `effective_date`.
 fn iso_date(unix_seconds: i64) -> String {
-    let (y, m, d) = holdfast_core::offer::civil_from_days(unix_seconds.div_euclid(86_400));
-    let two = |n: u32| {
-        if n < 10 {
-            ["0", &n.to_string()].concat()
-        } else {
-            n.to_string()
-        }
-    };
-    [y.to_string(), "-".into(), two(m), "-".into(), two(d)].concat()
+    let date = js_sys::Date::new(&JsValue::from(unix_seconds as f64 * 1000.0));
+    let iso: String = date.to_iso_string().into();
+    iso.chars().take(10).collect()
 }
 
-/// Opens the cancel flow for the host's `options`; an `Err` names the field that is wrong.
-pub async fn open(options: JsValue, resolve: Function) -> Result<(), String> {
+/// Rejects the host's promise with a `TypeError` that says what is wrong, and logs it.
+fn refuse(reject: &Function, message: &str) {
+    let message = ["Holdfast.cancel: ", message].concat();
+    web_sys::console::error_1(&message.as_str().into());
+    let _ = reject.call1(&JsValue::NULL, &js_sys::TypeError::new(&message));
+}
+
+/// Opens the cancel flow for the host's `options`; a wrong option rejects naming the field.
+pub fn open(options: JsValue, resolve: Function, reject: Function) {
+    if let Err(message) = start(options, resolve, &reject) {
+        refuse(&reject, &message);
+    }
+}
+
+fn start(options: JsValue, resolve: Function, reject: &Function) -> Result<(), String> {
     if !options.is_object() {
         return Err("expected an options object { customer, ... }".into());
     }
@@ -60,7 +68,7 @@ pub async fn open(options: JsValue, resolve: Function) -> Result<(), String> {
                 .map_err(|_| "onOutcome: expected a function".to_string())?,
         ),
     };
-    let explicit_profile = match field(&options, "profile") {
+    let profile = match field(&options, "profile") {
         p if p.is_undefined() || p.is_null() => None,
         p => Some(
             p.as_string()
@@ -84,28 +92,6 @@ pub async fn open(options: JsValue, resolve: Function) -> Result<(), String> {
     if session::is_open() || OPENING.with(|o| o.replace(true)) {
         return Err("a cancel flow is already open".into());
     }
-    let opened = open_session(
-        options,
-        customer,
-        on_outcome,
-        explicit_profile,
-        period_end,
-        resolve,
-    )
-    .await;
-    OPENING.with(|o| o.set(false));
-    opened
-}
-
-/// The part of [`open`] after the options are valid; only one runs at a time.
-async fn open_session(
-    options: JsValue,
-    customer: js_sys::Object,
-    on_outcome: Option<Function>,
-    explicit_profile: Option<PolicyProfile>,
-    period_end: Option<i64>,
-    resolve: Function,
-) -> Result<(), String> {
     #[cfg(feature = "prompts")]
     crate::prompts::hide();
 
@@ -119,52 +105,69 @@ async fn open_session(
     locales.extend(field(&options, "locale").as_string());
     locales.extend(text("locale"));
     locales.extend(languages);
-    let customer_js: JsValue = customer.clone().into();
-    let plan = match load_plan(
-        &customer_js,
-        &locales,
-        explicit_profile,
-        browser_country.as_deref(),
-    )
-    .await
-    {
-        Some(plan) => plan,
-        None => plan::offline(&plan::Local {
-            locales,
-            profile: explicit_profile,
-            country: text("country"),
-            region: text("region"),
-            browser_country,
-            plan: text("plan").unwrap_or_default(),
-            currency: text("currency"),
-        }),
+    let local = plan::Local {
+        profile,
+        country: text("country"),
+        region: text("region"),
+        browser_country,
+        plan: text("plan").unwrap_or_default(),
+        currency: text("currency"),
+        locales,
     };
+    let customer: JsValue = customer.into();
+    let reject = reject.clone();
+    let request = plan_request(&customer, &local);
+    load_plan(request, move |plan| {
+        OPENING.with(|o| o.set(false));
+        let plan = plan.unwrap_or_else(|| plan::offline(&local));
+        let opened = show(Opening {
+            customer,
+            plan,
+            on_outcome,
+            period_end,
+            resolve,
+        });
+        if let Err(message) = opened {
+            refuse(&reject, &message);
+        }
+    });
+    Ok(())
+}
+
+/// A valid call, about to open.
+struct Opening {
+    customer: JsValue,
+    plan: plan::Plan,
+    on_outcome: Option<Function>,
+    period_end: Option<i64>,
+    resolve: Function,
+}
+
+/// Opens the session and draws the dialog.
+fn show(o: Opening) -> Result<(), String> {
     let setup = Setup {
-        rules: plan.profile.rules(plan.max_offer_screens),
-        plan,
-        period_end,
+        rules: o.plan.profile.rules(o.plan.max_offer_screens),
+        plan: o.plan,
+        period_end: o.period_end,
         now: (js_sys::Date::now() / 1000.0) as i64,
     };
-
-    let document = document().map_err(|_| "no document".to_string())?;
-    let root = mount(&document).map_err(|_| "could not mount".to_string())?;
-    let container = document
-        .create_element("div")
-        .map_err(|_| "could not create the dialog".to_string())?;
-    root.append_child(&container)
-        .map_err(|_| "could not mount the dialog".to_string())?;
+    let fail = |_| "could not draw the dialog".to_string();
+    let document = document().map_err(fail)?;
+    let root = mount(&document).map_err(fail)?;
+    let container = document.create_element("div").map_err(fail)?;
+    root.append_child(&container).map_err(fail)?;
     let restore = document
         .active_element()
         .and_then(|e| e.dyn_into::<HtmlElement>().ok());
     session::open(Session {
         id: outbox::uuid(),
-        customer: customer_js,
-        resolve,
-        on_outcome,
+        customer: o.customer,
+        resolve: o.resolve,
+        on_outcome: o.on_outcome,
         container: container.clone(),
         restore,
         reason: None,
-        effective_date: period_end.map(iso_date),
+        effective_date: o.period_end.map(iso_date),
         finished: false,
     });
     session::emit(
@@ -174,44 +177,59 @@ async fn open_session(
             ("locale", &setup.plan.texts.lang.tag),
         ],
     );
-    dialog::open(&container, setup).map_err(|_| "could not draw the dialog".to_string())
+    dialog::open(&container, setup).map_err(fail)
 }
-/// Asks the server for this session's plan; `None` when it does not answer in time or answers
-/// something unusable (the flow then runs on the built-in plan).
-async fn load_plan(
-    customer: &JsValue,
-    locales: &[String],
-    profile: Option<PolicyProfile>,
-    country: Option<&str>,
-) -> Option<plan::Plan> {
-    if let Some(json) = PLAN.with(|p| p.borrow().clone()) {
-        return plan::decode(&js_sys::JSON::parse(&json).ok()?);
-    }
+
+/// The body of the plan request: the customer, their locales, the host's profile and the
+/// browser's country.
+fn plan_request(customer: &JsValue, local: &plan::Local) -> Option<String> {
     let body = js_sys::Object::new();
     outbox::set(&body, "customer", customer);
     let list = js_sys::Array::new();
-    for l in locales {
+    for l in &local.locales {
         list.push(&l.as_str().into());
     }
     outbox::set(&body, "locales", &list);
-    if let Some(p) = profile {
+    if let Some(p) = local.profile {
         outbox::set(&body, "profile", &p.as_str().into());
     }
-    if let Some(c) = country.filter(|c| c.len() == 2) {
+    if let Some(c) = local.browser_country.as_deref().filter(|c| c.len() == 2) {
         outbox::set(&body, "country", &c.into());
     }
-    let body = js_sys::JSON::stringify(&body).ok()?.as_string()?;
+    js_sys::JSON::stringify(&body).ok()?.as_string()
+}
+
+/// Asks the server for this session's plan; `done` gets `None` when it does not answer in time or
+/// answers something unusable (the flow then runs on the built-in plan).
+fn load_plan(body: Option<String>, done: impl FnOnce(Option<plan::Plan>) + 'static) {
+    if let Some(json) = PLAN.with(|p| p.borrow().clone()) {
+        return done(
+            js_sys::JSON::parse(&json)
+                .ok()
+                .and_then(|v| plan::decode(&v)),
+        );
+    }
+    let Some(body) = body else {
+        return done(None);
+    };
     let Target { endpoint, app } = session::target();
     let url = [endpoint.as_str(), "/v1/apps/", &app, "/cancel-plan"].concat();
-    let reply = net::request("POST", &url, Some(&body), CONFIG_TIMEOUT_MS, false)
-        .await
-        .ok()?;
-    if !reply.ok() {
-        return None;
-    }
-    let plan = plan::decode(&reply.body);
-    if plan.is_none() {
-        web_sys::console::warn_1(&"Holdfast: unusable cancel plan, using the built-in one".into());
-    }
-    plan
+    net::request(
+        "POST",
+        &url,
+        Some(&body),
+        CONFIG_TIMEOUT_MS,
+        false,
+        |reply| {
+            let plan = reply
+                .filter(net::Reply::ok)
+                .and_then(|r| plan::decode(&r.body));
+            if plan.is_none() {
+                web_sys::console::warn_1(
+                    &"Holdfast: no cancel plan from the server, using the built-in one".into(),
+                );
+            }
+            done(plan);
+        },
+    );
 }

@@ -28,8 +28,10 @@ pub mod prompts;
 pub mod session;
 pub mod text;
 
+#[cfg(feature = "prompts")]
 use std::sync::Arc;
 
+#[cfg(feature = "prompts")]
 use holdfast_core::config::AppConfig;
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
@@ -37,6 +39,11 @@ use web_sys::{Document, ShadowRoot, ShadowRootInit, ShadowRootMode};
 
 use crate::decode::field;
 use crate::session::Target;
+
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static ALLOCATOR: lol_alloc::LockedAllocator<lol_alloc::FreeListAllocator> =
+    lol_alloc::LockedAllocator::new(lol_alloc::FreeListAllocator::new());
 
 /// The id of the host element the widget appends to `body`; host pages can use it to find us.
 pub const HOST_ID: &str = "holdfast-root";
@@ -48,6 +55,7 @@ pub(crate) const CONFIG_TIMEOUT_MS: i32 = 3_000;
 const STYLESHEET: &str = include_str!("../../style/widget.css");
 
 thread_local! {
+    #[cfg(feature = "prompts")]
     static CONFIG: std::cell::RefCell<Option<Arc<AppConfig>>> = const { std::cell::RefCell::new(None) };
 }
 
@@ -121,6 +129,7 @@ pub fn configure(options: JsValue) {
 
 /// Uses `config` for the next flows instead of fetching it: for hosts that embed the crate
 /// directly, and for tests.
+#[cfg(feature = "prompts")]
 pub fn use_config(config: AppConfig) {
     CONFIG.with(|c| *c.borrow_mut() = Some(Arc::new(config)));
 }
@@ -128,6 +137,7 @@ pub fn use_config(config: AppConfig) {
 /// Forgets the cached config, so the next flow fetches it again (after an admin edit, in tests).
 #[wasm_bindgen]
 pub fn reset_config() {
+    #[cfg(feature = "prompts")]
     CONFIG.with(|c| *c.borrow_mut() = None);
     #[cfg(feature = "cancel")]
     flow::use_plan(None);
@@ -149,13 +159,7 @@ pub fn cancel(options: JsValue) -> Promise {
     let mut fns = None;
     let promise = Promise::new(&mut |resolve, reject| fns = Some((resolve, reject)));
     if let Some((resolve, reject)) = fns {
-        wasm_bindgen_futures::spawn_local(async move {
-            if let Err(message) = flow::open(options, resolve).await {
-                let message = ["Holdfast.cancel: ", &message].concat();
-                web_sys::console::error_1(&message.as_str().into());
-                let _ = reject.call1(&JsValue::NULL, &js_sys::TypeError::new(&message));
-            }
-        });
+        flow::open(options, resolve, reject);
     }
     promise
 }
@@ -207,7 +211,7 @@ pub(crate) async fn load_config() -> Option<Arc<AppConfig>> {
     }
     let Target { endpoint, app } = session::target();
     let url = [endpoint.as_str(), "/v1/apps/", &app, "/config"].concat();
-    let reply = net::request("GET", &url, None, CONFIG_TIMEOUT_MS, false)
+    let reply = net::fetch("GET", &url, None, CONFIG_TIMEOUT_MS)
         .await
         .ok()?;
     if !reply.ok() {

@@ -1,9 +1,14 @@
 //! Talking to the Holdfast server with the browser's own `fetch` (no HTTP crate in the bundle),
 //! always with a timeout so a slow server can never hold a subscriber in the flow.
+//!
+//! Requests take a callback rather than returning a future: the cancel bundle then needs no async
+//! executor at all. The prompt bundle, written with `async`, awaits [`fetch`].
+
+use std::cell::RefCell;
+use std::rc::Rc;
 
 use js_sys::{Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortController, RequestInit, Response};
 
 /// What came back: the status and the parsed JSON body (`undefined` when there was none).
@@ -21,61 +26,122 @@ impl Reply {
     }
 }
 
-/// `fetch(url)` with a JSON body (when given), aborted after `timeout_ms`. `keepalive` lets the
-/// request outlive the page (the outbox's last flush on `pagehide`).
-pub async fn request(
+/// What waits on a promise: one boxed callback, so there is one copy of the code below.
+type Callback = Box<dyn FnOnce(Option<JsValue>)>;
+
+/// Two callbacks waiting on one promise; the first to run takes the callback and releases both.
+type Waiting = Rc<RefCell<(Option<Callback>, Vec<Closure<dyn FnMut(JsValue)>>)>>;
+
+/// Calls `f` once with the promise's value, or with `None` if it rejects.
+pub fn then(promise: &Promise, f: impl FnOnce(Option<JsValue>) + 'static) {
+    then_boxed(promise, Box::new(f));
+}
+
+fn then_boxed(promise: &Promise, f: Callback) {
+    let waiting: Waiting = Rc::new(RefCell::new((Some(f), Vec::new())));
+    let settle = |fulfilled: bool| {
+        let waiting = waiting.clone();
+        Closure::new(move |v: JsValue| {
+            let (f, closures) = {
+                let mut w = waiting.borrow_mut();
+                (w.0.take(), std::mem::take(&mut w.1))
+            };
+            // Dropping the closures here is safe: wasm-bindgen frees a running one after it returns.
+            drop(closures);
+            if let Some(f) = f {
+                f(fulfilled.then_some(v));
+            }
+        })
+    };
+    let (ok, err) = (settle(true), settle(false));
+    let _ = promise.then2(&ok, &err);
+    waiting.borrow_mut().1 = vec![ok, err];
+}
+
+/// `fetch(url)` with a JSON body (when given), aborted after `timeout_ms`; `done` gets the reply,
+/// or `None` when there was none (network error, timeout). `keepalive` lets the request outlive
+/// the page (the outbox's last flush on `pagehide`).
+pub fn request(
     method: &str,
     url: &str,
     body: Option<&str>,
     timeout_ms: i32,
     keepalive: bool,
-) -> Result<Reply, JsValue> {
-    let window = web_sys::window().ok_or("no window")?;
-    let controller = AbortController::new()?;
+    done: impl FnOnce(Option<Reply>) + 'static,
+) {
+    let Some(window) = web_sys::window() else {
+        return done(None);
+    };
+    let Ok(controller) = AbortController::new() else {
+        return done(None);
+    };
     let init = RequestInit::new();
     init.set_method(method);
     init.set_signal(Some(&controller.signal()));
     if keepalive {
-        Reflect::set(&init, &"keepalive".into(), &true.into())?;
+        let _ = Reflect::set(&init, &"keepalive".into(), &true.into());
     }
     if let Some(body) = body {
         let headers = Object::new();
-        Reflect::set(&headers, &"content-type".into(), &"application/json".into())?;
+        let _ = Reflect::set(&headers, &"content-type".into(), &"application/json".into());
         init.set_headers(&headers);
         init.set_body(&body.into());
     }
-    let abort = Closure::once(move || controller.abort());
-    let timer = window.set_timeout_with_callback_and_timeout_and_arguments_0(
-        abort.as_ref().unchecked_ref(),
-        timeout_ms,
-    )?;
-    let result = JsFuture::from(window.fetch_with_str_and_init(url, &init)).await;
-    window.clear_timeout_with_handle(timer);
-    drop(abort);
-    let response: Response = result?.dyn_into()?;
-    let status = response.status();
-    let body = match response.text() {
-        Ok(p) => JsFuture::from(p)
-            .await
-            .ok()
-            .and_then(|t| t.as_string())
-            .unwrap_or_default(),
-        Err(_) => String::new(),
-    };
-    let body = if body.is_empty() {
-        JsValue::UNDEFINED
-    } else {
-        js_sys::JSON::parse(&body).unwrap_or(JsValue::UNDEFINED)
-    };
-    Ok(Reply { status, body })
+    let abort = Closure::once_into_js(move || controller.abort());
+    let timer = window
+        .set_timeout_with_callback_and_timeout_and_arguments_0(abort.unchecked_ref(), timeout_ms)
+        .unwrap_or_default();
+    then(
+        &window.fetch_with_str_and_init(url, &init),
+        move |response| {
+            window.clear_timeout_with_handle(timer);
+            let Some(response) = response.and_then(|r| r.dyn_into::<Response>().ok()) else {
+                return done(None);
+            };
+            let status = response.status();
+            let Ok(text) = response.text() else {
+                return done(Some(Reply {
+                    status,
+                    body: JsValue::UNDEFINED,
+                }));
+            };
+            then(&text, move |text| {
+                let body = text
+                    .and_then(|t| t.as_string())
+                    .filter(|t| !t.is_empty())
+                    .and_then(|t| js_sys::JSON::parse(&t).ok())
+                    .unwrap_or(JsValue::UNDEFINED);
+                done(Some(Reply { status, body }));
+            });
+        },
+    );
 }
 
-/// Waits `ms` milliseconds (retry backoff).
-pub async fn sleep(ms: i32) {
+/// Runs `f` after `ms` milliseconds.
+pub fn later(ms: i32, f: impl FnOnce() + 'static) {
+    if let Some(w) = web_sys::window() {
+        let f = Closure::once_into_js(f);
+        let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(f.unchecked_ref(), ms);
+    }
+}
+
+/// [`request`] as a future, for the prompt bundle's `async` code.
+#[cfg(feature = "prompts")]
+pub async fn fetch(
+    method: &str,
+    url: &str,
+    body: Option<&str>,
+    timeout_ms: i32,
+) -> Result<Reply, JsValue> {
+    let slot: Rc<RefCell<Option<Reply>>> = Rc::default();
+    let filled = slot.clone();
     let promise = Promise::new(&mut |resolve, _| {
-        if let Some(w) = web_sys::window() {
-            let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
-        }
+        let filled = filled.clone();
+        request(method, url, body, timeout_ms, false, move |reply| {
+            *filled.borrow_mut() = reply;
+            let _ = resolve.call0(&JsValue::NULL);
+        });
     });
-    let _ = JsFuture::from(promise).await;
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+    slot.borrow_mut().take().ok_or_else(|| "no answer".into())
 }

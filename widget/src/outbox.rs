@@ -23,7 +23,7 @@ thread_local! {
 pub fn configure(endpoint: &str, app: &str) {
     TARGET.with(|t| *t.borrow_mut() = Some((endpoint.to_string(), app.to_string())));
     install_pagehide();
-    wasm_bindgen_futures::spawn_local(flush());
+    flush();
 }
 
 fn key(app: &str) -> String {
@@ -104,7 +104,7 @@ pub fn push(customer: &JsValue, event: Object) {
         entries.shift();
     }
     store(&app, &entries);
-    wasm_bindgen_futures::spawn_local(flush());
+    flush();
 }
 
 /// The next batch: up to [`BATCH`] events of the first entry's customer.
@@ -160,28 +160,40 @@ fn refused_index(body: &JsValue) -> Option<u32> {
 
 /// Sends everything pending, batch by batch, retrying with jittered exponential backoff while the
 /// server is unreachable or busy. Only one flush runs at a time.
-pub async fn flush() {
-    if SENDING.with(|s| s.replace(true)) {
-        return;
+pub fn flush() {
+    if !SENDING.with(|s| s.replace(true)) {
+        send_next(0);
     }
-    let mut attempt = 0u32;
-    while let Some((endpoint, app)) = target() {
-        let entries = pending(&app);
-        let Some((customer, events)) = next_batch(&entries) else {
-            break;
-        };
-        let url = [endpoint.as_str(), "/v1/apps/", &app, "/events"].concat();
-        let Some(payload) = body(&customer, &events) else {
-            break;
-        };
-        match net::request("POST", &url, Some(&payload), 10_000, false).await {
-            Ok(reply) if reply.ok() => {
+}
+
+/// Sends the next batch; `attempt` counts failures in a row.
+fn send_next(attempt: u32) {
+    let done = || SENDING.with(|s| s.set(false));
+    let Some((endpoint, app)) = target() else {
+        return done();
+    };
+    let entries = pending(&app);
+    let Some((customer, events)) = next_batch(&entries) else {
+        return done();
+    };
+    let url = [endpoint.as_str(), "/v1/apps/", &app, "/events"].concat();
+    let Some(payload) = body(&customer, &events) else {
+        return done();
+    };
+    net::request(
+        "POST",
+        &url,
+        Some(&payload),
+        10_000,
+        false,
+        move |reply| match reply {
+            Some(reply) if reply.ok() => {
                 remove(&app, &events);
-                attempt = 0;
+                send_next(0);
             }
             // Refused for good: keeping it would block the queue forever. When the server names
             // one event (`events[3].id`), only that one is dropped and the rest are sent again.
-            Ok(reply)
+            Some(reply)
                 if reply.status >= 400
                     && reply.status < 500
                     && reply.status != 408
@@ -195,19 +207,20 @@ pub async fn flush() {
                     Some(bad) if !bad.is_undefined() => remove(&app, &Array::of1(&bad)),
                     _ => remove(&app, &events),
                 }
+                send_next(0);
             }
             _ => {
-                attempt += 1;
+                let attempt = attempt + 1;
                 if attempt > 8 {
-                    break; // Kept in storage: the next page load tries again.
+                    // Kept in storage: the next page load tries again.
+                    return SENDING.with(|s| s.set(false));
                 }
                 let base = 1000.0 * f64::from(1u32 << attempt.min(6));
                 let delay = base.min(60_000.0) * (0.5 + js_sys::Math::random());
-                net::sleep(delay as i32).await;
+                net::later(delay as i32, move || send_next(attempt));
             }
-        }
-    }
-    SENDING.with(|s| s.set(false));
+        },
+    );
 }
 
 /// On `pagehide`, hand what is pending to a keepalive request that outlives the page. The entries
@@ -228,9 +241,7 @@ fn install_pagehide() {
             && let Some(payload) = body(&customer, &events)
         {
             let url = [endpoint.as_str(), "/v1/apps/", &app, "/events"].concat();
-            wasm_bindgen_futures::spawn_local(async move {
-                let _ = net::request("POST", &url, Some(&payload), 10_000, true).await;
-            });
+            net::request("POST", &url, Some(&payload), 10_000, true, drop);
         }
     });
     let _ = window.add_event_listener_with_callback("pagehide", handler.as_ref().unchecked_ref());

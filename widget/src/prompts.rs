@@ -152,7 +152,7 @@ async fn load_state(customer: &JsValue, id: &str) -> State {
     set(&body, "customer", customer);
     let url = [endpoint.as_str(), "/v1/apps/", &app, "/prompts/state"].concat();
     if let Some(payload) = JSON::stringify(&body).ok().and_then(|s| s.as_string())
-        && let Ok(reply) = net::request("POST", &url, Some(&payload), 1_500, false).await
+        && let Ok(reply) = net::fetch("POST", &url, Some(&payload), 1_500).await
         && reply.ok()
     {
         let server = read_state(&reply.body);

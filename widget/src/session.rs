@@ -105,14 +105,15 @@ pub enum Acceptance {
     Failed,
 }
 
-/// Asks the server to record the acceptance; it re-runs offer selection before it agrees.
-pub async fn accept(offer_id: &str, reason: Option<String>) -> Acceptance {
+/// Asks the server to record the acceptance (it re-runs offer selection before it agrees) and
+/// tells `done` what it said.
+pub fn accept(offer_id: &str, reason: Option<String>, done: impl FnOnce(Acceptance) + 'static) {
     let Some((customer, session_id)) = CURRENT.with(|c| {
         c.borrow()
             .as_ref()
             .map(|s| (s.customer.clone(), s.id.clone()))
     }) else {
-        return Acceptance::Failed;
+        return done(Acceptance::Failed);
     };
     let Target { endpoint, app } = target();
     let body = Object::new();
@@ -129,17 +130,22 @@ pub async fn accept(offer_id: &str, reason: Option<String>) -> Acceptance {
         .ok()
         .and_then(|s| s.as_string())
     else {
-        return Acceptance::Failed;
+        return done(Acceptance::Failed);
     };
     let url = [endpoint.as_str(), "/v1/apps/", &app, "/offers/accept"].concat();
-    match net::request("POST", &url, Some(&payload), 8_000, false).await {
-        Ok(reply) if reply.ok() => {
-            emit("offer_accepted", &[("offer_id", offer_id)]);
-            Acceptance::Accepted
-        }
-        Ok(reply) if matches!(reply.status, 401 | 403 | 404 | 409 | 422) => Acceptance::Refused,
-        _ => Acceptance::Failed,
-    }
+    let offer_id = offer_id.to_string();
+    net::request("POST", &url, Some(&payload), 8_000, false, move |reply| {
+        done(match reply {
+            Some(reply) if reply.ok() => {
+                emit("offer_accepted", &[("offer_id", &offer_id)]);
+                Acceptance::Accepted
+            }
+            Some(reply) if matches!(reply.status, 401 | 403 | 404 | 409 | 422) => {
+                Acceptance::Refused
+            }
+            _ => Acceptance::Failed,
+        });
+    });
 }
 
 /// Reports the outcome to the host once: resolves the promise and calls `onOutcome` with

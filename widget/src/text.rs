@@ -70,7 +70,24 @@ pub fn money(locale: &str, cents: i64, currency: &str) -> String {
     intl("NumberFormat", locale, &options)
         .and_then(|f| call1(&f, "format", &JsValue::from(cents as f64 / 100.0)))
         .and_then(|s| s.as_string())
-        .unwrap_or_else(|| [currency, " ", &(cents / 100).to_string()].concat())
+        .unwrap_or_else(|| [currency, " ", &whole_units(cents)].concat())
+}
+
+/// `cents / 100` in digits, without pulling number formatting into the bundle.
+fn whole_units(cents: i64) -> String {
+    let mut n = (cents / 100).unsigned_abs();
+    let mut digits = Vec::new();
+    loop {
+        digits.push(b'0' + (n % 10) as u8);
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if cents < 0 {
+        digits.push(b'-');
+    }
+    digits.iter().rev().map(|&d| char::from(d)).collect()
 }
 
 /// A long calendar date in the locale, in UTC (dates of billing periods, not moments).
