@@ -52,7 +52,7 @@ pub const HOST_ID: &str = "holdfast-root";
 pub(crate) const CONFIG_TIMEOUT_MS: i32 = 3_000;
 
 /// The widget's stylesheet, injected once into the shadow root (never into the host document).
-const STYLESHEET: &str = include_str!("../../style/widget.css");
+const STYLESHEET: &str = include_str!(concat!(env!("OUT_DIR"), "/widget.min.css"));
 
 thread_local! {
     #[cfg(feature = "prompts")]
