@@ -89,3 +89,52 @@ async fn a_usage_prompt_that_leads_to_an_upgrade_counts_as_a_conversion() -> any
     assert_eq!(compare["conversion"], 1.0, "{stats}");
     Ok(())
 }
+
+/// The two bundles share one page: the cancel flow never downloads the prompts, a prompt on
+/// screen makes way for the cancel dialog, and no prompt shows over it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cancel_dialog_and_the_prompts_come_in_separate_bundles_and_never_overlap()
+-> anyhow::Result<()> {
+    let server = spawn_server().await?;
+    let url = server.url.clone();
+    with_browser(move |client| async move {
+        client.goto(&url).await?;
+        wait_for(&client, "return document.getElementById('holdfast-status').textContent.includes('mounted');", Duration::from_secs(20)).await?;
+        let loaded = "return performance.getEntriesByType('resource').map(e => e.name.split('/').pop()).filter(n => n.endsWith('.wasm')).sort().join(',');";
+        assert_eq!(client.execute(loaded, vec![]).await?, "holdfast-widget_bg.wasm", "only the cancel bundle loads on idle");
+
+        // 5 of 10 projects: the prompt bundle arrives with the first usage report and shows a banner.
+        client.execute("document.getElementById('add-project').click();", vec![]).await?;
+        wait_for(&client, "const r = document.getElementById('holdfast-root').shadowRoot; return !!r.querySelector('[data-testid=hf-prompt]');", Duration::from_secs(10)).await?;
+        assert_eq!(
+            client.execute(loaded, vec![]).await?,
+            "holdfast-prompts_bg.wasm,holdfast-widget_bg.wasm"
+        );
+
+        // Cancelling takes the banner away and opens the modal dialog alone.
+        client.execute("document.getElementById('cancel-subscription').click();", vec![]).await?;
+        wait_for(&client, "const r = document.getElementById('holdfast-root').shadowRoot; return !!r.querySelector('[data-testid=hf-dialog]');", Duration::from_secs(10)).await?;
+        let banners = client
+            .execute("return document.getElementById('holdfast-root').shadowRoot.querySelectorAll('[data-testid=hf-prompt]').length;", vec![])
+            .await?;
+        assert_eq!(banners, 0, "the banner made way for the cancel dialog");
+
+        // A prompt asked for while the dialog is open is held back.
+        let answer = client
+            .execute_async(
+                "const done = arguments[0];
+                 Holdfast.usage({ customer: { id: 'cus_overlap', plan: 'pro', mrr_cents: 4900, created_at: 1700000000 }, metric: 'projects', used: 10, limit: 10 })
+                   .then(r => done(r.status + ':' + (r.reason || '')), e => done('error:' + e.message));",
+                vec![],
+            )
+            .await?;
+        let answer = answer.as_str().unwrap_or_default().to_string();
+        assert!(answer.starts_with("suppressed:"), "{answer}");
+        let prompts = client
+            .execute("return document.getElementById('holdfast-root').shadowRoot.querySelectorAll('[data-testid=hf-prompt]').length;", vec![])
+            .await?;
+        assert_eq!(prompts, 0, "nothing shows over the cancel dialog");
+        Ok(())
+    })
+    .await
+}
