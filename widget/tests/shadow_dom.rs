@@ -182,3 +182,75 @@ fn a_customer_round_trips_to_what_the_server_accepts() {
     let again: holdfast_core::Customer = serde_json::from_str(&back).unwrap();
     assert_eq!(again, c);
 }
+
+#[wasm_bindgen_test]
+fn the_plan_decoder_reads_exactly_what_the_server_writes() {
+    use holdfast_core::config::AppConfig;
+    use holdfast_core::plan::{PlanInput, build};
+
+    let mut config = AppConfig::default();
+    config.locale.messages.insert(
+        "zh-CN".into(),
+        [("confirm.title".to_string(), "确认".to_string())]
+            .into_iter()
+            .collect(),
+    );
+    let customer = holdfast_core::Customer::new("cus_1", "pro", 4900, 1_700_000_000);
+    for locale in ["en", "zh-CN"] {
+        let locales = [locale.to_string()];
+        let plan = build(
+            &config,
+            &PlanInput {
+                customer: &customer,
+                locales: &locales,
+                profile: None,
+                browser_country: None,
+                variants: &[],
+                ledger: &[],
+                now: 1_790_000_000,
+            },
+        );
+        let json = serde_json::to_string(&plan).unwrap();
+        let decoded = holdfast_widget::plan::decode(&js_sys::JSON::parse(&json).unwrap())
+            .unwrap_or_else(|| panic!("decodes {json}"));
+        assert_eq!(decoded.texts.lang.tag, plan.locale);
+        assert_eq!(decoded.texts.currency, plan.currency);
+        assert_eq!(decoded.texts.overrides.len(), plan.messages.len());
+        assert_eq!(decoded.profile, plan.profile);
+        assert_eq!(decoded.max_offer_screens, plan.max_offer_screens);
+        assert_eq!(
+            (decoded.class.as_str(), decoded.style.as_str()),
+            (plan.theme.class.as_str(), plan.theme.style.as_str())
+        );
+        assert_eq!(decoded.plan_name, plan.plan_name);
+        let reasons: Vec<(String, String)> = plan
+            .reasons
+            .iter()
+            .map(|r| (r.id.clone(), r.label.clone()))
+            .collect();
+        assert_eq!(decoded.reasons, reasons);
+        assert_eq!(decoded.offers.len(), plan.offers.len());
+        let mut links = 0;
+        for ((reason, offers), expected) in decoded.offers.iter().zip(&plan.offers) {
+            assert_eq!(reason, &expected.reason);
+            assert_eq!(offers.len(), expected.offers.len());
+            for (o, e) in offers.iter().zip(&expected.offers) {
+                assert_eq!(o.id, e.id);
+                assert_eq!(o.kind, e.kind.as_str());
+                assert_eq!(o.lines, e.lines);
+                assert_eq!(
+                    o.link,
+                    e.link.as_ref().map(|l| (l.url.clone(), l.label.clone()))
+                );
+                links += usize::from(o.link.is_some());
+                let terms: holdfast_core::offer::OfferTerms =
+                    serde_json::from_str(&o.terms).unwrap();
+                assert_eq!(terms, e.terms);
+            }
+        }
+        assert!(
+            links > 0,
+            "the default config has link-type offers to check"
+        );
+    }
+}
