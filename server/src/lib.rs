@@ -79,7 +79,8 @@ struct Inner {
     settings: Settings,
     apps: apps::AppCache,
     limiter: ratelimit::Limiter,
-    metrics: metrics::Metrics,
+    /// Shared with the storage's aggregator, which counts stored and duplicate events.
+    metrics: Arc<metrics::Metrics>,
 }
 
 impl AppState {
@@ -90,6 +91,8 @@ impl AppState {
 
     /// As [`AppState::new`], with explicit settings.
     pub fn with_settings(storage: Storage, dist: impl Into<PathBuf>, settings: Settings) -> Self {
+        let metrics = Arc::new(metrics::Metrics::default());
+        storage.attach_metrics(metrics.clone());
         Self {
             inner: Arc::new(Inner {
                 storage,
@@ -97,7 +100,7 @@ impl AppState {
                 settings,
                 apps: apps::AppCache::default(),
                 limiter: ratelimit::Limiter::new(settings.rate_limit),
-                metrics: metrics::Metrics::default(),
+                metrics,
             }),
         }
     }

@@ -1,8 +1,11 @@
 //! `POST /v1/apps/{app_id}/events`: a batch of widget events.
 //!
 //! Parsed strictly (unknown fields refused), validated (UUIDs, times, sizes), authenticated in
-//! live mode by the customer's HMAC, then stored idempotently: an event id already stored is
-//! counted as a duplicate and changes nothing, so the widget may retry a batch freely.
+//! live mode by the customer's HMAC, then appended durably to the ingest log as one row before the
+//! 200. The storage's aggregator folds it into stats shortly after; an event id already stored
+//! changes nothing there, so the widget may retry a batch freely. Whether an event was new is
+//! therefore not known when the request is answered: the response says how many events were
+//! durably received, and reads that depend on events wait for the log to be folded.
 
 use std::sync::Arc;
 
@@ -16,9 +19,8 @@ use crate::AppState;
 use crate::apps::LoadedApp;
 use crate::error::ApiError;
 use crate::extract::Json;
-use crate::metrics::Metrics;
 use crate::outcomes::{assigned_variants, base_facts, with_offer};
-use crate::storage::{SessionFacts, StoredEvent};
+use crate::storage::{IngestBatch, SessionFacts, StoredEvent};
 
 /// At most this many events per request.
 pub const MAX_EVENTS: usize = 100;
@@ -157,13 +159,12 @@ pub struct Event {
     pub variant: Option<String>,
 }
 
-/// The response: how many events were new.
+/// The response: how many events were durably received.
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct IngestResponse {
-    /// Newly stored.
+    /// Events durably received: all of the batch's. Retried events are included and are dropped
+    /// when the batch is folded into stats, so a retry never counts twice.
     pub accepted: u64,
-    /// Already stored (a retry), ignored.
-    pub duplicates: u64,
 }
 
 /// Records a batch of events.
@@ -174,7 +175,7 @@ pub struct IngestResponse {
     params(("app_id" = String, Path, description = "Public app id")),
     request_body = EventBatch,
     responses(
-        (status = 200, description = "Stored; retried events counted as duplicates", body = IngestResponse),
+        (status = 200, description = "Durably received (retried event ids are dropped when folded into stats)", body = IngestResponse),
         (status = 400, description = "Malformed JSON", body = crate::error::ErrorResponse),
         (status = 401, description = "Live mode: bad customer hash", body = crate::error::ErrorResponse),
         (status = 403, description = "Origin not allowed", body = crate::error::ErrorResponse),
@@ -218,43 +219,22 @@ pub async fn post(
         stored.push(valid);
         exposed |= matches!(event.kind, EventType::OfferShown | EventType::PromptShown);
     }
+    // The customer's variants become first exposures once an offer or prompt was shown.
+    let exposures: &[(String, String)] = if exposed { &variants } else { &[] };
+    let batch = IngestBatch {
+        customer_id: &customer.id,
+        events: &stored,
+        prompt_events: &prompt_events,
+        exposures,
+        received_at: now_ms / 1000,
+    };
     let outcome = state
         .inner
         .storage
-        .record_events(&app.record.id, app.record.live, &stored)
+        .ingest(&app.record.id, app.record.live, &batch)
         .await?;
-    if !prompt_events.is_empty() {
-        // Idempotent by event id on its own, so a retried batch (all duplicates) changes nothing.
-        state
-            .inner
-            .storage
-            .record_prompt_events(
-                &app.record.id,
-                app.record.live,
-                &customer.id,
-                &prompt_events,
-            )
-            .await?;
-    }
-    if exposed && !variants.is_empty() {
-        state
-            .inner
-            .storage
-            .record_exposures(
-                &app.record.id,
-                app.record.live,
-                &customer.id,
-                &variants,
-                now_ms / 1000,
-            )
-            .await?;
-    }
-    let metrics = &state.inner.metrics;
-    Metrics::add(&metrics.events_accepted, outcome.accepted);
-    Metrics::add(&metrics.events_duplicate, outcome.duplicates);
     Ok(Json(IngestResponse {
         accepted: outcome.accepted,
-        duplicates: outcome.duplicates,
     }))
 }
 

@@ -11,10 +11,17 @@
 //! once, in the SQL both engines speak, in the private `sql` module; every query is checked at runtime
 //! (`query_as` + `bind`), none at compile time.
 //!
-//! Stats stay fast as data grows because ingest maintains the `sessions` table: one row per cancel
-//! session, updated by every event, so a report groups sessions instead of scanning raw events.
-//! Upgrade prompts get the same treatment in [`prompts`]: one row per impression.
+//! Event ingest is split in two so a request pays only for durability. The request appends its
+//! validated batch as one row to an append-only `ingest_log`, through a group-commit writer
+//! (`batch`), and is answered after the commit. A background aggregator per store (`aggregate`)
+//! drains the log in large transactions: it stores the events (dropping retried event ids),
+//! maintains the `sessions` table (one row per cancel session, so a stats report groups sessions
+//! instead of scanning raw events), the prompt tables of [`prompts`] (one row per impression)
+//! and first exposures, and deletes the rows it folded in the same transaction. Reads whose
+//! answer depends on events call [`Store::settle`] first (the backends' read methods do it
+//! themselves), so they see every batch that was answered before them.
 
+pub mod aggregate;
 mod batch;
 #[macro_use]
 mod sql;
@@ -26,6 +33,9 @@ pub mod sqlite;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+pub use aggregate::IngestOptions;
 
 /// The storage handle the server shares: the backend the URL picked.
 #[derive(Clone, Debug)]
@@ -37,10 +47,16 @@ impl Storage {
     /// Opens the database `url` names (`sqlite://FILE`, created if missing, or `postgres://...`)
     /// and applies its migrations.
     pub async fn open(url: &str) -> anyhow::Result<Self> {
+        Self::open_with(url, IngestOptions::default()).await
+    }
+
+    /// As [`Storage::open`], with explicit aggregator options (tests simulate a crash before the
+    /// aggregator ran by turning it off).
+    pub async fn open_with(url: &str, options: IngestOptions) -> anyhow::Result<Self> {
         let store: Arc<dyn Store> = if url.starts_with("sqlite:") {
-            Arc::new(sqlite::SqliteStore::open(url).await?)
+            Arc::new(sqlite::SqliteStore::open_with(url, options).await?)
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            Arc::new(postgres::PostgresStore::open(url).await?)
+            Arc::new(postgres::PostgresStore::open_with(url, options).await?)
         } else {
             anyhow::bail!("DATABASE_URL must start with sqlite: or postgres:");
         };
@@ -111,8 +127,10 @@ pub struct ConfigVersion {
     pub created_at: i64,
 }
 
-/// What an event does to its cancel session's aggregate row.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// What an event does to its cancel session's aggregate row. Serialized into the ingest log, so
+/// empty fields are left out: every accepted request writes them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct SessionFacts {
     /// The customer of the session.
     pub customer_id: String,
@@ -127,27 +145,44 @@ pub struct SessionFacts {
     /// Tenure band label (`0-30d`, ...).
     pub tenure_band: String,
     /// `experiment:variant` the customer is in, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub variant: Option<String>,
     /// The survey answer, when this event carries it.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// The offer shown or accepted.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub offer_id: Option<String>,
     /// Its kind, for breakdowns.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub offer_kind: Option<String>,
     /// What the offer costs (`OfferTerms::cost_cents`), subtracted from saved MRR.
+    #[serde(skip_serializing_if = "is_zero")]
     pub offer_cost_cents: i64,
     /// The session ended with an accepted offer.
+    #[serde(skip_serializing_if = "is_false")]
     pub saved: bool,
     /// When it was saved (durability is measured from here).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub saved_at: Option<i64>,
     /// The subscriber confirmed the cancellation.
+    #[serde(skip_serializing_if = "is_false")]
     pub cancelled: bool,
     /// The subscriber closed the flow.
+    #[serde(skip_serializing_if = "is_false")]
     pub abandoned: bool,
 }
 
+fn is_zero(n: &i64) -> bool {
+    *n == 0
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
 /// A validated widget event, ready to store.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct StoredEvent {
     /// Client-generated UUID: the idempotency key.
     pub id: String,
@@ -162,16 +197,44 @@ pub struct StoredEvent {
     /// The customer.
     pub customer_id: String,
     /// Its effect on the cancel session, for cancel-flow events.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub session: Option<SessionFacts>,
 }
 
-/// How many events of a batch were new.
+/// One accepted request's batch, as appended to the ingest log: everything the aggregator needs
+/// to fold it later, computed at request time (with the app config of that moment).
+#[derive(Debug, Clone, Copy)]
+pub struct IngestBatch<'a> {
+    /// The customer of the prompt changes and exposures.
+    pub customer_id: &'a str,
+    /// The events, validated; each is stored once per `(app, id)`.
+    pub events: &'a [StoredEvent],
+    /// Their effect on the customer's prompt state.
+    pub prompt_events: &'a [prompts::PromptEvent],
+    /// Experiment variants the customer was exposed to (an offer or prompt was shown), recorded
+    /// as first exposures unless already recorded.
+    pub exposures: &'a [(String, String)],
+    /// When the server accepted the batch, unix seconds: the exposures' time.
+    pub received_at: i64,
+}
+
+/// The answer to an ingest: what was durably received. Whether an event was new is only known
+/// once the aggregator folds the batch; a retried event id is dropped there.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct IngestOutcome {
-    /// Newly stored.
+    /// Events durably received (retries included: they are dropped when folded).
     pub accepted: u64,
-    /// Seen before (a retry) and ignored.
-    pub duplicates: u64,
+}
+
+/// The state of a store's ingest log, for operators and the benchmark.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IngestStatus {
+    /// Log rows (accepted batches) not folded yet.
+    pub backlog_rows: i64,
+    /// Events in those rows.
+    pub backlog_events: i64,
+    /// Events this process's aggregator has folded since the store was opened.
+    pub folded_events: u64,
 }
 
 /// An accepted offer, to record in the ledger and as the session's save.
@@ -302,14 +365,44 @@ pub trait Store: prompts::PromptStore + Send + Sync + std::fmt::Debug {
     /// The config document of one version.
     async fn config_version(&self, app_id: &str, version: i64) -> anyhow::Result<Option<String>>;
 
-    /// Stores a batch of events, ignoring ids already stored, and folds each new event into its
-    /// session; all or nothing.
+    /// Appends a batch to the ingest log, durably, as one row; all or nothing. The aggregator
+    /// folds it later: events whose id is already stored are dropped, the others stored and
+    /// folded into their sessions, prompt state and exposures.
+    async fn ingest(
+        &self,
+        app_id: &str,
+        live: bool,
+        batch: &IngestBatch<'_>,
+    ) -> anyhow::Result<IngestOutcome>;
+
+    /// Ingests events without prompt changes or exposures (the demo's seeding uses it).
     async fn record_events(
         &self,
         app_id: &str,
         live: bool,
         events: &[StoredEvent],
-    ) -> anyhow::Result<IngestOutcome>;
+    ) -> anyhow::Result<IngestOutcome> {
+        let batch = IngestBatch {
+            customer_id: "",
+            events,
+            prompt_events: &[],
+            exposures: &[],
+            received_at: crate::clock::now(),
+        };
+        self.ingest(app_id, live, &batch).await
+    }
+
+    /// Waits until every batch appended before the call is folded: read-your-writes for the
+    /// reads that depend on events. The backends' event-dependent reads (stats, prompt state and
+    /// stats, exposures, session counts, upgrade attribution) call it themselves.
+    async fn settle(&self) -> anyhow::Result<()>;
+
+    /// The ingest log's backlog and the aggregator's progress.
+    async fn ingest_status(&self) -> anyhow::Result<IngestStatus>;
+
+    /// Counts the aggregator's stored and duplicate events into the server's metrics, which can
+    /// only know them once a batch is folded.
+    fn attach_metrics(&self, metrics: Arc<crate::metrics::Metrics>);
 
     /// The customer's recorded experiment exposures, `(experiment, variant)`.
     async fn exposures(

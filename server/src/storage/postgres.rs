@@ -6,7 +6,7 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
 /// PostgreSQL's migrations, applied in order, each once.
-const MIGRATIONS: [(i64, &str); 5] = [
+const MIGRATIONS: [(i64, &str); 6] = [
     (1, include_str!("../../migrations/postgres/0001_schema.sql")),
     (
         2,
@@ -24,26 +24,42 @@ const MIGRATIONS: [(i64, &str); 5] = [
         5,
         include_str!("../../migrations/postgres/0005_drop_events_by_session.sql"),
     ),
+    (
+        6,
+        include_str!("../../migrations/postgres/0006_ingest_log.sql"),
+    ),
 ];
 
 /// An arbitrary constant key for the advisory lock that serialises migrations across replicas.
 const MIGRATION_LOCK: i64 = 0x686f_6c64_6661_7374;
 
+/// Another constant key: replicas' aggregators take turns folding the shared ingest log, so two
+/// never upsert the same sessions at once.
+const AGGREGATOR_LOCK: i64 = 0x686f_6c64_6c6f_6721;
+
 /// Storage on a PostgreSQL database.
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
-    /// The group-commit writer for event batches.
+    /// The group-commit writer that appends event batches to the ingest log.
     ingest: tokio::sync::mpsc::Sender<super::batch::Job>,
+    /// Folds the ingest log into events, sessions and prompt state.
+    aggregator: super::aggregate::Aggregator,
 }
 
 impl super::sql::Backend for PostgresStore {
     type Db = sqlx::Postgres;
+    const UNFOLDED: &'static str = "TRUE";
 }
 
 impl PostgresStore {
     /// Connects to `url` and applies migrations.
     pub async fn open(url: &str) -> anyhow::Result<Self> {
+        Self::open_with(url, super::IngestOptions::default()).await
+    }
+
+    /// As [`PostgresStore::open`], with explicit aggregator options.
+    pub async fn open_with(url: &str, options: super::IngestOptions) -> anyhow::Result<Self> {
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(std::time::Duration::from_secs(10))
@@ -53,13 +69,59 @@ impl PostgresStore {
         migrate(&pool)
             .await
             .context("applying PostgreSQL migrations")?;
-        let writer = pool.clone();
-        let ingest = super::batch::spawn(move |jobs| {
-            let pool = writer.clone();
-            async move { flush_events(pool.begin().await, jobs).await }
+        let folder = pool.clone();
+        let aggregator = super::aggregate::Aggregator::spawn(options, move |max_rows| {
+            let pool = folder.clone();
+            async move { fold_pass(&pool, max_rows).await }
         });
-        Ok(Self { pool, ingest })
+        let (writer, shared) = (pool.clone(), aggregator.shared.clone());
+        let ingest = super::batch::spawn(move |jobs| {
+            let (pool, shared) = (writer.clone(), shared.clone());
+            async move {
+                match pool.acquire().await {
+                    Ok(mut conn) => append_log(Ok(&mut *conn), jobs).await,
+                    Err(e) => append_log(Err(e), jobs).await,
+                }
+                shared.appended.notify_one();
+            }
+        });
+        Ok(Self {
+            pool,
+            ingest,
+            aggregator,
+        })
     }
+}
+
+/// One aggregator pass, in one transaction under the replicas' aggregator lock: reads up to
+/// `max_rows` of the oldest log rows, folds them, and deletes exactly the rows it read (an
+/// identity key may commit after a higher one, so never a key range).
+async fn fold_pass(pool: &PgPool, max_rows: usize) -> anyhow::Result<super::aggregate::Pass> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(AGGREGATOR_LOCK)
+        .execute(&mut *tx)
+        .await?;
+    let rows: Vec<(i64, String, bool, i64, String)> = sqlx::query_as(
+        "SELECT id, app_id, live, received_at, body FROM ingest_log ORDER BY id LIMIT $1",
+    )
+    .bind(i64::try_from(max_rows)?)
+    .fetch_all(&mut *tx)
+    .await?;
+    if rows.is_empty() {
+        tx.commit().await?;
+        return Ok(super::aggregate::Pass::default());
+    }
+    let full = rows.len() >= max_rows;
+    let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+    let mut pass = fold_rows(&mut tx, rows).await?;
+    sqlx::query("DELETE FROM ingest_log WHERE id = ANY($1)")
+        .bind(&ids)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    pass.full = full;
+    Ok(pass)
 }
 
 async fn migrate(pool: &PgPool) -> anyhow::Result<()> {

@@ -19,6 +19,7 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use holdfast_core::caps::{Impression, Snooze};
+use serde::{Deserialize, Serialize};
 
 use super::StatsRange;
 
@@ -36,7 +37,7 @@ pub const PROMPT_DIMENSIONS: [(&str, &str); 5] = [
 ];
 
 /// What a displayed prompt is recorded with.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShownPrompt {
     /// The prompt id: `usage`, `gate` or `seats`.
     pub prompt: String,
@@ -54,7 +55,7 @@ pub struct ShownPrompt {
 }
 
 /// What one prompt event does to the customer's prompt state.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PromptChange {
     /// `prompt_shown`: an impression.
     Shown(ShownPrompt),
@@ -71,8 +72,8 @@ pub enum PromptChange {
     },
 }
 
-/// A validated prompt event, ready to store.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A validated prompt event, ready to store (and to carry in the ingest log).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PromptEvent {
     /// The widget's event id: the idempotency key.
     pub id: String,
@@ -129,8 +130,10 @@ pub struct PromptStatsData {
 /// The prompt use cases; a supertrait of [`super::Store`], so every backend has them.
 #[async_trait]
 pub trait PromptStore: Send + Sync {
-    /// Records a customer's prompt events; events already recorded change nothing. Attributes
-    /// upgrades reported earlier to impressions that arrive late.
+    /// Records a customer's prompt events at once, outside the ingest log; events already
+    /// recorded change nothing. Attributes upgrades reported earlier to impressions that arrive
+    /// late. (Event ingest carries prompt events in the log; the aggregator applies them the
+    /// same way.)
     async fn record_prompt_events(
         &self,
         app_id: &str,
@@ -141,6 +144,7 @@ pub trait PromptStore: Send + Sync {
 
     /// The customer's prompt state: at most `limit` of the latest impressions shown at or after
     /// `since` (oldest first), the snoozes still running at `now`, and gate hits per feature.
+    /// Settles the ingest log first.
     async fn prompt_state(
         &self,
         app_id: &str,
@@ -152,7 +156,8 @@ pub trait PromptStore: Send + Sync {
     ) -> anyhow::Result<PromptState>;
 
     /// Recomputes which of the customer's impressions converted: each `upgraded` lifecycle event
-    /// counts for the latest impression at most [`ATTRIBUTION_WINDOW`] before it.
+    /// counts for the latest impression at most [`ATTRIBUTION_WINDOW`] before it. Settles the
+    /// ingest log first, so impressions accepted before the upgrade was reported are there.
     async fn attribute_upgrades(
         &self,
         app_id: &str,
@@ -160,7 +165,8 @@ pub trait PromptStore: Send + Sync {
         customer_id: &str,
     ) -> anyhow::Result<()>;
 
-    /// Tallies and breakdowns of the impressions shown in the range (`now` is unused).
+    /// Tallies and breakdowns of the impressions shown in the range (`now` is unused). Settles
+    /// the ingest log first.
     async fn prompt_stats(
         &self,
         app_id: &str,
@@ -236,123 +242,8 @@ macro_rules! impl_prompt_store {
                 customer_id: &str,
                 events: &[$crate::storage::prompts::PromptEvent],
             ) -> anyhow::Result<()> {
-                use $crate::storage::prompts::PromptChange;
                 let mut tx = self.pool.begin().await?;
-                let mut sessions: Vec<&str> = Vec::new();
-                let mut earliest_new_impression: Option<i64> = None;
-                for e in events {
-                    let action = match &e.change {
-                        PromptChange::Shown(s) => {
-                            let inserted = sqlx::query(
-                                "INSERT INTO prompt_impressions (app_id, event_id, live, \
-                                 customer_id, session_id, prompt, at, trigger_key, trigger_kind, \
-                                 threshold, plan, variant, at_ms) \
-                                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
-                                 ON CONFLICT (app_id, event_id) DO NOTHING",
-                            )
-                            .bind(app_id)
-                            .bind(&e.id)
-                            .bind(live)
-                            .bind(customer_id)
-                            .bind(&e.session_id)
-                            .bind(&s.prompt)
-                            .bind(e.at)
-                            .bind(&s.trigger_key)
-                            .bind(&s.trigger_kind)
-                            .bind(&s.threshold)
-                            .bind(&s.plan)
-                            .bind(&s.variant)
-                            .bind(e.at_ms)
-                            .execute(&mut *tx)
-                            .await?
-                            .rows_affected();
-                            if inserted == 1 {
-                                earliest_new_impression =
-                                    Some(earliest_new_impression.map_or(e.at, |t| t.min(e.at)));
-                            }
-                            None
-                        }
-                        PromptChange::Clicked => Some("clicked"),
-                        PromptChange::Dismissed(snooze) => {
-                            if let Some(snooze) = snooze {
-                                sqlx::query(
-                                    "INSERT INTO prompt_snoozes (app_id, event_id, live, \
-                                     customer_id, prompt, until_at) VALUES ($1, $2, $3, $4, $5, $6) \
-                                     ON CONFLICT (app_id, event_id) DO NOTHING",
-                                )
-                                .bind(app_id)
-                                .bind(&e.id)
-                                .bind(live)
-                                .bind(customer_id)
-                                .bind(&snooze.prompt)
-                                .bind(snooze.until)
-                                .execute(&mut *tx)
-                                .await?;
-                            }
-                            Some("dismissed")
-                        }
-                        PromptChange::TrialStarted => Some("trial"),
-                        PromptChange::GateHit { feature } => {
-                            sqlx::query(
-                                "INSERT INTO gate_hits (app_id, event_id, live, customer_id, \
-                                 feature, at) VALUES ($1, $2, $3, $4, $5, $6) \
-                                 ON CONFLICT (app_id, event_id) DO NOTHING",
-                            )
-                            .bind(app_id)
-                            .bind(&e.id)
-                            .bind(live)
-                            .bind(customer_id)
-                            .bind(feature)
-                            .bind(e.at)
-                            .execute(&mut *tx)
-                            .await?;
-                            continue;
-                        }
-                    };
-                    if let Some(kind) = action {
-                        sqlx::query(
-                            "INSERT INTO prompt_actions (app_id, event_id, live, session_id, \
-                             kind, at, prompt, trigger_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-                             ON CONFLICT (app_id, event_id) DO NOTHING",
-                        )
-                        .bind(app_id)
-                        .bind(&e.id)
-                        .bind(live)
-                        .bind(&e.session_id)
-                        .bind(kind)
-                        .bind(e.at)
-                        .bind(&e.prompt)
-                        .bind(&e.trigger_key)
-                        .execute(&mut *tx)
-                        .await?;
-                    }
-                    if !sessions.contains(&e.session_id.as_str()) {
-                        sessions.push(e.session_id.as_str());
-                    }
-                }
-                for session_id in sessions {
-                    sqlx::query($crate::storage::prompts::REFRESH_ACTIONS)
-                        .bind(app_id)
-                        .bind(session_id)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                if let Some(since) = earliest_new_impression {
-                    // A late impression can take over an upgrade reported before it arrived.
-                    let (later_upgrades,): (i64,) = sqlx::query_as(
-                        "SELECT COUNT(*) FROM lifecycle WHERE app_id = $1 AND live = $2 \
-                         AND customer_id = $3 AND type = 'upgraded' AND at >= $4",
-                    )
-                    .bind(app_id)
-                    .bind(live)
-                    .bind(customer_id)
-                    .bind(since)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    if later_upgrades > 0 {
-                        attribute_prompt_upgrades(&mut tx, app_id, live, customer_id).await?;
-                    }
-                }
+                apply_prompt_events(&mut tx, app_id, live, customer_id, events).await?;
                 tx.commit().await?;
                 Ok(())
             }
@@ -366,6 +257,7 @@ macro_rules! impl_prompt_store {
                 now: i64,
                 limit: i64,
             ) -> anyhow::Result<$crate::storage::prompts::PromptState> {
+                $crate::storage::Store::settle(self).await?;
                 let impressions: Vec<(String, i64, String)> = sqlx::query_as(
                     "SELECT prompt, at, trigger_key FROM (SELECT event_id, prompt, at, trigger_key \
                      FROM prompt_impressions WHERE app_id = $1 AND live = $2 AND customer_id = $3 \
@@ -422,6 +314,7 @@ macro_rules! impl_prompt_store {
                 live: bool,
                 customer_id: &str,
             ) -> anyhow::Result<()> {
+                $crate::storage::Store::settle(self).await?;
                 let mut tx = self.pool.begin().await?;
                 attribute_prompt_upgrades(&mut tx, app_id, live, customer_id).await?;
                 tx.commit().await?;
@@ -433,6 +326,7 @@ macro_rules! impl_prompt_store {
                 app_id: &str,
                 r: &$crate::storage::StatsRange,
             ) -> anyhow::Result<$crate::storage::prompts::PromptStatsData> {
+                $crate::storage::Store::settle(self).await?;
                 use $crate::storage::prompts::{
                     PROMPT_DIMENSIONS, PROMPT_IN_RANGE, PROMPT_TALLY_COLUMNS, TallyRow, prompt_tally,
                 };
@@ -468,6 +362,134 @@ macro_rules! impl_prompt_store {
                 }
                 Ok(data)
             }
+        }
+
+        /// Applies a customer's prompt events in `tx`: idempotent by event id, so the aggregator
+        /// and a direct call share it.
+        async fn apply_prompt_events(
+            tx: &mut sqlx::Transaction<'_, <$store as $crate::storage::sql::Backend>::Db>,
+            app_id: &str,
+            live: bool,
+            customer_id: &str,
+            events: &[$crate::storage::prompts::PromptEvent],
+        ) -> anyhow::Result<()> {
+            use $crate::storage::prompts::PromptChange;
+            let mut sessions: Vec<&str> = Vec::new();
+            let mut earliest_new_impression: Option<i64> = None;
+            for e in events {
+                let action = match &e.change {
+                    PromptChange::Shown(s) => {
+                        let inserted = sqlx::query(
+                            "INSERT INTO prompt_impressions (app_id, event_id, live, \
+                             customer_id, session_id, prompt, at, trigger_key, trigger_kind, \
+                             threshold, plan, variant, at_ms) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+                             ON CONFLICT (app_id, event_id) DO NOTHING",
+                        )
+                        .bind(app_id)
+                        .bind(&e.id)
+                        .bind(live)
+                        .bind(customer_id)
+                        .bind(&e.session_id)
+                        .bind(&s.prompt)
+                        .bind(e.at)
+                        .bind(&s.trigger_key)
+                        .bind(&s.trigger_kind)
+                        .bind(&s.threshold)
+                        .bind(&s.plan)
+                        .bind(&s.variant)
+                        .bind(e.at_ms)
+                        .execute(&mut **tx)
+                        .await?
+                        .rows_affected();
+                        if inserted == 1 {
+                            earliest_new_impression =
+                                Some(earliest_new_impression.map_or(e.at, |t| t.min(e.at)));
+                        }
+                        None
+                    }
+                    PromptChange::Clicked => Some("clicked"),
+                    PromptChange::Dismissed(snooze) => {
+                        if let Some(snooze) = snooze {
+                            sqlx::query(
+                                "INSERT INTO prompt_snoozes (app_id, event_id, live, \
+                                 customer_id, prompt, until_at) VALUES ($1, $2, $3, $4, $5, $6) \
+                                 ON CONFLICT (app_id, event_id) DO NOTHING",
+                            )
+                            .bind(app_id)
+                            .bind(&e.id)
+                            .bind(live)
+                            .bind(customer_id)
+                            .bind(&snooze.prompt)
+                            .bind(snooze.until)
+                            .execute(&mut **tx)
+                            .await?;
+                        }
+                        Some("dismissed")
+                    }
+                    PromptChange::TrialStarted => Some("trial"),
+                    PromptChange::GateHit { feature } => {
+                        sqlx::query(
+                            "INSERT INTO gate_hits (app_id, event_id, live, customer_id, \
+                             feature, at) VALUES ($1, $2, $3, $4, $5, $6) \
+                             ON CONFLICT (app_id, event_id) DO NOTHING",
+                        )
+                        .bind(app_id)
+                        .bind(&e.id)
+                        .bind(live)
+                        .bind(customer_id)
+                        .bind(feature)
+                        .bind(e.at)
+                        .execute(&mut **tx)
+                        .await?;
+                        continue;
+                    }
+                };
+                if let Some(kind) = action {
+                    sqlx::query(
+                        "INSERT INTO prompt_actions (app_id, event_id, live, session_id, \
+                         kind, at, prompt, trigger_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                         ON CONFLICT (app_id, event_id) DO NOTHING",
+                    )
+                    .bind(app_id)
+                    .bind(&e.id)
+                    .bind(live)
+                    .bind(&e.session_id)
+                    .bind(kind)
+                    .bind(e.at)
+                    .bind(&e.prompt)
+                    .bind(&e.trigger_key)
+                    .execute(&mut **tx)
+                    .await?;
+                }
+                if !sessions.contains(&e.session_id.as_str()) {
+                    sessions.push(e.session_id.as_str());
+                }
+            }
+            for session_id in sessions {
+                sqlx::query($crate::storage::prompts::REFRESH_ACTIONS)
+                    .bind(app_id)
+                    .bind(session_id)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            if let Some(since) = earliest_new_impression {
+                // A late impression can take over an upgrade reported before it arrived.
+                let (later_upgrades,): (i64,) = sqlx::query_as(
+                    "SELECT COUNT(*) FROM lifecycle WHERE app_id = $1 AND live = $2 \
+                     AND customer_id = $3 AND type = 'upgraded' AND at >= $4",
+                )
+                .bind(app_id)
+                .bind(live)
+                .bind(customer_id)
+                .bind(since)
+                .fetch_one(&mut **tx)
+                .await?;
+                if later_upgrades > 0 {
+                    attribute_prompt_upgrades(tx, app_id, live, customer_id).await?;
+                }
+            }
+            Ok(())
         }
 
         /// Recomputes the customer's conversions from scratch: every `upgraded` lifecycle event

@@ -196,13 +196,59 @@ macro_rules! impl_store {
                 Ok(row.map(|r| r.0))
             }
 
-            async fn record_events(
+            async fn ingest(
                 &self,
                 app_id: &str,
                 live: bool,
-                events: &[$crate::storage::StoredEvent],
+                batch: &$crate::storage::IngestBatch<'_>,
             ) -> anyhow::Result<$crate::storage::IngestOutcome> {
-                $crate::storage::batch::submit(&self.ingest, app_id, live, events).await
+                let events = batch.events.len();
+                let row = $crate::storage::batch::LogRow {
+                    app_id: app_id.to_string(),
+                    live,
+                    received_at: batch.received_at,
+                    events: i64::try_from(events)?,
+                    body: $crate::storage::aggregate::encode(batch)?,
+                };
+                $crate::storage::batch::submit(&self.ingest, row).await?;
+                Ok($crate::storage::IngestOutcome {
+                    accepted: u64::try_from(events)?,
+                })
+            }
+
+            async fn settle(&self) -> anyhow::Result<()> {
+                use $crate::storage::sql::Backend;
+                // Cheap when everything is folded: no round trip to the aggregator.
+                let (newest,): (Option<i64>,) = sqlx::query_as(&format!(
+                    "SELECT MAX(id) FROM ingest_log WHERE {}",
+                    <$store>::UNFOLDED
+                ))
+                .fetch_one(&self.pool)
+                .await?;
+                match newest {
+                    None => Ok(()),
+                    Some(target) => self.aggregator.settle(target).await,
+                }
+            }
+
+            async fn ingest_status(&self) -> anyhow::Result<$crate::storage::IngestStatus> {
+                use $crate::storage::sql::Backend;
+                let (backlog_rows, backlog_events): (i64, i64) = sqlx::query_as(&format!(
+                    "SELECT COUNT(*), CAST(COALESCE(SUM(events), 0) AS BIGINT) FROM ingest_log \
+                     WHERE {}",
+                    <$store>::UNFOLDED
+                ))
+                .fetch_one(&self.pool)
+                .await?;
+                Ok($crate::storage::IngestStatus {
+                    backlog_rows,
+                    backlog_events,
+                    folded_events: self.aggregator.folded(),
+                })
+            }
+
+            fn attach_metrics(&self, metrics: std::sync::Arc<$crate::metrics::Metrics>) {
+                self.aggregator.attach_metrics(metrics);
             }
 
             async fn exposures(
@@ -211,6 +257,8 @@ macro_rules! impl_store {
                 live: bool,
                 customer_id: &str,
             ) -> anyhow::Result<Vec<(String, String)>> {
+                // Offers and prompts shown through event ingest record exposures when folded.
+                self.settle().await?;
                 Ok(sqlx::query_as(
                     "SELECT experiment, variant FROM exposures \
                      WHERE app_id = $1 AND live = $2 AND customer_id = $3",
@@ -349,6 +397,7 @@ macro_rules! impl_store {
                 r: &$crate::storage::StatsRange,
             ) -> anyhow::Result<$crate::storage::StatsData> {
                 use $crate::storage::sql::{DURABILITY, IN_RANGE, TALLY_COLUMNS, TallyRow, tally};
+                self.settle().await?;
                 let totals: TallyRow = sqlx::query_as(&format!(
                     "SELECT {TALLY_COLUMNS} FROM sessions WHERE {IN_RANGE}"
                 ))
@@ -399,6 +448,7 @@ macro_rules! impl_store {
             }
 
             async fn session_count(&self, app_id: &str) -> anyhow::Result<i64> {
+                self.settle().await?;
                 let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM sessions WHERE app_id = $1")
                     .bind(app_id)
                     .fetch_one(&self.pool)
@@ -407,55 +457,168 @@ macro_rules! impl_store {
             }
         }
 
-        /// Stores a group of event batches in `tx`, the transaction the writer began for it (see
-        /// `batch`): one multi-row insert of the events, then one multi-row upsert of the
-        /// sessions they touched. A failure to begin fails the group.
-        async fn flush_events(
-            tx: Result<
-                sqlx::Transaction<'_, <$store as $crate::storage::sql::Backend>::Db>,
+        /// Appends a group of log rows (at most `batch::MAX_ROWS_PER_FLUSH`) with one multi-row
+        /// insert, a transaction by itself, and answers each job after the commit (see `batch`).
+        async fn append_log(
+            conn: Result<
+                &mut <<$store as $crate::storage::sql::Backend>::Db as sqlx::Database>::Connection,
                 sqlx::Error,
             >,
             jobs: Vec<$crate::storage::batch::Job>,
         ) {
-            let result: anyhow::Result<std::collections::HashSet<(String, String)>> = async {
-                let distinct = $crate::storage::batch::distinct_events(&jobs);
-                let mut inserted = std::collections::HashSet::new();
-                let mut tx = tx?;
-                for chunk in distinct.chunks(1000) {
-                    let mut q = sqlx::QueryBuilder::new(
-                        "INSERT INTO events (app_id, id, live, session_id, customer_id, type, at, payload) ",
-                    );
-                    q.push_values(chunk, |mut row, (_, app_id, live, e)| {
-                        row.push_bind(*app_id)
-                            .push_bind(&e.id)
-                            .push_bind(*live)
-                            .push_bind(&e.session_id)
-                            .push_bind(&e.customer_id)
-                            .push_bind(e.kind)
-                            .push_bind(e.at)
-                            .push_bind(&e.payload);
-                    });
-                    q.push(" ON CONFLICT (app_id, id) DO NOTHING RETURNING app_id, id");
-                    let rows: Vec<(String, String)> =
-                        q.build_query_as().fetch_all(&mut *tx).await?;
-                    inserted.extend(rows);
-                }
-                let new_events = distinct
-                    .iter()
-                    .filter(|(_, app_id, _, e)| {
-                        inserted.contains(&(app_id.to_string(), e.id.clone()))
-                    })
-                    .map(|(_, app_id, live, e)| (*app_id, *live, *e));
-                let sessions = $crate::storage::batch::fold_sessions(new_events);
-                upsert_sessions(&mut tx, &sessions).await?;
-                tx.commit().await?;
-                Ok(inserted)
+            let result: anyhow::Result<()> = async {
+                let conn = conn?;
+                let mut q = sqlx::QueryBuilder::new(
+                    "INSERT INTO ingest_log (app_id, live, received_at, events, body) ",
+                );
+                q.push_values(&jobs, |mut row, job| {
+                    row.push_bind(&job.row.app_id)
+                        .push_bind(job.row.live)
+                        .push_bind(job.row.received_at)
+                        .push_bind(job.row.events)
+                        .push_bind(&job.row.body);
+                });
+                q.build().execute(&mut *conn).await?;
+                Ok(())
             }
             .await;
-            match result {
-                Ok(inserted) => $crate::storage::batch::answer(jobs, &inserted),
-                Err(e) => $crate::storage::batch::fail(jobs, &e),
+            $crate::storage::batch::answer(jobs, &result);
+        }
+
+        /// Folds log rows `(id, app, live, received_at, body)`, read by the backend in key order,
+        /// in `tx`: stores their new events sorted by key, upserts the sessions they touch,
+        /// records prompt changes and first exposures, and sets aside rows it cannot decode. The
+        /// backend deletes the rows and commits. See `aggregate`.
+        async fn fold_rows(
+            tx: &mut sqlx::Transaction<'_, <$store as $crate::storage::sql::Backend>::Db>,
+            rows: Vec<(i64, String, bool, i64, String)>,
+        ) -> anyhow::Result<$crate::storage::aggregate::Pass> {
+            use $crate::storage::aggregate::{Pass, decode, distinct_events, fold_sessions};
+            let mut pass = Pass {
+                rows: rows.len(),
+                max_id: rows.last().map_or(0, |r| r.0),
+                ..Pass::default()
+            };
+            let mut entries = Vec::with_capacity(rows.len());
+            let mut failed = Vec::new();
+            for (id, app_id, live, received_at, body) in rows {
+                match decode(app_id.clone(), live, received_at, &body) {
+                    Ok(entry) => entries.push(entry),
+                    Err(e) => failed.push((id, app_id, live, received_at, body, e.to_string())),
+                }
             }
+
+            // Events: the first occurrence of each id in log order. Which are stored already is
+            // asked first (usually none: only retries are), so the insert needs no RETURNING,
+            // whose rows would all have to be copied back; the new ones go in in key order.
+            let distinct = distinct_events(&entries);
+            let mut sorted = distinct.clone();
+            sorted.sort_unstable_by(|a, b| (a.0, a.2.id.as_str()).cmp(&(b.0, b.2.id.as_str())));
+            let mut stored: std::collections::HashSet<(&str, &str)> = std::collections::HashSet::new();
+            for chunk in sorted.chunk_by(|a, b| a.0 == b.0) {
+                let app_id = chunk.first().map_or("", |e| e.0);
+                for ids in chunk.chunks(1000) {
+                    let mut q = sqlx::QueryBuilder::new("SELECT id FROM events WHERE app_id = ");
+                    q.push_bind(app_id).push(" AND id IN (");
+                    let mut list = q.separated(", ");
+                    for (_, _, e) in ids {
+                        list.push_bind(e.id.as_str());
+                    }
+                    q.push(")");
+                    let found: Vec<(String,)> = q.build_query_as().fetch_all(&mut **tx).await?;
+                    if !found.is_empty() {
+                        let found: std::collections::HashSet<String> =
+                            found.into_iter().map(|(id,)| id).collect();
+                        stored.extend(
+                            ids.iter()
+                                .filter(|(_, _, e)| found.contains(&e.id))
+                                .map(|(_, _, e)| (app_id, e.id.as_str())),
+                        );
+                    }
+                }
+            }
+            let new: Vec<_> = sorted
+                .iter()
+                .filter(|(app_id, _, e)| !stored.contains(&(*app_id, e.id.as_str())))
+                .collect();
+            for chunk in new.chunks(1000) {
+                let mut q = sqlx::QueryBuilder::new(
+                    "INSERT INTO events (app_id, id, live, session_id, customer_id, type, at, payload) ",
+                );
+                q.push_values(chunk, |mut row, (app_id, live, e)| {
+                    row.push_bind(*app_id)
+                        .push_bind(e.id.as_str())
+                        .push_bind(*live)
+                        .push_bind(e.session_id.as_str())
+                        .push_bind(e.customer_id.as_str())
+                        .push_bind(e.kind.as_str())
+                        .push_bind(e.at)
+                        .push_bind(e.payload.as_str());
+                });
+                // The aggregator is the only writer of `events` (on PostgreSQL, under its lock).
+                q.push(" ON CONFLICT (app_id, id) DO NOTHING");
+                q.build().execute(&mut **tx).await?;
+            }
+            let total: usize = entries.iter().map(|e| e.events.len()).sum();
+            pass.stored = u64::try_from(new.len())?;
+            pass.duplicates = u64::try_from(total.saturating_sub(new.len()))?;
+
+            // Sessions: the new events' facts, folded in log order, one upsert per session.
+            let new_events = distinct
+                .iter()
+                .copied()
+                .filter(|(app_id, _, e)| !stored.contains(&(*app_id, e.id.as_str())));
+            let sessions = fold_sessions(new_events);
+            upsert_sessions(tx, &sessions).await?;
+
+            // First exposures: the earliest batch wins, as sticky assignment requires.
+            let exposures: Vec<_> = entries
+                .iter()
+                .flat_map(|e| {
+                    e.exposures
+                        .iter()
+                        .map(move |(experiment, variant)| (e, experiment, variant))
+                })
+                .collect();
+            for chunk in exposures.chunks(500) {
+                let mut q = sqlx::QueryBuilder::new(
+                    "INSERT INTO exposures (app_id, live, customer_id, experiment, variant, at) ",
+                );
+                q.push_values(chunk, |mut row, (e, experiment, variant)| {
+                    row.push_bind(&e.app_id)
+                        .push_bind(e.live)
+                        .push_bind(&e.customer_id)
+                        .push_bind(*experiment)
+                        .push_bind(*variant)
+                        .push_bind(e.received_at);
+                });
+                q.push(" ON CONFLICT (app_id, live, customer_id, experiment) DO NOTHING");
+                q.build().execute(&mut **tx).await?;
+            }
+
+            // Prompt state: idempotent by event id on its own.
+            for e in entries.iter().filter(|e| !e.prompt_events.is_empty()) {
+                apply_prompt_events(tx, &e.app_id, e.live, &e.customer_id, &e.prompt_events)
+                    .await?;
+            }
+
+            pass.failed = failed.len();
+            for (id, app_id, live, received_at, body, error) in &failed {
+                sqlx::query(
+                    "INSERT INTO ingest_log_failed (id, app_id, live, received_at, body, error, \
+                     failed_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
+                )
+                .bind(id)
+                .bind(app_id)
+                .bind(live)
+                .bind(received_at)
+                .bind(body)
+                .bind(error)
+                .bind($crate::clock::now())
+                .execute(&mut **tx)
+                .await?;
+            }
+            Ok(pass)
         }
 
         async fn upsert_session(
@@ -506,4 +669,7 @@ macro_rules! impl_store {
 pub trait Backend {
     /// The sqlx database.
     type Db: sqlx::Database;
+    /// The condition on `ingest_log` rows not folded yet: the backlog, and what `settle` waits
+    /// for. (SQLite may keep folded rows until the next pass deletes them.)
+    const UNFOLDED: &'static str;
 }

@@ -6,7 +6,8 @@ use holdfast_core::caps::{Impression, Snooze};
 use holdfast_server::Storage;
 use holdfast_server::storage::prompts::{PromptChange, PromptEvent, ShownPrompt};
 use holdfast_server::storage::{
-    AcceptanceRecord, LifecycleRecord, NewApp, SessionFacts, StatsRange, StoredEvent,
+    AcceptanceRecord, IngestBatch, IngestOptions, LifecycleRecord, NewApp, SessionFacts,
+    StatsRange, StoredEvent,
 };
 
 const DAY: i64 = 86_400;
@@ -75,7 +76,8 @@ async fn story(storage: Storage, app_id: &str) {
     );
     assert_eq!(storage.config_version(app_id, 9).await.unwrap(), None);
 
-    // Events: a cancelled session and an abandoned one; a retry is a duplicate.
+    // Events: a cancelled session and an abandoned one; a retry is received, then dropped when
+    // the log is folded.
     let cancelled = SessionFacts {
         cancelled: true,
         reason: Some("too_expensive".into()),
@@ -96,9 +98,13 @@ async fn story(storage: Storage, app_id: &str) {
         ),
     ];
     let first = storage.record_events(app_id, false, &batch).await.unwrap();
-    assert_eq!((first.accepted, first.duplicates), (3, 0));
+    assert_eq!(first.accepted, 3);
     let retry = storage.record_events(app_id, false, &batch).await.unwrap();
-    assert_eq!((retry.accepted, retry.duplicates), (0, 3));
+    assert_eq!(retry.accepted, 3, "received; the fold drops it");
+    storage.settle().await.unwrap();
+    let status = storage.ingest_status().await.unwrap();
+    assert_eq!(status.backlog_rows, 0, "settle folds the whole log");
+    assert_eq!(status.folded_events, 6, "both batches were folded");
 
     // Exposures are sticky.
     let exposure = [("exp".to_string(), "a".to_string())];
@@ -400,6 +406,107 @@ async fn prompt_story(storage: &Storage, app_id: &str, t0: i64) {
     assert_eq!(live.totals.shown, 0);
 }
 
+/// A batch answered but not folded before the process stopped is folded by the next start: the
+/// first store runs without its aggregator, as if it crashed right after the 200.
+async fn the_log_survives_a_restart(url: &str, app_id: &str) {
+    let t0 = 1_767_571_200;
+    let stopped = Storage::open_with(
+        url,
+        IngestOptions {
+            aggregate: false,
+            ..IngestOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    stopped
+        .ensure_app(&NewApp {
+            id: app_id.into(),
+            secret: "sk".into(),
+            live: false,
+            origins: vec![],
+            config_json: "{}".into(),
+            now: t0,
+        })
+        .await
+        .unwrap();
+    let events = [
+        event("r1", "rs1", "flow_started", t0 + 5, facts("c1", t0 + 5)),
+        event(
+            "r2",
+            "rs1",
+            "cancel_confirmed",
+            t0 + 6,
+            SessionFacts {
+                cancelled: true,
+                ..facts("c1", t0 + 6)
+            },
+        ),
+    ];
+    let prompts = [shown(
+        "rp1",
+        "rps1",
+        t0 + 7,
+        "usage",
+        "usage:projects:90:none",
+    )];
+    let exposures = [("exp".to_string(), "b".to_string())];
+    let batch = IngestBatch {
+        customer_id: "c1",
+        events: &events,
+        prompt_events: &prompts,
+        exposures: &exposures,
+        received_at: t0 + 8,
+    };
+    assert_eq!(
+        stopped
+            .ingest(app_id, false, &batch)
+            .await
+            .unwrap()
+            .accepted,
+        2
+    );
+    assert!(
+        stopped.settle().await.is_err(),
+        "without an aggregator, settling cannot succeed"
+    );
+    let status = stopped.ingest_status().await.unwrap();
+    assert!(status.backlog_rows >= 1 && status.backlog_events >= 2);
+    drop(stopped);
+
+    let restarted = Storage::open(url).await.unwrap();
+    let range = StatsRange {
+        live: false,
+        from: t0,
+        to: t0 + DAY,
+        now: t0 + DAY,
+    };
+    let totals = restarted.stats(app_id, &range).await.unwrap().totals;
+    assert_eq!((totals.sessions, totals.cancels), (1, 1));
+    let state = restarted
+        .prompt_state(app_id, false, "c1", t0, t0 + DAY, 10)
+        .await
+        .unwrap();
+    assert_eq!(state.impressions.len(), 1);
+    assert_eq!(
+        restarted.exposures(app_id, false, "c1").await.unwrap(),
+        exposures
+    );
+    // Folding the same batch again (a retry) changes nothing.
+    restarted.ingest(app_id, false, &batch).await.unwrap();
+    let again = restarted.stats(app_id, &range).await.unwrap().totals;
+    assert_eq!(again, totals);
+    assert_eq!(
+        restarted
+            .prompt_stats(app_id, &range)
+            .await
+            .unwrap()
+            .totals
+            .shown,
+        1
+    );
+}
+
 #[tokio::test]
 async fn the_storage_story_holds_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
@@ -418,4 +525,42 @@ async fn the_storage_story_holds_on_postgres() {
     // A fresh app id per run, so a reused database never collides with an earlier run.
     let app_id = format!("app_story_{}", uuid::Uuid::new_v4().simple());
     story(Storage::open(&url).await.unwrap(), &app_id).await;
+    let app_id = format!("app_restart_{}", uuid::Uuid::new_v4().simple());
+    the_log_survives_a_restart(&url, &app_id).await;
+}
+
+#[tokio::test]
+async fn accepted_batches_survive_a_restart_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("restart.db").display());
+    the_log_survives_a_restart(&url, "app_restart").await;
+}
+
+#[tokio::test]
+async fn a_log_row_that_cannot_be_decoded_is_set_aside_and_blocks_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("failed.db").display());
+    let storage = Storage::open(&url).await.unwrap();
+    // SQLite keeps the log in a file of its own, next to the database.
+    let log = sqlx::SqlitePool::connect(&format!("{url}.ingest"))
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO ingest_log (app_id, live, received_at, events, body) \
+         VALUES ('app_x', 0, 1, 1, '{\"c\":\"c1\",\"e\":[{\"bogus\":1}]}')",
+    )
+    .execute(&log)
+    .await
+    .unwrap();
+    storage.settle().await.unwrap();
+    let status = storage.ingest_status().await.unwrap();
+    assert_eq!(status.backlog_rows, 0);
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let (failed, error): (i64, String) =
+        sqlx::query_as("SELECT COUNT(*), MAX(error) FROM ingest_log_failed")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(failed, 1);
+    assert!(error.contains("bogus"), "{error}");
 }

@@ -1,0 +1,384 @@
+//! The aggregator: folds the ingest log into the tables reads use.
+//!
+//! Event ingest only appends each accepted batch to `ingest_log` (see `batch`). One aggregator
+//! task per store drains the log in key order, many rows per transaction, and does what ingest
+//! used to do per request: drops events whose `(app, event id)` is already stored, inserts the new
+//! ones sorted by key (one multi-row statement per thousand events, so index pages are touched
+//! once per transaction rather than once per event), folds them into one upsert per cancel session,
+//! records prompt changes and first exposures, and deletes the rows it folded, all in one
+//! transaction. A crash before the commit leaves the rows in the log, and the next start drains
+//! them: every accepted event is folded exactly once. (Folding a row twice would not count twice
+//! either: every effect is keyed by the event id.)
+//!
+//! Reads whose answer depends on ingested events call `settle` first: it waits until the log is
+//! drained up to the newest row committed when it was called, so a client that got a 200 for a
+//! batch sees it in the next read (read-your-writes), without waiting for the next scheduled pass.
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::{Notify, mpsc, oneshot};
+
+use super::prompts::PromptEvent;
+use super::{IngestBatch, SessionFacts, StoredEvent};
+use crate::metrics::Metrics;
+
+/// How a store runs its aggregator.
+#[derive(Debug, Clone, Copy)]
+pub struct IngestOptions {
+    /// Run the aggregator. Off only in tests that simulate a crash between the 200 and the fold:
+    /// a store without it accepts batches but never folds them, and `settle` fails.
+    pub aggregate: bool,
+    /// After the log runs dry, the next pass waits for a new row and then this long, so a
+    /// pass folds many requests' batches at once; a `settle` call cuts the wait short.
+    pub interval: Duration,
+    /// At most this many log rows per pass (one transaction): bounds how long a pass holds the
+    /// database's write lock, which on SQLite the ingest writer waits for.
+    pub max_rows_per_pass: usize,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        Self {
+            aggregate: true,
+            interval: Duration::from_millis(100),
+            max_rows_per_pass: 1000,
+        }
+    }
+}
+
+/// A batch as encoded in the log: short keys, since every accepted request writes one.
+#[derive(Serialize)]
+struct WireOut<'a> {
+    c: &'a str,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    e: &'a [StoredEvent],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    p: &'a [PromptEvent],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    x: &'a [(String, String)],
+}
+
+/// The same, decoded.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireIn {
+    c: String,
+    #[serde(default)]
+    e: Vec<LoggedEvent>,
+    #[serde(default)]
+    p: Vec<PromptEvent>,
+    #[serde(default)]
+    x: Vec<(String, String)>,
+}
+
+/// A [`StoredEvent`] read back from the log.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoggedEvent {
+    /// Client-generated UUID: the idempotency key.
+    pub id: String,
+    /// The session it belongs to.
+    pub session_id: String,
+    /// Event type.
+    pub kind: String,
+    /// When it happened, unix seconds.
+    pub at: i64,
+    /// The event as received.
+    pub payload: String,
+    /// The customer.
+    pub customer_id: String,
+    /// Its effect on the cancel session.
+    #[serde(default)]
+    pub session: Option<SessionFacts>,
+}
+
+/// Encodes a batch as a log row's body.
+pub fn encode(batch: &IngestBatch<'_>) -> anyhow::Result<String> {
+    Ok(serde_json::to_string(&WireOut {
+        c: batch.customer_id,
+        e: batch.events,
+        p: batch.prompt_events,
+        x: batch.exposures,
+    })?)
+}
+
+/// One log row, decoded.
+#[derive(Debug)]
+pub struct Entry {
+    /// The app.
+    pub app_id: String,
+    /// Live or test data.
+    pub live: bool,
+    /// When the server accepted the batch, unix seconds: the time of its exposures.
+    pub received_at: i64,
+    /// The customer of the prompt changes and exposures.
+    pub customer_id: String,
+    /// The events.
+    pub events: Vec<LoggedEvent>,
+    /// Their effect on the customer's prompt state.
+    pub prompt_events: Vec<PromptEvent>,
+    /// The customer's experiment variants, to record as first exposures.
+    pub exposures: Vec<(String, String)>,
+}
+
+/// Decodes a log row's body.
+pub fn decode(
+    app_id: String,
+    live: bool,
+    received_at: i64,
+    body: &str,
+) -> Result<Entry, serde_json::Error> {
+    let wire: WireIn = serde_json::from_str(body)?;
+    Ok(Entry {
+        app_id,
+        live,
+        received_at,
+        customer_id: wire.c,
+        events: wire.e,
+        prompt_events: wire.p,
+        exposures: wire.x,
+    })
+}
+
+/// The distinct events of a pass in log order, first occurrence first: `(app, live, event)`.
+pub fn distinct_events(entries: &[Entry]) -> Vec<(&str, bool, &LoggedEvent)> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for entry in entries {
+        for event in &entry.events {
+            if seen.insert((entry.app_id.as_str(), event.id.as_str())) {
+                out.push((entry.app_id.as_str(), entry.live, event));
+            }
+        }
+    }
+    out
+}
+
+/// Folds the facts of newly stored events (in log order) into one row per session, with the same
+/// meaning as the session upsert, so a pass and the same events folded one by one give the same
+/// row. The rows come sorted by `(app, session)`, the primary key's order.
+pub fn fold_sessions<'a>(
+    events: impl Iterator<Item = (&'a str, bool, &'a LoggedEvent)>,
+) -> Vec<(&'a str, bool, &'a str, SessionFacts)> {
+    let mut rows: HashMap<(&str, &str), (bool, SessionFacts)> = HashMap::new();
+    for (app_id, live, event) in events {
+        let Some(new) = &event.session else { continue };
+        let key = (app_id, event.session_id.as_str());
+        match rows.get_mut(&key) {
+            None => {
+                rows.insert(key, (live, new.clone()));
+            }
+            Some((_, acc)) => merge(acc, new),
+        }
+    }
+    let mut out: Vec<_> = rows
+        .into_iter()
+        .map(|((app_id, session_id), (live, facts))| (app_id, live, session_id, facts))
+        .collect();
+    out.sort_unstable_by(|a, b| (a.0, a.2).cmp(&(b.0, b.2)));
+    out
+}
+
+fn merge(acc: &mut SessionFacts, new: &SessionFacts) {
+    if new.started_at < acc.started_at {
+        acc.started_at = new.started_at;
+        acc.week.clone_from(&new.week);
+    }
+    if acc.variant.is_none() {
+        acc.variant.clone_from(&new.variant);
+    }
+    if new.reason.is_some() {
+        acc.reason.clone_from(&new.reason);
+    }
+    if !acc.saved {
+        if new.saved {
+            acc.offer_id.clone_from(&new.offer_id);
+            acc.offer_kind.clone_from(&new.offer_kind);
+            acc.offer_cost_cents = new.offer_cost_cents;
+        } else if new.offer_id.is_some() {
+            acc.offer_id.clone_from(&new.offer_id);
+            acc.offer_kind.clone_from(&new.offer_kind);
+        }
+    }
+    acc.saved |= new.saved;
+    if acc.saved_at.is_none() {
+        acc.saved_at = new.saved_at;
+    }
+    acc.cancelled |= new.cancelled;
+    acc.abandoned |= new.abandoned;
+}
+
+/// What one pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pass {
+    /// Log rows folded (and deleted).
+    pub rows: usize,
+    /// The highest key among them (0 when none).
+    pub max_id: i64,
+    /// Whether the pass stopped at its row limit: more rows may be waiting.
+    pub full: bool,
+    /// Events newly stored.
+    pub stored: u64,
+    /// Events already stored (retries), ignored.
+    pub duplicates: u64,
+    /// Rows that could not be decoded, moved to `ingest_log_failed`.
+    pub failed: usize,
+}
+
+/// Counters shared by a store, its writer and its aggregator task.
+#[derive(Debug, Default)]
+pub struct Shared {
+    /// Signalled by the writer after each commit, so an idle aggregator wakes for new rows only.
+    pub appended: Notify,
+    metrics: OnceLock<Arc<Metrics>>,
+    folded: AtomicU64,
+}
+
+impl Shared {
+    fn record(&self, pass: &Pass) {
+        self.folded
+            .fetch_add(pass.stored + pass.duplicates, Ordering::Relaxed);
+        if let Some(metrics) = self.metrics.get() {
+            Metrics::add(&metrics.events_accepted, pass.stored);
+            Metrics::add(&metrics.events_duplicate, pass.duplicates);
+        }
+    }
+}
+
+/// A settle request: answered once the log is drained up to `target`.
+#[derive(Debug)]
+struct Waiter {
+    target: i64,
+    reply: oneshot::Sender<anyhow::Result<()>>,
+}
+
+/// The handle a store keeps on its aggregator task; the task ends when the handle is dropped and
+/// the log is drained.
+#[derive(Debug, Clone)]
+pub struct Aggregator {
+    requests: Option<mpsc::UnboundedSender<Waiter>>,
+    /// Shared with the writer and the task.
+    pub shared: Arc<Shared>,
+}
+
+impl Aggregator {
+    /// Starts the aggregator task; `pass(max_rows)` folds up to `max_rows` of the oldest log rows
+    /// in one transaction. The first pass runs at once: it drains what an earlier run left.
+    pub fn spawn<F, Fut>(options: IngestOptions, pass: F) -> Self
+    where
+        F: Fn(usize) -> Fut + Send + 'static,
+        Fut: Future<Output = anyhow::Result<Pass>> + Send,
+    {
+        let shared = Arc::new(Shared::default());
+        if !options.aggregate {
+            return Self {
+                requests: None,
+                shared,
+            };
+        }
+        let (requests, mut rx) = mpsc::unbounded_channel::<Waiter>();
+        let task_shared = shared.clone();
+        let max_rows = options.max_rows_per_pass.max(1);
+        tokio::spawn(async move {
+            let shared = task_shared;
+            let mut waiters: Vec<Waiter> = Vec::new();
+            let mut failures = 0_u32;
+            loop {
+                // Every settle request made so far is answered by this pass or a later one: its
+                // rows were committed before the pass began.
+                while let Ok(w) = rx.try_recv() {
+                    waiters.push(w);
+                }
+                match pass(max_rows).await {
+                    Ok(p) => {
+                        failures = 0;
+                        shared.record(&p);
+                        if p.failed > 0 {
+                            tracing::error!(
+                                rows = p.failed,
+                                "ingest log rows could not be decoded; moved to ingest_log_failed"
+                            );
+                        }
+                        let (done, waiting): (Vec<_>, Vec<_>) = waiters
+                            .into_iter()
+                            .partition(|w| !p.full || w.target <= p.max_id);
+                        waiters = waiting;
+                        for w in done {
+                            let _ = w.reply.send(Ok(()));
+                        }
+                        if p.full {
+                            // A backlog: keep folding, letting the writer commit in between.
+                            tokio::task::yield_now().await;
+                            continue;
+                        }
+                    }
+                    Err(e) => {
+                        failures = failures.saturating_add(1);
+                        tracing::error!(error = %format!("{e:#}"), "folding the ingest log failed; will retry");
+                        for w in waiters.drain(..) {
+                            let _ = w
+                                .reply
+                                .send(Err(anyhow::anyhow!("folding the ingest log failed: {e:#}")));
+                        }
+                        let backoff = Duration::from_millis(50)
+                            .saturating_mul(2_u32.saturating_pow(failures.min(7)));
+                        tokio::time::sleep(backoff).await;
+                        continue;
+                    }
+                }
+                // Drained: wait for a settle request, or for new rows and then the interval.
+                tokio::select! {
+                    w = rx.recv() => match w {
+                        Some(w) => waiters.push(w),
+                        None => break,
+                    },
+                    () = shared.appended.notified() => {
+                        tokio::select! {
+                            w = rx.recv() => match w {
+                                Some(w) => waiters.push(w),
+                                None => break,
+                            },
+                            () = tokio::time::sleep(options.interval) => {}
+                        }
+                    }
+                }
+            }
+        });
+        Self {
+            requests: Some(requests),
+            shared,
+        }
+    }
+
+    /// Waits until every log row up to key `target` is folded.
+    pub async fn settle(&self, target: i64) -> anyhow::Result<()> {
+        let Some(requests) = &self.requests else {
+            anyhow::bail!(
+                "this store does not aggregate its ingest log (IngestOptions::aggregate)"
+            );
+        };
+        let (reply, answer) = oneshot::channel();
+        requests
+            .send(Waiter { target, reply })
+            .map_err(|_| anyhow::anyhow!("the ingest aggregator has stopped"))?;
+        answer
+            .await
+            .map_err(|_| anyhow::anyhow!("the ingest aggregator stopped before settling"))?
+    }
+
+    /// Counts what the aggregator folds into the server's metrics from now on (the first
+    /// registry attached wins: one store, one process's metrics).
+    pub fn attach_metrics(&self, metrics: Arc<Metrics>) {
+        let _ = self.shared.metrics.set(metrics);
+    }
+
+    /// Events folded (stored or found to be duplicates) since the store was opened.
+    pub fn folded(&self) -> u64 {
+        self.shared.folded.load(Ordering::Relaxed)
+    }
+}
