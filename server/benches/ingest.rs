@@ -9,10 +9,10 @@
 //!   request metrics; see `holdfast_server::server_layers`). The targets are against the second,
 //!   so they measure the routes' own work; the ratio against bare axum is printed too;
 //! - `GET /v1/apps/{app}/config`: served from the in-memory cache (target: at least 0.8x no-op);
-//! - `POST /v1/apps/{app}/events`: 5 new events per request, durably appended to SQLite's ingest
-//!   log (target: at least 0.5x no-op). The aggregator folds the log into events and session
-//!   aggregates concurrently, on the same cores; the bench reports how many events it folded
-//!   during the run, the backlog left at the end and how fast a settle drains it.
+//! - `POST /v1/apps/{app}/events`: 5 new events per request, durably appended to the SQLite
+//!   backend's ingest log (target: at least 0.5x no-op). The aggregator folds the log into events
+//!   and session aggregates concurrently, on the same cores; the bench reports how many events it
+//!   folded during the run, the backlog left at the end and how fast a settle drains it.
 
 use std::net::SocketAddr;
 use std::sync::Arc;

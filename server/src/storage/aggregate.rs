@@ -14,7 +14,6 @@
 //! drained up to the newest row committed when it was called, so a client that got a 200 for a
 //! batch sees it in the next read (read-your-writes), without waiting for the next scheduled pass.
 
-use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -46,7 +45,7 @@ impl Default for IngestOptions {
         Self {
             aggregate: true,
             interval: Duration::from_millis(100),
-            max_rows_per_pass: 1000,
+            max_rows_per_pass: 4000,
         }
     }
 }
@@ -145,43 +144,107 @@ pub fn decode(
     })
 }
 
-/// The distinct events of a pass in log order, first occurrence first: `(app, live, event)`.
-pub fn distinct_events(entries: &[Entry]) -> Vec<(&str, bool, &LoggedEvent)> {
-    let mut seen = HashSet::new();
-    let mut out = Vec::new();
-    for entry in entries {
-        for event in &entry.events {
-            if seen.insert((entry.app_id.as_str(), event.id.as_str())) {
-                out.push((entry.app_id.as_str(), entry.live, event));
-            }
-        }
-    }
-    out
+/// A pass's log rows, decoded: what `fold_rows` folds.
+#[derive(Debug, Default)]
+pub struct Decoded {
+    /// How many rows were read.
+    pub rows: usize,
+    /// The highest key among them.
+    pub max_id: i64,
+    /// The rows that decoded, in key order.
+    pub entries: Vec<Entry>,
+    /// The rows that did not, `(id, app, live, received_at, body, error)`: set aside.
+    pub failed: Vec<(i64, String, bool, i64, String, String)>,
 }
 
-/// Folds the facts of newly stored events (in log order) into one row per session, with the same
-/// meaning as the session upsert, so a pass and the same events folded one by one give the same
-/// row. The rows come sorted by `(app, session)`, the primary key's order.
-pub fn fold_sessions<'a>(
-    events: impl Iterator<Item = (&'a str, bool, &'a LoggedEvent)>,
-) -> Vec<(&'a str, bool, &'a str, SessionFacts)> {
-    let mut rows: HashMap<(&str, &str), (bool, SessionFacts)> = HashMap::new();
-    for (app_id, live, event) in events {
-        let Some(new) = &event.session else { continue };
-        let key = (app_id, event.session_id.as_str());
-        match rows.get_mut(&key) {
-            None => {
-                rows.insert(key, (live, new.clone()));
-            }
-            Some((_, acc)) => merge(acc, new),
+/// Decodes a pass's rows `(id, app, live, received_at, body)`, read in key order. CPU work that
+/// grows with the pass: the SQLite backend runs it on a blocking thread, off the request threads.
+pub fn decode_rows(rows: Vec<(i64, String, bool, i64, String)>) -> Decoded {
+    let mut decoded = Decoded {
+        rows: rows.len(),
+        max_id: rows.last().map_or(0, |r| r.0),
+        entries: Vec::with_capacity(rows.len()),
+        failed: Vec::new(),
+    };
+    for (id, app_id, live, received_at, body) in rows {
+        match decode(app_id.clone(), live, received_at, &body) {
+            Ok(entry) => decoded.entries.push(entry),
+            Err(e) => decoded
+                .failed
+                .push((id, app_id, live, received_at, body, e.to_string())),
         }
     }
-    let mut out: Vec<_> = rows
-        .into_iter()
-        .map(|((app_id, session_id), (live, facts))| (app_id, live, session_id, facts))
+    decoded
+}
+
+/// One event of a pass, with where it came from.
+#[derive(Debug, Clone, Copy)]
+pub struct PassEvent<'a> {
+    /// The app.
+    pub app_id: &'a str,
+    /// Live or test data.
+    pub live: bool,
+    /// Its place in log order.
+    pub position: usize,
+    /// The event.
+    pub event: &'a LoggedEvent,
+}
+
+/// The distinct events of a pass, sorted by `(app, event id)` (the primary key's order, for the
+/// insert): of events sharing an id, the first in log order. Sorting rather than hashing: the
+/// insert needs the order anyway.
+pub fn distinct_by_key(entries: &[Entry]) -> Vec<PassEvent<'_>> {
+    let mut events: Vec<PassEvent<'_>> = entries
+        .iter()
+        .flat_map(|entry| entry.events.iter().map(move |event| (entry, event)))
+        .enumerate()
+        .map(|(position, (entry, event))| PassEvent {
+            app_id: &entry.app_id,
+            live: entry.live,
+            position,
+            event,
+        })
         .collect();
-    out.sort_unstable_by(|a, b| (a.0, a.2).cmp(&(b.0, b.2)));
-    out
+    events.sort_unstable_by(|a, b| {
+        (a.app_id, a.event.id.as_str(), a.position).cmp(&(
+            b.app_id,
+            b.event.id.as_str(),
+            b.position,
+        ))
+    });
+    events
+        .dedup_by(|later, first| first.app_id == later.app_id && first.event.id == later.event.id);
+    events
+}
+
+/// Folds the facts of newly stored events into one row per session, in log order, with the same
+/// meaning as the session upsert, so a pass and the same events folded one by one give the same
+/// row. The rows come sorted by `(app, session)`, the primary key's order.
+pub fn fold_sessions<'a>(new: &[PassEvent<'a>]) -> Vec<(&'a str, bool, &'a str, SessionFacts)> {
+    let mut events: Vec<&PassEvent<'a>> =
+        new.iter().filter(|e| e.event.session.is_some()).collect();
+    events.sort_unstable_by(|a, b| {
+        (a.app_id, a.event.session_id.as_str(), a.position).cmp(&(
+            b.app_id,
+            b.event.session_id.as_str(),
+            b.position,
+        ))
+    });
+    let mut rows: Vec<(&'a str, bool, &'a str, SessionFacts)> = Vec::new();
+    for e in events {
+        let Some(facts) = &e.event.session else {
+            continue;
+        };
+        match rows.last_mut() {
+            Some((app_id, _, session_id, acc))
+                if *app_id == e.app_id && *session_id == e.event.session_id =>
+            {
+                merge(acc, facts);
+            }
+            _ => rows.push((e.app_id, e.live, &e.event.session_id, facts.clone())),
+        }
+    }
+    rows
 }
 
 fn merge(acc: &mut SessionFacts, new: &SessionFacts) {

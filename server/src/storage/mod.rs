@@ -12,17 +12,20 @@
 //! (`query_as` + `bind`), none at compile time.
 //!
 //! Event ingest is split in two so a request pays only for durability. The request appends its
-//! validated batch as one row to an append-only `ingest_log`, through a group-commit writer
-//! (`batch`), and is answered after the commit. A background aggregator per store (`aggregate`)
-//! drains the log in large transactions: it stores the events (dropping retried event ids),
-//! maintains the `sessions` table (one row per cancel session, so a stats report groups sessions
-//! instead of scanning raw events), the prompt tables of [`prompts`] (one row per impression)
-//! and first exposures, and deletes the rows it folded in the same transaction. Reads whose
+//! validated batch as one record to an append-only ingest log and is answered once it is durable:
+//! on PostgreSQL an `ingest_log` table shared by the replicas, through a group-commit writer
+//! (`batch`); on SQLite append-only files next to the database (`filelog`). A background
+//! aggregator per store (`aggregate`) drains the log in large transactions: it stores the events
+//! (dropping retried event ids), maintains the `sessions` table (one row per cancel session, so a
+//! stats report groups sessions instead of scanning raw events), the prompt tables of
+//! [`prompts`] (one row per impression) and first exposures, and marks the records folded in the
+//! same transaction (PostgreSQL deletes the rows; SQLite advances a folded key). Reads whose
 //! answer depends on events call [`Store::settle`] first (the backends' read methods do it
 //! themselves), so they see every batch that was answered before them.
 
 pub mod aggregate;
 mod batch;
+mod filelog;
 #[macro_use]
 mod sql;
 #[macro_use]

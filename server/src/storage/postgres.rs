@@ -49,7 +49,6 @@ pub struct PostgresStore {
 
 impl super::sql::Backend for PostgresStore {
     type Db = sqlx::Postgres;
-    const UNFOLDED: &'static str = "TRUE";
 }
 
 impl PostgresStore {
@@ -78,10 +77,7 @@ impl PostgresStore {
         let ingest = super::batch::spawn(move |jobs| {
             let (pool, shared) = (writer.clone(), shared.clone());
             async move {
-                match pool.acquire().await {
-                    Ok(mut conn) => append_log(Ok(&mut *conn), jobs).await,
-                    Err(e) => append_log(Err(e), jobs).await,
-                }
+                append_log(&pool, jobs).await;
                 shared.appended.notify_one();
             }
         });
@@ -91,6 +87,61 @@ impl PostgresStore {
             aggregator,
         })
     }
+}
+
+impl PostgresStore {
+    /// Appends a batch's row to the shared `ingest_log` through the group-commit writer.
+    async fn append_to_log(&self, row: super::batch::LogRow) -> anyhow::Result<()> {
+        super::batch::submit(&self.ingest, row).await
+    }
+
+    /// Waits until the aggregators folded every row committed before the call. Cheap when the
+    /// log is empty: no round trip to the aggregator.
+    async fn settle_log(&self) -> anyhow::Result<()> {
+        let (newest,): (Option<i64>,) = sqlx::query_as("SELECT MAX(id) FROM ingest_log")
+            .fetch_one(&self.pool)
+            .await?;
+        match newest {
+            None => Ok(()),
+            Some(target) => self.aggregator.settle(target).await,
+        }
+    }
+
+    /// The shared log's backlog (all replicas' rows) and this replica's folding.
+    async fn log_status(&self) -> anyhow::Result<super::IngestStatus> {
+        let (backlog_rows, backlog_events): (i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*), CAST(COALESCE(SUM(events), 0) AS BIGINT) FROM ingest_log",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(super::IngestStatus {
+            backlog_rows,
+            backlog_events,
+            folded_events: self.aggregator.folded(),
+        })
+    }
+}
+
+/// Appends a group of log rows (at most `batch::MAX_ROWS_PER_FLUSH`) with one multi-row insert,
+/// a transaction by itself, and answers each job after the commit (see `batch`).
+async fn append_log(pool: &PgPool, jobs: Vec<super::batch::Job>) {
+    let mut q = sqlx::QueryBuilder::new(
+        "INSERT INTO ingest_log (app_id, live, received_at, events, body) ",
+    );
+    q.push_values(&jobs, |mut row, job| {
+        row.push_bind(&job.row.app_id)
+            .push_bind(job.row.live)
+            .push_bind(job.row.received_at)
+            .push_bind(job.row.events)
+            .push_bind(&job.row.body);
+    });
+    let result = q
+        .build()
+        .execute(pool)
+        .await
+        .map(|_| ())
+        .map_err(anyhow::Error::from);
+    super::batch::answer(jobs, &result);
 }
 
 /// One aggregator pass, in one transaction under the replicas' aggregator lock: reads up to
@@ -114,7 +165,7 @@ async fn fold_pass(pool: &PgPool, max_rows: usize) -> anyhow::Result<super::aggr
     }
     let full = rows.len() >= max_rows;
     let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
-    let mut pass = fold_rows(&mut tx, rows).await?;
+    let mut pass = fold_rows(&mut tx, super::aggregate::decode_rows(rows)).await?;
     sqlx::query("DELETE FROM ingest_log WHERE id = ANY($1)")
         .bind(&ids)
         .execute(&mut *tx)

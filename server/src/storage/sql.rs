@@ -1,7 +1,8 @@
 //! The queries, written once in the SQL that SQLite and PostgreSQL both speak: `$n` parameters,
 //! `ON CONFLICT`, `CASE`, `COALESCE` and `CAST(... AS BIGINT)` around sums (PostgreSQL widens
 //! `SUM(bigint)` to `numeric`). [`impl_store!`] implements [`super::Store`] for a backend struct
-//! with a `pool` field; the backend modules own connecting and migrations.
+//! with a `pool` field and an `aggregator`; the backend modules own connecting, migrations and
+//! their ingest log (see [`Backend`]).
 
 /// One outcome tally over `sessions`; `{where}` and grouping are appended by the caller.
 pub const TALLY_COLUMNS: &str = "COUNT(*), \
@@ -210,41 +211,18 @@ macro_rules! impl_store {
                     events: i64::try_from(events)?,
                     body: $crate::storage::aggregate::encode(batch)?,
                 };
-                $crate::storage::batch::submit(&self.ingest, row).await?;
+                self.append_to_log(row).await?;
                 Ok($crate::storage::IngestOutcome {
                     accepted: u64::try_from(events)?,
                 })
             }
 
             async fn settle(&self) -> anyhow::Result<()> {
-                use $crate::storage::sql::Backend;
-                // Cheap when everything is folded: no round trip to the aggregator.
-                let (newest,): (Option<i64>,) = sqlx::query_as(&format!(
-                    "SELECT MAX(id) FROM ingest_log WHERE {}",
-                    <$store>::UNFOLDED
-                ))
-                .fetch_one(&self.pool)
-                .await?;
-                match newest {
-                    None => Ok(()),
-                    Some(target) => self.aggregator.settle(target).await,
-                }
+                self.settle_log().await
             }
 
             async fn ingest_status(&self) -> anyhow::Result<$crate::storage::IngestStatus> {
-                use $crate::storage::sql::Backend;
-                let (backlog_rows, backlog_events): (i64, i64) = sqlx::query_as(&format!(
-                    "SELECT COUNT(*), CAST(COALESCE(SUM(events), 0) AS BIGINT) FROM ingest_log \
-                     WHERE {}",
-                    <$store>::UNFOLDED
-                ))
-                .fetch_one(&self.pool)
-                .await?;
-                Ok($crate::storage::IngestStatus {
-                    backlog_rows,
-                    backlog_events,
-                    folded_events: self.aggregator.folded(),
-                })
+                self.log_status().await
             }
 
             fn attach_metrics(&self, metrics: std::sync::Arc<$crate::metrics::Metrics>) {
@@ -457,103 +435,74 @@ macro_rules! impl_store {
             }
         }
 
-        /// Appends a group of log rows (at most `batch::MAX_ROWS_PER_FLUSH`) with one multi-row
-        /// insert, a transaction by itself, and answers each job after the commit (see `batch`).
-        async fn append_log(
-            conn: Result<
-                &mut <<$store as $crate::storage::sql::Backend>::Db as sqlx::Database>::Connection,
-                sqlx::Error,
-            >,
-            jobs: Vec<$crate::storage::batch::Job>,
-        ) {
-            let result: anyhow::Result<()> = async {
-                let conn = conn?;
-                let mut q = sqlx::QueryBuilder::new(
-                    "INSERT INTO ingest_log (app_id, live, received_at, events, body) ",
-                );
-                q.push_values(&jobs, |mut row, job| {
-                    row.push_bind(&job.row.app_id)
-                        .push_bind(job.row.live)
-                        .push_bind(job.row.received_at)
-                        .push_bind(job.row.events)
-                        .push_bind(&job.row.body);
-                });
-                q.build().execute(&mut *conn).await?;
-                Ok(())
-            }
-            .await;
-            $crate::storage::batch::answer(jobs, &result);
-        }
-
-        /// Folds log rows `(id, app, live, received_at, body)`, read by the backend in key order,
-        /// in `tx`: stores their new events sorted by key, upserts the sessions they touch,
+        /// Folds decoded log rows (read by the backend in key order, see
+        /// `aggregate::decode_rows`) in `tx`: stores their new events sorted by key, upserts the sessions they touch,
         /// records prompt changes and first exposures, and sets aside rows it cannot decode. The
         /// backend deletes the rows and commits. See `aggregate`.
         async fn fold_rows(
             tx: &mut sqlx::Transaction<'_, <$store as $crate::storage::sql::Backend>::Db>,
-            rows: Vec<(i64, String, bool, i64, String)>,
+            decoded: $crate::storage::aggregate::Decoded,
         ) -> anyhow::Result<$crate::storage::aggregate::Pass> {
-            use $crate::storage::aggregate::{Pass, decode, distinct_events, fold_sessions};
+            use $crate::storage::aggregate::{Pass, distinct_by_key, fold_sessions};
+            let $crate::storage::aggregate::Decoded {
+                rows,
+                max_id,
+                entries,
+                failed,
+            } = decoded;
             let mut pass = Pass {
-                rows: rows.len(),
-                max_id: rows.last().map_or(0, |r| r.0),
+                rows,
+                max_id,
                 ..Pass::default()
             };
-            let mut entries = Vec::with_capacity(rows.len());
-            let mut failed = Vec::new();
-            for (id, app_id, live, received_at, body) in rows {
-                match decode(app_id.clone(), live, received_at, &body) {
-                    Ok(entry) => entries.push(entry),
-                    Err(e) => failed.push((id, app_id, live, received_at, body, e.to_string())),
-                }
-            }
 
-            // Events: the first occurrence of each id in log order. Which are stored already is
+            // Events: the first occurrence of each id, in key order. Which are stored already is
             // asked first (usually none: only retries are), so the insert needs no RETURNING,
-            // whose rows would all have to be copied back; the new ones go in in key order.
-            let distinct = distinct_events(&entries);
-            let mut sorted = distinct.clone();
-            sorted.sort_unstable_by(|a, b| (a.0, a.2.id.as_str()).cmp(&(b.0, b.2.id.as_str())));
-            let mut stored: std::collections::HashSet<(&str, &str)> = std::collections::HashSet::new();
-            for chunk in sorted.chunk_by(|a, b| a.0 == b.0) {
-                let app_id = chunk.first().map_or("", |e| e.0);
-                for ids in chunk.chunks(1000) {
+            // whose rows would all have to be copied back.
+            let distinct = distinct_by_key(&entries);
+            let mut new = vec![true; distinct.len()];
+            let mut start = 0;
+            for app in distinct.chunk_by(|a, b| a.app_id == b.app_id) {
+                let app_id = app.first().map_or("", |e| e.app_id);
+                for ids in app.chunks(1000) {
                     let mut q = sqlx::QueryBuilder::new("SELECT id FROM events WHERE app_id = ");
                     q.push_bind(app_id).push(" AND id IN (");
                     let mut list = q.separated(", ");
-                    for (_, _, e) in ids {
-                        list.push_bind(e.id.as_str());
+                    for e in ids {
+                        list.push_bind(e.event.id.as_str());
                     }
                     q.push(")");
                     let found: Vec<(String,)> = q.build_query_as().fetch_all(&mut **tx).await?;
                     if !found.is_empty() {
                         let found: std::collections::HashSet<String> =
                             found.into_iter().map(|(id,)| id).collect();
-                        stored.extend(
-                            ids.iter()
-                                .filter(|(_, _, e)| found.contains(&e.id))
-                                .map(|(_, _, e)| (app_id, e.id.as_str())),
-                        );
+                        for (i, e) in ids.iter().enumerate() {
+                            if found.contains(&e.event.id) {
+                                new[start + i] = false;
+                            }
+                        }
                     }
+                    start += ids.len();
                 }
             }
-            let new: Vec<_> = sorted
+            let new: Vec<_> = distinct
                 .iter()
-                .filter(|(app_id, _, e)| !stored.contains(&(*app_id, e.id.as_str())))
+                .zip(new)
+                .filter_map(|(e, new)| new.then_some(*e))
                 .collect();
             for chunk in new.chunks(1000) {
                 let mut q = sqlx::QueryBuilder::new(
                     "INSERT INTO events (app_id, id, live, session_id, customer_id, type, at, payload) ",
                 );
-                q.push_values(chunk, |mut row, (app_id, live, e)| {
-                    row.push_bind(*app_id)
-                        .push_bind(e.id.as_str())
-                        .push_bind(*live)
-                        .push_bind(e.session_id.as_str())
-                        .push_bind(e.customer_id.as_str())
-                        .push_bind(e.kind.as_str())
-                        .push_bind(e.at)
-                        .push_bind(e.payload.as_str());
+                q.push_values(chunk, |mut row, e| {
+                    row.push_bind(e.app_id)
+                        .push_bind(e.event.id.as_str())
+                        .push_bind(e.live)
+                        .push_bind(e.event.session_id.as_str())
+                        .push_bind(e.event.customer_id.as_str())
+                        .push_bind(e.event.kind.as_str())
+                        .push_bind(e.event.at)
+                        .push_bind(e.event.payload.as_str());
                 });
                 // The aggregator is the only writer of `events` (on PostgreSQL, under its lock).
                 q.push(" ON CONFLICT (app_id, id) DO NOTHING");
@@ -564,11 +513,7 @@ macro_rules! impl_store {
             pass.duplicates = u64::try_from(total.saturating_sub(new.len()))?;
 
             // Sessions: the new events' facts, folded in log order, one upsert per session.
-            let new_events = distinct
-                .iter()
-                .copied()
-                .filter(|(app_id, _, e)| !stored.contains(&(*app_id, e.id.as_str())));
-            let sessions = fold_sessions(new_events);
+            let sessions = fold_sessions(&new);
             upsert_sessions(tx, &sessions).await?;
 
             // First exposures: the earliest batch wins, as sticky assignment requires.
@@ -666,10 +611,9 @@ macro_rules! impl_store {
 }
 
 /// Ties a backend struct to its sqlx database, so the shared code can name its transaction type.
+/// Each backend also has its own ingest log, behind three inherent methods the shared code
+/// calls: `append_to_log(row)` (durable before it returns), `settle_log()` and `log_status()`.
 pub trait Backend {
     /// The sqlx database.
     type Db: sqlx::Database;
-    /// The condition on `ingest_log` rows not folded yet: the backlog, and what `settle` waits
-    /// for. (SQLite may keep folded rows until the next pass deletes them.)
-    const UNFOLDED: &'static str;
 }

@@ -535,32 +535,3 @@ async fn accepted_batches_survive_a_restart_on_sqlite() {
     let url = format!("sqlite://{}", dir.path().join("restart.db").display());
     the_log_survives_a_restart(&url, "app_restart").await;
 }
-
-#[tokio::test]
-async fn a_log_row_that_cannot_be_decoded_is_set_aside_and_blocks_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("failed.db").display());
-    let storage = Storage::open(&url).await.unwrap();
-    // SQLite keeps the log in a file of its own, next to the database.
-    let log = sqlx::SqlitePool::connect(&format!("{url}.ingest"))
-        .await
-        .unwrap();
-    sqlx::query(
-        "INSERT INTO ingest_log (app_id, live, received_at, events, body) \
-         VALUES ('app_x', 0, 1, 1, '{\"c\":\"c1\",\"e\":[{\"bogus\":1}]}')",
-    )
-    .execute(&log)
-    .await
-    .unwrap();
-    storage.settle().await.unwrap();
-    let status = storage.ingest_status().await.unwrap();
-    assert_eq!(status.backlog_rows, 0);
-    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-    let (failed, error): (i64, String) =
-        sqlx::query_as("SELECT COUNT(*), MAX(error) FROM ingest_log_failed")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-    assert_eq!(failed, 1);
-    assert!(error.contains("bogus"), "{error}");
-}
