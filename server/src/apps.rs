@@ -112,10 +112,34 @@ fn app_id_of(path: &str) -> Option<&str> {
     rest.split('/').next()
 }
 
-fn client_of(req: &Request) -> IpAddr {
-    req.extensions()
+/// The client a request is rate limited as: the peer address, or, when the peer is a trusted
+/// proxy, the last address in `X-Forwarded-For` that is not itself a trusted proxy (proxies
+/// append, so addresses further left could have been written by the client).
+fn client_of(req: &Request, trusted: &[IpAddr]) -> IpAddr {
+    let peer = req
+        .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip())
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let mut forwarded = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|a| a.trim().parse::<IpAddr>().ok())
+        .collect::<Vec<_>>();
+    while let Some(last) = forwarded.pop() {
+        match last {
+            Some(ip) if trusted.contains(&ip) => continue,
+            Some(ip) => return ip,
+            // Unreadable: what lies further left cannot be trusted either.
+            None => break,
+        }
+    }
+    peer
 }
 
 /// What the synchronous part of loading an app found.
@@ -132,7 +156,8 @@ enum Lookup {
 fn lookup(state: &AppState, req: &Request) -> Result<Lookup, ApiError> {
     let app_id = app_id_of(req.uri().path()).unwrap_or_default();
     check_id("app_id", app_id)?;
-    if !state.inner.limiter.allow(client_of(req), app_id) {
+    let client = client_of(req, &state.inner.settings.trusted_proxies);
+    if !state.inner.limiter.allow(client, app_id) {
         return Err(ApiError::rate_limited());
     }
     Ok(match state.inner.apps.cached(app_id) {

@@ -49,12 +49,16 @@ pub use storage::Storage;
 pub const DEMO_APP_ID: &str = "app_demo";
 
 /// Tunables that tests and benchmarks change; the defaults suit production.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Settings {
     /// Per client address and app.
     pub rate_limit: RateLimit,
     /// A request taking longer is answered 408 so slow clients cannot pin connections.
     pub request_timeout: Duration,
+    /// Reverse proxies in front of the server. A request from one of them is rate limited by
+    /// the client address it reports in `X-Forwarded-For`, so clients behind one proxy do not
+    /// share one bucket; from anyone else that header is ignored, so it cannot be forged.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for Settings {
@@ -62,6 +66,7 @@ impl Default for Settings {
         Self {
             rate_limit: RateLimit::default(),
             request_timeout: Duration::from_secs(15),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -93,13 +98,14 @@ impl AppState {
     pub fn with_settings(storage: Storage, dist: impl Into<PathBuf>, settings: Settings) -> Self {
         let metrics = Arc::new(metrics::Metrics::default());
         storage.attach_metrics(metrics.clone());
+        let limiter = ratelimit::Limiter::new(settings.rate_limit);
         Self {
             inner: Arc::new(Inner {
                 storage,
                 dist: dist.into(),
                 settings,
                 apps: apps::AppCache::default(),
-                limiter: ratelimit::Limiter::new(settings.rate_limit),
+                limiter,
                 metrics,
             }),
         }

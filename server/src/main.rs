@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Parser;
-use holdfast_server::{AppState, DEMO_APP_ID, Storage, clock, demo, serve};
+use holdfast_server::{AppState, DEMO_APP_ID, Settings, Storage, clock, demo, serve};
 use tracing_subscriber::EnvFilter;
 
 /// Holdfast's server: widget config, events, offers, stats, and the built widget.
@@ -28,6 +28,10 @@ struct Args {
     /// Log one JSON object per line (for log shippers) instead of human-readable lines.
     #[arg(long, env = "HOLDFAST_LOG_JSON")]
     log_json: bool,
+    /// Reverse proxies in front of the server (comma-separated addresses): requests from them are
+    /// rate limited by the client address they report in `X-Forwarded-For`.
+    #[arg(long, env = "HOLDFAST_TRUSTED_PROXIES", value_delimiter = ',')]
+    trusted_proxy: Vec<std::net::IpAddr>,
     /// The demo app's secret; generated when unset.
     #[arg(long, env = "HOLDFAST_DEMO_SECRET", hide_env_values = true)]
     demo_secret: Option<String>,
@@ -76,7 +80,14 @@ async fn main() -> anyhow::Result<()> {
     println!("Holdfast is running at http://{addr}/");
     serve(
         listener,
-        AppState::new(storage, args.dist),
+        AppState::with_settings(
+            storage,
+            args.dist,
+            Settings {
+                trusted_proxies: args.trusted_proxy,
+                ..Settings::default()
+            },
+        ),
         shutdown_signal(),
     )
     .await?;

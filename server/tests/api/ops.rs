@@ -68,6 +68,45 @@ async fn a_client_over_its_rate_limit_gets_a_429() {
 }
 
 #[tokio::test]
+async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_rate_limit() {
+    let limited = |trusted_proxies| Settings {
+        rate_limit: RateLimit {
+            per_second: 0.001,
+            burst: 2.0,
+        },
+        trusted_proxies,
+        ..Settings::default()
+    };
+    let path = format!("/v1/apps/{TEST_APP}/config");
+    let from = |app: &crate::helpers::TestApp, header: &str| {
+        app.get(&path).header("x-forwarded-for", header).send()
+    };
+    // The test client connects from 127.0.0.1, here a trusted proxy.
+    let app = spawn_app_with(limited(vec!["127.0.0.1".parse().unwrap()])).await;
+    for _ in 0..2 {
+        assert_eq!(from(&app, "203.0.113.7").await.unwrap().status(), 200);
+    }
+    assert_eq!(from(&app, "203.0.113.7").await.unwrap().status(), 429);
+    // Another client behind the same proxy, and the client's own (forgeable) entries to the left
+    // of the one the proxy appended are not what counts.
+    assert_eq!(from(&app, "198.51.100.1").await.unwrap().status(), 200);
+    assert_eq!(
+        from(&app, "203.0.113.7, 198.51.100.2")
+            .await
+            .unwrap()
+            .status(),
+        200,
+        "the proxy's entry (the last) names the client"
+    );
+
+    // Without trusted proxies the header is ignored: everyone from this address shares a bucket.
+    let app = spawn_app_with(limited(Vec::new())).await;
+    assert_eq!(from(&app, "203.0.113.7").await.unwrap().status(), 200);
+    assert_eq!(from(&app, "198.51.100.1").await.unwrap().status(), 200);
+    assert_eq!(from(&app, "192.0.2.9").await.unwrap().status(), 429);
+}
+
+#[tokio::test]
 async fn the_demo_app_gets_a_history_worth_looking_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("demo.db").display());
