@@ -18,6 +18,11 @@ pub const DIALOG: Table = &[
         "What's the main reason you're cancelling?",
         "您取消订阅的主要原因是什么？",
     ),
+    (
+        "survey.details",
+        "Anything else you'd like to tell us? (optional)",
+        "还有什么想告诉我们的吗？（可选）",
+    ),
     ("survey.continue", "Continue", "继续"),
     ("reason.too_expensive", "It's too expensive", "价格太高"),
     (

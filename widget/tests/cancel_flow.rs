@@ -187,6 +187,15 @@ async fn survey_then_offer_then_decline_leads_to_the_confirmation_and_cancels() 
     assert!(go.disabled(), "continue needs a reason");
 
     choose("too_expensive").await;
+    let details = find(".hf-details").unwrap();
+    assert!(
+        !details.has_attribute("hidden"),
+        "the follow-up appears once a reason is chosen"
+    );
+    assert_eq!(
+        details.text_content().unwrap(),
+        "Anything else you'd like to tell us? (optional)"
+    );
     click("hf-survey-continue").await;
     assert_eq!(step(), "offer");
     let offer = testid("hf-offer").unwrap();
