@@ -108,7 +108,8 @@ impl AppCache {
 fn app_id_of(path: &str) -> Option<&str> {
     let rest = path
         .strip_prefix("/v1/apps/")
-        .or_else(|| path.strip_prefix("/v1/admin/apps/"))?;
+        .or_else(|| path.strip_prefix("/v1/admin/apps/"))
+        .or_else(|| path.strip_prefix("/cancel/"))?;
     rest.split('/').next()
 }
 
@@ -194,6 +195,16 @@ pub async fn public_guard(State(state): State<AppState>, mut req: Request, next:
     };
     add_cors(&mut response, origin);
     response
+}
+
+/// The app and rate limit checks for the server-rendered cancel page: its forms post from the
+/// server's own origin, so there is no allow-list to check.
+pub fn admit_page<'a>(
+    state: &'a AppState,
+    req: &Request,
+) -> impl std::future::Future<Output = Result<Arc<LoadedApp>, ApiError>> + Send + 'a {
+    let found = lookup(state, req);
+    async move { load_app(state, found?).await }
 }
 
 /// The checks of [`public_guard`] without the middleware around them: the app (cache first),

@@ -112,3 +112,42 @@ async fn events_left_by_an_earlier_page_arrive_and_a_refused_one_does_not_take_i
     assert_eq!(stats["totals"]["sessions"], 1, "{stats}");
     Ok(())
 }
+
+/// The demo page's plain link: the whole flow as HTML forms in a real browser, counted by the
+/// server like the widget's sessions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_rendered_page_cancels_without_the_widget() -> anyhow::Result<()> {
+    let server = spawn_server().await?;
+    let url = server.url.clone();
+    with_browser(move |client| async move {
+        client.goto(&url).await?;
+        // The standard profile (the link follows the demo's profile switch).
+        let href = client
+            .execute(
+                "const p = document.getElementById('demo-profile'); p.value = 'standard';
+                 p.dispatchEvent(new Event('change'));
+                 return document.getElementById('cancel-no-js').href;",
+                vec![],
+            )
+            .await?;
+        client.goto(href.as_str().unwrap_or_default()).await?;
+        let step = "return document.querySelector('[data-testid=hf-dialog]').dataset.step;";
+        assert_eq!(client.execute(step, vec![]).await?, "survey");
+        assert_eq!(client.execute("return document.scripts.length;", vec![]).await?, 0);
+        client
+            .execute("document.querySelector('input[value=too_expensive]').click(); document.querySelector('button[value=survey]').click();", vec![])
+            .await?;
+        wait_for(&client, "const d = document.querySelector('[data-testid=hf-dialog]'); return d && d.dataset.step === 'offer';", Duration::from_secs(10)).await?;
+        client.execute("document.querySelector('button[value=decline]').click();", vec![]).await?;
+        wait_for(&client, "const d = document.querySelector('[data-testid=hf-dialog]'); return d && d.dataset.step === 'confirm';", Duration::from_secs(10)).await?;
+        client.execute("document.querySelector('button[value=confirm]').click();", vec![]).await?;
+        let done = wait_for(&client, "const d = document.querySelector('[data-testid=hf-dialog]'); return d && d.dataset.step === 'done' && d.textContent;", Duration::from_secs(10)).await?;
+        assert!(done.as_str().unwrap_or_default().contains("Your subscription is cancelled."), "{done}");
+        Ok(())
+    })
+    .await?;
+    // The page records its events before it answers: no waiting for an outbox here.
+    let stats = stats_until(&server.url, |t| t["cancels"] == 1).await?;
+    assert_eq!(stats["totals"]["sessions"], 1, "{stats}");
+    Ok(())
+}

@@ -170,7 +170,7 @@ pub struct IngestResponse {
 /// The request body, parsed by serde_json alone: the hot path of the API, where tracking each
 /// field's path (for error messages) costs as much again. A body serde_json refuses is parsed
 /// again by [`crate::extract::parse_json`] for the same error, naming the field, as every route.
-pub struct Batch(EventBatch);
+pub struct Batch(pub EventBatch);
 
 impl<S: Send + Sync> axum::extract::FromRequest<S> for Batch {
     type Rejection = ApiError;

@@ -6,6 +6,7 @@
 //! [`crate::apps::admin_guard`] (bearer secret). Both are rate limited per client and app.
 
 pub mod admin_config;
+pub mod cancel_page;
 pub mod cancel_plan;
 pub mod events;
 pub mod lifecycle;
@@ -76,12 +77,19 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/v1/admin/apps/{app_id}/prompts/stats", get(prompts::stats))
         .route_layer(axum::middleware::from_fn_with_state(state, admin_guard))
         .layer(DefaultBodyLimit::max(ADMIN_BODY_LIMIT));
+    // The no-JavaScript cancel page checks the app and the rate limit itself (its forms post
+    // from the server's own origin, so there is no allow-list to check).
+    let page = Router::new().route(
+        "/cancel/{app_id}",
+        get(cancel_page::page).post(cancel_page::page),
+    );
     Router::new()
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .route("/openapi.json", get(ops::openapi))
         .merge(config)
+        .merge(page)
         .merge(public)
         .merge(admin)
 }

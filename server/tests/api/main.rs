@@ -7,6 +7,7 @@
 )]
 
 mod admin_config;
+mod cancel_page;
 mod cancel_plan;
 mod events;
 mod helpers;

@@ -1,0 +1,693 @@
+//! `GET|POST /cancel/{app_id}`: the cancel flow as plain HTML forms, no JavaScript.
+//!
+//! Cancelling must never depend on WebAssembly loading, so a host also links to this page (from
+//! an email, a help article, or as the fallback of its "Cancel subscription" button):
+//! `/cancel/app_x?customer=ID&hash=HMAC&plan=pro&mrr_cents=4900&created_at=1700000000`. It runs
+//! the same flow as the widget: `holdfast-core`'s state machine and policy profile, the offers
+//! the server plans for this customer, the acceptance re-check, and the same events, so its
+//! sessions count in the stats like any other. The flow's state travels in hidden fields: the
+//! session id and the events so far, replayed into a fresh [`Flow`] on every request.
+
+use axum::Extension;
+use axum::body::to_bytes;
+use axum::extract::{Request, State};
+use axum::http::{Method, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use holdfast_core::Customer;
+use holdfast_core::flow::{Event, Flow, Outcome, Step};
+use holdfast_core::i18n::{DIALOG, Lang, fill};
+use holdfast_core::offer::civil_from_days;
+use holdfast_core::plan::{CancelPlan, PlanInput, PlanOffer, build};
+use holdfast_core::policy::{PolicyProfile, PolicyRules};
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::extract::Json;
+use crate::routes::offers::{
+    self, check_customer, customer_ledger, customer_variants, variant_refs,
+};
+
+/// The link's and the forms' fields.
+#[derive(Debug)]
+struct PageForm {
+    customer: String,
+    hash: Option<String>,
+    plan: String,
+    mrr_cents: i64,
+    created_at: i64,
+    country: Option<String>,
+    region: Option<String>,
+    locale: Option<String>,
+    currency: Option<String>,
+    profile: Option<PolicyProfile>,
+    /// When the paid period ends (Unix seconds), for an honest "ends on".
+    period_end: Option<i64>,
+    /// The session, once the first form is sent.
+    session: Option<String>,
+    /// The flow's events so far (see [`code`]).
+    history: Option<String>,
+    reason: Option<String>,
+    details: Option<String>,
+    action: Option<String>,
+}
+
+/// Every field a link or form may carry.
+const FIELDS: [&str; 16] = [
+    "customer",
+    "hash",
+    "plan",
+    "mrr_cents",
+    "created_at",
+    "country",
+    "region",
+    "locale",
+    "currency",
+    "profile",
+    "period_end",
+    "session",
+    "history",
+    "reason",
+    "details",
+    "action",
+];
+
+impl PageForm {
+    /// Reads the fields, naming the one that is missing, unknown or not a number.
+    fn from_pairs(pairs: &[(String, String)]) -> Result<Self, ApiError> {
+        if let Some((k, _)) = pairs.iter().find(|(k, _)| !FIELDS.contains(&k.as_str())) {
+            return Err(ApiError::invalid(k.as_str(), "unknown field"));
+        }
+        let text = |k: &str| {
+            pairs
+                .iter()
+                .find(|(name, _)| name == k)
+                .map(|(_, v)| v.clone())
+        };
+        let required = |k: &'static str| {
+            text(k)
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| ApiError::invalid(k, "required"))
+        };
+        let number = |k: &'static str| -> Result<Option<i64>, ApiError> {
+            text(k)
+                .filter(|v| !v.is_empty())
+                .map(|v| {
+                    v.parse()
+                        .map_err(|_| ApiError::invalid(k, "expected a whole number"))
+                })
+                .transpose()
+        };
+        let profile = match text("profile").filter(|p| !p.is_empty()) {
+            Some(p) => Some(
+                PolicyProfile::ALL
+                    .into_iter()
+                    .find(|x| x.as_str() == p)
+                    .ok_or_else(|| {
+                        ApiError::invalid(
+                            "profile",
+                            "expected standard, california, minnesota, germany or france",
+                        )
+                    })?,
+            ),
+            None => None,
+        };
+        Ok(Self {
+            customer: required("customer")?,
+            hash: text("hash"),
+            plan: required("plan")?,
+            mrr_cents: number("mrr_cents")?
+                .ok_or_else(|| ApiError::invalid("mrr_cents", "required"))?,
+            created_at: number("created_at")?
+                .ok_or_else(|| ApiError::invalid("created_at", "required"))?,
+            country: text("country"),
+            region: text("region"),
+            locale: text("locale"),
+            currency: text("currency"),
+            profile,
+            period_end: number("period_end")?,
+            session: text("session"),
+            history: text("history"),
+            reason: text("reason"),
+            details: text("details"),
+            action: text("action"),
+        })
+    }
+}
+
+/// The largest form accepted.
+const FORM_LIMIT: usize = 16 * 1024;
+
+/// Serves the cancel page: the first step on `GET`, the next one for each form `POST`.
+pub async fn page(State(state): State<AppState>, req: Request) -> Response {
+    match run(state, req).await {
+        Ok(html) => html.into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn run(state: AppState, req: Request) -> Result<Html<String>, ApiError> {
+    let admitted = crate::apps::admit_page(&state, &req);
+    let query = req.uri().query().unwrap_or_default().to_string();
+    // The browser's languages, in its order of preference, after the customer's own locale.
+    let languages: Vec<String> = req
+        .headers()
+        .get("accept-language")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|l| l.split(';').next().map(str::trim))
+        .filter(|l| !l.is_empty() && *l != "*" && l.len() <= 35)
+        .take(8)
+        .map(str::to_string)
+        .collect();
+    let post = req.method() == Method::POST;
+    let body = to_bytes(req.into_body(), FORM_LIMIT).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            "the form is too large",
+        )
+    })?;
+    let app = admitted.await?;
+    let pairs: Vec<(String, String)> = if post {
+        serde_urlencoded::from_bytes(&body)
+    } else {
+        serde_urlencoded::from_str(&query)
+    }
+    .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_form", e.to_string()))?;
+    let form = PageForm::from_pairs(&pairs)?;
+
+    let mut customer = Customer::new(&form.customer, &form.plan, form.mrr_cents, form.created_at);
+    customer.hash.clone_from(&form.hash);
+    customer.country.clone_from(&form.country);
+    customer.region.clone_from(&form.region);
+    customer.locale.clone_from(&form.locale);
+    customer.currency.clone_from(&form.currency);
+    check_customer(&app, &customer)?;
+    // The customer's locale first, then the browser's.
+    let locales: Vec<String> = form.locale.iter().cloned().chain(languages).collect();
+
+    let (variants, _) = customer_variants(&state, &app, &customer).await?;
+    let ledger = customer_ledger(&state, &app, &customer).await?;
+    let refs = variant_refs(&variants);
+    let now = crate::clock::now();
+    let plan = build(
+        &app.config,
+        &PlanInput {
+            customer: &customer,
+            locales: &locales,
+            profile: form.profile,
+            browser_country: None,
+            variants: &refs,
+            ledger: &ledger,
+            now,
+        },
+    );
+    let rules = plan.profile.rules(plan.max_offer_screens);
+    let session = match form.session.as_deref() {
+        Some(s) => crate::routes::events::uuid_field(|| "session".into(), s)?,
+        None => uuid::Uuid::new_v4().to_string(),
+    };
+    let mut flow = Flow::new(rules);
+    let mut history: Vec<String> = Vec::new();
+    for code in form
+        .history
+        .as_deref()
+        .unwrap_or_default()
+        .split(',')
+        .filter(|c| !c.is_empty())
+    {
+        let event = event(code).ok_or_else(|| ApiError::invalid("history", "not a flow event"))?;
+        flow.next(event);
+        history.push(code.to_string());
+    }
+    let reason = form.reason.clone().filter(|r| !r.is_empty());
+    let offers = offers_for(&plan, reason.as_deref());
+    let on_screen = match *flow.step() {
+        Step::Offer { screen } => offers.get(usize::from(screen.max(1) - 1)).cloned(),
+        Step::OfferAfterCancel => offers.first().cloned(),
+        _ => None,
+    };
+    let recorder = Recorder {
+        state: &state,
+        app: &app,
+        customer: &customer,
+        session: &session,
+    };
+    let mut notice = None;
+    if post {
+        if history.is_empty() {
+            recorder
+                .event(
+                    "flow_started",
+                    json!({ "profile": plan.profile, "locale": plan.locale }),
+                )
+                .await?;
+        }
+        let event = match form.action.as_deref().unwrap_or_default() {
+            "survey" => {
+                let offers = offers_for(&plan, reason.as_deref());
+                let available = offers.len().min(2) as u8;
+                if let Some(r) = &reason {
+                    let text = form.details.as_deref().unwrap_or_default().trim();
+                    let text = (!text.is_empty()).then_some(text);
+                    recorder
+                        .event("reason_selected", json!({ "reason": r, "free_text": text }))
+                        .await?;
+                    Some(Event::ReasonChosen {
+                        offers_available: available,
+                    })
+                } else {
+                    Some(Event::SurveySkipped {
+                        offers_available: available,
+                    })
+                }
+            }
+            "accept" => match &on_screen {
+                Some(offer) => {
+                    let accepted = offers::accept(
+                        State(state.clone()),
+                        Extension(app.clone()),
+                        Json(offers::AcceptOffer {
+                            customer: customer.clone(),
+                            session_id: session.clone(),
+                            event_id: uuid::Uuid::new_v4().to_string(),
+                            reason: reason.clone(),
+                            offer_id: offer.id.clone(),
+                        }),
+                    )
+                    .await;
+                    match accepted {
+                        Ok(_) => {
+                            recorder
+                                .event("offer_accepted", json!({ "offer_id": offer.id }))
+                                .await?;
+                            Some(Event::OfferAccepted)
+                        }
+                        Err(e) if e.status() == StatusCode::FORBIDDEN => {
+                            notice = Some("offer.refused");
+                            Some(Event::OfferDeclined)
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+                None => None,
+            },
+            "decline" => {
+                if let Some(offer) = &on_screen {
+                    recorder
+                        .event("offer_declined", json!({ "offer_id": offer.id }))
+                        .await?;
+                }
+                Some(Event::OfferDeclined)
+            }
+            "continue" => Some(Event::ContinueToCancel),
+            "confirm" => {
+                recorder.event("cancel_confirmed", json!({})).await?;
+                Some(Event::CancelConfirmed)
+            }
+            "keep" => {
+                recorder.event("flow_abandoned", json!({})).await?;
+                Some(Event::Closed)
+            }
+            "want" => Some(Event::WantsOffer),
+            "no_thanks" => Some(Event::NoOfferThanks),
+            other => {
+                return Err(ApiError::invalid(
+                    "action",
+                    format!("unknown action {other:?}"),
+                ));
+            }
+        };
+        if let Some(event) = event {
+            let before = flow.history().len();
+            flow.next(event);
+            if flow.history().len() > before {
+                history.push(code(event));
+            }
+        }
+        let shown = match *flow.step() {
+            Step::Offer { screen } => offers.get(usize::from(screen.max(1) - 1)),
+            Step::OfferAfterCancel => offers.first(),
+            _ => None,
+        };
+        if let Some(offer) = shown
+            && !matches!(form.action.as_deref(), Some("accept"))
+        {
+            recorder
+                .event("offer_shown", json!({ "offer_id": offer.id }))
+                .await?;
+        }
+    }
+    let view = View {
+        plan: &plan,
+        rules,
+        lang: Lang::resolve(
+            std::slice::from_ref(&plan.locale),
+            std::iter::once(plan.locale.as_str()),
+        ),
+        form: &form,
+        session: &session,
+        history: history.join(","),
+        reason: reason.as_deref(),
+        period_end: form.period_end,
+        now,
+    };
+    let accepted = history.iter().any(|c| c == "a");
+    Ok(Html(view.render(&flow, &offers, notice, accepted)))
+}
+
+/// A flow event as it travels in the `history` field.
+fn code(event: Event) -> String {
+    match event {
+        Event::ReasonChosen { offers_available } => ["r", &offers_available.to_string()].concat(),
+        Event::SurveySkipped { offers_available } => ["s", &offers_available.to_string()].concat(),
+        Event::OfferAccepted => "a".into(),
+        Event::OfferDeclined => "d".into(),
+        Event::ContinueToCancel => "c".into(),
+        Event::CancelConfirmed => "k".into(),
+        Event::WantsOffer => "w".into(),
+        Event::NoOfferThanks => "n".into(),
+        Event::Closed => "x".into(),
+    }
+}
+
+fn event(code: &str) -> Option<Event> {
+    let count = || code.get(1..)?.parse::<u8>().ok().filter(|n| *n <= 2);
+    Some(match code.get(..1)? {
+        "r" => Event::ReasonChosen {
+            offers_available: count()?,
+        },
+        "s" => Event::SurveySkipped {
+            offers_available: count()?,
+        },
+        "a" => Event::OfferAccepted,
+        "d" => Event::OfferDeclined,
+        "c" => Event::ContinueToCancel,
+        "k" => Event::CancelConfirmed,
+        "w" => Event::WantsOffer,
+        "n" => Event::NoOfferThanks,
+        "x" => Event::Closed,
+        _ => return None,
+    })
+}
+
+fn offers_for(plan: &CancelPlan, reason: Option<&str>) -> Vec<PlanOffer> {
+    plan.offers
+        .iter()
+        .find(|o| o.reason.as_deref() == reason)
+        .map(|o| o.offers.clone())
+        .unwrap_or_default()
+}
+
+/// Records the page's events through the same path as the widget's.
+struct Recorder<'a> {
+    state: &'a AppState,
+    app: &'a std::sync::Arc<crate::apps::LoadedApp>,
+    customer: &'a Customer,
+    session: &'a str,
+}
+
+impl Recorder<'_> {
+    async fn event(&self, kind: &str, mut fields: Value) -> Result<(), ApiError> {
+        if let Some(f) = fields.as_object_mut() {
+            f.retain(|_, v| !v.is_null());
+            f.insert("id".into(), json!(uuid::Uuid::new_v4().to_string()));
+            f.insert("type".into(), json!(kind));
+            f.insert("at".into(), json!(crate::clock::now_ms()));
+            f.insert("session_id".into(), json!(self.session));
+        }
+        let batch =
+            serde_json::from_value(json!({ "customer": self.customer, "events": [fields] }))
+                .map_err(anyhow::Error::from)?;
+        crate::routes::events::post(
+            State(self.state.clone()),
+            Extension(self.app.clone()),
+            crate::routes::events::Batch(batch),
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+/// Escapes text for HTML content and attribute values.
+fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+struct View<'a> {
+    plan: &'a CancelPlan,
+    rules: PolicyRules,
+    lang: Lang,
+    form: &'a PageForm,
+    session: &'a str,
+    history: String,
+    reason: Option<&'a str>,
+    period_end: Option<i64>,
+    now: i64,
+}
+
+impl View<'_> {
+    fn get(&self, key: &str) -> String {
+        self.plan
+            .messages
+            .get(key)
+            .map(String::as_str)
+            .or_else(|| self.lang.builtin(DIALOG, key))
+            .unwrap_or(key)
+            .to_string()
+    }
+
+    /// A date as `2026-12-14` (the page has no `Intl`; ISO dates read the same everywhere).
+    fn date(at: i64) -> String {
+        let (y, m, d) = civil_from_days(at.div_euclid(86_400));
+        format!("{y:04}-{m:02}-{d:02}")
+    }
+
+    /// Server-written text with its money and date tokens spelled out.
+    fn expand(&self, text: &str) -> String {
+        let mut out = String::new();
+        let mut rest = text;
+        while let Some((before, after)) = rest.split_once('\u{1}') {
+            out.push_str(before);
+            let Some((token, tail)) = after.split_once('\u{2}') else {
+                rest = after;
+                break;
+            };
+            let n: i64 = token.get(1..).and_then(|d| d.parse().ok()).unwrap_or(0);
+            out.push_str(&if token.starts_with('m') {
+                format!("{}.{:02} {}", n / 100, (n % 100).abs(), self.plan.currency)
+            } else {
+                Self::date(n)
+            });
+            rest = tail;
+        }
+        out.push_str(rest);
+        out
+    }
+
+    fn ends(&self) -> String {
+        match self.period_end {
+            Some(at) => fill(&self.get("confirm.ends_on"), &[("date", &Self::date(at))]),
+            None => self.get("confirm.ends_period"),
+        }
+    }
+
+    fn button(&self, action: &str, key_or_label: &str, class: &str) -> String {
+        format!(
+            r#"<button class="hf-btn {class}" type="submit" name="action" value="{action}" data-testid="hf-{action}">{}</button>"#,
+            esc(key_or_label)
+        )
+    }
+
+    fn offer_card(&self, offer: &PlanOffer) -> String {
+        let mut html = format!(
+            r#"<div class="hf-offer" data-testid="hf-offer" data-offer="{}">"#,
+            esc(&offer.id)
+        );
+        for (i, line) in offer.lines.iter().enumerate() {
+            let class = if i == 0 { "hf-offer-head" } else { "hf-terms" };
+            html.push_str(&format!(
+                r#"<p class="{class}">{}</p>"#,
+                esc(&self.expand(line))
+            ));
+        }
+        if let Some(link) = &offer.link {
+            html.push_str(&format!(
+                r#"<a class="hf-link" href="{}" rel="noopener noreferrer">{}</a>"#,
+                esc(&link.url),
+                esc(&link.label)
+            ));
+        }
+        html.push_str("</div>");
+        html
+    }
+
+    fn render(
+        &self,
+        flow: &Flow,
+        offers: &[PlanOffer],
+        notice: Option<&str>,
+        accepted: bool,
+    ) -> String {
+        let step = *flow.step();
+        let mut body = String::new();
+        let mut actions = String::new();
+        if let Some(key) = notice {
+            body.push_str(&format!(
+                r#"<p class="hf-notice" role="alert">{}</p>"#,
+                esc(&self.get(key))
+            ));
+        }
+        let title = match step {
+            Step::Survey => {
+                body.push_str(r#"<fieldset class="hf-reasons"><legend class="hf-sr">"#);
+                body.push_str(&esc(&self.get("survey.question")));
+                body.push_str("</legend>");
+                for r in &self.plan.reasons {
+                    body.push_str(&format!(
+                        r#"<label class="hf-reason"><input type="radio" name="reason" value="{}" data-testid="hf-reason-{}"> <span>{}</span></label>"#,
+                        esc(&r.id),
+                        esc(&r.id),
+                        esc(&r.label)
+                    ));
+                }
+                body.push_str(&format!(
+                    r#"</fieldset><label class="hf-details"><span>{}</span><textarea name="details" maxlength="2000" rows="3"></textarea></label>"#,
+                    esc(&self.get("survey.details"))
+                ));
+                actions.push_str(&self.button(
+                    "survey",
+                    &self.get("survey.continue"),
+                    "hf-primary",
+                ));
+                self.get("survey.question")
+            }
+            Step::Offer { .. } | Step::OfferAfterCancel => {
+                let index = match step {
+                    Step::Offer { screen } => usize::from(screen.max(1) - 1),
+                    _ => 0,
+                };
+                if let Some(offer) = offers.get(index) {
+                    body.push_str(&self.offer_card(offer));
+                }
+                actions.push_str(&self.button("accept", &self.get("offer.accept"), "hf-primary"));
+                actions.push_str(&self.button("decline", &self.get("offer.decline"), ""));
+                self.get("offer.title")
+            }
+            Step::Confirm => {
+                body.push_str(&format!("<p>{}</p>", esc(&self.ends())));
+                let label = if self.rules.summary_page {
+                    self.rules.labels.summary_confirm
+                } else {
+                    self.rules.labels.confirm_button
+                };
+                let label = label.map_or_else(|| self.get("confirm.button"), str::to_string);
+                actions.push_str(&self.button("confirm", &label, "hf-danger"));
+                actions.push_str(&self.button("keep", &self.get("confirm.keep"), ""));
+                self.get("confirm.title")
+            }
+            Step::OfferQuestion => {
+                body.push_str(&format!("<p>{}</p>", esc(&self.get("question.body"))));
+                actions.push_str(&self.button("want", &self.get("question.yes"), "hf-primary"));
+                actions.push_str(&self.button("no_thanks", &self.get("question.no"), ""));
+                self.get("done.cancelled")
+            }
+            Step::Done(Outcome::Saved) => {
+                if let Some(offer) = offers.first().filter(|_| accepted) {
+                    body.push_str(&self.offer_card(offer));
+                }
+                self.get("done.saved")
+            }
+            Step::Done(Outcome::Cancelled) => {
+                body.push_str(&format!("<p>{}</p>", esc(&self.ends())));
+                if self.rules.receipt_required {
+                    body.push_str(&format!(
+                        r#"<dl class="hf-summary" data-testid="hf-receipt"><dt>{}</dt><dd>{}</dd><dd>{}</dd></dl>"#,
+                        esc(&self.get("receipt.title")),
+                        esc(&fill(&self.get("receipt.what"), &[("plan", &self.plan.plan_name)])),
+                        esc(&fill(&self.get("receipt.received"), &[("date", &Self::date(self.now))])),
+                    ));
+                }
+                body.push_str(&format!("<p>{}</p>", esc(&self.get("done.comeback"))));
+                self.get("done.cancelled")
+            }
+            Step::Done(Outcome::Abandoned) => self.get("confirm.keep"),
+        };
+        if !actions.is_empty() {
+            body.push_str(&format!(r#"<div class="hf-actions">{actions}</div>"#));
+        }
+        let open = !step.is_done();
+        let continue_control = if open && flow.cancel_control_visible() && step != Step::Confirm {
+            self.button("continue", &self.get("cancel.continue"), "hf-continue")
+        } else {
+            String::new()
+        };
+        let f = self.form;
+        let mut hidden = String::new();
+        let fields = [
+            ("customer", Some(f.customer.clone())),
+            ("hash", f.hash.clone()),
+            ("plan", Some(f.plan.clone())),
+            ("mrr_cents", Some(f.mrr_cents.to_string())),
+            ("created_at", Some(f.created_at.to_string())),
+            ("country", f.country.clone()),
+            ("region", f.region.clone()),
+            ("locale", f.locale.clone()),
+            ("currency", f.currency.clone()),
+            ("profile", f.profile.map(|p| p.as_str().to_string())),
+            ("period_end", f.period_end.map(|p| p.to_string())),
+            ("session", Some(self.session.to_string())),
+            ("history", Some(self.history.clone())),
+            (
+                "reason",
+                self.reason
+                    .map(str::to_string)
+                    .filter(|_| step != Step::Survey),
+            ),
+        ];
+        for (name, value) in fields {
+            if let Some(v) = value {
+                hidden.push_str(&format!(
+                    r#"<input type="hidden" name="{name}" value="{}">"#,
+                    esc(&v)
+                ));
+            }
+        }
+        let form = if open {
+            format!(r#"<form method="post">{hidden}{body}{continue_control}</form>"#)
+        } else {
+            body
+        };
+        format!(
+            r#"<!doctype html><html lang="{lang}" dir="{dir}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title><style>{css}</style></head><body><main class="{class}" style="{style}" data-testid="hf-dialog" data-step="{step}" data-profile="{profile}"><h2 id="hf-title">{title}</h2>{form}</main></body></html>"#,
+            lang = esc(&self.plan.locale),
+            dir = if self.plan.rtl { "rtl" } else { "ltr" },
+            title = esc(&title),
+            css = PAGE_CSS,
+            class = esc(&self.plan.theme.class),
+            style = esc(&self.plan.theme.style),
+            step = step.as_str(),
+            profile = self.plan.profile.as_str(),
+        )
+    }
+}
+
+/// The widget's stylesheet, plus what a full page needs around the dialog.
+const PAGE_CSS: &str = concat!(
+    include_str!("../../../style/widget.css"),
+    "body{margin:0;min-height:100vh;display:grid;place-items:center;background:#f3f4f6}",
+    ".hf-dialog{margin:1em}fieldset{border:0;padding:0;margin:0 0 1em}",
+);

@@ -1,0 +1,240 @@
+//! `/cancel/{app_id}`: the cancel flow as plain HTML forms, no JavaScript; its sessions count in
+//! the stats like the widget's.
+
+use crate::helpers::{LIVE_APP, TEST_APP, TestApp, json_of, spawn_app};
+
+const LINK: &str = "customer=cus_page&plan=pro&mrr_cents=4900&created_at=1700000000&currency=USD";
+
+/// The hidden fields of the page's form, plus `extra`: what a browser posts.
+fn form_of(html: &str, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut fields = Vec::new();
+    for part in html.split(r#"<input type="hidden" name=""#).skip(1) {
+        let (name, rest) = part.split_once('"').unwrap();
+        let value = rest
+            .split_once(r#"value=""#)
+            .unwrap()
+            .1
+            .split_once('"')
+            .unwrap()
+            .0;
+        let value = value.replace("&quot;", "\"").replace("&amp;", "&");
+        fields.push((name.to_string(), value));
+    }
+    fields.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    fields
+}
+
+fn step(html: &str) -> &str {
+    html.split(r#"data-step=""#)
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+}
+
+async fn get(app: &TestApp, app_id: &str, query: &str) -> (u16, String) {
+    let r = app
+        .get(&format!("/cancel/{app_id}?{query}"))
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+async fn post(app: &TestApp, html: &str, extra: &[(&str, &str)]) -> String {
+    let r = app
+        .post(&format!("/cancel/{TEST_APP}"))
+        .form(&form_of(html, extra))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.text().await.unwrap()
+}
+
+#[tokio::test]
+async fn declining_the_offer_cancels_and_the_session_counts() {
+    let app = spawn_app().await;
+    let (status, page) = get(&app, TEST_APP, &format!("{LINK}&profile=standard")).await;
+    assert_eq!(status, 200);
+    assert!(!page.contains("<script"), "no JavaScript at all");
+    assert_eq!(step(&page), "survey");
+    assert!(
+        page.contains("What&#39;s the main reason you&#39;re cancelling?"),
+        "{page}"
+    );
+    assert!(
+        page.contains("Anything else you&#39;d like to tell us? (optional)"),
+        "{page}"
+    );
+    let page = post(
+        &app,
+        &page,
+        &[("reason", "too_expensive"), ("action", "survey")],
+    )
+    .await;
+    assert_eq!(step(&page), "offer");
+    assert!(page.contains("25% off your next 3 invoices"), "{page}");
+    assert!(
+        page.contains("36.75 USD a month for 3 months, then 49.00 USD"),
+        "{page}"
+    );
+    assert!(
+        page.contains(r#"value="continue""#),
+        "continue to cancel is on the offer step"
+    );
+    let page = post(&app, &page, &[("action", "decline")]).await;
+    assert_eq!(step(&page), "confirm");
+    let page = post(&app, &page, &[("action", "confirm")]).await;
+    assert_eq!(step(&page), "done");
+    assert!(page.contains("Your subscription is cancelled."), "{page}");
+    let stats = app.stats(TEST_APP, "").await;
+    assert_eq!(stats["totals"]["sessions"], 1, "{stats}");
+    assert_eq!(stats["totals"]["cancels"], 1, "{stats}");
+    assert_eq!(
+        stats["breakdowns"]["reason"][0]["key"], "too_expensive",
+        "{stats}"
+    );
+    assert_eq!(
+        stats["breakdowns"]["offer_kind"][0]["key"], "discount",
+        "the offer was shown"
+    );
+}
+
+#[tokio::test]
+async fn accepting_the_offer_is_rechecked_and_saves() {
+    let app = spawn_app().await;
+    let (_, page) = get(&app, TEST_APP, &format!("{LINK}&profile=standard")).await;
+    let page = post(
+        &app,
+        &page,
+        &[("reason", "too_expensive"), ("action", "survey")],
+    )
+    .await;
+    let page = post(&app, &page, &[("action", "accept")]).await;
+    assert_eq!(step(&page), "done");
+    assert!(page.contains("Thanks for staying!"), "{page}");
+    let stats = app.stats(TEST_APP, "").await;
+    assert_eq!(stats["totals"]["saves"], 1, "{stats}");
+    // The discount is now in its cooldown: a second session is not offered it again.
+    let (_, page) = get(&app, TEST_APP, &format!("{LINK}&profile=standard")).await;
+    let page = post(
+        &app,
+        &page,
+        &[("reason", "too_expensive"), ("action", "survey")],
+    )
+    .await;
+    assert!(!page.contains("25% off"), "{page}");
+}
+
+#[tokio::test]
+async fn continue_to_cancel_skips_the_offer_and_germany_gets_its_labels_and_receipt() {
+    let app = spawn_app().await;
+    let (_, page) = get(&app, TEST_APP, &format!("{LINK}&profile=standard")).await;
+    let page = post(&app, &page, &[("action", "continue")]).await;
+    assert_eq!(step(&page), "confirm");
+
+    let (_, page) = get(
+        &app,
+        TEST_APP,
+        &format!("{LINK}&profile=germany&period_end=1797206400"),
+    )
+    .await;
+    assert_eq!(
+        step(&page),
+        "confirm",
+        "Germany asks nothing before the confirmation"
+    );
+    assert!(page.contains("jetzt kündigen"), "{page}");
+    assert!(page.contains("2026-12-14"), "the honest end date: {page}");
+    let page = post(&app, &page, &[("action", "confirm")]).await;
+    assert!(page.contains(r#"data-testid="hf-receipt""#), "{page}");
+}
+
+#[tokio::test]
+async fn a_bad_link_is_refused_naming_the_field() {
+    let app = spawn_app().await;
+    for (query, field) in [
+        (
+            "customer=c1&plan=pro&mrr_cents=lots&created_at=1",
+            "mrr_cents",
+        ),
+        ("plan=pro&mrr_cents=1&created_at=1", "customer"),
+        (
+            "customer=c1&plan=pro&mrr_cents=1&created_at=1&profile=mars",
+            "profile",
+        ),
+        (
+            "customer=c1&plan=pro&mrr_cents=1&created_at=1&bogus=1",
+            "bogus",
+        ),
+        (
+            "customer=c1&plan=pro&mrr_cents=1&created_at=1&history=zz",
+            "history",
+        ),
+    ] {
+        let r = app
+            .get(&format!("/cancel/{TEST_APP}?{query}"))
+            .send()
+            .await
+            .unwrap();
+        let (status, body) = json_of(r).await;
+        assert_eq!(status, 422, "{query}: {body}");
+        assert_eq!(body["error"]["field"], field, "{query}: {body}");
+    }
+    let (status, _) = get(&app, "app_nope", LINK).await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn live_mode_needs_the_signed_customer() {
+    let app = spawn_app().await;
+    let (status, body) = get(&app, LIVE_APP, LINK).await;
+    assert_eq!(status, 401, "{body}");
+}
+
+#[tokio::test]
+async fn minnesota_offers_only_after_the_cancellation_and_only_on_request() {
+    let app = spawn_app().await;
+    let (_, page) = get(&app, TEST_APP, &format!("{LINK}&profile=minnesota")).await;
+    let page = post(
+        &app,
+        &page,
+        &[("reason", "too_expensive"), ("action", "survey")],
+    )
+    .await;
+    assert_eq!(step(&page), "confirm", "no offer before the cancellation");
+    let page = post(&app, &page, &[("action", "confirm")]).await;
+    assert_eq!(step(&page), "offer_question");
+    let page = post(&app, &page, &[("action", "want")]).await;
+    assert_eq!(step(&page), "offer_after_cancel");
+    assert!(page.contains("25% off"), "{page}");
+    let page = post(&app, &page, &[("action", "accept")]).await;
+    assert!(page.contains("Thanks for staying!"), "{page}");
+}
+
+#[tokio::test]
+async fn the_page_speaks_the_browsers_language_unless_the_customer_has_one() {
+    let app = spawn_app().await;
+    let zh = |query: String| {
+        app.get(&format!("/cancel/{TEST_APP}?{query}"))
+            .header("accept-language", "zh-CN,zh;q=0.9,en;q=0.5")
+            .send()
+    };
+    let page = zh(LINK.to_string()).await.unwrap().text().await.unwrap();
+    assert!(
+        page.contains(r#"lang="zh-CN""#) && page.contains("价格太高"),
+        "{page}"
+    );
+    let page = zh(format!("{LINK}&locale=en"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(r#"lang="en""#),
+        "the customer's locale wins: {page}"
+    );
+}
