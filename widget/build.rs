@@ -38,7 +38,9 @@ fn minify(css: &str) -> String {
 }
 
 fn main() {
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../style/widget.css");
+    // Read at run time: a compiled build script may be reused from a checkout elsewhere.
+    let manifest_dir = env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let source = Path::new(&manifest_dir).join("../style/widget.css");
     println!("cargo::rerun-if-changed={}", source.display());
     let css = fs::read_to_string(&source).expect("style/widget.css is readable");
     let out = Path::new(&env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("widget.min.css");
