@@ -370,9 +370,55 @@ pub fn date_token(at: i64) -> String {
     ["\u{1}d", &at.to_string(), "\u{2}"].concat()
 }
 
+/// Server-written text with its [`money_token`]s and [`date_token`]s spelled out by `money` and
+/// `date` (the widget formats with `Intl`, the no-JavaScript page without it).
+pub fn expand_tokens(
+    text: &str,
+    money: &dyn Fn(i64) -> String,
+    date: &dyn Fn(i64) -> String,
+) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some((before, after)) = rest.split_once('\u{1}') {
+        out.push_str(before);
+        let Some((token, tail)) = after.split_once('\u{2}') else {
+            rest = after;
+            break;
+        };
+        let n: i64 = token.get(1..).and_then(|d| d.parse().ok()).unwrap_or(0);
+        out.push_str(&if token.starts_with('m') {
+            money(n)
+        } else {
+            date(n)
+        });
+        rest = tail;
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tokens_are_spelled_out_and_plain_text_is_kept() {
+        let text = [
+            "Pay ",
+            &money_token(3675),
+            " until ",
+            &date_token(86_400),
+            ".",
+        ]
+        .concat();
+        let money = |c: i64| format!("${}.{:02}", c / 100, c % 100);
+        let date = |d: i64| format!("day {}", d / 86_400);
+        assert_eq!(
+            expand_tokens(&text, &money, &date),
+            "Pay $36.75 until day 1."
+        );
+        assert_eq!(expand_tokens("no tokens", &money, &date), "no tokens");
+    }
 
     #[test]
     fn every_key_is_unique_and_translated_with_the_same_placeholders() {

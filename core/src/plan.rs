@@ -44,6 +44,16 @@ pub struct CancelPlan {
     pub offers: Vec<ReasonOffers>,
 }
 
+impl CancelPlan {
+    /// The offers a reason leads to (`None`: no reason given), in screen order.
+    pub fn offers_for(&self, reason: Option<&str>) -> &[PlanOffer] {
+        self.offers
+            .iter()
+            .find(|o| o.reason.as_deref() == reason)
+            .map_or(&[], |o| &o.offers)
+    }
+}
+
 /// Theme values ready for the dialog element.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -434,6 +444,10 @@ mod tests {
         assert_eq!(plan.offers.len(), config.reasons.len() + 1);
         let expensive = &plan.offers[0];
         assert_eq!(expensive.reason.as_deref(), Some("too_expensive"));
+        assert_eq!(
+            plan.offers_for(Some("too_expensive")),
+            &expensive.offers[..]
+        );
         let offer = &expensive.offers[0];
         assert_eq!(offer.kind, OfferKind::Discount);
         // The terms state the price during and after, as money tokens for the browser's Intl.

@@ -2,7 +2,7 @@
 //! else the built-in dialog table of `holdfast-core`'s catalog. Money and dates are formatted by
 //! the browser's `Intl`, so the bundle ships no formatting tables.
 
-use holdfast_core::i18n::{DIALOG, Lang, fill};
+use holdfast_core::i18n::{DIALOG, Lang, expand_tokens, fill};
 use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -41,24 +41,8 @@ impl Texts {
 
     /// Server-written text with its money and date tokens formatted for this session.
     pub fn expand(&self, text: &str) -> String {
-        let mut out = String::new();
-        let mut rest = text;
-        while let Some((before, after)) = rest.split_once('\u{1}') {
-            out.push_str(before);
-            let Some((token, tail)) = after.split_once('\u{2}') else {
-                rest = after;
-                break;
-            };
-            let n: i64 = token.get(1..).and_then(|d| d.parse().ok()).unwrap_or(0);
-            out.push_str(&if token.starts_with('m') {
-                money(&self.lang.tag, n, &self.currency)
-            } else {
-                self.date(n)
-            });
-            rest = tail;
-        }
-        out.push_str(rest);
-        out
+        let money = |cents| money(&self.lang.tag, cents, &self.currency);
+        expand_tokens(text, &money, &|at| self.date(at))
     }
 }
 

@@ -15,18 +15,17 @@ use axum::http::{Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use holdfast_core::Customer;
 use holdfast_core::flow::{Event, Flow, Outcome, Step};
-use holdfast_core::i18n::{DIALOG, Lang, fill};
+use holdfast_core::i18n::{DIALOG, Lang, expand_tokens, fill};
 use holdfast_core::offer::civil_from_days;
-use holdfast_core::plan::{CancelPlan, PlanInput, PlanOffer, build};
+use holdfast_core::plan::{CancelPlan, PlanOffer};
 use holdfast_core::policy::{PolicyProfile, PolicyRules};
 use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::error::ApiError;
 use crate::extract::Json;
-use crate::routes::offers::{
-    self, check_customer, customer_ledger, customer_variants, variant_refs,
-};
+use crate::routes::cancel_plan::write_plan;
+use crate::routes::offers::{self, check_customer};
 
 /// The link's and the forms' fields.
 #[derive(Debug)]
@@ -188,22 +187,8 @@ async fn run(state: AppState, req: Request) -> Result<Html<String>, ApiError> {
     // The customer's locale first, then the browser's.
     let locales: Vec<String> = form.locale.iter().cloned().chain(languages).collect();
 
-    let (variants, _) = customer_variants(&state, &app, &customer).await?;
-    let ledger = customer_ledger(&state, &app, &customer).await?;
-    let refs = variant_refs(&variants);
     let now = crate::clock::now();
-    let plan = build(
-        &app.config,
-        &PlanInput {
-            customer: &customer,
-            locales: &locales,
-            profile: form.profile,
-            browser_country: None,
-            variants: &refs,
-            ledger: &ledger,
-            now,
-        },
-    );
+    let plan = write_plan(&state, &app, &customer, &locales, form.profile, None).await?;
     let rules = plan.profile.rules(plan.max_offer_screens);
     let session = match form.session.as_deref() {
         Some(s) => crate::routes::events::uuid_field(|| "session".into(), s)?,
@@ -223,7 +208,7 @@ async fn run(state: AppState, req: Request) -> Result<Html<String>, ApiError> {
         history.push(code.to_string());
     }
     let reason = form.reason.clone().filter(|r| !r.is_empty());
-    let offers = offers_for(&plan, reason.as_deref());
+    let offers = plan.offers_for(reason.as_deref()).to_vec();
     let on_screen = match *flow.step() {
         Step::Offer { screen } => offers.get(usize::from(screen.max(1) - 1)).cloned(),
         Step::OfferAfterCancel => offers.first().cloned(),
@@ -247,7 +232,7 @@ async fn run(state: AppState, req: Request) -> Result<Html<String>, ApiError> {
         }
         let event = match form.action.as_deref().unwrap_or_default() {
             "survey" => {
-                let offers = offers_for(&plan, reason.as_deref());
+                let offers = plan.offers_for(reason.as_deref()).to_vec();
                 let available = offers.len().min(2) as u8;
                 if let Some(r) = &reason {
                     let text = form.details.as_deref().unwrap_or_default().trim();
@@ -393,14 +378,6 @@ fn event(code: &str) -> Option<Event> {
     })
 }
 
-fn offers_for(plan: &CancelPlan, reason: Option<&str>) -> Vec<PlanOffer> {
-    plan.offers
-        .iter()
-        .find(|o| o.reason.as_deref() == reason)
-        .map(|o| o.offers.clone())
-        .unwrap_or_default()
-}
-
 /// Records the page's events through the same path as the widget's.
 struct Recorder<'a> {
     state: &'a AppState,
@@ -478,24 +455,9 @@ impl View<'_> {
 
     /// Server-written text with its money and date tokens spelled out.
     fn expand(&self, text: &str) -> String {
-        let mut out = String::new();
-        let mut rest = text;
-        while let Some((before, after)) = rest.split_once('\u{1}') {
-            out.push_str(before);
-            let Some((token, tail)) = after.split_once('\u{2}') else {
-                rest = after;
-                break;
-            };
-            let n: i64 = token.get(1..).and_then(|d| d.parse().ok()).unwrap_or(0);
-            out.push_str(&if token.starts_with('m') {
-                format!("{}.{:02} {}", n / 100, (n % 100).abs(), self.plan.currency)
-            } else {
-                Self::date(n)
-            });
-            rest = tail;
-        }
-        out.push_str(rest);
-        out
+        let currency = &self.plan.currency;
+        let money = |n: i64| format!("{}.{:02} {currency}", n / 100, (n % 100).abs());
+        expand_tokens(text, &money, &Self::date)
     }
 
     fn ends(&self) -> String {

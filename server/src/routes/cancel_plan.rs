@@ -85,20 +85,33 @@ pub async fn post(
         }
         None => None,
     };
-    let (variants, _) = customer_variants(&state, &app, customer).await?;
-    let ledger = customer_ledger(&state, &app, customer).await?;
+    let plan = write_plan(&state, &app, customer, &body.locales, body.profile, country).await?;
+    Ok(axum::Json(plan))
+}
+
+/// The plan for one session, from the customer's sticky variants and redemption ledger: what
+/// this route answers and what the no-JavaScript page renders.
+pub async fn write_plan(
+    state: &AppState,
+    app: &LoadedApp,
+    customer: &Customer,
+    locales: &[String],
+    profile: Option<PolicyProfile>,
+    browser_country: Option<&str>,
+) -> Result<CancelPlan, ApiError> {
+    let (variants, _) = customer_variants(state, app, customer).await?;
+    let ledger = customer_ledger(state, app, customer).await?;
     let refs = variant_refs(&variants);
-    let plan = build(
+    Ok(build(
         &app.config,
         &PlanInput {
             customer,
-            locales: &body.locales,
-            profile: body.profile,
-            browser_country: country,
+            locales,
+            profile,
+            browser_country,
             variants: &refs,
             ledger: &ledger,
             now: crate::clock::now(),
         },
-    );
-    Ok(axum::Json(plan))
+    ))
 }
