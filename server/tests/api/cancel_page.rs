@@ -185,6 +185,13 @@ async fn a_bad_link_is_refused_naming_the_field() {
     }
     let (status, _) = get(&app, "app_nope", LINK).await;
     assert_eq!(status, 404);
+    let huge = app
+        .post(&format!("/cancel/{TEST_APP}"))
+        .form(&[("details", "x".repeat(40_000))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(huge.status(), 413, "an oversized form");
 }
 
 #[tokio::test]
