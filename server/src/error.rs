@@ -70,6 +70,11 @@ impl ApiError {
         self.status
     }
 
+    /// The field blamed, if any: what a 422's body names.
+    pub fn field_name(&self) -> Option<&str> {
+        self.body.field.as_deref()
+    }
+
     /// The stable code, for tests and metrics.
     pub fn code(&self) -> &'static str {
         self.body.code

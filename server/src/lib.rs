@@ -28,6 +28,7 @@ pub mod outcomes;
 pub mod ratelimit;
 pub mod routes;
 pub mod storage;
+pub mod text;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -22,6 +22,8 @@ pub struct Metrics {
     pub events_accepted: AtomicU64,
     /// Widget events ignored as retries.
     pub events_duplicate: AtomicU64,
+    /// Ingest log rows the aggregator could not fold and set aside in `ingest_log_failed`.
+    pub ingest_rows_set_aside: AtomicU64,
     /// Offer acceptances recorded.
     pub offers_accepted: AtomicU64,
     /// Offer acceptances refused by core's re-check.
@@ -94,6 +96,11 @@ impl Metrics {
                 "holdfast_events_duplicate_total",
                 "Widget events ignored as retries.",
                 &self.events_duplicate,
+            ),
+            (
+                "holdfast_ingest_rows_set_aside_total",
+                "Ingest log rows that could not be folded, set aside in ingest_log_failed.",
+                &self.ingest_rows_set_aside,
             ),
             (
                 "holdfast_offers_accepted_total",

@@ -21,6 +21,7 @@ use crate::error::ApiError;
 use crate::extract::Json;
 use crate::outcomes::{assigned_variants, base_facts, with_offer};
 use crate::storage::{IngestBatch, SessionFacts, StoredEvent};
+use crate::text;
 
 /// At most this many events per request.
 pub const MAX_EVENTS: usize = 100;
@@ -291,15 +292,25 @@ fn validate(
             "`at` is more than a day in the future",
         ));
     }
-    if event
-        .free_text
-        .as_ref()
-        .is_some_and(|t| t.chars().count() > MAX_FREE_TEXT)
-    {
-        return Err(ApiError::invalid(
-            format!("events[{i}].free_text"),
-            format!("free text is at most {MAX_FREE_TEXT} characters"),
-        ));
+    if let Some(t) = &event.free_text {
+        text::free_text(|| format!("events[{i}].free_text"), t, MAX_FREE_TEXT)?;
+    }
+    for (name, value) in [
+        ("reason", &event.reason),
+        ("offer_id", &event.offer_id),
+        ("locale", &event.locale),
+        ("step", &event.step),
+        ("prompt", &event.prompt),
+        ("trigger", &event.trigger),
+        ("metric", &event.metric),
+        ("feature", &event.feature),
+        ("variant", &event.variant),
+    ] {
+        text::optional_key(
+            || format!("events[{i}].{name}"),
+            value.as_deref(),
+            text::MAX_KEY,
+        )?;
     }
     let at = event.at / 1000;
     let session = event

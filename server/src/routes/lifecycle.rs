@@ -90,6 +90,11 @@ pub async fn post(
             "`at` is unix seconds, positive and at most a day ahead",
         ));
     }
+    crate::text::optional_key(
+        || "plan".into(),
+        event.plan.as_deref(),
+        crate::text::MAX_KEY,
+    )?;
     if event.mrr_cents.is_some_and(|m| m < 0) {
         return Err(ApiError::invalid(
             "mrr_cents",

@@ -26,6 +26,7 @@ use crate::metrics::Metrics;
 use crate::outcomes::{base_facts, with_offer};
 use crate::routes::events::uuid_field;
 use crate::storage::AcceptanceRecord;
+use crate::text;
 
 /// The request body.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -61,11 +62,37 @@ pub fn check_customer<'a>(
     app: &LoadedApp,
     customer: &'a Customer,
 ) -> Result<&'a Customer, ApiError> {
-    if customer.id.is_empty() || customer.id.len() > 256 {
+    if customer.id.is_empty() {
         return Err(ApiError::invalid(
             "customer.id",
             "the customer id must be 1-256 characters",
         ));
+    }
+    text::key(|| "customer.id".into(), &customer.id, 256)?;
+    text::key(|| "customer.plan".into(), &customer.plan, text::MAX_KEY)?;
+    text::optional_key(
+        || "customer.hash".into(),
+        customer.hash.as_deref(),
+        text::MAX_KEY,
+    )?;
+    for (name, value) in [
+        ("country", &customer.country),
+        ("region", &customer.region),
+        ("locale", &customer.locale),
+        ("currency", &customer.currency),
+        ("segment", &customer.segment),
+    ] {
+        text::optional_key(
+            || format!("customer.{name}"),
+            value.as_deref(),
+            text::MAX_KEY,
+        )?;
+    }
+    for (name, value) in &customer.attributes {
+        text::key(|| "customer.attributes".into(), name, text::MAX_KEY)?;
+        if let holdfast_core::AttributeValue::Text(value) = value {
+            text::key(|| format!("customer.attributes.{name}"), value, 256)?;
+        }
     }
     if customer.mrr_cents < 0 {
         return Err(ApiError::invalid(
@@ -102,6 +129,8 @@ pub async fn accept(
     let customer = check_customer(&app, &body.customer)?;
     let session_id = uuid_field(|| "session_id".into(), &body.session_id)?;
     let event_id = uuid_field(|| "event_id".into(), &body.event_id)?;
+    text::optional_key(|| "reason".into(), body.reason.as_deref(), text::MAX_KEY)?;
+    text::key(|| "offer_id".into(), &body.offer_id, text::MAX_KEY)?;
     let storage = &state.inner.storage;
     let (app_id, live) = (app.record.id.as_str(), app.record.live);
     if let Some(previous) = storage.acceptance(app_id, &event_id).await? {

@@ -109,6 +109,10 @@ pub fn encode(batch: &IngestBatch<'_>) -> anyhow::Result<String> {
 /// One log row, decoded.
 #[derive(Debug)]
 pub struct Entry {
+    /// Its key in the log.
+    pub id: i64,
+    /// The row as written, kept so a row that cannot be folded can be set aside as it was.
+    pub body: String,
     /// The app.
     pub app_id: String,
     /// Live or test data.
@@ -127,13 +131,19 @@ pub struct Entry {
 
 /// Decodes a log row's body.
 pub fn decode(
+    id: i64,
     app_id: String,
     live: bool,
     received_at: i64,
-    body: &str,
-) -> Result<Entry, serde_json::Error> {
-    let wire: WireIn = serde_json::from_str(body)?;
+    body: String,
+) -> Result<Entry, (String, serde_json::Error)> {
+    let wire: WireIn = match serde_json::from_str(&body) {
+        Ok(wire) => wire,
+        Err(e) => return Err((body, e)),
+    };
     Ok(Entry {
+        id,
+        body,
         app_id,
         live,
         received_at,
@@ -143,6 +153,9 @@ pub fn decode(
         exposures: wire.x,
     })
 }
+
+/// A log row set aside: `(id, app, live, received_at, body, error)`.
+pub type FailedRow = (i64, String, bool, i64, String, String);
 
 /// A pass's log rows, decoded: what `fold_rows` folds.
 #[derive(Debug, Default)]
@@ -154,7 +167,7 @@ pub struct Decoded {
     /// The rows that decoded, in key order.
     pub entries: Vec<Entry>,
     /// The rows that did not, `(id, app, live, received_at, body, error)`: set aside.
-    pub failed: Vec<(i64, String, bool, i64, String, String)>,
+    pub failed: Vec<FailedRow>,
 }
 
 /// Decodes a pass's rows `(id, app, live, received_at, body)`, read in key order. CPU work that
@@ -167,11 +180,13 @@ pub fn decode_rows(rows: Vec<(i64, String, bool, i64, String)>) -> Decoded {
         failed: Vec::new(),
     };
     for (id, app_id, live, received_at, body) in rows {
-        match decode(app_id.clone(), live, received_at, &body) {
+        match decode(id, app_id.clone(), live, received_at, body) {
             Ok(entry) => decoded.entries.push(entry),
-            Err(e) => decoded
-                .failed
-                .push((id, app_id, live, received_at, body, e.to_string())),
+            Err((body, e)) => {
+                decoded
+                    .failed
+                    .push((id, app_id, live, received_at, body, e.to_string()))
+            }
         }
     }
     decoded
@@ -289,8 +304,79 @@ pub struct Pass {
     pub stored: u64,
     /// Events already stored (retries), ignored.
     pub duplicates: u64,
-    /// Rows that could not be decoded, moved to `ingest_log_failed`.
+    /// Rows set aside in `ingest_log_failed`: they could not be decoded, or folding them alone
+    /// failed on their data.
     pub failed: usize,
+}
+
+impl Pass {
+    /// Adds what folding another part of the same pass stored.
+    pub fn absorb(&mut self, other: &Pass) {
+        self.stored += other.stored;
+        self.duplicates += other.duplicates;
+    }
+}
+
+/// Whether a failed fold may succeed if retried unchanged: the database was unreachable, busy,
+/// out of resources or had to abort the transaction. Anything else (a value the database refuses,
+/// a constraint, an encoding error) fails again on the same row, so the aggregator folds the
+/// pass's rows one by one and sets aside the rows that fail on their own, rather than retrying
+/// a pass that can never commit while every read waits for it.
+pub fn is_transient(error: &anyhow::Error) -> bool {
+    let Some(error) = error.chain().find_map(|e| e.downcast_ref::<sqlx::Error>()) else {
+        return false;
+    };
+    match error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => {
+            let postgres = db
+                .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                .is_some();
+            db.code()
+                .is_some_and(|code| transient_code(&code, postgres))
+        }
+        _ => false,
+    }
+}
+
+/// PostgreSQL's SQLSTATE classes for connection loss (08), rollbacks such as serialization
+/// failures and deadlocks (40), exhausted resources (53), operator intervention (57), system
+/// errors (58) and internal errors (XX); SQLite's primary result codes (the low byte of its
+/// extended codes) for a busy or locked database (5, 6), no memory (7), I/O (10), a full disk
+/// (13), a file it cannot open (14) and a locking protocol error (15).
+fn transient_code(code: &str, postgres: bool) -> bool {
+    if postgres {
+        return ["08", "40", "53", "57", "58", "XX"]
+            .iter()
+            .any(|class| code.starts_with(class));
+    }
+    code.parse::<u32>()
+        .is_ok_and(|sqlite| matches!(sqlite & 0xff, 5 | 6 | 7 | 10 | 13 | 14 | 15))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::transient_code;
+
+    #[test]
+    fn a_postgresql_data_error_is_not_transient_even_when_its_code_is_all_digits() {
+        // 22021: a NUL in text. Read as a SQLite code its low byte would be 5 (busy).
+        assert!(!transient_code("22021", true));
+        assert!(transient_code("40001", true), "serialization failure");
+        assert!(transient_code("08006", true), "connection failure");
+    }
+
+    #[test]
+    fn sqlite_busy_and_locked_are_transient_constraints_are_not() {
+        assert!(transient_code("5", false));
+        assert!(transient_code("517", false), "SQLITE_BUSY_SNAPSHOT");
+        assert!(!transient_code("2067", false), "SQLITE_CONSTRAINT_UNIQUE");
+    }
 }
 
 /// Counters shared by a store, its writer and its aggregator task.
@@ -309,6 +395,7 @@ impl Shared {
         if let Some(metrics) = self.metrics.get() {
             Metrics::add(&metrics.events_accepted, pass.stored);
             Metrics::add(&metrics.events_duplicate, pass.duplicates);
+            Metrics::add(&metrics.ingest_rows_set_aside, pass.failed as u64);
         }
     }
 }
@@ -364,7 +451,7 @@ impl Aggregator {
                         if p.failed > 0 {
                             tracing::error!(
                                 rows = p.failed,
-                                "ingest log rows could not be decoded; moved to ingest_log_failed"
+                                "ingest log rows could not be folded; set aside in ingest_log_failed"
                             );
                         }
                         let (done, waiting): (Vec<_>, Vec<_>) = waiters

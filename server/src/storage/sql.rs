@@ -435,31 +435,98 @@ macro_rules! impl_store {
             }
         }
 
-        /// Folds decoded log rows (read by the backend in key order, see
-        /// `aggregate::decode_rows`) in `tx`: stores their new events sorted by key, upserts the sessions they touch,
-        /// records prompt changes and first exposures, and sets aside rows it cannot decode. The
-        /// backend deletes the rows and commits. See `aggregate`.
+        /// Folds a pass's decoded log rows (read by the backend in key order, see
+        /// `aggregate::decode_rows`) in `tx` and sets aside the rows it cannot fold: those that
+        /// did not decode, and those that fail on their own data. The whole pass is tried first
+        /// in a savepoint; if the database refuses it for a reason that a retry would not cure,
+        /// each row is folded in its own savepoint and the ones that fail are moved to
+        /// `ingest_log_failed` with the error, so one bad row never stops the aggregator (and
+        /// with it every read that waits for the fold). A transient error fails the pass: the
+        /// aggregator retries it. The backend deletes the rows and commits. See `aggregate`.
         async fn fold_rows(
             tx: &mut sqlx::Transaction<'_, <$store as $crate::storage::sql::Backend>::Db>,
             decoded: $crate::storage::aggregate::Decoded,
         ) -> anyhow::Result<$crate::storage::aggregate::Pass> {
-            use $crate::storage::aggregate::{Pass, distinct_by_key, fold_sessions};
-            let $crate::storage::aggregate::Decoded {
+            use $crate::storage::aggregate::{Decoded, Pass, is_transient};
+            use sqlx::Connection as _;
+            let Decoded {
                 rows,
                 max_id,
                 entries,
-                failed,
+                mut failed,
             } = decoded;
             let mut pass = Pass {
                 rows,
                 max_id,
                 ..Pass::default()
             };
+            let mut whole = (&mut **tx).begin().await?;
+            match fold_entries(&mut whole, &entries).await {
+                Ok(folded) => {
+                    whole.commit().await?;
+                    pass.absorb(&folded);
+                }
+                Err(e) if is_transient(&e) => return Err(e),
+                Err(e) => {
+                    whole.rollback().await?;
+                    tracing::warn!(error = %format!("{e:#}"), rows, "a pass could not be folded; folding its rows one by one");
+                    for entry in entries {
+                        let mut one = (&mut **tx).begin().await?;
+                        match fold_entries(&mut one, std::slice::from_ref(&entry)).await {
+                            Ok(folded) => {
+                                one.commit().await?;
+                                pass.absorb(&folded);
+                            }
+                            Err(e) if is_transient(&e) => return Err(e),
+                            Err(e) => {
+                                one.rollback().await?;
+                                failed.push((
+                                    entry.id,
+                                    entry.app_id,
+                                    entry.live,
+                                    entry.received_at,
+                                    entry.body,
+                                    format!("{e:#}").replace('\0', "\\0"),
+                                ));
+                            }
+                        }
+                    }
+                }
+            }
+
+            pass.failed = failed.len();
+            for (id, app_id, live, received_at, body, error) in &failed {
+                sqlx::query(
+                    "INSERT INTO ingest_log_failed (id, app_id, live, received_at, body, error, \
+                     failed_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
+                )
+                .bind(id)
+                .bind(app_id)
+                .bind(live)
+                .bind(received_at)
+                .bind(body)
+                .bind(error)
+                .bind($crate::clock::now())
+                .execute(&mut **tx)
+                .await?;
+            }
+            Ok(pass)
+        }
+
+        /// Folds decoded log rows in `tx`: stores their new events sorted by key, upserts the
+        /// sessions they touch, records prompt changes and first exposures. Counts only what
+        /// was stored; [`fold_rows`] fills in the rest of the pass.
+        async fn fold_entries(
+            tx: &mut sqlx::Transaction<'_, <$store as $crate::storage::sql::Backend>::Db>,
+            entries: &[$crate::storage::aggregate::Entry],
+        ) -> anyhow::Result<$crate::storage::aggregate::Pass> {
+            use $crate::storage::aggregate::{Pass, distinct_by_key, fold_sessions};
+            let mut pass = Pass::default();
 
             // Events: the first occurrence of each id, in key order. Which are stored already is
             // asked first (usually none: only retries are), so the insert needs no RETURNING,
             // whose rows would all have to be copied back.
-            let distinct = distinct_by_key(&entries);
+            let distinct = distinct_by_key(entries);
             let mut new = vec![true; distinct.len()];
             let mut start = 0;
             for app in distinct.chunk_by(|a, b| a.app_id == b.app_id) {
@@ -545,23 +612,6 @@ macro_rules! impl_store {
             for e in entries.iter().filter(|e| !e.prompt_events.is_empty()) {
                 apply_prompt_events(tx, &e.app_id, e.live, &e.customer_id, &e.prompt_events)
                     .await?;
-            }
-
-            pass.failed = failed.len();
-            for (id, app_id, live, received_at, body, error) in &failed {
-                sqlx::query(
-                    "INSERT INTO ingest_log_failed (id, app_id, live, received_at, body, error, \
-                     failed_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
-                )
-                .bind(id)
-                .bind(app_id)
-                .bind(live)
-                .bind(received_at)
-                .bind(body)
-                .bind(error)
-                .bind($crate::clock::now())
-                .execute(&mut **tx)
-                .await?;
             }
             Ok(pass)
         }

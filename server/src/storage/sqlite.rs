@@ -324,6 +324,8 @@ mod tests {
     async fn a_record_that_cannot_be_decoded_is_set_aside_and_blocks_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&url(&dir)).await.unwrap();
+        let metrics = Arc::new(crate::metrics::Metrics::default());
+        store.attach_metrics(metrics.clone());
         let bad = crate::storage::batch::LogRow {
             app_id: "app_x".into(),
             live: false,
@@ -342,6 +344,12 @@ mod tests {
                 .unwrap();
         assert_eq!(failed, 1);
         assert!(error.contains("bogus"), "{error}");
+        assert_eq!(metrics.ingest_rows_set_aside.load(Ordering::Relaxed), 1);
+        assert!(
+            metrics
+                .render()
+                .contains("holdfast_ingest_rows_set_aside_total 1\n")
+        );
     }
 
     #[tokio::test]

@@ -156,6 +156,84 @@ async fn free_text_longer_than_2000_characters_is_refused() {
 }
 
 #[tokio::test]
+async fn a_nul_in_a_reason_is_refused_naming_the_field_and_nothing_else_is_lost() {
+    let app = spawn_app().await;
+    let s = uuid();
+    let good = batch(vec![event("flow_started", &s, now() * 1000, json!({}))]);
+    assert_eq!(app.post_events(TEST_APP, &good).await.status(), 200);
+    let events = vec![event(
+        "reason_selected",
+        &s,
+        now() * 1000,
+        json!({ "reason": "x\u{0}y" }),
+    )];
+    let (status, body) = json_of(app.post_events(TEST_APP, &batch(events)).await).await;
+    assert_eq!(status, 422);
+    assert_eq!(body["error"]["field"], "events[0].reason");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("U+0000"),
+        "{body}"
+    );
+    let stats = app.stats(TEST_APP, "").await;
+    assert_eq!(
+        stats["totals"]["sessions"],
+        json!(1),
+        "the batch accepted before still counts"
+    );
+}
+
+#[tokio::test]
+async fn control_characters_in_customer_keys_are_refused_naming_the_field() {
+    let app = spawn_app().await;
+    for (field, value) in [("plan", "pro\u{1b}"), ("segment", "a\nb"), ("id", "c\u{0}")] {
+        let mut customer = customer("cus_1");
+        customer[field] = json!(value);
+        let body = json!({ "customer": customer, "events": [started(0)] });
+        let (status, body) = json_of(app.post_events(TEST_APP, &body).await).await;
+        assert_eq!(status, 422, "{field}");
+        assert_eq!(body["error"]["field"], format!("customer.{field}"));
+    }
+}
+
+#[tokio::test]
+async fn free_text_keeps_line_breaks_and_tabs_but_not_other_control_characters() {
+    let app = spawn_app().await;
+    let s = uuid();
+    let with = |text: &str| {
+        batch(vec![event(
+            "reason_selected",
+            &s,
+            now() * 1000,
+            json!({ "reason": "other", "free_text": text }),
+        )])
+    };
+    let ok = app
+        .post_events(TEST_APP, &with("first line\r\n\tsecond"))
+        .await;
+    assert_eq!(ok.status(), 200);
+    let (status, body) = json_of(app.post_events(TEST_APP, &with("bell\u{7}")).await).await;
+    assert_eq!(status, 422);
+    assert_eq!(body["error"]["field"], "events[0].free_text");
+}
+
+#[tokio::test]
+async fn a_key_longer_than_128_characters_is_refused() {
+    let app = spawn_app().await;
+    let events = vec![event(
+        "reason_selected",
+        &uuid(),
+        now() * 1000,
+        json!({ "reason": "r".repeat(5000) }),
+    )];
+    let (status, body) = json_of(app.post_events(TEST_APP, &batch(events)).await).await;
+    assert_eq!(status, 422);
+    assert_eq!(body["error"]["field"], "events[0].reason");
+}
+
+#[tokio::test]
 async fn an_unknown_event_field_is_refused_naming_it() {
     let app = spawn_app().await;
     let mut events = vec![started(0), started(1)];

@@ -535,3 +535,109 @@ async fn accepted_batches_survive_a_restart_on_sqlite() {
     let url = format!("sqlite://{}", dir.path().join("restart.db").display());
     the_log_survives_a_restart(&url, "app_restart").await;
 }
+
+/// A row the database refuses (PostgreSQL has no U+0000 in `text`) is set aside with its error,
+/// and the rows around it are folded: reads keep answering. The edge refuses such values (see
+/// `events`); this is the storage's own guarantee for anything that gets past it. Returns the
+/// sessions folded of the three.
+async fn a_row_that_cannot_be_folded_never_stops_the_fold(storage: &Storage, app_id: &str) -> i64 {
+    let t0 = 1_767_571_200;
+    storage
+        .ensure_app(&NewApp {
+            id: app_id.into(),
+            secret: "sk".into(),
+            live: false,
+            origins: vec![],
+            config_json: "{}".into(),
+            now: t0,
+        })
+        .await
+        .unwrap();
+    let poisoned = SessionFacts {
+        reason: Some("x\u{0}y".into()),
+        ..facts("c2", t0 + 2)
+    };
+    let batches = [
+        event("n1", "ns1", "flow_started", t0 + 1, facts("c1", t0 + 1)),
+        event("n2", "ns2", "reason_selected", t0 + 2, poisoned),
+        event("n3", "ns3", "flow_started", t0 + 3, facts("c3", t0 + 3)),
+    ];
+    for e in &batches {
+        let batch = IngestBatch {
+            customer_id: &e.customer_id,
+            events: std::slice::from_ref(e),
+            prompt_events: &[],
+            exposures: &[],
+            received_at: e.at,
+        };
+        storage.ingest(app_id, false, &batch).await.unwrap();
+    }
+    let range = StatsRange {
+        live: false,
+        from: t0,
+        to: t0 + DAY,
+        now: t0 + DAY,
+    };
+    let totals = storage
+        .stats(app_id, &range)
+        .await
+        .expect("stats answer after a row that cannot be folded")
+        .totals;
+    assert!(totals.sessions >= 2, "the good rows around it are folded");
+    // A later batch still folds.
+    let later = [event(
+        "n4",
+        "ns4",
+        "flow_started",
+        t0 + 4,
+        facts("c4", t0 + 4),
+    )];
+    let batch = IngestBatch {
+        customer_id: "c4",
+        events: &later,
+        prompt_events: &[],
+        exposures: &[],
+        received_at: t0 + 4,
+    };
+    storage.ingest(app_id, false, &batch).await.unwrap();
+    let after = storage.stats(app_id, &range).await.unwrap().totals;
+    assert_eq!(after.sessions, totals.sessions + 1);
+    totals.sessions
+}
+
+#[tokio::test]
+async fn a_row_postgresql_refuses_is_set_aside_and_the_fold_goes_on() {
+    let Ok(url) = std::env::var("HOLDFAST_TEST_POSTGRES_URL") else {
+        println!(
+            "skipped PostgreSQL: HOLDFAST_TEST_POSTGRES_URL is not set (scripts/test sets it)"
+        );
+        return;
+    };
+    let app_id = format!("app_poison_{}", uuid::Uuid::new_v4().simple());
+    let storage = Storage::open(&url).await.unwrap();
+    let sessions = a_row_that_cannot_be_folded_never_stops_the_fold(&storage, &app_id).await;
+    assert_eq!(
+        sessions, 2,
+        "PostgreSQL refuses NUL: that row is not folded"
+    );
+    // Set aside with the reason (by whichever replica's aggregator met it: tests share the
+    // database).
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    let (count, error): (i64, Option<String>) =
+        sqlx::query_as("SELECT COUNT(*), MAX(error) FROM ingest_log_failed WHERE app_id = $1")
+            .bind(&app_id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(count, 1);
+    assert!(error.unwrap_or_default().contains("0x00"));
+}
+
+#[tokio::test]
+async fn a_row_with_a_nul_folds_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("poison.db").display());
+    let storage = Storage::open(&url).await.unwrap();
+    let sessions = a_row_that_cannot_be_folded_never_stops_the_fold(&storage, "app_poison").await;
+    assert_eq!(sessions, 3, "SQLite stores NUL in text");
+}
