@@ -21,9 +21,6 @@ pub const DAY: UnixSeconds = 86_400;
 pub struct Customer {
     /// The host's own customer id; the unit of assignment, caps and audit.
     pub id: String,
-    /// `hex(HMAC-SHA256(app_secret, id))` from the host's backend; required in live mode.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hash: Option<String>,
     /// The plan id the customer is on, matched by targeting rules and downgrade offers.
     pub plan: String,
     /// Monthly recurring revenue in the smallest currency unit: drives high-value targeting and saved MRR.
@@ -81,7 +78,6 @@ impl Customer {
     ) -> Self {
         Self {
             id: id.into(),
-            hash: None,
             plan: plan.into(),
             mrr_cents,
             created_at,

@@ -183,6 +183,21 @@ pub const OFFERS: Table = &[
     ("offer.open", "Open", "打开"),
 ];
 
+/// The server-rendered cancel page's own pages (the widget never shows them, so they cost it
+/// nothing).
+pub const PAGE: Table = &[
+    (
+        "link.expired.title",
+        "This cancellation link has expired",
+        "此取消链接已过期",
+    ),
+    (
+        "link.expired.body",
+        "To protect your account, cancellation links work for a limited time. Sign in to your account and open the cancellation page from your account settings, or contact support for a new link.",
+        "为保护您的账户，取消链接仅在有限时间内有效。请登录您的账户，在账户设置中重新打开取消页面，或联系客服获取新的链接。",
+    ),
+];
+
 /// Upgrade prompts.
 pub const PROMPTS: Table = &[
     (

@@ -103,8 +103,7 @@ async fn run() -> anyhow::Result<()> {
     storage
         .ensure_app(&NewApp {
             id: APP.into(),
-            secret: "sk_bench".into(),
-            live: false,
+            name: "bench".into(),
             origins: vec![],
             config_json: serde_json::to_string(&holdfast_core::config::AppConfig::default())?,
             now: holdfast_server::clock::now(),

@@ -29,6 +29,8 @@ use crate::storage::AppRecord;
 pub struct LoadedApp {
     /// The stored app.
     pub record: AppRecord,
+    /// Its signing secrets, current and retiring, both modes: what verifies customer tokens.
+    pub signing: Vec<crate::keys::SigningSecret>,
     /// Its current config, parsed once.
     pub config: AppConfig,
     /// The widget config body, serialized once per version.
@@ -39,13 +41,14 @@ pub struct LoadedApp {
 }
 
 impl LoadedApp {
-    fn new(record: AppRecord) -> anyhow::Result<Self> {
+    fn new(record: AppRecord, signing: Vec<crate::keys::SigningSecret>) -> anyhow::Result<Self> {
         let config: AppConfig = serde_json::from_str(&record.config_json)?;
         let body = serde_json::to_vec(&config)?;
         let digest = Sha256::digest(&body);
         let etag = HeaderValue::from_str(&format!("\"{}\"", hex::encode(&digest[..12])))?;
         Ok(Self {
             record,
+            signing,
             config,
             config_body: Bytes::from(body),
             etag,
@@ -87,7 +90,8 @@ impl AppCache {
         let Some(record) = storage.app(app_id).await? else {
             return Ok(None);
         };
-        let app = Arc::new(LoadedApp::new(record)?);
+        let signing = storage.signing_secrets(app_id).await?;
+        let app = Arc::new(LoadedApp::new(record, signing)?);
         self.apps
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -224,7 +228,7 @@ pub fn admit_public<'a>(
         if let Some(origin) = &origin {
             let allowed = origin
                 .to_str()
-                .is_ok_and(|o| app.record.origins.iter().any(|a| a == o));
+                .is_ok_and(|o| app.record.settings.origins.iter().any(|a| a == o));
             if !allowed {
                 return Err(ApiError::origin_not_allowed(
                     origin.to_str().unwrap_or("<not text>"),
@@ -267,8 +271,19 @@ pub fn add_cors(response: &mut Response, origin: Option<HeaderValue>) {
     }
 }
 
-/// Admin routes: the app must exist and the request must carry its secret as a bearer key.
-/// No CORS: the admin API is for servers and the dashboard's own backend.
+/// Who made an admin call: the admin key's id and mode. Handlers read and write that mode's
+/// data.
+#[derive(Debug, Clone)]
+pub struct AdminCaller {
+    /// The key's public id.
+    pub key_id: String,
+    /// The mode the key acts in.
+    pub mode: crate::keys::Mode,
+}
+
+/// Admin routes: the app must exist and the request must carry one of its admin keys, not
+/// revoked, as a bearer key; the key's mode is the call's. No CORS: the admin API is for
+/// servers and the dashboard's own backend.
 pub async fn admin_guard(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let found = match lookup(&state, &req) {
         Ok(found) => found,
@@ -281,10 +296,16 @@ pub async fn admin_guard(State(state): State<AppState>, mut req: Request, next: 
     let header = req
         .headers()
         .get(header::AUTHORIZATION)
-        .and_then(|h| h.to_str().ok());
-    if let Err(e) = crate::auth::verify_bearer(header, &app.record.secret) {
-        return e.into_response();
-    }
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_string);
+    let caller =
+        match crate::auth::admin_caller(&state.inner.storage, &app.record.id, header.as_deref())
+            .await
+        {
+            Ok(caller) => caller,
+            Err(e) => return e.into_response(),
+        };
     req.extensions_mut().insert(app);
+    req.extensions_mut().insert(caller);
     next.run(req).await
 }

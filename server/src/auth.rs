@@ -1,68 +1,33 @@
-//! Who may call what: the admin bearer key and live-mode customer signatures.
+//! Who may call the admin API: the bearer key, looked up by its SHA-256 (see `keys`).
 //!
-//! Both compare secrets in constant time, so response timing never reveals how much of a guess
-//! was right.
+//! Customer tokens, the public routes' credential, are verified in `customers`.
 
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
-use subtle::ConstantTimeEq;
-
+use crate::apps::AdminCaller;
 use crate::error::ApiError;
+use crate::keys::hash_admin_key;
 
-/// `hex(HMAC-SHA256(secret, customer_id))`: what the host's backend puts in `customer.hash`.
-pub fn customer_hash(secret: &str, customer_id: &str) -> String {
-    hex::encode(mac(secret, customer_id).finalize().into_bytes())
-}
-
-fn mac(secret: &str, customer_id: &str) -> Hmac<Sha256> {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes())
-        .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
-    mac.update(customer_id.as_bytes());
-    mac
-}
-
-/// Checks a live-mode customer's `hash` against the app secret.
-pub fn verify_customer(
-    secret: &str,
-    customer_id: &str,
-    hash: Option<&str>,
-) -> Result<(), ApiError> {
-    let hash = hash.ok_or_else(|| {
-        ApiError::bad_customer_hash(
-            "live mode requires customer.hash = hex(HMAC-SHA256(secret, id))",
-        )
-    })?;
-    let bytes = hex::decode(hash)
-        .map_err(|_| ApiError::bad_customer_hash("customer.hash is not hexadecimal"))?;
-    mac(secret, customer_id)
-        .verify_slice(&bytes)
-        .map_err(|_| ApiError::bad_customer_hash("customer.hash does not match the customer id"))
-}
-
-/// Checks `Authorization: Bearer <secret>` against the app's secret.
-pub fn verify_bearer(header: Option<&str>, secret: &str) -> Result<(), ApiError> {
+/// Checks `Authorization: Bearer <admin key>`: a key of this app, not revoked. Keys are looked
+/// up by the app and their hash, so the comparison never handles the key itself, and a key of
+/// another app is refused like a wrong one.
+pub async fn admin_caller(
+    storage: &crate::Storage,
+    app_id: &str,
+    header: Option<&str>,
+) -> Result<AdminCaller, ApiError> {
     let header = header.ok_or_else(ApiError::missing_key)?;
     let key = header
         .strip_prefix("Bearer ")
         .ok_or_else(ApiError::missing_key)?
         .trim();
-    if bool::from(key.as_bytes().ct_eq(secret.as_bytes())) {
-        Ok(())
-    } else {
-        Err(ApiError::wrong_key())
+    if key.is_empty() || key.len() > 256 {
+        return Err(ApiError::wrong_key());
     }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_hash_made_with_the_secret_verifies_and_any_other_does_not() {
-        let good = customer_hash("sk", "cus_1");
-        assert!(verify_customer("sk", "cus_1", Some(&good)).is_ok());
-        assert!(verify_customer("sk", "cus_2", Some(&good)).is_err());
-        assert!(verify_customer("other", "cus_1", Some(&good)).is_err());
-        assert!(verify_customer("sk", "cus_1", None).is_err());
+    match storage.admin_key(app_id, &hash_admin_key(key)).await? {
+        Some(k) if k.revoked_at.is_none() => Ok(AdminCaller {
+            key_id: k.id,
+            mode: k.mode,
+        }),
+        Some(k) => Err(ApiError::revoked_key(&k.id)),
+        None => Err(ApiError::wrong_key()),
     }
 }

@@ -15,23 +15,26 @@ use crate::storage::{LifecycleRecord, NewApp, SessionFacts, Storage, StoredEvent
 /// How many historical sessions the demo gets.
 pub const DEMO_SESSIONS: usize = 3000;
 
-/// Creates (or updates the keys of) the demo app, in test mode, allowing `origins`.
+/// Creates the demo app if missing (or updates its origins) and its test-mode keys: `secret`,
+/// when given, is both the signing secret and an admin key; otherwise both are generated and
+/// returned for the caller to print.
 pub async fn ensure_demo_app(
     storage: &Storage,
-    secret: &str,
+    secret: Option<&str>,
     origins: Vec<String>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Option<crate::operator::ModeKeys>> {
     let config = serde_json::to_string(&AppConfig::default())?;
+    let now = crate::clock::now();
     storage
         .ensure_app(&NewApp {
             id: DEMO_APP_ID.into(),
-            secret: secret.into(),
-            live: false,
+            name: "Demo".into(),
             origins,
             config_json: config,
-            now: crate::clock::now(),
+            now,
         })
-        .await
+        .await?;
+    crate::operator::ensure_demo_keys(storage, DEMO_APP_ID, secret, now).await
 }
 
 /// A small deterministic generator (SplitMix64): reproducible demo data without a dependency.

@@ -122,24 +122,29 @@ impl ApiError {
         Self::new(
             StatusCode::UNAUTHORIZED,
             "missing_api_key",
-            "admin requests need `Authorization: Bearer <app secret>`",
+            "admin requests need `Authorization: Bearer <admin key>`",
         )
         .field("authorization")
     }
 
-    /// 401: a bearer key that is not this app's secret.
+    /// 401: the bearer key is not an admin key of this app.
     pub fn wrong_key() -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
             "invalid_api_key",
-            "the bearer key is not this app's secret",
+            "the bearer key is not an admin key of this app",
         )
         .field("authorization")
     }
 
-    /// 401: a live-mode customer without a valid `hash`.
-    pub fn bad_customer_hash(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "bad_customer_hash", message).field("customer.hash")
+    /// 401: the admin key was revoked.
+    pub fn revoked_key(key_id: &str) -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "revoked_api_key",
+            format!("the admin key {key_id} was revoked"),
+        )
+        .field("authorization")
     }
 
     /// 403: a browser origin the app does not allow.

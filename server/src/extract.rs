@@ -138,3 +138,10 @@ pub fn check_id(field: &str, id: &str) -> Result<(), ApiError> {
         .field(field))
     }
 }
+
+/// Parses a UUID field, naming it when it is not one.
+pub fn uuid_field(field: impl Fn() -> String, value: &str) -> Result<String, ApiError> {
+    uuid::Uuid::parse_str(value)
+        .map(|u| u.hyphenated().to_string())
+        .map_err(|_| ApiError::invalid(field(), format!("{value:?} is not a UUID")))
+}

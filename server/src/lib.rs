@@ -19,11 +19,15 @@
 
 pub mod apps;
 pub mod auth;
+pub mod cancel;
 pub mod clock;
+pub mod customers;
 pub mod demo;
 pub mod error;
 pub mod extract;
+pub mod keys;
 pub mod metrics;
+pub mod operator;
 pub mod outcomes;
 pub mod ratelimit;
 pub mod routes;

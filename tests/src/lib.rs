@@ -42,8 +42,12 @@ pub async fn spawn_server() -> anyhow::Result<TestServer> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     // The demo page is served by this server: its origin is the one the demo app allows.
-    holdfast_server::demo::ensure_demo_app(&storage, "sk_test_e2e", vec![format!("http://{addr}")])
-        .await?;
+    holdfast_server::demo::ensure_demo_app(
+        &storage,
+        Some("sk_test_e2e"),
+        vec![format!("http://{addr}")],
+    )
+    .await?;
     tokio::spawn(serve(
         listener,
         AppState::new(storage, dist),

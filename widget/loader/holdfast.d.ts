@@ -4,8 +4,6 @@
 export interface HoldfastCustomer {
   /** Your customer id: the unit of experiments, caps and stats. */
   id: string;
-  /** hex(HMAC-SHA256(app_secret, id)) computed by your backend; required in live mode. */
-  hash?: string;
   /** Your plan id, as in the app config's plans. */
   plan: string;
   /** Monthly recurring revenue in the smallest currency unit. */

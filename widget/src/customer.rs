@@ -25,9 +25,8 @@ enum Kind {
 }
 
 /// (field, kind, required), in the order the contract lists them.
-const FIELDS: [(&str, Kind, bool); 14] = [
+const FIELDS: [(&str, Kind, bool); 13] = [
     ("id", Kind::NonEmpty, true),
-    ("hash", Kind::Text, false),
     ("plan", Kind::NonEmpty, true),
     ("mrr_cents", Kind::Cents, true),
     ("created_at", Kind::Date, true),

@@ -184,7 +184,6 @@ pub fn customer(v: &JsValue, path: &str) -> Result<Customer, String> {
     }
     Ok(Customer {
         id: text("id").unwrap_or_default(),
-        hash: text("hash"),
         plan: text("plan").unwrap_or_default(),
         mrr_cents: number("mrr_cents").unwrap_or_default() as i64,
         created_at: number("created_at").unwrap_or_default() as i64,
@@ -214,7 +213,6 @@ pub fn customer_to_js(c: &Customer) -> JsValue {
         set("discounted", true.into());
     }
     for (k, v) in [
-        ("hash", &c.hash),
         ("country", &c.country),
         ("region", &c.region),
         ("locale", &c.locale),

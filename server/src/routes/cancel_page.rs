@@ -2,11 +2,15 @@
 //!
 //! Cancelling must never depend on WebAssembly loading, so a host also links to this page (from
 //! an email, a help article, or as the fallback of its "Cancel subscription" button):
-//! `/cancel/app_x?customer=ID&hash=HMAC&plan=pro&mrr_cents=4900&created_at=1700000000`. It runs
+//! `/cancel/app_x?token=JWT`, a customer token with `"purpose": "cancel_page"` (in test mode also
+//! the plain fields, `?customer=ID&plan=pro&mrr_cents=4900&created_at=1700000000`). It runs
 //! the same flow as the widget: `holdfast-core`'s state machine and policy profile, the offers
 //! the server plans for this customer, the acceptance re-check, and the same events, so its
 //! sessions count in the stats like any other. The flow's state travels in hidden fields: the
-//! session id and the events so far, replayed into a fresh [`Flow`] on every request.
+//! session id and the events so far, replayed into a fresh [`Flow`] on every request. Every post
+//! carries an anti-forgery value bound to the session and the customer (an HMAC under the app's
+//! signing secret), and a post from another site's `Origin` is refused, so no page elsewhere can
+//! submit these forms for a subscriber.
 
 use axum::Extension;
 use axum::body::to_bytes;
@@ -15,26 +19,28 @@ use axum::http::{Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use holdfast_core::Customer;
 use holdfast_core::flow::{Event, Flow, Outcome, Step};
-use holdfast_core::i18n::{DIALOG, Lang, expand_tokens, fill};
+use holdfast_core::i18n::{DIALOG, Lang, PAGE, expand_tokens, fill};
 use holdfast_core::offer::civil_from_days;
 use holdfast_core::plan::{CancelPlan, PlanOffer};
 use holdfast_core::policy::{PolicyProfile, PolicyRules};
 use serde_json::{Value, json};
 
 use crate::AppState;
+use crate::cancel::write_plan;
+use crate::customers::{self, CustomerInput, Expiry, VerifiedCustomer};
 use crate::error::ApiError;
 use crate::extract::Json;
-use crate::routes::cancel_plan::write_plan;
-use crate::routes::offers::{self, check_customer};
+use crate::routes::offers;
 
 /// The link's and the forms' fields.
 #[derive(Debug)]
 struct PageForm {
-    customer: String,
-    hash: Option<String>,
-    plan: String,
-    mrr_cents: i64,
-    created_at: i64,
+    /// A customer token (`purpose: cancel_page`); instead of the plain fields below.
+    token: Option<String>,
+    customer: Option<String>,
+    plan: Option<String>,
+    mrr_cents: Option<i64>,
+    created_at: Option<i64>,
     country: Option<String>,
     region: Option<String>,
     locale: Option<String>,
@@ -49,12 +55,15 @@ struct PageForm {
     reason: Option<String>,
     details: Option<String>,
     action: Option<String>,
+    /// The anti-forgery value of a post.
+    csrf: Option<String>,
 }
 
 /// Every field a link or form may carry.
-const FIELDS: [&str; 16] = [
+const FIELDS: [&str; 17] = [
+    "token",
+    "csrf",
     "customer",
-    "hash",
     "plan",
     "mrr_cents",
     "created_at",
@@ -83,11 +92,6 @@ impl PageForm {
                 .find(|(name, _)| name == k)
                 .map(|(_, v)| v.clone())
         };
-        let required = |k: &'static str| {
-            text(k)
-                .filter(|v| !v.is_empty())
-                .ok_or_else(|| ApiError::invalid(k, "required"))
-        };
         let number = |k: &'static str| -> Result<Option<i64>, ApiError> {
             text(k)
                 .filter(|v| !v.is_empty())
@@ -112,13 +116,12 @@ impl PageForm {
             None => None,
         };
         Ok(Self {
-            customer: required("customer")?,
-            hash: text("hash"),
-            plan: required("plan")?,
-            mrr_cents: number("mrr_cents")?
-                .ok_or_else(|| ApiError::invalid("mrr_cents", "required"))?,
-            created_at: number("created_at")?
-                .ok_or_else(|| ApiError::invalid("created_at", "required"))?,
+            token: text("token").filter(|t| !t.is_empty()),
+            csrf: text("csrf"),
+            customer: text("customer"),
+            plan: text("plan"),
+            mrr_cents: number("mrr_cents")?,
+            created_at: number("created_at")?,
             country: text("country"),
             region: text("region"),
             locale: text("locale"),
@@ -140,14 +143,15 @@ const FORM_LIMIT: usize = 16 * 1024;
 /// Serves the cancel page: the first step on `GET`, the next one for each form `POST`.
 pub async fn page(State(state): State<AppState>, req: Request) -> Response {
     match run(state, req).await {
-        Ok(html) => html.into_response(),
+        Ok(page) => page,
         Err(e) => e.into_response(),
     }
 }
 
-async fn run(state: AppState, req: Request) -> Result<Html<String>, ApiError> {
+async fn run(state: AppState, req: Request) -> Result<Response, ApiError> {
     let admitted = crate::apps::admit_page(&state, &req);
     let query = req.uri().query().unwrap_or_default().to_string();
+    let foreign = foreign_origin(&req);
     // The browser's languages, in its order of preference, after the customer's own locale.
     let languages: Vec<String> = req
         .headers()
@@ -161,6 +165,14 @@ async fn run(state: AppState, req: Request) -> Result<Html<String>, ApiError> {
         .map(str::to_string)
         .collect();
     let post = req.method() == Method::POST;
+    if post && let Some(origin) = foreign {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "foreign_origin",
+            format!("the cancel page's forms are posted from its own site, not {origin}"),
+        )
+        .field("origin"));
+    }
     let body = to_bytes(req.into_body(), FORM_LIMIT).await.map_err(|_| {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -177,23 +189,70 @@ async fn run(state: AppState, req: Request) -> Result<Html<String>, ApiError> {
     .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_form", e.to_string()))?;
     let form = PageForm::from_pairs(&pairs)?;
 
-    let mut customer = Customer::new(&form.customer, &form.plan, form.mrr_cents, form.created_at);
-    customer.hash.clone_from(&form.hash);
-    customer.country.clone_from(&form.country);
-    customer.region.clone_from(&form.region);
-    customer.locale.clone_from(&form.locale);
-    customer.currency.clone_from(&form.currency);
-    check_customer(&app, &customer)?;
-    // The customer's locale first, then the browser's.
-    let locales: Vec<String> = form.locale.iter().cloned().chain(languages).collect();
-
+    let input = match &form.token {
+        Some(token) => CustomerInput::Token(token.clone()),
+        None => {
+            let required = |k: &'static str, v: Option<String>| {
+                v.filter(|v| !v.is_empty())
+                    .ok_or_else(|| ApiError::invalid(k, "required (or a customer `token`)"))
+            };
+            let mut customer = Customer::new(
+                required("customer", form.customer.clone())?,
+                required("plan", form.plan.clone())?,
+                form.mrr_cents
+                    .ok_or_else(|| ApiError::invalid("mrr_cents", "required"))?,
+                form.created_at
+                    .ok_or_else(|| ApiError::invalid("created_at", "required"))?,
+            );
+            customer.country.clone_from(&form.country);
+            customer.region.clone_from(&form.region);
+            customer.locale.clone_from(&form.locale);
+            customer.currency.clone_from(&form.currency);
+            CustomerInput::Object(Box::new(customer))
+        }
+    };
     let now = crate::clock::now();
-    let plan = write_plan(&state, &app, &customer, &locales, form.profile, None).await?;
+    let verified = match customers::verify(&app, &input, now, Expiry::Strict) {
+        Ok(v) => v,
+        Err(e) if e.code() == "token_expired" => {
+            return Ok(expired_page(&languages).into_response());
+        }
+        Err(e) => return Err(e),
+    };
+    if form.token.is_some() && verified.purpose.as_deref() != Some("cancel_page") {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "wrong_purpose",
+            "the cancel page's link needs a customer token with \"purpose\": \"cancel_page\"",
+        )
+        .field("token"));
+    }
+    let customer = verified.customer.clone();
+    // A token's period end is signed; the plain fields are test mode's.
+    let period_end = if form.token.is_some() {
+        verified.period_end
+    } else {
+        form.period_end
+    };
+    let locale = customer.locale.clone();
+    // The customer's locale first, then the browser's.
+    let locales: Vec<String> = locale.into_iter().chain(languages).collect();
+
+    let plan = write_plan(&state, &app, &verified, &locales, form.profile, None).await?;
     let rules = plan.profile.rules(plan.max_offer_screens);
     let session = match form.session.as_deref() {
-        Some(s) => crate::routes::events::uuid_field(|| "session".into(), s)?,
+        Some(s) => crate::extract::uuid_field(|| "session".into(), s)?,
         None => uuid::Uuid::new_v4().to_string(),
     };
+    let csrf = anti_forgery(&app, &verified, &session)?;
+    if post && !form.csrf.as_deref().is_some_and(|c| ct_eq(c, &csrf)) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "bad_csrf",
+            "this form was not sent by the cancel page it came from: open the link again",
+        )
+        .field("csrf"));
+    }
     let mut flow = Flow::new(rules);
     let mut history: Vec<String> = Vec::new();
     for code in form
@@ -217,7 +276,7 @@ async fn run(state: AppState, req: Request) -> Result<Html<String>, ApiError> {
     let recorder = Recorder {
         state: &state,
         app: &app,
-        customer: &customer,
+        customer: &input,
         session: &session,
     };
     let mut notice = None;
@@ -255,7 +314,7 @@ async fn run(state: AppState, req: Request) -> Result<Html<String>, ApiError> {
                         State(state.clone()),
                         Extension(app.clone()),
                         Json(offers::AcceptOffer {
-                            customer: customer.clone(),
+                            customer: input.clone(),
                             session_id: session.clone(),
                             event_id: uuid::Uuid::new_v4().to_string(),
                             reason: reason.clone(),
@@ -333,14 +392,81 @@ async fn run(state: AppState, req: Request) -> Result<Html<String>, ApiError> {
             std::iter::once(plan.locale.as_str()),
         ),
         form: &form,
+        csrf: &csrf,
         session: &session,
         history: history.join(","),
         reason: reason.as_deref(),
-        period_end: form.period_end,
+        period_end,
         now,
     };
     let accepted = history.iter().any(|c| c == "a");
-    Ok(Html(view.render(&flow, &offers, notice, accepted)))
+    Ok(Html(view.render(&flow, &offers, notice, accepted)).into_response())
+}
+
+/// The `Origin` of a request when it is another site's: its host differs from the `Host` the
+/// request was sent to (or it is `null`, as from a sandboxed frame).
+fn foreign_origin(req: &Request) -> Option<String> {
+    let origin = req.headers().get("origin")?.to_str().unwrap_or("null");
+    let host = req
+        .headers()
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    let origin_host = origin
+        .split_once("://")
+        .map(|(_, rest)| rest.trim_end_matches('/'));
+    (origin_host != Some(host) || host.is_empty()).then(|| origin.to_string())
+}
+
+/// The anti-forgery value of a session's forms: an HMAC, under the app's signing secret of the
+/// customer's mode, of the app, the session and the customer, so a value from one session or
+/// customer is worthless in another, and only this server can make one.
+fn anti_forgery(
+    app: &crate::apps::LoadedApp,
+    verified: &VerifiedCustomer,
+    session: &str,
+) -> Result<String, ApiError> {
+    use hmac::{Hmac, Mac};
+    let now = crate::clock::now();
+    let secret = app
+        .signing
+        .iter()
+        .filter(|s| s.valid_at(now))
+        .find(|s| s.mode == verified.mode)
+        .or_else(|| app.signing.iter().find(|s| s.valid_at(now)))
+        .ok_or_else(|| anyhow::anyhow!("app {} has no signing secret", app.record.id))?;
+    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(secret.secret.as_bytes())
+        .map_err(anyhow::Error::from)?;
+    for part in [
+        "cancel_page",
+        &app.record.id,
+        session,
+        &verified.customer.id,
+    ] {
+        mac.update(part.as_bytes());
+        mac.update(&[0]);
+    }
+    Ok(hex::encode(mac.finalize().into_bytes()))
+}
+
+fn ct_eq(a: &str, b: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+/// The page an expired link opens: what happened and what to do, in the browser's language.
+fn expired_page(languages: &[String]) -> (StatusCode, Html<String>) {
+    let lang = Lang::resolve(languages, std::iter::empty());
+    let text = |key| lang.builtin(PAGE, key).unwrap_or_default();
+    let (title, body) = (text("link.expired.title"), text("link.expired.body"));
+    (
+        StatusCode::UNAUTHORIZED,
+        Html(format!(
+            r#"<!doctype html><html lang="{code}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title><style>{css}</style></head><body><main class="hf-dialog" data-testid="hf-expired"><h2>{title}</h2><p>{body}</p></main></body></html>"#,
+            code = esc(&lang.tag),
+            css = PAGE_CSS,
+        )),
+    )
 }
 
 /// A flow event as it travels in the `history` field.
@@ -382,7 +508,7 @@ fn event(code: &str) -> Option<Event> {
 struct Recorder<'a> {
     state: &'a AppState,
     app: &'a std::sync::Arc<crate::apps::LoadedApp>,
-    customer: &'a Customer,
+    customer: &'a CustomerInput,
     session: &'a str,
 }
 
@@ -429,6 +555,8 @@ struct View<'a> {
     rules: PolicyRules,
     lang: Lang,
     form: &'a PageForm,
+    /// The session's anti-forgery value, for the hidden field.
+    csrf: &'a str,
     session: &'a str,
     history: String,
     reason: Option<&'a str>,
@@ -600,11 +728,12 @@ impl View<'_> {
         let f = self.form;
         let mut hidden = String::new();
         let fields = [
-            ("customer", Some(f.customer.clone())),
-            ("hash", f.hash.clone()),
-            ("plan", Some(f.plan.clone())),
-            ("mrr_cents", Some(f.mrr_cents.to_string())),
-            ("created_at", Some(f.created_at.to_string())),
+            ("token", f.token.clone()),
+            ("csrf", Some(self.csrf.to_string())),
+            ("customer", f.customer.clone()),
+            ("plan", f.plan.clone()),
+            ("mrr_cents", f.mrr_cents.map(|m| m.to_string())),
+            ("created_at", f.created_at.map(|c| c.to_string())),
             ("country", f.country.clone()),
             ("region", f.region.clone()),
             ("locale", f.locale.clone()),

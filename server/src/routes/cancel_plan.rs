@@ -10,16 +10,16 @@ use std::sync::Arc;
 
 use axum::Extension;
 use axum::extract::State;
-use holdfast_core::Customer;
-use holdfast_core::plan::{CancelPlan, PlanInput, build};
+use holdfast_core::plan::CancelPlan;
 use holdfast_core::policy::PolicyProfile;
 use serde::Deserialize;
 
 use crate::AppState;
 use crate::apps::LoadedApp;
+use crate::cancel::write_plan;
+use crate::customers::{self, CustomerInput, Expiry};
 use crate::error::ApiError;
 use crate::extract::Json;
-use crate::routes::offers::{check_customer, customer_ledger, customer_variants, variant_refs};
 
 /// The session the plan is for.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -27,7 +27,7 @@ use crate::routes::offers::{check_customer, customer_ledger, customer_variants, 
 pub struct PlanRequest {
     /// The subscriber, as on events (signed in live mode).
     #[schema(value_type = Object)]
-    pub customer: Customer,
+    pub customer: CustomerInput,
     /// Locales in order of preference: the host's option, then the browser's languages.
     #[serde(default)]
     pub locales: Vec<String>,
@@ -49,7 +49,7 @@ const MAX_LOCALES: usize = 16;
     request_body = PlanRequest,
     responses(
         (status = 200, description = "The plan: reasons, offers with their terms, profile, theme", body = Object),
-        (status = 401, description = "Live mode: bad customer hash", body = crate::error::ErrorResponse),
+        (status = 401, description = "The customer token is refused (expired, wrong audience, bad signature, unknown key id, missing claim)", body = crate::error::ErrorResponse),
         (status = 404, description = "No such app", body = crate::error::ErrorResponse),
         (status = 422, description = "A field is refused", body = crate::error::ErrorResponse),
     )
@@ -60,7 +60,7 @@ pub async fn post(
     Extension(app): Extension<Arc<LoadedApp>>,
     Json(body): Json<PlanRequest>,
 ) -> Result<axum::Json<CancelPlan>, ApiError> {
-    let customer = check_customer(&app, &body.customer)?;
+    let verified = customers::verify(&app, &body.customer, crate::clock::now(), Expiry::Strict)?;
     if body.locales.len() > MAX_LOCALES {
         return Err(ApiError::invalid(
             "locales",
@@ -85,33 +85,14 @@ pub async fn post(
         }
         None => None,
     };
-    let plan = write_plan(&state, &app, customer, &body.locales, body.profile, country).await?;
+    let plan = write_plan(
+        &state,
+        &app,
+        &verified,
+        &body.locales,
+        body.profile,
+        country,
+    )
+    .await?;
     Ok(axum::Json(plan))
-}
-
-/// The plan for one session, from the customer's sticky variants and redemption ledger: what
-/// this route answers and what the no-JavaScript page renders.
-pub async fn write_plan(
-    state: &AppState,
-    app: &LoadedApp,
-    customer: &Customer,
-    locales: &[String],
-    profile: Option<PolicyProfile>,
-    browser_country: Option<&str>,
-) -> Result<CancelPlan, ApiError> {
-    let (variants, _) = customer_variants(state, app, customer).await?;
-    let ledger = customer_ledger(state, app, customer).await?;
-    let refs = variant_refs(&variants);
-    Ok(build(
-        &app.config,
-        &PlanInput {
-            customer,
-            locales,
-            profile,
-            browser_country,
-            variants: &refs,
-            ledger: &ledger,
-            now: crate::clock::now(),
-        },
-    ))
 }

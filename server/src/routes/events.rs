@@ -1,7 +1,7 @@
 //! `POST /v1/apps/{app_id}/events`: a batch of widget events.
 //!
 //! Parsed strictly (unknown fields refused), validated (UUIDs, times, sizes), authenticated in
-//! live mode by the customer's HMAC, then appended durably to the ingest log as one row before the
+//! the customer token (or, in test mode, a plain customer object), then appended durably to the ingest log as one row before the
 //! 200. The storage's aggregator folds it into stats shortly after; an event id already stored
 //! changes nothing there, so the widget may retry a batch freely. Whether an event was new is
 //! therefore not known when the request is answered: the response says how many events were
@@ -17,8 +17,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::AppState;
 use crate::apps::LoadedApp;
+use crate::customers::{self, CustomerInput, Expiry};
 use crate::error::ApiError;
 use crate::extract::Json;
+use crate::extract::uuid_field;
 use crate::outcomes::{assigned_variants, base_facts, with_offer};
 use crate::storage::{IngestBatch, SessionFacts, StoredEvent};
 use crate::text;
@@ -34,9 +36,9 @@ const MAX_FUTURE_MS: i64 = 86_400_000;
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EventBatch {
-    /// The customer, as the host described them (core's `Customer`).
+    /// The customer: a token signed by the host's backend, or (test mode) core's `Customer`.
     #[schema(value_type = Object)]
-    pub customer: Customer,
+    pub customer: CustomerInput,
     /// 1 to 100 events.
     pub events: Vec<Event>,
 }
@@ -202,7 +204,7 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for Batch {
     responses(
         (status = 200, description = "Durably received (retried event ids are dropped when folded into stats)", body = IngestResponse),
         (status = 400, description = "Malformed JSON", body = crate::error::ErrorResponse),
-        (status = 401, description = "Live mode: bad customer hash", body = crate::error::ErrorResponse),
+        (status = 401, description = "The customer token is refused (expired over 7 days ago, or an outcome on an expired token; wrong audience, bad signature, unknown key id, missing claim)", body = crate::error::ErrorResponse),
         (status = 403, description = "Origin not allowed", body = crate::error::ErrorResponse),
         (status = 404, description = "No such app", body = crate::error::ErrorResponse),
         (status = 413, description = "Body too large", body = crate::error::ErrorResponse),
@@ -215,7 +217,25 @@ pub async fn post(
     Extension(app): Extension<Arc<LoadedApp>>,
     Batch(batch): Batch,
 ) -> Result<Json<IngestResponse>, ApiError> {
-    let customer = super::offers::check_customer(&app, &batch.customer)?;
+    let now = crate::clock::now();
+    // Funnel events may wait in the outbox past the token's expiry; outcomes may not.
+    let verified = customers::verify(&app, &batch.customer, now, Expiry::FunnelGrace)?;
+    if verified.expired_at(now)
+        && let Some(i) = batch.events.iter().position(|e| {
+            matches!(
+                e.kind,
+                EventType::OfferAccepted | EventType::CancelConfirmed
+            )
+        })
+    {
+        return Err(ApiError::new(
+            axum::http::StatusCode::UNAUTHORIZED,
+            "token_expired",
+            "an outcome needs an unexpired customer token: sign a fresh one (Holdfast.identify)",
+        )
+        .field(format!("events[{i}].type")));
+    }
+    let customer = &verified.customer;
     if batch.events.is_empty() {
         return Err(ApiError::invalid(
             "events",
@@ -256,18 +276,11 @@ pub async fn post(
     let outcome = state
         .inner
         .storage
-        .ingest(&app.record.id, app.record.live, &batch)
+        .ingest(&app.record.id, verified.mode.is_live(), &batch)
         .await?;
     Ok(Json(IngestResponse {
         accepted: outcome.accepted,
     }))
-}
-
-/// Parses a UUID field, naming it when it is not one.
-pub fn uuid_field(field: impl Fn() -> String, value: &str) -> Result<String, ApiError> {
-    uuid::Uuid::parse_str(value)
-        .map(|u| u.hyphenated().to_string())
-        .map_err(|_| ApiError::invalid(field(), format!("{value:?} is not a UUID")))
 }
 
 fn validate(

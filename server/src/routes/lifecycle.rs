@@ -80,6 +80,7 @@ pub struct Recorded {
 pub async fn post(
     State(state): State<AppState>,
     Extension(app): Extension<Arc<LoadedApp>>,
+    Extension(caller): Extension<crate::apps::AdminCaller>,
     Path((_, customer_id)): Path<(String, String)>,
     Json(event): Json<LifecycleEvent>,
 ) -> Result<Json<Recorded>, ApiError> {
@@ -111,14 +112,14 @@ pub async fn post(
     state
         .inner
         .storage
-        .record_lifecycle(&app.record.id, app.record.live, &record)
+        .record_lifecycle(&app.record.id, caller.mode.is_live(), &record)
         .await?;
     if event.kind == LifecycleType::Upgraded {
         // An upgrade converts the latest upgrade prompt shown in the 30 days before it.
         state
             .inner
             .storage
-            .attribute_upgrades(&app.record.id, app.record.live, &record.customer_id)
+            .attribute_upgrades(&app.record.id, caller.mode.is_live(), &record.customer_id)
             .await?;
     }
     Ok(Json(Recorded { recorded: true }))

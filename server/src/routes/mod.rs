@@ -3,9 +3,10 @@
 //!
 //! Public routes (`/v1/apps/{app_id}/...`) sit behind [`crate::apps::public_guard`] (origin
 //! allow-list, CORS), admin routes (`/v1/admin/apps/{app_id}/...`) behind
-//! [`crate::apps::admin_guard`] (bearer secret). Both are rate limited per client and app.
+//! [`crate::apps::admin_guard`] (an admin key of the app, whose mode is the call's). Both are rate limited per client and app.
 
 pub mod admin_config;
+pub mod app_settings;
 pub mod cancel_page;
 pub mod cancel_plan;
 pub mod events;
@@ -57,6 +58,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         ))
         .layer(DefaultBodyLimit::max(PUBLIC_BODY_LIMIT));
     let admin = Router::new()
+        .route(
+            "/v1/admin/apps/{app_id}",
+            get(app_settings::get).patch(app_settings::patch),
+        )
         .route(
             "/v1/admin/apps/{app_id}/config",
             get(admin_config::get).put(admin_config::put),

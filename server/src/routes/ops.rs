@@ -53,6 +53,8 @@ pub async fn preflight() -> StatusCode {
         super::events::post,
         super::cancel_plan::post,
         super::offers::accept,
+        super::app_settings::get,
+        super::app_settings::patch,
         super::admin_config::get,
         super::admin_config::put,
         super::admin_config::versions,

@@ -171,9 +171,9 @@ fn split_trigger(key: &str) -> (String, Option<String>) {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StateRequest {
-    /// The customer (core's `Customer`); in live mode `hash` must verify.
+    /// The customer: a token signed by the host's backend, or (test mode) core's `Customer`.
     #[schema(value_type = Object)]
-    pub customer: Customer,
+    pub customer: crate::customers::CustomerInput,
 }
 
 /// A customer's prompt state: what `holdfast_core::caps::decide` needs, plus gate hits.
@@ -200,7 +200,7 @@ pub struct PromptStateBody {
     responses(
         (status = 200, description = "The state; empty for a customer never seen", body = PromptStateBody),
         (status = 400, description = "Malformed JSON", body = crate::error::ErrorResponse),
-        (status = 401, description = "Live mode: bad customer hash", body = crate::error::ErrorResponse),
+        (status = 401, description = "The customer token is refused (expired, wrong audience, bad signature, unknown key id, missing claim)", body = crate::error::ErrorResponse),
         (status = 403, description = "Origin not allowed", body = crate::error::ErrorResponse),
         (status = 404, description = "No such app", body = crate::error::ErrorResponse),
         (status = 422, description = "A field is refused; `field` names it", body = crate::error::ErrorResponse),
@@ -212,14 +212,20 @@ pub async fn state(
     Extension(app): Extension<Arc<LoadedApp>>,
     Json(body): Json<StateRequest>,
 ) -> Result<Json<PromptStateBody>, ApiError> {
-    let customer = super::offers::check_customer(&app, &body.customer)?;
+    let verified = crate::customers::verify(
+        &app,
+        &body.customer,
+        crate::clock::now(),
+        crate::customers::Expiry::Strict,
+    )?;
+    let customer = &verified.customer;
     let now = crate::clock::now();
     let s = state
         .inner
         .storage
         .prompt_state(
             &app.record.id,
-            app.record.live,
+            verified.mode.is_live(),
             &customer.id,
             now - HISTORY_DAYS * DAY,
             now,
@@ -325,6 +331,7 @@ const DEFAULT_RANGE: i64 = 30 * DAY;
 pub async fn stats(
     State(state): State<AppState>,
     Extension(app): Extension<Arc<LoadedApp>>,
+    Extension(caller): Extension<crate::apps::AdminCaller>,
     Query(params): Query<PromptStatsParams>,
 ) -> Result<Json<PromptStatsReport>, ApiError> {
     let now = crate::clock::now();
@@ -333,11 +340,7 @@ pub async fn stats(
     if from >= to {
         return Err(ApiError::invalid("from", "`from` must be before `to`"));
     }
-    let mode = params.mode.unwrap_or(if app.record.live {
-        Mode::Live
-    } else {
-        Mode::Test
-    });
+    let mode = super::stats::admin_mode(&caller, params.mode)?;
     let range = StatsRange {
         live: mode == Mode::Live,
         from,

@@ -9,7 +9,7 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 
 use crate::AppState;
-use crate::apps::LoadedApp;
+use crate::apps::{AdminCaller, LoadedApp};
 use crate::error::ApiError;
 use crate::extract::{Json, Query};
 use crate::storage::{StatsRange, Tally};
@@ -22,18 +22,27 @@ pub struct StatsParams {
     pub from: Option<i64>,
     /// Sessions started before, unix seconds (default: a day from now).
     pub to: Option<i64>,
-    /// `test` or `live` (default: the app's mode).
+    /// `test` or `live`: the admin key's mode (the default; the other is refused).
     pub mode: Option<Mode>,
 }
 
-/// Which data: test mode's and live mode's never mix.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Mode {
-    /// Unsigned customers allowed, data kept apart.
-    Test,
-    /// Signed customers only.
-    Live,
+pub use crate::keys::Mode;
+
+/// The mode an admin call reads: its key's. Naming the other mode is refused, so a test key can
+/// never read live data.
+pub fn admin_mode(caller: &AdminCaller, asked: Option<Mode>) -> Result<Mode, ApiError> {
+    match asked {
+        Some(mode) if mode != caller.mode => Err(ApiError::new(
+            axum::http::StatusCode::FORBIDDEN,
+            "wrong_mode",
+            format!(
+                "this admin key acts in {} mode; use a {mode} mode key for {mode} data",
+                caller.mode
+            ),
+        )
+        .field("mode")),
+        _ => Ok(caller.mode),
+    }
 }
 
 /// Outcomes over a set of sessions.
@@ -135,6 +144,7 @@ const DEFAULT_RANGE: i64 = 30 * 86_400;
 pub async fn get(
     State(state): State<AppState>,
     Extension(app): Extension<Arc<LoadedApp>>,
+    Extension(caller): Extension<AdminCaller>,
     Query(params): Query<StatsParams>,
 ) -> Result<Json<StatsReport>, ApiError> {
     let now = crate::clock::now();
@@ -144,11 +154,7 @@ pub async fn get(
     if from >= to {
         return Err(ApiError::invalid("from", "`from` must be before `to`"));
     }
-    let mode = params.mode.unwrap_or(if app.record.live {
-        Mode::Live
-    } else {
-        Mode::Test
-    });
+    let mode = admin_mode(&caller, params.mode)?;
     let range = StatsRange {
         live: mode == Mode::Live,
         from,

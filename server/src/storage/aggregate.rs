@@ -32,6 +32,10 @@ pub struct IngestOptions {
     /// Run the aggregator. Off only in tests that simulate a crash between the 200 and the fold:
     /// a store without it accepts batches but never folds them, and `settle` fails.
     pub aggregate: bool,
+    /// Open the ingest log. Off for administration (`holdfast-server apps ...`), which runs beside
+    /// a server that holds the log (SQLite's log files admit one process): such a store refuses
+    /// event ingest and folds nothing.
+    pub log: bool,
     /// After the log runs dry, the next pass waits for a new row and then this long, so a
     /// pass folds many requests' batches at once; a `settle` call cuts the wait short.
     pub interval: Duration,
@@ -44,6 +48,7 @@ impl Default for IngestOptions {
     fn default() -> Self {
         Self {
             aggregate: true,
+            log: true,
             interval: Duration::from_millis(100),
             max_rows_per_pass: 4000,
         }
@@ -425,7 +430,7 @@ impl Aggregator {
         Fut: Future<Output = anyhow::Result<Pass>> + Send,
     {
         let shared = Arc::new(Shared::default());
-        if !options.aggregate {
+        if !options.aggregate || !options.log {
             return Self {
                 requests: None,
                 shared,

@@ -30,6 +30,8 @@ mod filelog;
 mod sql;
 #[macro_use]
 pub mod prompts;
+#[macro_use]
+pub mod apps;
 pub mod postgres;
 pub mod sqlite;
 
@@ -53,6 +55,20 @@ impl Storage {
         Self::open_with(url, IngestOptions::default()).await
     }
 
+    /// Opens the database for administration only: apps, keys and configs, with no ingest log,
+    /// so it can run while a server uses the same database.
+    pub async fn open_admin(url: &str) -> anyhow::Result<Self> {
+        Self::open_with(
+            url,
+            IngestOptions {
+                aggregate: false,
+                log: false,
+                ..IngestOptions::default()
+            },
+        )
+        .await
+    }
+
     /// As [`Storage::open`], with explicit aggregator options (tests simulate a crash before the
     /// aggregator ran by turning it off).
     pub async fn open_with(url: &str, options: IngestOptions) -> anyhow::Result<Self> {
@@ -63,6 +79,13 @@ impl Storage {
         } else {
             anyhow::bail!("DATABASE_URL must start with sqlite: or postgres:");
         };
+        let moved = store.adopt_legacy_secrets(crate::clock::now()).await?;
+        if moved > 0 {
+            tracing::info!(
+                apps = moved,
+                "moved apps' single secrets to signing secrets and admin keys"
+            );
+        }
         Ok(Self { store })
     }
 }
@@ -75,15 +98,14 @@ impl std::ops::Deref for Storage {
     }
 }
 
-/// An app to create (or whose keys to update) at startup, such as the demo app.
+/// An app to create at startup if missing (or whose origins to update), such as the demo app.
+/// Its keys are added separately ([`apps::AppStore`]).
 #[derive(Debug, Clone)]
 pub struct NewApp {
     /// Public id, as in the script tag.
     pub id: String,
-    /// Signs customers and authenticates the admin API.
-    pub secret: String,
-    /// Live mode requires signed customers; test mode keeps its data apart.
-    pub live: bool,
+    /// What the operator calls it.
+    pub name: String,
     /// Browser origins allowed to call the public endpoints.
     pub origins: Vec<String>,
     /// The config to start with, as JSON (only used when the app is created).
@@ -92,33 +114,17 @@ pub struct NewApp {
     pub now: i64,
 }
 
-/// An app as stored.
-#[derive(Clone)]
+/// An app as stored. Its keys are apart ([`apps::AppStore::signing_secrets`]).
+#[derive(Debug, Clone)]
 pub struct AppRecord {
     /// Public id.
     pub id: String,
-    /// The app secret: signs customers, authenticates admin calls. Never logged.
-    pub secret: String,
-    /// Live (true) or test mode.
-    pub live: bool,
-    /// Allowed browser origins.
-    pub origins: Vec<String>,
+    /// Name, origins, audience: they serve both modes.
+    pub settings: apps::AppSettings,
     /// The current config document.
     pub config_json: String,
     /// The current config's version number.
     pub config_version: i64,
-}
-
-impl std::fmt::Debug for AppRecord {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppRecord")
-            .field("id", &self.id)
-            .field("secret", &"<redacted>")
-            .field("live", &self.live)
-            .field("origins", &self.origins)
-            .field("config_version", &self.config_version)
-            .finish_non_exhaustive()
-    }
 }
 
 /// One accepted version of an app's config, for the history list.
@@ -340,7 +346,7 @@ pub const DIMENSIONS: [&str; 6] = [
 /// The storage use cases. Every backend implements all of them with the same meaning; the story
 /// test in `tests/api/story.rs` drives them against each.
 #[async_trait]
-pub trait Store: prompts::PromptStore + Send + Sync + std::fmt::Debug {
+pub trait Store: prompts::PromptStore + apps::AppStore + Send + Sync + std::fmt::Debug {
     /// `sqlite` or `postgres`, for logs.
     fn backend(&self) -> &'static str;
 

@@ -6,7 +6,7 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
 /// PostgreSQL's migrations, applied in order, each once.
-const MIGRATIONS: [(i64, &str); 6] = [
+const MIGRATIONS: [(i64, &str); 7] = [
     (1, include_str!("../../migrations/postgres/0001_schema.sql")),
     (
         2,
@@ -28,6 +28,7 @@ const MIGRATIONS: [(i64, &str); 6] = [
         6,
         include_str!("../../migrations/postgres/0006_ingest_log.sql"),
     ),
+    (7, include_str!("../../migrations/postgres/0007_keys.sql")),
 ];
 
 /// An arbitrary constant key for the advisory lock that serialises migrations across replicas.
@@ -208,3 +209,4 @@ async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
 
 impl_store!(PostgresStore, "postgres");
 impl_prompt_store!(PostgresStore);
+impl_app_store!(PostgresStore);

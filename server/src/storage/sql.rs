@@ -78,15 +78,15 @@ macro_rules! impl_store {
                 let origins = serde_json::to_string(&app.origins)?;
                 let mut tx = self.pool.begin().await?;
                 let created = sqlx::query(
-                    "INSERT INTO apps (id, secret, live, origins, config, config_version, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, 1, $6) ON CONFLICT (id) DO NOTHING",
+                    "INSERT INTO apps (id, secret, live, origins, config, config_version, created_at, name) \
+                     VALUES ($1, '', $2, $3, $4, 1, $5, $6) ON CONFLICT (id) DO NOTHING",
                 )
                 .bind(&app.id)
-                .bind(&app.secret)
-                .bind(app.live)
+                .bind(false)
                 .bind(&origins)
                 .bind(&app.config_json)
                 .bind(app.now)
+                .bind(&app.name)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
@@ -101,9 +101,7 @@ macro_rules! impl_store {
                     .execute(&mut *tx)
                     .await?;
                 } else {
-                    sqlx::query("UPDATE apps SET secret = $1, live = $2, origins = $3 WHERE id = $4")
-                        .bind(&app.secret)
-                        .bind(app.live)
+                    sqlx::query("UPDATE apps SET origins = $1 WHERE id = $2")
                         .bind(&origins)
                         .bind(&app.id)
                         .execute(&mut *tx)
@@ -114,18 +112,20 @@ macro_rules! impl_store {
             }
 
             async fn app(&self, app_id: &str) -> anyhow::Result<Option<$crate::storage::AppRecord>> {
-                let row: Option<(String, String, bool, String, String, i64)> = sqlx::query_as(
-                    "SELECT id, secret, live, origins, config, config_version FROM apps WHERE id = $1",
+                let row: Option<(String, String, String, String, String, i64)> = sqlx::query_as(
+                    "SELECT id, name, audience, origins, config, config_version FROM apps WHERE id = $1",
                 )
                 .bind(app_id)
                 .fetch_optional(&self.pool)
                 .await?;
-                row.map(|(id, secret, live, origins, config_json, config_version)| {
+                row.map(|(id, name, audience, origins, config_json, config_version)| {
                     Ok($crate::storage::AppRecord {
                         id,
-                        secret,
-                        live,
-                        origins: serde_json::from_str(&origins)?,
+                        settings: $crate::storage::apps::AppSettings {
+                            name,
+                            origins: serde_json::from_str(&origins)?,
+                            audience: $crate::storage::apps::Audience::parse(&audience),
+                        },
                         config_json,
                         config_version,
                     })

@@ -21,7 +21,7 @@ use sqlx::{ConnectOptions, Connection, SqliteConnection, SqlitePool};
 use super::filelog::FileLog;
 
 /// SQLite's migrations, applied in order, each once.
-const MIGRATIONS: [(i64, &str); 7] = [
+const MIGRATIONS: [(i64, &str); 8] = [
     (1, include_str!("../../migrations/sqlite/0001_apps.sql")),
     (2, include_str!("../../migrations/sqlite/0002_outcomes.sql")),
     (3, include_str!("../../migrations/sqlite/0003_prompts.sql")),
@@ -41,14 +41,15 @@ const MIGRATIONS: [(i64, &str); 7] = [
         7,
         include_str!("../../migrations/sqlite/0007_ingest_log.sql"),
     ),
+    (8, include_str!("../../migrations/sqlite/0008_keys.sql")),
 ];
 
 /// Storage on a SQLite file.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
-    /// The ingest log's files.
-    log: Arc<FileLog>,
+    /// The ingest log's files (none when opened for administration).
+    log: Option<Arc<FileLog>>,
     /// How far the log is folded, and what is left.
     progress: Arc<Progress>,
     /// Folds the ingest log into events, sessions and prompt state.
@@ -99,6 +100,17 @@ impl SqliteStore {
             sqlx::query_as("SELECT folded_up_to FROM ingest_progress WHERE id = 1")
                 .fetch_one(&pool)
                 .await?;
+        if !options.log {
+            let aggregator = super::aggregate::Aggregator::spawn(options, |_| async {
+                anyhow::bail!("this store was opened without its ingest log")
+            });
+            return Ok(Self {
+                pool,
+                log: None,
+                progress: Arc::new(Progress::default()),
+                aggregator,
+            });
+        }
         let dir = sibling(main.get_filename(), ".ingest-log");
         let (log, backlog) = FileLog::open(&dir, folded_up_to)
             .with_context(|| format!("opening the ingest log in {}", dir.display()))?;
@@ -136,7 +148,7 @@ impl SqliteStore {
         });
         Ok(Self {
             pool,
-            log,
+            log: Some(log),
             progress,
             aggregator,
         })
@@ -146,6 +158,8 @@ impl SqliteStore {
     /// kilobytes under a mutex, durable against a process crash once it returns.
     async fn append_to_log(&self, row: super::batch::LogRow) -> anyhow::Result<()> {
         self.log
+            .as_ref()
+            .context("this store was opened for administration, without its ingest log")?
             .append(
                 &row.app_id,
                 row.live,
@@ -164,7 +178,10 @@ impl SqliteStore {
 
     /// Waits until every record appended before the call is folded; free when nothing is left.
     async fn settle_log(&self) -> anyhow::Result<()> {
-        let target = self.log.last_id();
+        let Some(log) = &self.log else {
+            return Ok(());
+        };
+        let target = log.last_id();
         if self.progress.folded_up_to.load(Ordering::Acquire) >= target {
             return Ok(());
         }
@@ -310,6 +327,7 @@ async fn migrate(pool: &SqlitePool) -> anyhow::Result<()> {
 
 impl_store!(SqliteStore, "sqlite");
 impl_prompt_store!(SqliteStore);
+impl_app_store!(SqliteStore);
 
 #[cfg(test)]
 mod tests {

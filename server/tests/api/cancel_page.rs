@@ -1,7 +1,9 @@
 //! `/cancel/{app_id}`: the cancel flow as plain HTML forms, no JavaScript; its sessions count in
 //! the stats like the widget's.
 
-use crate::helpers::{LIVE_APP, TEST_APP, TestApp, json_of, spawn_app};
+use crate::helpers::{
+    LIVE_APP, LIVE_KID, LIVE_SECRET, TEST_APP, TestApp, json_of, spawn_app, token_with,
+};
 
 const LINK: &str = "customer=cus_page&plan=pro&mrr_cents=4900&created_at=1700000000&currency=USD";
 
@@ -43,8 +45,12 @@ async fn get(app: &TestApp, app_id: &str, query: &str) -> (u16, String) {
 }
 
 async fn post(app: &TestApp, html: &str, extra: &[(&str, &str)]) -> String {
+    post_to(app, TEST_APP, html, extra).await
+}
+
+async fn post_to(app: &TestApp, app_id: &str, html: &str, extra: &[(&str, &str)]) -> String {
     let r = app
-        .post(&format!("/cancel/{TEST_APP}"))
+        .post(&format!("/cancel/{app_id}"))
         .form(&form_of(html, extra))
         .send()
         .await
@@ -194,11 +200,130 @@ async fn a_bad_link_is_refused_naming_the_field() {
     assert_eq!(huge.status(), 413, "an oversized form");
 }
 
+fn page_token(extra: serde_json::Value) -> String {
+    let mut claims = serde_json::json!({ "purpose": "cancel_page", "currency": "USD" });
+    if let (Some(c), Some(e)) = (claims.as_object_mut(), extra.as_object()) {
+        c.extend(e.clone());
+    }
+    token_with(LIVE_APP, LIVE_SECRET, Some(LIVE_KID), "cus_page", claims)
+}
+
 #[tokio::test]
-async fn live_mode_needs_the_signed_customer() {
+async fn a_signed_link_runs_the_flow_in_live_mode() {
     let app = spawn_app().await;
-    let (status, body) = get(&app, LIVE_APP, LINK).await;
-    assert_eq!(status, 401, "{body}");
+    let token = page_token(serde_json::json!({}));
+    let (status, page) = get(&app, LIVE_APP, &format!("token={token}&profile=standard")).await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(step(&page), "survey");
+    assert!(
+        !page.contains("cus_page"),
+        "the customer travels only inside the token"
+    );
+    let page = post_to(
+        &app,
+        LIVE_APP,
+        &page,
+        &[("reason", "too_expensive"), ("action", "survey")],
+    )
+    .await;
+    let page = post_to(&app, LIVE_APP, &page, &[("action", "decline")]).await;
+    let page = post_to(&app, LIVE_APP, &page, &[("action", "confirm")]).await;
+    assert_eq!(step(&page), "done");
+    let live = app.stats(LIVE_APP, "").await;
+    assert_eq!(live["totals"]["cancels"], 1, "{live}");
+}
+
+#[tokio::test]
+async fn the_plain_fields_are_test_mode_only() {
+    let app = spawn_app().await;
+    let (status, _) = get(&app, LIVE_APP, LINK).await;
+    assert_eq!(
+        status, 200,
+        "a plain link is a test-mode session, as anywhere"
+    );
+    let live = app.stats(LIVE_APP, "").await;
+    assert_eq!(live["totals"]["sessions"], 0);
+}
+
+#[tokio::test]
+async fn a_token_made_for_the_api_does_not_open_the_page() {
+    let app = spawn_app().await;
+    let token = token_with(
+        LIVE_APP,
+        LIVE_SECRET,
+        Some(LIVE_KID),
+        "cus_page",
+        serde_json::json!({}),
+    );
+    let (status, body) = get(&app, LIVE_APP, &format!("token={token}")).await;
+    assert_eq!(status, 401);
+    assert!(body.contains("wrong_purpose"), "{body}");
+}
+
+#[tokio::test]
+async fn an_expired_link_says_what_to_do_in_the_customers_language() {
+    let app = spawn_app().await;
+    let old = crate::helpers::now() - 8 * 86_400;
+    let token = page_token(serde_json::json!({ "iat": old, "exp": old + 86_400 }));
+    let r = app
+        .get(&format!("/cancel/{LIVE_APP}?token={token}"))
+        .header("accept-language", "zh-CN,zh;q=0.9")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let page = r.text().await.unwrap();
+    assert!(page.contains(r#"data-testid="hf-expired""#), "{page}");
+    assert!(page.contains("此取消链接已过期"), "{page}");
+}
+
+#[tokio::test]
+async fn a_post_from_another_site_is_refused() {
+    let app = spawn_app().await;
+    let (_, page) = get(&app, TEST_APP, LINK).await;
+    let r = app
+        .post(&format!("/cancel/{TEST_APP}"))
+        .header("origin", "https://evil.example")
+        .form(&form_of(&page, &[("action", "continue")]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let (_, body) = json_of(r).await;
+    assert_eq!(body["error"]["code"], "foreign_origin");
+}
+
+#[tokio::test]
+async fn a_post_without_the_sessions_anti_forgery_value_is_refused() {
+    let app = spawn_app().await;
+    let (_, page) = get(&app, TEST_APP, LINK).await;
+    let mut fields: Vec<(String, String)> = form_of(&page, &[("action", "continue")])
+        .into_iter()
+        .filter(|(k, _)| k != "csrf")
+        .collect();
+    let r = app
+        .post(&format!("/cancel/{TEST_APP}"))
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    // Nor does another session's value work.
+    let (_, other) = get(&app, TEST_APP, LINK).await;
+    let csrf = form_of(&other, &[])
+        .into_iter()
+        .find(|(k, _)| k == "csrf")
+        .unwrap();
+    fields.push(csrf);
+    let r = app
+        .post(&format!("/cancel/{TEST_APP}"))
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let (_, body) = json_of(r).await;
+    assert_eq!(body["error"]["code"], "bad_csrf");
 }
 
 #[tokio::test]

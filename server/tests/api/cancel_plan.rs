@@ -4,7 +4,9 @@
 use reqwest::Response;
 use serde_json::{Value, json};
 
-use crate::helpers::{LIVE_APP, ORIGIN, TEST_APP, TestApp, customer, json_of, spawn_app, uuid};
+use crate::helpers::{
+    LIVE_APP, ORIGIN, TEST_APP, TestApp, customer, json_of, signed, spawn_app, uuid,
+};
 
 async fn plan(app: &TestApp, app_id: &str, body: &Value) -> Response {
     app.post(&format!("/v1/apps/{app_id}/cancel-plan"))
@@ -85,12 +87,62 @@ async fn an_offer_redeemed_in_the_cooldown_is_no_longer_planned() {
 }
 
 #[tokio::test]
-async fn live_mode_refuses_a_plan_for_an_unsigned_customer() {
+async fn a_token_with_an_edited_mrr_is_refused_and_the_signed_one_is_planned() {
     let app = spawn_app().await;
-    let body = json!({ "customer": customer("cus_1") });
+    let token = signed("cus_1");
+    let body = json!({ "customer": token });
+    let (status, _) = json_of(plan(&app, LIVE_APP, &body).await).await;
+    assert_eq!(status, 200);
+    // A subscriber edits the claims in the console: the signature no longer covers them.
+    let token = token.as_str().unwrap();
+    let parts: Vec<&str> = token.split('.').collect();
+    let claims = String::from_utf8(base64_url_decode(parts[1]))
+        .unwrap()
+        .replace("\"mrr_cents\":4900", "\"mrr_cents\":990000");
+    let forged = format!(
+        "{}.{}.{}",
+        parts[0],
+        base64_url_encode(claims.as_bytes()),
+        parts[2]
+    );
+    let body = json!({ "customer": forged });
     let (status, body) = json_of(plan(&app, LIVE_APP, &body).await).await;
     assert_eq!(status, 401);
-    assert_eq!(body["error"]["code"], "bad_customer_hash");
+    assert_eq!(body["error"]["code"], "bad_signature");
+}
+
+fn base64_url_decode(s: &str) -> Vec<u8> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut bits = 0u32;
+    let mut n = 0;
+    let mut out = Vec::new();
+    for c in s.bytes() {
+        let v = ALPHABET.iter().position(|a| *a == c).unwrap() as u32;
+        bits = (bits << 6) | v;
+        n += 6;
+        if n >= 8 {
+            n -= 8;
+            out.push((bits >> n) as u8);
+        }
+    }
+    out
+}
+
+fn base64_url_encode(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let v = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..=chunk.len() {
+            out.push(ALPHABET[((v >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
 }
 
 #[tokio::test]

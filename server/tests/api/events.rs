@@ -4,8 +4,8 @@
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    LIVE_APP, LIVE_SECRET, ORIGIN, TEST_APP, customer, event, json_of, now, session, spawn_app,
-    uuid,
+    LIVE_APP, LIVE_APP_TEST_KEY, ORIGIN, TEST_APP, customer, event, json_of, now, session, signed,
+    spawn_app, token_with, uuid,
 };
 
 fn batch(events: Vec<Value>) -> Value {
@@ -320,35 +320,64 @@ async fn events_from_a_foreign_origin_are_a_403() {
 }
 
 #[tokio::test]
-async fn live_mode_refuses_an_unsigned_customer() {
+async fn a_plain_customer_object_is_test_mode_even_on_an_app_in_production() {
     let app = spawn_app().await;
-    let (status, body) = json_of(app.post_events(LIVE_APP, &batch(vec![started(0)])).await).await;
-    assert_eq!(status, 401);
-    insta::assert_json_snapshot!(body);
+    let body = session(
+        "cus_1",
+        "not_using",
+        "pause_2",
+        "cancel_confirmed",
+        now() - 60,
+    );
+    assert_eq!(app.post_events(LIVE_APP, &body).await.status(), 200);
+    let live = app.stats(LIVE_APP, "").await;
+    assert_eq!(live["mode"], "live", "a live admin key reads live data");
+    assert_eq!(
+        live["totals"]["sessions"], 0,
+        "unsigned data never counts as live"
+    );
+    let test = app
+        .admin_with(reqwest::Method::GET, LIVE_APP, LIVE_APP_TEST_KEY, "/stats")
+        .send()
+        .await
+        .unwrap();
+    let (_, test) = json_of(test).await;
+    assert_eq!(
+        (&test["mode"], &test["totals"]["sessions"]),
+        (&json!("test"), &json!(1))
+    );
 }
 
 #[tokio::test]
-async fn live_mode_refuses_a_customer_signed_with_another_key() {
+async fn a_customer_token_signed_with_another_key_is_refused() {
     let app = spawn_app().await;
     let mut body = batch(vec![started(0)]);
-    body["customer"]["hash"] = json!(holdfast_server::auth::customer_hash("sk_other", "cus_1"));
+    body["customer"] = json!(token_with(LIVE_APP, "sk_other", None, "cus_1", json!({})));
     let (status, body) = json_of(app.post_events(LIVE_APP, &body).await).await;
     assert_eq!(status, 401);
-    assert_eq!(body["error"]["code"], "bad_customer_hash");
+    assert_eq!(body["error"]["code"], "bad_signature");
+    assert_eq!(body["error"]["field"], "customer");
 }
 
 #[tokio::test]
-async fn live_mode_accepts_a_signed_customer() {
+async fn a_signed_customer_counts_in_live_mode() {
     let app = spawn_app().await;
-    let mut body = batch(vec![started(0)]);
-    body["customer"]["hash"] = json!(holdfast_server::auth::customer_hash(LIVE_SECRET, "cus_1"));
-    let (status, body) = json_of(app.post_events(LIVE_APP, &body).await).await;
-    assert_eq!(status, 200);
-    assert_eq!(body["accepted"], 1);
+    let mut body = session(
+        "cus_1",
+        "not_using",
+        "pause_2",
+        "cancel_confirmed",
+        now() - 60,
+    );
+    body["customer"] = signed("cus_1");
+    let (status, answer) = json_of(app.post_events(LIVE_APP, &body).await).await;
+    assert_eq!((status, &answer["accepted"]), (200, &json!(4)));
+    let live = app.stats(LIVE_APP, "").await;
+    assert_eq!(live["totals"]["sessions"], 1);
 }
 
 #[tokio::test]
-async fn test_mode_accepts_unsigned_customers_and_keeps_its_data_apart() {
+async fn test_mode_data_is_out_of_reach_of_another_modes_key() {
     let app = spawn_app().await;
     let body = session(
         "cus_1",
@@ -359,13 +388,16 @@ async fn test_mode_accepts_unsigned_customers_and_keeps_its_data_apart() {
     );
     assert_eq!(app.post_events(TEST_APP, &body).await.status(), 200);
     let test = app.stats(TEST_APP, "").await;
-    assert_eq!(test["mode"], "test", "stats default to the app's mode");
+    assert_eq!(test["mode"], "test", "stats are the admin key's mode");
     assert_eq!(test["totals"]["sessions"], 1);
-    let live = app.stats(TEST_APP, "mode=live").await;
-    assert_eq!(
-        live["totals"]["sessions"], 0,
-        "test data never shows as live"
-    );
+    let r = app
+        .admin(reqwest::Method::GET, TEST_APP, "/stats?mode=live")
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = json_of(r).await;
+    assert_eq!(status, 403, "a test key never reads live data");
+    assert_eq!(body["error"]["code"], "wrong_mode");
 }
 
 #[tokio::test]

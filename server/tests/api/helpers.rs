@@ -1,21 +1,27 @@
-//! `spawn_app()`: a real server on 127.0.0.1:0 over a fresh SQLite file, with a test-mode app and
-//! a live-mode app, and a client that speaks to it.
+//! `spawn_app()`: a real server on 127.0.0.1:0 over a fresh SQLite file, with two apps and known
+//! keys (a test-mode admin key and signing secret for `TEST_APP`, live-mode ones for `LIVE_APP`),
+//! customer tokens signed as a host's backend would, and a client that speaks to it.
 
 use holdfast_core::Customer;
 use holdfast_core::config::AppConfig;
+use holdfast_server::keys::{Mode, SigningSecret, admin_key_from};
 use holdfast_server::storage::NewApp;
 use holdfast_server::{AppState, RateLimit, Settings, Storage, serve};
 use reqwest::{Client, RequestBuilder, Response};
 use serde_json::{Value, json};
 
-/// The test-mode app: unsigned customers allowed.
+/// An app tried in test mode: plain customer objects.
 pub const TEST_APP: &str = "app_test";
-/// Its secret.
+/// Its test-mode signing secret and admin key.
 pub const TEST_SECRET: &str = "sk_test_secret";
-/// The live-mode app: customers must be signed.
+/// An app in production: customers arrive as tokens signed with its live signing secret.
 pub const LIVE_APP: &str = "app_live";
-/// Its secret.
+/// Its live-mode signing secret and admin key.
 pub const LIVE_SECRET: &str = "sk_live_secret";
+/// The live signing secret's key id.
+pub const LIVE_KID: &str = "live_k1";
+/// A test-mode admin key of `LIVE_APP`: its staging data.
+pub const LIVE_APP_TEST_KEY: &str = "sk_live_app_test_key";
 /// The origin both apps allow.
 pub const ORIGIN: &str = "https://shop.example";
 
@@ -41,22 +47,68 @@ pub async fn spawn_app_with(settings: Settings) -> TestApp {
     let url = format!("sqlite://{}", dir.path().join("holdfast.db").display());
     let storage = Storage::open(&url).await.expect("storage opens");
     let config = serde_json::to_string(&AppConfig::default()).expect("config serializes");
-    for (id, secret, live) in [
-        (TEST_APP, TEST_SECRET, false),
-        (LIVE_APP, LIVE_SECRET, true),
+    for (id, secret, mode) in [
+        (TEST_APP, TEST_SECRET, Mode::Test),
+        (LIVE_APP, LIVE_SECRET, Mode::Live),
     ] {
         storage
             .ensure_app(&NewApp {
                 id: id.into(),
-                secret: secret.into(),
-                live,
+                name: id.into(),
                 origins: vec![ORIGIN.into()],
                 config_json: config.clone(),
                 now: 1_700_000_000,
             })
             .await
             .expect("app created");
+        let kid = if mode == Mode::Live {
+            LIVE_KID
+        } else {
+            "test_k1"
+        };
+        storage
+            .add_signing_secret(
+                id,
+                &SigningSecret {
+                    mode,
+                    kid: kid.into(),
+                    secret: secret.into(),
+                    created_at: 1_700_000_000,
+                    retires_at: None,
+                },
+                None,
+            )
+            .await
+            .expect("signing secret");
+        storage
+            .add_admin_key(&admin_key_from(id, mode, "tests", secret, 1_700_000_000).stored)
+            .await
+            .expect("admin key");
     }
+    storage
+        .add_admin_key(
+            &admin_key_from(
+                LIVE_APP,
+                Mode::Test,
+                "staging",
+                LIVE_APP_TEST_KEY,
+                1_700_000_000,
+            )
+            .stored,
+        )
+        .await
+        .expect("admin key");
+    serve_storage(storage, dir, settings).await
+}
+
+/// A server over the database `url` as it is (no apps added), e.g. one the CLI prepared.
+pub async fn spawn_app_on(url: &str) -> TestApp {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let storage = Storage::open(url).await.expect("storage opens");
+    serve_storage(storage, dir, Settings::default()).await
+}
+
+async fn serve_storage(storage: Storage, dir: tempfile::TempDir, settings: Settings) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -88,6 +140,19 @@ impl TestApp {
         self.client
             .request(method, format!("{}/v1/admin/apps/{app}{path}", self.url))
             .bearer_auth(secret)
+    }
+
+    /// An admin request with a given key.
+    pub fn admin_with(
+        &self,
+        method: reqwest::Method,
+        app: &str,
+        key: &str,
+        path: &str,
+    ) -> RequestBuilder {
+        self.client
+            .request(method, format!("{}/v1/admin/apps/{app}{path}", self.url))
+            .bearer_auth(key)
     }
 
     pub async fn post_events(&self, app: &str, body: &Value) -> Response {
@@ -177,4 +242,42 @@ pub fn session(customer_id: &str, reason: &str, offer: &str, ending: &str, at_s:
     };
     events.push(event(ending, &s, ms + 3000, extra));
     json!({ "customer": customer(customer_id), "events": events })
+}
+
+/// A customer token for `app`, signed with `secret` as a host's backend would: the claims of
+/// [`customer`] `id`, valid for an hour, with `extra` claims merged over them (`null` removes one).
+pub fn token_with(app: &str, secret: &str, kid: Option<&str>, id: &str, extra: Value) -> String {
+    let mut claims = json!({
+        "sub": id,
+        "aud": app,
+        "iat": now(),
+        "exp": now() + 3600,
+        "plan": "pro",
+        "mrr_cents": 4900,
+        "created_at": now() - 365 * 86_400,
+    });
+    if let (Some(c), Some(extra)) = (claims.as_object_mut(), extra.as_object()) {
+        for (k, v) in extra {
+            if v.is_null() {
+                c.remove(k);
+            } else {
+                c.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    header.kid = kid.map(str::to_string);
+    let key = jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()).expect("a secret");
+    jsonwebtoken::encode(&header, &claims, &key).expect("token signs")
+}
+
+/// A live-mode token for `LIVE_APP`'s customer `id`.
+pub fn signed(id: &str) -> Value {
+    json!(token_with(
+        LIVE_APP,
+        LIVE_SECRET,
+        Some(LIVE_KID),
+        id,
+        json!({})
+    ))
 }

@@ -3,7 +3,10 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{LIVE_APP, TEST_APP, customer, json_of, spawn_app, uuid};
+use crate::helpers::{
+    LIVE_APP, LIVE_KID, LIVE_SECRET, TEST_APP, customer, json_of, signed, spawn_app, token_with,
+    uuid,
+};
 
 fn acceptance(customer_id: &str, reason: Option<&str>, offer: &str) -> Value {
     json!({
@@ -162,13 +165,29 @@ async fn the_first_exposure_is_sticky_when_the_experiment_changes() {
 }
 
 #[tokio::test]
-async fn live_mode_refuses_an_acceptance_with_a_bad_hash() {
+async fn an_acceptance_with_a_token_for_another_app_is_refused() {
     let app = spawn_app().await;
     let mut body = acceptance("cus_1", Some("too_expensive"), "discount_25");
-    body["customer"]["hash"] = json!("00ff");
+    body["customer"] = json!(token_with(
+        TEST_APP,
+        LIVE_SECRET,
+        Some(LIVE_KID),
+        "cus_1",
+        json!({})
+    ));
     let (status, body) = json_of(app.accept(LIVE_APP, &body).await).await;
     assert_eq!(status, 401);
-    assert_eq!(body["error"]["code"], "bad_customer_hash");
+    assert_eq!(body["error"]["code"], "wrong_audience");
+}
+
+#[tokio::test]
+async fn a_signed_customer_accepts_an_offer_in_live_mode() {
+    let app = spawn_app().await;
+    let mut body = acceptance("cus_1", Some("too_expensive"), "discount_25");
+    body["customer"] = signed("cus_1");
+    let (status, body) = json_of(app.accept(LIVE_APP, &body).await).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(app.stats(LIVE_APP, "").await["totals"]["saves"], 1);
 }
 
 #[tokio::test]

@@ -111,9 +111,14 @@ async fn the_demo_app_gets_a_history_worth_looking_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("demo.db").display());
     let storage = holdfast_server::Storage::open(&url).await.unwrap();
-    holdfast_server::demo::ensure_demo_app(&storage, "sk_demo", vec!["http://127.0.0.1:1".into()])
-        .await
-        .unwrap();
+    let printed = holdfast_server::demo::ensure_demo_app(
+        &storage,
+        Some("sk_demo"),
+        vec!["http://127.0.0.1:1".into()],
+    )
+    .await
+    .unwrap();
+    assert!(printed.is_none(), "a chosen demo secret is not printed");
     let now = holdfast_server::clock::now();
     let seeded = holdfast_server::demo::seed_history(&storage, now)
         .await
@@ -131,8 +136,17 @@ async fn the_demo_app_gets_a_history_worth_looking_at_once() {
         .await
         .unwrap()
         .unwrap();
-    assert!(!app.live, "the demo runs in test mode");
-    assert_eq!(app.origins, ["http://127.0.0.1:1"]);
+    assert_eq!(app.settings.origins, ["http://127.0.0.1:1"]);
+    let keys = storage
+        .admin_keys(holdfast_server::DEMO_APP_ID)
+        .await
+        .unwrap();
+    assert!(
+        keys.iter()
+            .all(|k| k.mode == holdfast_server::keys::Mode::Test
+                && k.hash == holdfast_server::keys::hash_admin_key("sk_demo")),
+        "the demo's admin key is the chosen value, in test mode, stored hashed: {keys:?}"
+    );
     let range = holdfast_server::storage::StatsRange {
         live: false,
         from: now - 200 * 86_400,

@@ -5,8 +5,8 @@ use reqwest::{Method, Response};
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    LIVE_APP, LIVE_SECRET, ORIGIN, TEST_APP, TestApp, customer, event, json_of, now, spawn_app,
-    uuid,
+    LIVE_APP, LIVE_KID, ORIGIN, TEST_APP, TestApp, customer, event, json_of, now, signed,
+    spawn_app, token_with, uuid,
 };
 
 const DAY: i64 = 86_400;
@@ -219,17 +219,22 @@ async fn a_prompt_shown_without_its_trigger_is_refused_naming_the_field() {
 }
 
 #[tokio::test]
-async fn live_mode_refuses_the_state_of_a_customer_with_a_bad_hash() {
+async fn prompt_state_needs_a_token_signed_with_the_apps_secret() {
     let app = spawn_app().await;
-    let mut c = customer("cus_1");
-    c["hash"] = json!(holdfast_server::auth::customer_hash("sk_other", "cus_1"));
-    let (status, body) = json_of(prompt_state(&app, LIVE_APP, c).await).await;
+    let forged = json!(token_with(
+        LIVE_APP,
+        "sk_other",
+        Some(LIVE_KID),
+        "cus_1",
+        json!({})
+    ));
+    let (status, body) = json_of(prompt_state(&app, LIVE_APP, forged).await).await;
     assert_eq!(status, 401);
-    assert_eq!(body["error"]["code"], "bad_customer_hash");
-
-    let mut c = customer("cus_1");
-    c["hash"] = json!(holdfast_server::auth::customer_hash(LIVE_SECRET, "cus_1"));
-    assert_eq!(prompt_state(&app, LIVE_APP, c).await.status(), 200);
+    assert_eq!(body["error"]["code"], "bad_signature");
+    assert_eq!(
+        prompt_state(&app, LIVE_APP, signed("cus_1")).await.status(),
+        200
+    );
 }
 
 #[tokio::test]

@@ -42,8 +42,7 @@ async fn story(storage: Storage, app_id: &str) {
     storage
         .ensure_app(&NewApp {
             id: app_id.into(),
-            secret: "sk".into(),
-            live: false,
+            name: "story".into(),
             origins: vec!["https://a.example".into()],
             config_json: "{\"v\":1}".into(),
             now: t0,
@@ -51,10 +50,7 @@ async fn story(storage: Storage, app_id: &str) {
         .await
         .unwrap();
     let app = storage.app(app_id).await.unwrap().expect("the app exists");
-    assert_eq!(
-        (app.config_version, app.origins.len(), app.live),
-        (1, 1, false)
-    );
+    assert_eq!((app.config_version, app.settings.origins.len()), (1, 1));
     assert!(storage.app("app_story_missing").await.unwrap().is_none());
 
     // Config history only grows.
@@ -422,8 +418,7 @@ async fn the_log_survives_a_restart(url: &str, app_id: &str) {
     stopped
         .ensure_app(&NewApp {
             id: app_id.into(),
-            secret: "sk".into(),
-            live: false,
+            name: "story".into(),
             origins: vec![],
             config_json: "{}".into(),
             now: t0,
@@ -545,8 +540,7 @@ async fn a_row_that_cannot_be_folded_never_stops_the_fold(storage: &Storage, app
     storage
         .ensure_app(&NewApp {
             id: app_id.into(),
-            secret: "sk".into(),
-            live: false,
+            name: "story".into(),
             origins: vec![],
             config_json: "{}".into(),
             now: t0,
@@ -640,4 +634,79 @@ async fn a_row_with_a_nul_folds_on_sqlite() {
     let storage = Storage::open(&url).await.unwrap();
     let sessions = a_row_that_cannot_be_folded_never_stops_the_fold(&storage, "app_poison").await;
     assert_eq!(sessions, 3, "SQLite stores NUL in text");
+}
+
+/// An app from before keys existed (one secret, one mode) keeps working: at the next start its
+/// secret becomes that mode's signing secret and an admin key of that mode, stored hashed.
+async fn a_legacy_app_keeps_its_secret_as_keys(
+    url: &str,
+    app_id: &str,
+    insert: impl std::future::Future<Output = ()>,
+) {
+    drop(Storage::open(url).await.unwrap());
+    insert.await;
+    let storage = Storage::open(url).await.unwrap();
+    let secrets = storage.signing_secrets(app_id).await.unwrap();
+    assert_eq!(secrets.len(), 1);
+    assert_eq!(
+        (
+            secrets[0].kid.as_str(),
+            secrets[0].mode,
+            secrets[0].secret.as_str()
+        ),
+        ("legacy", holdfast_server::keys::Mode::Live, "sk_old")
+    );
+    let key = storage
+        .admin_key(app_id, &holdfast_server::keys::hash_admin_key("sk_old"))
+        .await
+        .unwrap()
+        .expect("the old secret opens the admin API");
+    assert_eq!(
+        (key.app_id.as_str(), key.mode),
+        (app_id, holdfast_server::keys::Mode::Live)
+    );
+    // Once moved, a restart changes nothing.
+    drop(storage);
+    let storage = Storage::open(url).await.unwrap();
+    assert_eq!(storage.signing_secrets(app_id).await.unwrap().len(), 1);
+    assert_eq!(storage.admin_keys(app_id).await.unwrap().len(), 1);
+}
+
+const LEGACY_APP: &str = "INSERT INTO apps (id, secret, live, origins, config, config_version, created_at) VALUES ($1, 'sk_old', $2, '[]', '{}', 1, 1)";
+
+#[tokio::test]
+async fn a_legacy_app_keeps_its_secret_as_keys_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("legacy.db").display());
+    let insert = async {
+        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+        sqlx::query(LEGACY_APP)
+            .bind("app_old")
+            .bind(true)
+            .execute(&pool)
+            .await
+            .unwrap();
+    };
+    a_legacy_app_keeps_its_secret_as_keys(&url, "app_old", insert).await;
+}
+
+#[tokio::test]
+async fn a_legacy_app_keeps_its_secret_as_keys_on_postgres() {
+    let Ok(url) = std::env::var("HOLDFAST_TEST_POSTGRES_URL") else {
+        println!(
+            "skipped PostgreSQL: HOLDFAST_TEST_POSTGRES_URL is not set (scripts/test sets it)"
+        );
+        return;
+    };
+    let app_id = format!("app_old_{}", uuid::Uuid::new_v4().simple());
+    let insert = async {
+        let pool = sqlx::PgPool::connect(&url).await.unwrap();
+        sqlx::query(LEGACY_APP)
+            .bind(&app_id)
+            .bind(true)
+            .execute(&pool)
+            .await
+            .unwrap();
+    };
+    a_legacy_app_keeps_its_secret_as_keys(&url, &app_id, insert).await;
 }

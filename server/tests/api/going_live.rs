@@ -1,0 +1,192 @@
+//! A SaaS team's path to production, as the README tells it: create an app with the CLI, sign a
+//! customer token with the printed live signing secret, plan and accept an offer from the browser,
+//! read the outcome with the printed live admin key; rotate the signing secret and revoke a key.
+//! On SQLite, and on the real PostgreSQL when `HOLDFAST_TEST_POSTGRES_URL` is set.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{json_of, now, spawn_app_on, token_with, uuid};
+
+/// Runs `holdfast-server` with `args` on the database `url`; its standard output.
+fn cli(url: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_holdfast-server"))
+        .args(args)
+        .env("DATABASE_URL", url)
+        .output()
+        .expect("the binary runs");
+    assert!(
+        out.status.success(),
+        "holdfast-server {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("text")
+}
+
+async fn the_path_to_production(url: &str) {
+    let origin = "https://app.acme.example";
+    let created: Value = serde_json::from_str(&cli(
+        url,
+        &[
+            "apps", "create", "--name", "Acme", "--origin", origin, "--json",
+        ],
+    ))
+    .expect("JSON");
+    let app_id = created["app_id"].as_str().unwrap().to_string();
+    let live_secret = created["live"]["signing_secret"].as_str().unwrap();
+    let live_admin = created["live"]["admin_key"].as_str().unwrap();
+    let test_admin = created["test"]["admin_key"].as_str().unwrap();
+    assert!(live_secret.starts_with("hfs_live_") && live_admin.starts_with("hfk_live_"));
+    assert!(cli(url, &["apps", "list"]).contains(&app_id));
+
+    let server = spawn_app_on(url).await;
+    let token = token_with(
+        &app_id,
+        live_secret,
+        None,
+        "cus_acme_1",
+        json!({ "period_end": now() + 86_400 }),
+    );
+    let plan = server
+        .post(&format!("/v1/apps/{app_id}/cancel-plan"))
+        .header("origin", origin)
+        .json(&json!({ "customer": token }))
+        .send()
+        .await
+        .unwrap();
+    let (status, plan) = json_of(plan).await;
+    assert_eq!(status, 200, "{plan}");
+    let offer = plan["offers"]
+        .as_array()
+        .and_then(|all| all.iter().find(|o| o["reason"] == "too_expensive"))
+        .and_then(|o| o["offers"][0]["id"].as_str())
+        .expect("an offer for the reason")
+        .to_string();
+    let accepted = server
+        .post(&format!("/v1/apps/{app_id}/offers/accept"))
+        .header("origin", origin)
+        .json(
+            &json!({ "customer": token, "session_id": uuid(), "event_id": uuid(),
+                       "reason": "too_expensive", "offer_id": offer }),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(accepted.status(), 200);
+    let stats = |key: &str| {
+        server
+            .get(&format!("/v1/admin/apps/{app_id}/stats"))
+            .bearer_auth(key)
+            .send()
+    };
+    let (_, live) = json_of(stats(live_admin).await.unwrap()).await;
+    assert_eq!(
+        (&live["mode"], &live["totals"]["saves"]),
+        (&json!("live"), &json!(1))
+    );
+    let (_, test) = json_of(stats(test_admin).await.unwrap()).await;
+    assert_eq!(test["totals"]["saves"], 0, "test mode has its own data");
+
+    // Another origin is refused; the operator adds it through the admin API.
+    let other = "https://staging.acme.example";
+    let refused = server
+        .post(&format!("/v1/apps/{app_id}/cancel-plan"))
+        .header("origin", other)
+        .json(&json!({ "customer": token }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+    let changed = server
+        .client
+        .patch(format!("{}/v1/admin/apps/{app_id}", server.url))
+        .bearer_auth(live_admin)
+        .json(&json!({ "origins": [origin, other] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), 200);
+    let allowed = server
+        .post(&format!("/v1/apps/{app_id}/cancel-plan"))
+        .header("origin", other)
+        .json(&json!({ "customer": token }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(allowed.status(), 200, "the change applies at once");
+
+    // Rotation without a grace period: tokens signed with the old secret stop verifying.
+    let rotated: Value = serde_json::from_str(&cli(
+        url,
+        &[
+            "apps",
+            "keys",
+            "rotate-signing",
+            &app_id,
+            "--mode",
+            "live",
+            "--grace",
+            "0",
+            "--json",
+        ],
+    ))
+    .unwrap();
+    let plan_with = |customer: String| {
+        server
+            .post(&format!("/v1/apps/{app_id}/cancel-plan"))
+            .header("origin", origin)
+            .json(&json!({ "customer": customer }))
+            .send()
+    };
+    let new_secret = rotated["signing_secret"].as_str().unwrap();
+    let kid = rotated["kid"].as_str().unwrap();
+    let new = token_with(&app_id, new_secret, Some(kid), "cus_acme_1", json!({}));
+    // The running server reads the app's keys again within seconds (its app cache): wait for
+    // the new secret to verify, by watching.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while plan_with(new.clone()).await.unwrap().status() != 200 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the new secret never verified"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let old = token_with(&app_id, live_secret, None, "cus_acme_1", json!({}));
+    let (status, body) = json_of(plan_with(old).await.unwrap()).await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (401, &json!("bad_signature"))
+    );
+
+    // A revoked admin key opens nothing.
+    let key_id = &live_admin[..17];
+    cli(url, &["apps", "keys", "revoke", &app_id, key_id]);
+    let r = server
+        .get(&format!("/v1/admin/apps/{app_id}/stats"))
+        .bearer_auth(live_admin)
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = json_of(r).await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (401, &json!("revoked_api_key"))
+    );
+}
+
+#[tokio::test]
+async fn a_team_goes_live_with_the_cli_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("acme.db").display());
+    the_path_to_production(&url).await;
+}
+
+#[tokio::test]
+async fn a_team_goes_live_with_the_cli_on_postgres() {
+    let Ok(url) = std::env::var("HOLDFAST_TEST_POSTGRES_URL") else {
+        println!(
+            "skipped PostgreSQL: HOLDFAST_TEST_POSTGRES_URL is not set (scripts/test sets it)"
+        );
+        return;
+    };
+    the_path_to_production(&url).await;
+}
