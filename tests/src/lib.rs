@@ -22,6 +22,28 @@ pub struct TestServer {
     _dir: tempfile::TempDir,
 }
 
+/// The demo app's live signing secret and live admin key in end-to-end tests.
+pub const LIVE_SECRET: &str = "sk_live_e2e";
+
+/// A live-mode customer token for the demo app, signed as a host's backend would, with `claims`
+/// over a pro customer's.
+pub fn live_token(claims: &serde_json::Value) -> anyhow::Result<String> {
+    let now = holdfast_server::clock::now();
+    let mut all = serde_json::json!({
+        "sub": "cus_live_1", "aud": holdfast_server::DEMO_APP_ID, "iat": now, "exp": now + 3600,
+        "plan": "pro", "mrr_cents": 4900, "created_at": now - 400 * 86_400, "currency": "USD",
+    });
+    if let (Some(a), Some(c)) = (all.as_object_mut(), claims.as_object()) {
+        a.extend(c.clone());
+    }
+    let key = jsonwebtoken::EncodingKey::from_secret(LIVE_SECRET.as_bytes())?;
+    Ok(jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &all,
+        &key,
+    )?)
+}
+
 /// Where Trunk puts the build that the server serves.
 pub fn dist_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../dist")
@@ -48,6 +70,34 @@ pub async fn spawn_server() -> anyhow::Result<TestServer> {
         vec![format!("http://{addr}")],
     )
     .await?;
+    // Live mode too, with keys the tests know: a signing secret to sign customer tokens as a
+    // host's backend would, and an admin key to read live data.
+    let now = holdfast_server::clock::now();
+    storage
+        .add_signing_secret(
+            holdfast_server::DEMO_APP_ID,
+            &holdfast_server::keys::SigningSecret {
+                mode: holdfast_server::keys::Mode::Live,
+                kid: "live_e2e".into(),
+                secret: LIVE_SECRET.into(),
+                created_at: now,
+                retires_at: None,
+            },
+            None,
+        )
+        .await?;
+    storage
+        .add_admin_key(
+            &holdfast_server::keys::admin_key_from(
+                holdfast_server::DEMO_APP_ID,
+                holdfast_server::keys::Mode::Live,
+                "e2e",
+                LIVE_SECRET,
+                now,
+            )
+            .stored,
+        )
+        .await?;
     tokio::spawn(serve(
         listener,
         AppState::new(storage, dist),

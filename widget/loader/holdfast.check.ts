@@ -16,6 +16,12 @@ export async function hostCode(): Promise<void> {
     void kind;
   }
   await Holdfast.gate({ customer, feature: "sso", onTrial: (f) => void f });
+  // Live mode: the token the host's backend signed.
+  const token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJjdXNfMSJ9.sig";
+  await Holdfast.cancel({ customer: token });
+  Holdfast.identify(token);
+  // @ts-expect-error identify takes the token string
+  Holdfast.identify({ id: "cus_1" });
   // @ts-expect-error mrr_cents is a number of cents
   await Holdfast.cancel({ customer: { ...customer, mrr_cents: "49" } });
   // @ts-expect-error an unknown policy profile

@@ -1,6 +1,15 @@
 // Types for the Holdfast JS API (window.Holdfast), as defined by holdfast.js and the widget.
 // Copy this file into your project or reference it from the server: /holdfast.d.ts.
 
+/**
+ * A customer token: an HS256 JWT your backend signs with the app's signing secret (live mode).
+ * Claims: sub (your customer id), aud (the app id), iat, exp (at most 7 days after iat), plan,
+ * mrr_cents, created_at, and optionally currency, country, region, locale, seats_used,
+ * seats_limit, discounted, segment, attributes, period_end.
+ */
+export type CustomerToken = string;
+
+/** A customer as a plain object: test mode only (live mode needs a CustomerToken). */
 export interface HoldfastCustomer {
   /** Your customer id: the unit of experiments, caps and stats. */
   id: string;
@@ -46,7 +55,7 @@ export type CancelOutcome =
   | { outcome: "abandoned" };
 
 export interface CancelOptions {
-  customer: HoldfastCustomer;
+  customer: HoldfastCustomer | CustomerToken;
   /** Overrides the customer's and the browser's locale. */
   locale?: string;
   /** Overrides the profile resolved from the customer's place. */
@@ -69,7 +78,7 @@ export type PromptResult =
   | { status: "suppressed"; reason: string };
 
 export interface UsageOptions {
-  customer: HoldfastCustomer;
+  customer: HoldfastCustomer | CustomerToken;
   /** Your metric name; "seats" reads used/limit from the customer and accepts invites. */
   metric: string;
   used?: number;
@@ -83,7 +92,7 @@ export interface UsageOptions {
 }
 
 export interface GateOptions {
-  customer: HoldfastCustomer;
+  customer: HoldfastCustomer | CustomerToken;
   /** The locked feature's name. */
   feature: string;
   locale?: string;
@@ -95,6 +104,8 @@ export interface HoldfastApi {
   cancel(options: CancelOptions): Promise<CancelOutcome>;
   usage(options: UsageOptions): Promise<PromptResult>;
   gate(options: GateOptions): Promise<PromptResult>;
+  /** A fresh customer token (sign a new one before the last expires): queued events use it. */
+  identify(token: CustomerToken): void;
 }
 
 declare global {

@@ -43,7 +43,12 @@
     };
   }
   // Calls queued by the two-line stub before this file arrived: [name, opts, resolve, reject].
-  w.Holdfast = { cancel: call("cancel"), usage: call("usage"), gate: call("gate"), ready: function () { return load(cancelB).then(function () { return !!cancelB.api; }); }, config: cfg };
+  // A fresh customer token: the bundles' outboxes send queued events of its customer with it.
+  function identify(t) {
+    if (typeof t !== "string") throw new TypeError("Holdfast.identify: expected a customer token (JWT)");
+    cfg.token = t;
+  }
+  w.Holdfast = { cancel: call("cancel"), usage: call("usage"), gate: call("gate"), identify: identify, ready: function () { return load(cancelB).then(function () { return !!cancelB.api; }); }, config: cfg };
   queue.forEach(enqueue);
   (w.requestIdleCallback || function (f) { setTimeout(f, 1); })(function () { load(cancelB); });
 })(window, document);

@@ -1,6 +1,9 @@
-//! The `customer` option, checked field by field into the object the server's `Customer` type
-//! accepts (known fields only, dates as Unix seconds). One table drives it, so the cancel bundle
-//! carries a few hundred bytes of checks instead of a decoder per field.
+//! The `customer` option: a customer token (a JWT the host's backend signed: live mode) or, in
+//! test mode, an object checked field by field into what the server's `Customer` type accepts
+//! (known fields only, dates as Unix seconds). One table drives the checks, so the cancel bundle
+//! carries a few hundred bytes of them instead of a decoder per field. A token is sent as it is;
+//! its claims are read here (never verified: the server does) only for what the browser itself
+//! shows or keys by: the customer id, locale, currency, plan and place.
 
 use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
@@ -130,6 +133,60 @@ pub fn normalize(v: &JsValue, path: &str) -> Result<Object, String> {
         let _ = Reflect::set(&out, &key.into(), &check(kind, &value, &field)?);
     }
     Ok(out)
+}
+
+/// The customer the host passed: what is sent to the server, and its fields for local reads.
+pub struct Subject {
+    /// The token string, or the normalised object.
+    pub wire: JsValue,
+    /// The fields (a token's claims, with `id` set from `sub`).
+    pub view: Object,
+}
+
+/// Accepts a token or an object (see the module doc); an error names what is wrong.
+pub fn accept(v: &JsValue, path: &str) -> Result<Subject, String> {
+    if let Some(token) = v.as_string() {
+        let view =
+            claims(&token).ok_or_else(|| [path, ": expected a customer token (JWT)"].concat())?;
+        return Ok(Subject {
+            wire: v.clone(),
+            view,
+        });
+    }
+    let view = normalize(v, path)?;
+    Ok(Subject {
+        wire: view.clone().into(),
+        view,
+    })
+}
+
+/// A token's claims, decoded from its middle part, with `id` = `sub`.
+pub fn claims(token: &str) -> Option<Object> {
+    let payload = token.split('.').nth(1)?;
+    let mut b64: String = payload
+        .chars()
+        .map(|c| match c {
+            '-' => '+',
+            '_' => '/',
+            c => c,
+        })
+        .collect();
+    while !b64.len().is_multiple_of(4) {
+        b64.push('=');
+    }
+    let text = web_sys::window()?.atob(&b64).ok()?;
+    let claims: Object = js_sys::JSON::parse(&text).ok()?.dyn_into().ok()?;
+    let _ = Reflect::set(&claims, &"id".into(), &get(&claims, "sub"));
+    Some(claims)
+}
+
+/// The customer id of what was sent (a token's `sub`, an object's `id`): how the outbox groups
+/// events and finds a fresher token for them.
+pub fn id_of(wire: &JsValue) -> JsValue {
+    match wire.as_string() {
+        Some(token) => claims(&token).map_or(JsValue::UNDEFINED, |c| get(&c, "id")),
+        None => get(wire, "id"),
+    }
 }
 
 /// A string field of a normalised customer.

@@ -165,9 +165,12 @@ fn entries(v: &JsValue) -> Vec<(String, JsValue)> {
 }
 
 /// The customer the host passes to `Holdfast.cancel/usage/gate`, checked by
-/// [`crate::customer::normalize`] (`created_at` is Unix seconds or an ISO 8601 date string).
-pub fn customer(v: &JsValue, path: &str) -> Result<Customer, String> {
-    let c: JsValue = crate::customer::normalize(v, path)?.into();
+/// [`crate::customer::accept`] (`created_at` is Unix seconds or an ISO 8601 date string), and
+/// what to send for it (the token, or the normalised object).
+pub fn customer(v: &JsValue, path: &str) -> Result<(Customer, JsValue), String> {
+    let subject = crate::customer::accept(v, path)?;
+    let wire = subject.wire;
+    let c: JsValue = subject.view.into();
     let text = |k: &str| field(&c, k).as_string();
     let number = |k: &str| field(&c, k).as_f64();
     let count = |k: &str| number(k).map(|n| n as u32);
@@ -182,21 +185,24 @@ pub fn customer(v: &JsValue, path: &str) -> Result<Customer, String> {
         };
         attributes.insert(k, value);
     }
-    Ok(Customer {
-        id: text("id").unwrap_or_default(),
-        plan: text("plan").unwrap_or_default(),
-        mrr_cents: number("mrr_cents").unwrap_or_default() as i64,
-        created_at: number("created_at").unwrap_or_default() as i64,
-        seats_used: count("seats_used"),
-        seats_limit: count("seats_limit"),
-        country: text("country"),
-        region: text("region"),
-        locale: text("locale"),
-        currency: text("currency"),
-        segment: text("segment"),
-        discounted: field(&c, "discounted").as_bool().unwrap_or(false),
-        attributes,
-    })
+    Ok((
+        Customer {
+            id: text("id").unwrap_or_default(),
+            plan: text("plan").unwrap_or_default(),
+            mrr_cents: number("mrr_cents").unwrap_or_default() as i64,
+            created_at: number("created_at").unwrap_or_default() as i64,
+            seats_used: count("seats_used"),
+            seats_limit: count("seats_limit"),
+            country: text("country"),
+            region: text("region"),
+            locale: text("locale"),
+            currency: text("currency"),
+            segment: text("segment"),
+            discounted: field(&c, "discounted").as_bool().unwrap_or(false),
+            attributes,
+        },
+        wire,
+    ))
 }
 
 /// The customer as the server's `Customer` type expects it (normalised, no unknown fields).

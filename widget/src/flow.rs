@@ -60,7 +60,8 @@ fn start(options: JsValue, resolve: Function, reject: &Function) -> Result<(), S
     if !options.is_object() {
         return Err("expected an options object { customer, ... }".into());
     }
-    let customer = customer::normalize(&field(&options, "customer"), "customer")?;
+    let subject = customer::accept(&field(&options, "customer"), "customer")?;
+    let customer = subject.view;
     let on_outcome = match field(&options, "onOutcome") {
         f if f.is_undefined() || f.is_null() => None,
         f => Some(
@@ -114,7 +115,7 @@ fn start(options: JsValue, resolve: Function, reject: &Function) -> Result<(), S
         currency: text("currency"),
         locales,
     };
-    let customer: JsValue = customer.into();
+    let customer = subject.wire;
     let reject = reject.clone();
     let request = plan_request(&customer, &local);
     load_plan(request, move |plan| {

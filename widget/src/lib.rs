@@ -116,9 +116,11 @@ pub fn start() -> Result<(), JsValue> {
     mount(&document()?).map(|_| ())
 }
 
-/// `Holdfast` loader hand-off: `{ app, endpoint }` from the script tag.
+/// `Holdfast` loader hand-off: `{ app, endpoint }` from the script tag, and later `token`, the
+/// newest customer token the page handed to `Holdfast.identify` (read when events are sent).
 #[wasm_bindgen]
 pub fn configure(options: JsValue) {
+    outbox::watch_loader(options.clone());
     let endpoint = field(&options, "endpoint").as_string().unwrap_or_default();
     let app = field(&options, "app").as_string().unwrap_or_default();
     session::set_target(Target {

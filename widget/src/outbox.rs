@@ -16,6 +16,9 @@ const CAPACITY: usize = 1000;
 
 thread_local! {
     static TARGET: RefCell<Option<(String, String)>> = const { RefCell::new(None) };
+    /// The loader's settings object: its `token` is the newest customer token the page handed
+    /// to `Holdfast.identify`.
+    static LOADER: RefCell<JsValue> = const { RefCell::new(JsValue::UNDEFINED) };
     static SENDING: Cell<bool> = const { Cell::new(false) };
 }
 
@@ -114,17 +117,29 @@ fn next_batch(entries: &Array) -> Option<(JsValue, Array)> {
         return None;
     }
     let customer = Reflect::get(&first, &"customer".into()).ok()?;
-    let id = Reflect::get(&customer, &"id".into()).ok()?;
+    let id = crate::customer::id_of(&customer);
     let events = Array::new();
     for entry in entries.iter() {
         let c = Reflect::get(&entry, &"customer".into()).unwrap_or_default();
-        if Reflect::get(&c, &"id".into()).ok() == Some(id.clone())
-            && (events.length() as usize) < BATCH
-        {
+        if crate::customer::id_of(&c) == id && (events.length() as usize) < BATCH {
             events.push(&Reflect::get(&entry, &"event".into()).unwrap_or_default());
         }
     }
+    // A token may have expired while the events waited: send with the newest one the page
+    // handed over for the same customer (`Holdfast.identify`).
+    let newest = LOADER.with(|l| Reflect::get(&l.borrow(), &"token".into()).unwrap_or_default());
+    let customer =
+        if customer.is_string() && newest.is_string() && crate::customer::id_of(&newest) == id {
+            newest
+        } else {
+            customer
+        };
     Some((customer, events))
+}
+
+/// Keeps the loader's settings object, whose `token` `Holdfast.identify` sets.
+pub fn watch_loader(settings: JsValue) {
+    LOADER.with(|l| *l.borrow_mut() = settings);
 }
 
 fn body(customer: &JsValue, events: &Array) -> Option<String> {

@@ -183,7 +183,7 @@ pub async fn run(call: &str, options: JsValue) -> Result<JsValue, String> {
     if !options.is_object() {
         return Err("expected an options object { customer, ... }".into());
     }
-    let customer = decode::customer(&field(&options, "customer"), "customer")?;
+    let (customer, customer_js) = decode::customer(&field(&options, "customer"), "customer")?;
     let callback = |k: &str| field(&options, k).dyn_into::<Function>().ok();
     let num = |k: &str| -> Result<Option<f64>, String> {
         let v = field(&options, k);
@@ -197,7 +197,6 @@ pub async fn run(call: &str, options: JsValue) -> Result<JsValue, String> {
     };
     let metric = field(&options, "metric").as_string();
     let feature = field(&options, "feature").as_string();
-    let customer_js = decode::customer_to_js(&customer);
     let now = (js_sys::Date::now() / 1000.0) as i64;
     let config = crate::load_config()
         .await

@@ -6,7 +6,7 @@
 )]
 
 use holdfast_widget::{HOST_ID, mount};
-use wasm_bindgen::JsCast;
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -173,8 +173,9 @@ fn the_config_decoder_reads_exactly_what_the_server_serialises() {
 #[wasm_bindgen_test]
 fn a_customer_round_trips_to_what_the_server_accepts() {
     let json = r#"{"id":"c1","plan":"pro","mrr_cents":4900,"created_at":1700000000,"country":"DE","attributes":{"beta":true,"seats":3}}"#;
-    let c =
-        holdfast_widget::decode::customer(&js_sys::JSON::parse(json).unwrap(), "customer").unwrap();
+    let c = holdfast_widget::decode::customer(&js_sys::JSON::parse(json).unwrap(), "customer")
+        .unwrap()
+        .0;
     let back = js_sys::JSON::stringify(&holdfast_widget::decode::customer_to_js(&c))
         .unwrap()
         .as_string()
@@ -253,4 +254,49 @@ fn the_plan_decoder_reads_exactly_what_the_server_writes() {
             "the default config has link-type offers to check"
         );
     }
+}
+
+/// `btoa` in base64url without padding, as JWTs are written.
+fn b64url(text: &str) -> String {
+    web_sys::window()
+        .unwrap()
+        .btoa(text)
+        .unwrap()
+        .trim_end_matches('=')
+        .replace('+', "-")
+        .replace('/', "_")
+}
+
+#[wasm_bindgen_test]
+fn a_customer_token_is_sent_as_it_is_and_its_claims_are_read_for_display() {
+    let claims = r#"{"sub":"cus_9","aud":"app_x","plan":"team","mrr_cents":9900,"created_at":1700000000,"locale":"zh-CN","seats_used":4,"seats_limit":5}"#;
+    let token = [b64url(r#"{"alg":"HS256"}"#), b64url(claims), "sig".into()].join(".");
+    let (customer, wire) =
+        holdfast_widget::decode::customer(&JsValue::from_str(&token), "customer").unwrap();
+    assert_eq!(
+        wire.as_string().as_deref(),
+        Some(token.as_str()),
+        "sent unchanged"
+    );
+    assert_eq!(
+        (
+            customer.id.as_str(),
+            customer.plan.as_str(),
+            customer.seats_used
+        ),
+        ("cus_9", "team", Some(4)),
+        "the browser reads the claims for what it shows"
+    );
+    assert_eq!(
+        holdfast_widget::customer::id_of(&wire)
+            .as_string()
+            .as_deref(),
+        Some("cus_9"),
+        "the outbox groups a token's events by its subject"
+    );
+    let refused = holdfast_widget::decode::customer(&JsValue::from_str("not a token"), "customer");
+    assert_eq!(
+        refused.err().as_deref(),
+        Some("customer: expected a customer token (JWT)")
+    );
 }
