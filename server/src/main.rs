@@ -5,8 +5,9 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Parser;
+use holdfast_core::config::Audience;
 use holdfast_server::keys::Mode;
-use holdfast_server::storage::apps::{AppSettings, Audience};
+use holdfast_server::storage::apps::AppSettings;
 use holdfast_server::{AppState, DEMO_APP_ID, Settings, Storage, clock, demo, operator, serve};
 use tracing_subscriber::EnvFilter;
 
@@ -105,7 +106,7 @@ enum AppsCommand {
         /// Remove every allowed origin.
         #[arg(long, conflicts_with = "origins")]
         no_origins: bool,
-        /// Consumer or business subscriptions.
+        /// Consumer or business subscriptions (a config change: a new config version).
         #[arg(long, value_parser = ["consumer", "business"])]
         audience: Option<String>,
     },
@@ -268,13 +269,12 @@ async fn apps(database_url: &str, command: AppsCommand) -> anyhow::Result<()> {
             let settings = AppSettings {
                 name: name.clone(),
                 origins,
-                audience: if business {
-                    Audience::Business
-                } else {
-                    Audience::Consumer
-                },
             };
-            let config = serde_json::to_string(&holdfast_core::config::AppConfig::default())?;
+            let mut config = holdfast_core::config::AppConfig::default();
+            if business {
+                config.policy.audience = Audience::Business;
+            }
+            let config = serde_json::to_string(&config)?;
             let created = operator::create_app(&storage, settings, config, now).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&created)?);
@@ -300,10 +300,9 @@ async fn apps(database_url: &str, command: AppsCommand) -> anyhow::Result<()> {
             } else {
                 for app in apps {
                     println!(
-                        "{}  {}  {}  origins: {}",
+                        "{}  {}  origins: {}",
                         app.id,
                         app.settings.name,
-                        app.settings.audience.as_str(),
                         app.settings.origins.join(" ")
                     );
                 }
@@ -315,19 +314,28 @@ async fn apps(database_url: &str, command: AppsCommand) -> anyhow::Result<()> {
                 .await?
                 .with_context(|| format!("no app {app_id}"))?;
             let keys = key_listing(&storage, &app_id).await?;
+            let audience =
+                serde_json::from_str::<holdfast_core::config::AppConfig>(&app.config_json)
+                    .map(|c| c.policy.audience)
+                    .unwrap_or(Audience::Consumer);
+            let audience = if audience == Audience::Business {
+                "business"
+            } else {
+                "consumer"
+            };
             if json {
                 let out = serde_json::json!({
                     "app_id": app.id,
                     "name": app.settings.name,
                     "origins": app.settings.origins,
-                    "audience": app.settings.audience,
+                    "audience": audience,
                     "config_version": app.config_version,
                     "keys": keys,
                 });
                 println!("{}", serde_json::to_string_pretty(&out)?);
             } else {
                 println!("{}  {}", app.id, app.settings.name);
-                println!("  audience  {}", app.settings.audience.as_str());
+                println!("  audience  {audience}");
                 println!("  origins   {}", app.settings.origins.join(" "));
                 println!("  config    version {}", app.config_version);
                 print_keys(&keys);
@@ -353,11 +361,17 @@ async fn apps(database_url: &str, command: AppsCommand) -> anyhow::Result<()> {
             } else if !origins.is_empty() {
                 settings.origins = origins;
             }
-            if let Some(audience) = audience {
-                settings.audience = Audience::parse(&audience);
-            }
             operator::check_settings(&settings).map_err(anyhow::Error::msg)?;
             storage.update_app(&app_id, &settings).await?;
+            if let Some(audience) = audience {
+                let audience = if audience == "business" {
+                    Audience::Business
+                } else {
+                    Audience::Consumer
+                };
+                let version = operator::set_audience(&storage, &app_id, audience, now).await?;
+                println!("Config version {version} sells to {audience:?} subscribers.");
+            }
             println!("Updated {app_id}: {}", serde_json::to_string(&settings)?);
         }
         AppsCommand::Keys(command) => keys(&storage, command, now).await?,

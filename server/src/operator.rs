@@ -7,6 +7,7 @@ use serde::Serialize;
 use crate::Storage;
 use crate::keys::{self, AdminKey, Mode, NewAdminKey, SigningSecret};
 use crate::storage::apps::{AppSettings, CreateApp};
+use holdfast_core::config::{AppConfig, Audience};
 
 /// The keys of one mode, as printed when an app is created.
 #[derive(Debug, Clone, Serialize)]
@@ -105,6 +106,28 @@ pub async fn create_app(
         .pop()
         .ok_or_else(|| anyhow::anyhow!("no test keys"))?;
     Ok(CreatedApp { app_id, test, live })
+}
+
+/// Sets whether the app sells to consumers or businesses: a field of its config (which decides
+/// the cancellation rules), so the change is a new config version like any other. Returns it.
+pub async fn set_audience(
+    storage: &Storage,
+    app_id: &str,
+    audience: Audience,
+    now: i64,
+) -> anyhow::Result<i64> {
+    let app = storage
+        .app(app_id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no app {app_id}"))?;
+    let mut config: AppConfig = serde_json::from_str(&app.config_json)?;
+    if config.policy.audience == audience {
+        return Ok(app.config_version);
+    }
+    config.policy.audience = audience;
+    storage
+        .replace_config(app_id, &serde_json::to_string(&config)?, now)
+        .await
 }
 
 /// Starts a new signing secret for `mode`; the current ones keep verifying for `grace_secs`.

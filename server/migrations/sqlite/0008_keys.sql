@@ -1,10 +1,8 @@
--- Apps get a name and an audience, and keys per mode: signing secrets (several valid during a
+-- Apps get a name, and keys per mode: signing secrets (several valid during a
 -- rotation) and admin API keys (stored as SHA-256 only). The old single `secret` and `live`
 -- columns stay for the data migration in Rust (`AppStore::adopt_legacy_secrets`), which moves
 -- each secret into both tables for the app's former mode and then clears it.
 ALTER TABLE apps ADD COLUMN name TEXT NOT NULL DEFAULT '';
--- consumer or business: which cancellation rules apply by default.
-ALTER TABLE apps ADD COLUMN audience TEXT NOT NULL DEFAULT 'consumer';
 
 CREATE TABLE signing_secrets (
     app_id     TEXT NOT NULL,

@@ -13,16 +13,20 @@ use crate::apps::{AdminCaller, LoadedApp};
 use crate::error::ApiError;
 use crate::extract::Json;
 use crate::keys::Mode;
-use crate::storage::apps::{AppSettings, Audience};
+use crate::storage::apps::AppSettings;
+use holdfast_core::config::Audience;
 
 /// The app as an admin sees it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AppView {
     /// Public id.
     pub app_id: String,
-    /// Name, origins, audience.
+    /// Name and origins.
     #[serde(flatten)]
     pub settings: AppSettings,
+    /// `consumer` or `business` (the config's `audience`).
+    #[schema(value_type = String)]
+    pub audience: Audience,
     /// The current config's version.
     pub config_version: i64,
     /// The mode of the admin key that asked: the data its other calls read.
@@ -37,7 +41,8 @@ pub struct SettingsChange {
     pub name: Option<String>,
     /// The allowed origins (scheme, host and port: `https://app.acme.com`), replacing the list.
     pub origins: Option<Vec<String>>,
-    /// Consumer or business subscriptions.
+    /// `consumer` or `business`: a config change, so a new config version.
+    #[schema(value_type = Option<String>)]
     pub audience: Option<Audience>,
 }
 
@@ -61,6 +66,7 @@ pub async fn get(
     Json(AppView {
         app_id: app.record.id.clone(),
         settings: app.record.settings.clone(),
+        audience: app.config.policy.audience,
         config_version: app.record.config_version,
         mode: caller.mode,
     })
@@ -94,9 +100,6 @@ pub async fn patch(
     if let Some(origins) = change.origins {
         settings.origins = origins;
     }
-    if let Some(audience) = change.audience {
-        settings.audience = audience;
-    }
     crate::operator::check_settings(&settings).map_err(|problem| {
         let field = problem.split(':').next().unwrap_or("settings").to_string();
         let field = if field.starts_with("origin") {
@@ -106,16 +109,18 @@ pub async fn patch(
         };
         ApiError::invalid(field, problem)
     })?;
-    state
-        .inner
-        .storage
-        .update_app(&app.record.id, &settings)
-        .await?;
+    let storage = &state.inner.storage;
+    storage.update_app(&app.record.id, &settings).await?;
+    let audience = change.audience.unwrap_or(app.config.policy.audience);
+    let config_version =
+        crate::operator::set_audience(storage, &app.record.id, audience, crate::clock::now())
+            .await?;
     state.inner.apps.invalidate(&app.record.id);
     Ok(Json(AppView {
         app_id: app.record.id.clone(),
         settings,
-        config_version: app.record.config_version,
+        audience,
+        config_version,
         mode: caller.mode,
     }))
 }

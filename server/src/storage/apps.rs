@@ -8,46 +8,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::keys::{AdminKey, SigningSecret};
 
-/// Whom the app sells to: consumer subscriptions get the consumer-protection cancellation rules
-/// of the customer's country or state by default; business contracts get the standard flow.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Audience {
-    /// Subscriptions sold to people.
-    #[default]
-    Consumer,
-    /// Subscriptions sold to companies.
-    Business,
-}
-
-impl Audience {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Audience::Consumer => "consumer",
-            Audience::Business => "business",
-        }
-    }
-
-    /// Reads a stored name (anything unknown is the safer consumer).
-    pub fn parse(s: &str) -> Self {
-        if s == "business" {
-            Audience::Business
-        } else {
-            Audience::Consumer
-        }
-    }
-}
-
-/// An app's settings: what `apps update` and the admin API change. They serve both modes.
+/// An app's settings: what `apps update` and the admin API change besides the config (whose
+/// `audience` says whether it sells to consumers or businesses). They serve both modes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AppSettings {
     /// What the operator calls it.
     pub name: String,
     /// Browser origins allowed to call the public endpoints (`https://app.example.com`).
     pub origins: Vec<String>,
-    /// Consumer or business subscriptions.
-    pub audience: Audience,
 }
 
 /// An app to create, with its first keys.
@@ -72,7 +40,7 @@ pub struct CreateApp {
 pub struct AppSummary {
     /// Public id.
     pub id: String,
-    /// Name, origins, audience.
+    /// Name and origins.
     #[serde(flatten)]
     pub settings: AppSettings,
     /// When it was created, Unix seconds.
@@ -154,7 +122,7 @@ macro_rules! impl_app_store {
                 let mut tx = self.pool.begin().await?;
                 sqlx::query(
                     "INSERT INTO apps (id, secret, live, origins, config, config_version, \
-                     created_at, name, audience) VALUES ($1, '', $2, $3, $4, 1, $5, $6, $7)",
+                     created_at, name) VALUES ($1, '', $2, $3, $4, 1, $5, $6)",
                 )
                 .bind(&app.id)
                 .bind(false)
@@ -162,7 +130,6 @@ macro_rules! impl_app_store {
                 .bind(&app.config_json)
                 .bind(app.now)
                 .bind(&app.settings.name)
-                .bind(app.settings.audience.as_str())
                 .execute(&mut *tx)
                 .await?;
                 sqlx::query(
@@ -185,20 +152,19 @@ macro_rules! impl_app_store {
             }
 
             async fn apps(&self) -> anyhow::Result<Vec<$crate::storage::apps::AppSummary>> {
-                let rows: Vec<(String, String, String, String, i64, i64)> = sqlx::query_as(
-                    "SELECT id, name, audience, origins, created_at, config_version FROM apps \
+                let rows: Vec<(String, String, String, i64, i64)> = sqlx::query_as(
+                    "SELECT id, name, origins, created_at, config_version FROM apps \
                      ORDER BY created_at, id",
                 )
                 .fetch_all(&self.pool)
                 .await?;
                 rows.into_iter()
-                    .map(|(id, name, audience, origins, created_at, config_version)| {
+                    .map(|(id, name, origins, created_at, config_version)| {
                         Ok($crate::storage::apps::AppSummary {
                             id,
                             settings: $crate::storage::apps::AppSettings {
                                 name,
                                 origins: serde_json::from_str(&origins)?,
-                                audience: $crate::storage::apps::Audience::parse(&audience),
                             },
                             created_at,
                             config_version,
@@ -212,12 +178,9 @@ macro_rules! impl_app_store {
                 app_id: &str,
                 settings: &$crate::storage::apps::AppSettings,
             ) -> anyhow::Result<bool> {
-                let updated = sqlx::query(
-                    "UPDATE apps SET name = $1, origins = $2, audience = $3 WHERE id = $4",
-                )
+                let updated = sqlx::query("UPDATE apps SET name = $1, origins = $2 WHERE id = $3")
                 .bind(&settings.name)
                 .bind(serde_json::to_string(&settings.origins)?)
-                .bind(settings.audience.as_str())
                 .bind(app_id)
                 .execute(&self.pool)
                 .await?

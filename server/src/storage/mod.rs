@@ -119,7 +119,7 @@ pub struct NewApp {
 pub struct AppRecord {
     /// Public id.
     pub id: String,
-    /// Name, origins, audience: they serve both modes.
+    /// Name and origins: they serve both modes.
     pub settings: apps::AppSettings,
     /// The current config document.
     pub config_json: String,

@@ -112,19 +112,18 @@ macro_rules! impl_store {
             }
 
             async fn app(&self, app_id: &str) -> anyhow::Result<Option<$crate::storage::AppRecord>> {
-                let row: Option<(String, String, String, String, String, i64)> = sqlx::query_as(
-                    "SELECT id, name, audience, origins, config, config_version FROM apps WHERE id = $1",
+                let row: Option<(String, String, String, String, i64)> = sqlx::query_as(
+                    "SELECT id, name, origins, config, config_version FROM apps WHERE id = $1",
                 )
                 .bind(app_id)
                 .fetch_optional(&self.pool)
                 .await?;
-                row.map(|(id, name, audience, origins, config_json, config_version)| {
+                row.map(|(id, name, origins, config_json, config_version)| {
                     Ok($crate::storage::AppRecord {
                         id,
                         settings: $crate::storage::apps::AppSettings {
                             name,
                             origins: serde_json::from_str(&origins)?,
-                            audience: $crate::storage::apps::Audience::parse(&audience),
                         },
                         config_json,
                         config_version,

@@ -100,11 +100,21 @@ async fn the_path_to_production(url: &str) {
         .client
         .patch(format!("{}/v1/admin/apps/{app_id}", server.url))
         .bearer_auth(live_admin)
-        .json(&json!({ "origins": [origin, other] }))
+        .json(&json!({ "origins": [origin, other], "audience": "business" }))
         .send()
         .await
         .unwrap();
-    assert_eq!(changed.status(), 200);
+    let (status, changed) = json_of(changed).await;
+    assert_eq!(status, 200, "{changed}");
+    assert_eq!(
+        (
+            &changed["audience"],
+            &changed["config_version"],
+            &changed["mode"]
+        ),
+        (&json!("business"), &json!(2), &json!("live")),
+        "the audience is the config's: a new version"
+    );
     let allowed = server
         .post(&format!("/v1/apps/{app_id}/cancel-plan"))
         .header("origin", other)
