@@ -34,6 +34,10 @@ pub struct ErrorBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<Object>>)]
     pub problems: Option<Vec<Problem>>,
+    /// On a 409: the outcome recorded first, which stands.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub recorded: Option<Box<serde_json::Value>>,
 }
 
 /// The envelope: `{ "error": ErrorBody }`.
@@ -53,6 +57,7 @@ impl ApiError {
                 message: message.into(),
                 field: None,
                 problems: None,
+                recorded: None,
             },
             cause: None,
         }
@@ -99,6 +104,17 @@ impl ApiError {
         );
         e.body.field = problems.first().map(|p| p.path.clone());
         e.body.problems = Some(problems);
+        e
+    }
+
+    /// 409: the session already has another outcome; the body carries the recorded one.
+    pub fn outcome_conflict(recorded: serde_json::Value) -> Self {
+        let mut e = Self::new(
+            StatusCode::CONFLICT,
+            "outcome_recorded",
+            "this session already has a recorded outcome; the first one stands",
+        );
+        e.body.recorded = Some(Box::new(recorded));
         e
     }
 

@@ -256,8 +256,17 @@ pub async fn post(
     let mut stored = Vec::with_capacity(batch.events.len());
     let mut prompt_events = Vec::new();
     let mut exposed = false;
+    let mut confirmations = Vec::new();
     for (i, event) in batch.events.iter().enumerate() {
         let valid = validate(i, event, now_ms, &app, customer, &variants)?;
+        if event.kind == EventType::CancelConfirmed {
+            confirmations.push(crate::cancel::CancelRequest {
+                session_id: valid.session_id.clone(),
+                reason: event.reason.clone(),
+                profile: event.profile,
+                period_end: None,
+            });
+        }
         prompt_events.extend(super::prompts::prompt_event(
             i, event, &valid.id, customer, &variants,
         )?);
@@ -278,6 +287,16 @@ pub async fn post(
         .storage
         .ingest(&app.record.id, verified.mode.is_live(), &batch)
         .await?;
+    // A confirmation that waited in the outbox (the cancellation call did not get through)
+    // records the cancellation now; the call is idempotent per session, so one that did get
+    // through changes nothing, and a session saved first keeps its save.
+    for req in &confirmations {
+        match crate::cancel::record_cancel(&state, &app, &verified, req).await {
+            Ok(_) => {}
+            Err(e) if e.status() == axum::http::StatusCode::CONFLICT => {}
+            Err(e) => return Err(e),
+        }
+    }
     Ok(Json(IngestResponse {
         accepted: outcome.accepted,
     }))
@@ -362,14 +381,8 @@ fn facts(
                 facts.offer_cost_cents = 0;
             }
         }
-        EventType::OfferAccepted => {
-            if let Some(offer) = offer {
-                facts = with_offer(facts, &app.config, offer, customer);
-            }
-            facts.saved = true;
-            facts.saved_at = Some(at);
-        }
-        EventType::CancelConfirmed => facts.cancelled = true,
+        // Outcomes are the server's own records (the acceptance and cancellation calls); the
+        // client's `offer_accepted` and `cancel_confirmed` events only feed the funnel.
         EventType::FlowAbandoned => facts.abandoned = true,
         _ => {}
     }

@@ -14,6 +14,7 @@ pub mod lifecycle;
 pub mod offers;
 pub mod ops;
 pub mod prompts;
+pub mod sessions;
 pub mod stats;
 pub mod widget_config;
 
@@ -52,6 +53,10 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/v1/apps/{app_id}/prompts/state",
             post(prompts::state).options(ops::preflight),
         )
+        .route(
+            "/v1/apps/{app_id}/sessions/{session_id}/cancel",
+            post(sessions::cancel).options(ops::preflight),
+        )
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             public_guard,
@@ -77,6 +82,14 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(
             "/v1/admin/apps/{app_id}/customers/{customer_id}/lifecycle",
             post(lifecycle::post),
+        )
+        .route(
+            "/v1/admin/apps/{app_id}/sessions/{session_id}",
+            get(sessions::get),
+        )
+        .route(
+            "/v1/admin/apps/{app_id}/customers/{customer_id}/sessions",
+            get(sessions::for_customer),
         )
         .route("/v1/admin/apps/{app_id}/stats", get(stats::get))
         .route("/v1/admin/apps/{app_id}/prompts/stats", get(prompts::stats))

@@ -271,6 +271,9 @@ fn merge(acc: &mut SessionFacts, new: &SessionFacts) {
     if new.started_at < acc.started_at {
         acc.started_at = new.started_at;
         acc.week.clone_from(&new.week);
+        acc.plan.clone_from(&new.plan);
+        acc.mrr_cents = new.mrr_cents;
+        acc.tenure_band.clone_from(&new.tenure_band);
     }
     if acc.variant.is_none() {
         acc.variant.clone_from(&new.variant);

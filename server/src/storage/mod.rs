@@ -32,6 +32,8 @@ mod sql;
 pub mod prompts;
 #[macro_use]
 pub mod apps;
+#[macro_use]
+pub mod outcomes;
 pub mod postgres;
 pub mod sqlite;
 
@@ -346,7 +348,9 @@ pub const DIMENSIONS: [&str; 6] = [
 /// The storage use cases. Every backend implements all of them with the same meaning; the story
 /// test in `tests/api/story.rs` drives them against each.
 #[async_trait]
-pub trait Store: prompts::PromptStore + apps::AppStore + Send + Sync + std::fmt::Debug {
+pub trait Store:
+    prompts::PromptStore + apps::AppStore + outcomes::OutcomeStore + Send + Sync + std::fmt::Debug
+{
     /// `sqlite` or `postgres`, for logs.
     fn backend(&self) -> &'static str;
 

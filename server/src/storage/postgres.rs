@@ -6,7 +6,7 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
 /// PostgreSQL's migrations, applied in order, each once.
-const MIGRATIONS: [(i64, &str); 7] = [
+const MIGRATIONS: [(i64, &str); 8] = [
     (1, include_str!("../../migrations/postgres/0001_schema.sql")),
     (
         2,
@@ -29,6 +29,10 @@ const MIGRATIONS: [(i64, &str); 7] = [
         include_str!("../../migrations/postgres/0006_ingest_log.sql"),
     ),
     (7, include_str!("../../migrations/postgres/0007_keys.sql")),
+    (
+        8,
+        include_str!("../../migrations/postgres/0008_outcomes.sql"),
+    ),
 ];
 
 /// An arbitrary constant key for the advisory lock that serialises migrations across replicas.
@@ -210,3 +214,7 @@ async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
 impl_store!(PostgresStore, "postgres");
 impl_prompt_store!(PostgresStore);
 impl_app_store!(PostgresStore);
+impl_outcome_store!(
+    PostgresStore,
+    Some("SELECT pg_advisory_xact_lock(hashtext($1))")
+);

@@ -21,10 +21,14 @@ pub const SESSION_COLUMNS: &str = "INSERT INTO sessions (app_id, session_id, liv
      offer_cost_cents, saved, saved_at, cancelled, abandoned) ";
 
 /// How an incoming session row folds into the stored one: order-independent, so retries and
-/// events that arrive out of order give the same row. A save fixes the session's offer.
+/// events that arrive out of order give the same row. The customer's facts (week, plan, MRR,
+/// tenure) are those at the session's earliest moment; a save fixes the session's offer.
 pub const SESSION_CONFLICT: &str = " ON CONFLICT (app_id, session_id) DO UPDATE SET \
      started_at = CASE WHEN excluded.started_at < sessions.started_at THEN excluded.started_at ELSE sessions.started_at END, \
      week = CASE WHEN excluded.started_at < sessions.started_at THEN excluded.week ELSE sessions.week END, \
+     plan = CASE WHEN excluded.started_at < sessions.started_at THEN excluded.plan ELSE sessions.plan END, \
+     mrr_cents = CASE WHEN excluded.started_at < sessions.started_at THEN excluded.mrr_cents ELSE sessions.mrr_cents END, \
+     tenure_band = CASE WHEN excluded.started_at < sessions.started_at THEN excluded.tenure_band ELSE sessions.tenure_band END, \
      variant = COALESCE(sessions.variant, excluded.variant), \
      reason = COALESCE(excluded.reason, sessions.reason), \
      offer_id = CASE WHEN sessions.saved = 1 THEN sessions.offer_id WHEN excluded.saved = 1 THEN excluded.offer_id ELSE COALESCE(excluded.offer_id, sessions.offer_id) END, \

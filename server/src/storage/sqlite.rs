@@ -21,7 +21,7 @@ use sqlx::{ConnectOptions, Connection, SqliteConnection, SqlitePool};
 use super::filelog::FileLog;
 
 /// SQLite's migrations, applied in order, each once.
-const MIGRATIONS: [(i64, &str); 8] = [
+const MIGRATIONS: [(i64, &str); 9] = [
     (1, include_str!("../../migrations/sqlite/0001_apps.sql")),
     (2, include_str!("../../migrations/sqlite/0002_outcomes.sql")),
     (3, include_str!("../../migrations/sqlite/0003_prompts.sql")),
@@ -42,6 +42,7 @@ const MIGRATIONS: [(i64, &str); 8] = [
         include_str!("../../migrations/sqlite/0007_ingest_log.sql"),
     ),
     (8, include_str!("../../migrations/sqlite/0008_keys.sql")),
+    (9, include_str!("../../migrations/sqlite/0009_outcomes.sql")),
 ];
 
 /// Storage on a SQLite file.
@@ -328,6 +329,8 @@ async fn migrate(pool: &SqlitePool) -> anyhow::Result<()> {
 impl_store!(SqliteStore, "sqlite");
 impl_prompt_store!(SqliteStore);
 impl_app_store!(SqliteStore);
+// SQLite has one writer: the outcome transaction's first write serialises it.
+impl_outcome_store!(SqliteStore, None);
 
 #[cfg(test)]
 mod tests {

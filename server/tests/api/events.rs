@@ -38,7 +38,7 @@ async fn a_retried_event_batch_changes_nothing() {
         "cus_1",
         "too_expensive",
         "discount_25",
-        "offer_accepted",
+        "cancel_confirmed",
         now() - 60,
     );
     assert_eq!(app.post_events(TEST_APP, &body).await.status(), 200);
@@ -57,7 +57,7 @@ async fn a_retried_event_batch_changes_nothing() {
     );
     let totals = &before["totals"];
     assert_eq!(
-        (&totals["sessions"], &totals["saves"]),
+        (&totals["sessions"], &totals["cancels"]),
         (&json!(1), &json!(1))
     );
     let metrics = app
@@ -407,7 +407,7 @@ async fn concurrent_retries_of_a_batch_store_each_event_once() {
         "cus_1",
         "too_expensive",
         "discount_25",
-        "offer_accepted",
+        "cancel_confirmed",
         now() - 60,
     );
     let url = format!("{}/v1/apps/{TEST_APP}/events", app.url);
@@ -423,7 +423,7 @@ async fn concurrent_retries_of_a_batch_store_each_event_once() {
     }
     let totals = &app.stats(TEST_APP, "").await["totals"];
     assert_eq!(
-        (totals["sessions"].as_i64(), totals["saves"].as_i64()),
+        (totals["sessions"].as_i64(), totals["cancels"].as_i64()),
         (Some(1), Some(1)),
         "each event is counted once across all retries"
     );

@@ -28,6 +28,8 @@ pub const ORIGIN: &str = "https://shop.example";
 pub struct TestApp {
     pub url: String,
     pub client: Client,
+    /// The server's storage, for tests that seed history no API call can backdate.
+    pub storage: Storage,
     _dir: tempfile::TempDir,
 }
 
@@ -45,7 +47,19 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(settings: Settings) -> TestApp {
     let dir = tempfile::tempdir().expect("a temp dir");
     let url = format!("sqlite://{}", dir.path().join("holdfast.db").display());
-    let storage = Storage::open(&url).await.expect("storage opens");
+    spawn_seeded(&url, dir, settings).await
+}
+
+/// A server with the test apps on the real PostgreSQL of `scripts/test`, if it is there. Tests
+/// share that database, so they use customer and session ids of their own.
+pub async fn spawn_app_on_postgres() -> Option<TestApp> {
+    let url = std::env::var("HOLDFAST_TEST_POSTGRES_URL").ok()?;
+    let dir = tempfile::tempdir().expect("a temp dir");
+    Some(spawn_seeded(&url, dir, Settings::default()).await)
+}
+
+async fn spawn_seeded(url: &str, dir: tempfile::TempDir, settings: Settings) -> TestApp {
+    let storage = Storage::open(url).await.expect("storage opens");
     let config = serde_json::to_string(&AppConfig::default()).expect("config serializes");
     for (id, secret, mode) in [
         (TEST_APP, TEST_SECRET, Mode::Test),
@@ -113,11 +127,12 @@ async fn serve_storage(storage: Storage, dir: tempfile::TempDir, settings: Setti
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let state = AppState::with_settings(storage, dir.path(), settings);
+    let state = AppState::with_settings(storage.clone(), dir.path(), settings);
     tokio::spawn(serve(listener, state, std::future::pending()));
     TestApp {
         url: format!("http://{addr}"),
         client: Client::new(),
+        storage,
         _dir: dir,
     }
 }
@@ -162,6 +177,26 @@ impl TestApp {
             .send()
             .await
             .expect("request sent")
+    }
+
+    /// Plays a [`session`] as the widget does: its events, and for a save the acceptance call
+    /// that records it (a cancellation is recorded from its `cancel_confirmed` event).
+    pub async fn play(&self, app: &str, body: &Value) {
+        let r = self.post_events(app, body).await;
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+        let events = body["events"].as_array().expect("events");
+        let last = events.last().expect("an event");
+        if last["type"] == "offer_accepted" {
+            let accept = json!({
+                "customer": body["customer"],
+                "session_id": last["session_id"],
+                "event_id": uuid(),
+                "reason": events.iter().find_map(|e| e.get("reason").cloned()),
+                "offer_id": last["offer_id"],
+            });
+            let r = self.accept(app, &accept).await;
+            assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+        }
     }
 
     pub async fn accept(&self, app: &str, body: &Value) -> Response {

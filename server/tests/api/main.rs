@@ -14,6 +14,7 @@ mod going_live;
 mod helpers;
 mod offers;
 mod ops;
+mod outcomes;
 mod prompts;
 mod stats;
 mod story;

@@ -30,7 +30,7 @@ async fn an_eligible_offer_is_accepted_with_the_rule_that_selected_it() {
     )
     .await;
     assert_eq!(status, 200);
-    insta::assert_json_snapshot!(body);
+    insta::assert_json_snapshot!(body, { ".received_at" => "[time]" });
 }
 
 #[tokio::test]

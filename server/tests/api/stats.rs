@@ -3,7 +3,10 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{TEST_APP, json_of, now, session, spawn_app};
+use holdfast_server::storage::SessionFacts;
+use holdfast_server::storage::outcomes::{NewOutcome, OutcomePolicy};
+
+use crate::helpers::{TEST_APP, json_of, now, session, spawn_app, uuid};
 
 #[tokio::test]
 async fn stats_count_sessions_saves_cancels_and_abandons_with_breakdowns() {
@@ -21,7 +24,7 @@ async fn stats_count_sessions_saves_cancels_and_abandons_with_breakdowns() {
         session("cus_3", "not_using", "pause_2", "offer_accepted", t),
         session("cus_4", "missing_feature", "roadmap", "flow_abandoned", t),
     ] {
-        assert_eq!(app.post_events(TEST_APP, &body).await.status(), 200);
+        app.play(TEST_APP, &body).await;
     }
     let stats = app
         .stats(TEST_APP, &format!("from={}&to={}", t - 10, t + 10))
@@ -43,7 +46,7 @@ async fn saved_mrr_is_net_of_the_offers_cost() {
         "offer_accepted",
         now() - 60,
     );
-    assert_eq!(app.post_events(TEST_APP, &body).await.status(), 200);
+    app.play(TEST_APP, &body).await;
     let totals = &app.stats(TEST_APP, "").await["totals"];
     // 25% of 4900 for 3 months.
     assert_eq!(totals["saved_mrr_cents"], 4900);
@@ -55,15 +58,46 @@ async fn saved_mrr_is_net_of_the_offers_cost() {
 async fn save_durability_counts_customers_who_churned_after_being_saved() {
     let app = spawn_app().await;
     let saved_at = now() - 100 * 86_400;
+    // Saves a hundred days old: no API call can backdate one, so they are recorded through the
+    // same storage call the acceptance makes.
     for id in ["cus_1", "cus_2"] {
-        let body = session(
-            id,
-            "too_expensive",
-            "discount_25",
-            "offer_accepted",
-            saved_at,
-        );
-        assert_eq!(app.post_events(TEST_APP, &body).await.status(), 200);
+        let session = uuid();
+        let facts = SessionFacts {
+            customer_id: id.into(),
+            started_at: saved_at,
+            week: "2026-01-05".into(),
+            plan: "pro".into(),
+            mrr_cents: 4900,
+            tenure_band: "365d+".into(),
+            offer_id: Some("discount_25".into()),
+            offer_kind: Some("discount".into()),
+            saved: true,
+            saved_at: Some(saved_at),
+            ..SessionFacts::default()
+        };
+        let new = NewOutcome {
+            session_id: session,
+            customer_id: id.into(),
+            outcome: "saved",
+            profile: Some("standard".into()),
+            reason: Some("too_expensive".into()),
+            offer_id: Some("discount_25".into()),
+            offer_json: None,
+            effective_date: None,
+            receipt_json: None,
+            at: saved_at,
+            response_json: "{}".into(),
+            session: facts,
+            redemption: Some((uuid(), "discount".into())),
+        };
+        let policy = OutcomePolicy {
+            save_after_cancel: |_| false,
+            recheck: None,
+        };
+        app.storage
+            .record_outcome(TEST_APP, false, &new, &policy)
+            .await
+            .unwrap();
     }
     let churn = json!({ "type": "churned", "at": saved_at + 45 * 86_400 });
     let r = app

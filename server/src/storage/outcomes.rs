@@ -1,0 +1,361 @@
+//! Recorded outcomes: one per cancel session, written only by the server's acceptance and
+//! cancellation calls (see `crate::cancel`), read by stats (through the session row they update)
+//! and by the host's backend before it acts.
+//!
+//! The rules live in one transaction, so concurrent calls cannot break them: the first outcome
+//! recorded for a session wins, a repeat of it returns the first answer, a conflicting one is
+//! refused with the recorded outcome, and a save is re-checked against the customer's ledger
+//! under a per-customer lock (PostgreSQL: an advisory lock; SQLite: its single writer), so two
+//! concurrent acceptances can never both redeem. The one change allowed is a save after a
+//! cancellation where the session's profile offers after cancelling (Minnesota); the earlier step
+//! stays in the outcome's history.
+//!
+//! `impl_outcome_store!` implements [`OutcomeStore`] once for both backends.
+
+use async_trait::async_trait;
+use serde::Serialize;
+
+use super::SessionFacts;
+
+/// An outcome to record.
+#[derive(Debug, Clone)]
+pub struct NewOutcome {
+    /// The session.
+    pub session_id: String,
+    /// Its customer.
+    pub customer_id: String,
+    /// `saved` or `cancelled`.
+    pub outcome: &'static str,
+    /// The policy profile the session ran under.
+    pub profile: Option<String>,
+    /// The survey answer.
+    pub reason: Option<String>,
+    /// A save's offer id.
+    pub offer_id: Option<String>,
+    /// A save's offer with its terms, as JSON.
+    pub offer_json: Option<String>,
+    /// A cancellation's last day (`YYYY-MM-DD`).
+    pub effective_date: Option<String>,
+    /// What the profile requires a receipt to say, as JSON.
+    pub receipt_json: Option<String>,
+    /// When the server recorded it, Unix seconds.
+    pub at: i64,
+    /// The answer to give, and to give again to a retry.
+    pub response_json: String,
+    /// The session row's change (saved or cancelled, with the offer's cost).
+    pub session: SessionFacts,
+    /// A save's ledger entry: `(idempotency key, offer kind)`.
+    pub redemption: Option<(String, String)>,
+}
+
+/// An outcome as recorded.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredOutcome {
+    /// The session.
+    pub session_id: String,
+    /// Its customer.
+    pub customer_id: String,
+    /// Live or test data.
+    pub live: bool,
+    /// `saved` or `cancelled`.
+    pub outcome: String,
+    /// The policy profile the session ran under.
+    pub profile: Option<String>,
+    /// The survey answer.
+    pub reason: Option<String>,
+    /// A save's offer id.
+    pub offer_id: Option<String>,
+    /// A save's offer with its terms, as JSON.
+    pub offer_json: Option<String>,
+    /// A cancellation's last day.
+    pub effective_date: Option<String>,
+    /// The receipt, as JSON.
+    pub receipt_json: Option<String>,
+    /// When it was first recorded.
+    pub recorded_at: i64,
+    /// When it last changed.
+    pub updated_at: i64,
+    /// The answer given.
+    pub response_json: String,
+    /// Earlier steps, as a JSON array.
+    pub history_json: String,
+}
+
+/// What recording did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Recorded {
+    /// Recorded now; the answer to give.
+    New(String),
+    /// The same outcome was already recorded: its first answer.
+    Repeat(String),
+    /// Another outcome was recorded first.
+    Conflict(Box<StoredOutcome>),
+    /// The save failed its re-check against the ledger (the reason).
+    Refused(String),
+}
+
+/// A save's ledger re-check: the customer's `(offer kind, accepted at)` redemptions, read inside
+/// the recording transaction, to `Err(reason)` when the save is no longer allowed.
+pub type Recheck<'a> = &'a (dyn Fn(&[(String, i64)]) -> Result<(), String> + Send + Sync);
+
+/// The judgement calls the service makes for the storage.
+pub struct OutcomePolicy<'a> {
+    /// Whether a save may replace a cancellation recorded under this profile.
+    pub save_after_cancel: fn(Option<&str>) -> bool,
+    /// For a save: the ledger re-check.
+    pub recheck: Option<Recheck<'a>>,
+}
+
+/// The outcome use cases; a supertrait of [`super::Store`], so every backend has them.
+#[async_trait]
+pub trait OutcomeStore: Send + Sync {
+    /// Records a session's outcome under the rules in the module doc.
+    async fn record_outcome(
+        &self,
+        app_id: &str,
+        live: bool,
+        new: &NewOutcome,
+        policy: &OutcomePolicy<'_>,
+    ) -> anyhow::Result<Recorded>;
+
+    /// A session's recorded outcome.
+    async fn outcome(
+        &self,
+        app_id: &str,
+        live: bool,
+        session_id: &str,
+    ) -> anyhow::Result<Option<StoredOutcome>>;
+
+    /// A customer's recorded outcomes, newest first (at most `limit`).
+    async fn customer_outcomes(
+        &self,
+        app_id: &str,
+        live: bool,
+        customer_id: &str,
+        limit: i64,
+    ) -> anyhow::Result<Vec<StoredOutcome>>;
+}
+
+/// The columns [`StoredOutcome`] is read from, in order.
+pub const OUTCOME_COLUMNS: &str = "session_id, customer_id, live, outcome, profile, reason, \
+     offer_id, offer, effective_date, receipt, recorded_at, updated_at, response, history";
+
+/// A row of [`OUTCOME_COLUMNS`].
+pub type OutcomeRow = (
+    String,
+    String,
+    bool,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    i64,
+    i64,
+    String,
+    String,
+);
+
+/// Turns a row into a [`StoredOutcome`].
+pub fn outcome_of(r: OutcomeRow) -> StoredOutcome {
+    StoredOutcome {
+        session_id: r.0,
+        customer_id: r.1,
+        live: r.2,
+        outcome: r.3,
+        profile: r.4,
+        reason: r.5,
+        offer_id: r.6,
+        offer_json: r.7,
+        effective_date: r.8,
+        receipt_json: r.9,
+        recorded_at: r.10,
+        updated_at: r.11,
+        response_json: r.12,
+        history_json: r.13,
+    }
+}
+
+/// The history after `previous` is replaced: its step appended.
+pub fn history_with(previous: &StoredOutcome) -> String {
+    let mut history: Vec<serde_json::Value> =
+        serde_json::from_str(&previous.history_json).unwrap_or_default();
+    history.push(serde_json::json!({
+        "outcome": previous.outcome,
+        "recorded_at": previous.recorded_at,
+        "effective_date": previous.effective_date,
+        "offer_id": previous.offer_id,
+    }));
+    serde_json::Value::Array(history).to_string()
+}
+
+/// Implements [`OutcomeStore`] for a backend struct with a `pool` field; `$lock` is the statement
+/// that takes the per-customer lock (bound to `app\ncustomer`), or `None`.
+macro_rules! impl_outcome_store {
+    ($store:ty, $lock:expr) => {
+        #[async_trait::async_trait]
+        impl $crate::storage::outcomes::OutcomeStore for $store {
+            async fn record_outcome(
+                &self,
+                app_id: &str,
+                live: bool,
+                new: &$crate::storage::outcomes::NewOutcome,
+                policy: &$crate::storage::outcomes::OutcomePolicy<'_>,
+            ) -> anyhow::Result<$crate::storage::outcomes::Recorded> {
+                use $crate::storage::outcomes::{OUTCOME_COLUMNS, OutcomeRow, Recorded, outcome_of};
+                let lock: Option<&str> = $lock;
+                let mut tx = self.pool.begin().await?;
+                if let Some(lock) = lock {
+                    sqlx::query(lock)
+                        .bind(format!("{app_id}\n{}", new.customer_id))
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                // A write first: on SQLite it takes the database's write lock, so the reads below
+                // see everything committed before and nothing commits in between.
+                let inserted = sqlx::query(
+                    "INSERT INTO outcomes (app_id, session_id, live, customer_id, outcome, profile, \
+                     reason, offer_id, offer, effective_date, receipt, recorded_at, updated_at, \
+                     response, history) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
+                     $12, $13, '[]') ON CONFLICT (app_id, session_id) DO NOTHING",
+                )
+                .bind(app_id)
+                .bind(&new.session_id)
+                .bind(live)
+                .bind(&new.customer_id)
+                .bind(new.outcome)
+                .bind(&new.profile)
+                .bind(&new.reason)
+                .bind(&new.offer_id)
+                .bind(&new.offer_json)
+                .bind(&new.effective_date)
+                .bind(&new.receipt_json)
+                .bind(new.at)
+                .bind(&new.response_json)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                    == 1;
+                if !inserted {
+                    let row: OutcomeRow = sqlx::query_as(&format!(
+                        "SELECT {OUTCOME_COLUMNS} FROM outcomes WHERE app_id = $1 AND session_id = $2"
+                    ))
+                    .bind(app_id)
+                    .bind(&new.session_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    let existing = outcome_of(row);
+                    let same = existing.outcome == new.outcome && existing.offer_id == new.offer_id;
+                    let replaces = existing.outcome == "cancelled"
+                        && new.outcome == "saved"
+                        && existing.customer_id == new.customer_id
+                        && existing.live == live
+                        && (policy.save_after_cancel)(existing.profile.as_deref());
+                    if same && existing.customer_id == new.customer_id && existing.live == live {
+                        tx.commit().await?;
+                        return Ok(Recorded::Repeat(existing.response_json));
+                    }
+                    if !replaces {
+                        tx.commit().await?;
+                        return Ok(Recorded::Conflict(Box::new(existing)));
+                    }
+                    sqlx::query(
+                        "UPDATE outcomes SET outcome = $1, offer_id = $2, offer = $3, \
+                         reason = COALESCE($4, reason), updated_at = $5, response = $6, history = $7 \
+                         WHERE app_id = $8 AND session_id = $9",
+                    )
+                    .bind(new.outcome)
+                    .bind(&new.offer_id)
+                    .bind(&new.offer_json)
+                    .bind(&new.reason)
+                    .bind(new.at)
+                    .bind(&new.response_json)
+                    .bind($crate::storage::outcomes::history_with(&existing))
+                    .bind(app_id)
+                    .bind(&new.session_id)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                if let Some(recheck) = policy.recheck {
+                    let ledger: Vec<(String, i64)> = sqlx::query_as(
+                        "SELECT kind, at FROM redemptions \
+                         WHERE app_id = $1 AND live = $2 AND customer_id = $3 ORDER BY at",
+                    )
+                    .bind(app_id)
+                    .bind(live)
+                    .bind(&new.customer_id)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    if let Err(reason) = recheck(&ledger) {
+                        tx.rollback().await?;
+                        return Ok(Recorded::Refused(reason));
+                    }
+                }
+                if let Some((event_id, kind)) = &new.redemption {
+                    sqlx::query(
+                        "INSERT INTO redemptions (app_id, event_id, live, customer_id, session_id, \
+                         offer_id, kind, at, response) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                         ON CONFLICT (app_id, event_id) DO NOTHING",
+                    )
+                    .bind(app_id)
+                    .bind(event_id)
+                    .bind(live)
+                    .bind(&new.customer_id)
+                    .bind(&new.session_id)
+                    .bind(&new.offer_id)
+                    .bind(kind)
+                    .bind(new.at)
+                    .bind(&new.response_json)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                upsert_session(&mut tx, app_id, live, &new.session_id, &new.session).await?;
+                tx.commit().await?;
+                Ok(Recorded::New(new.response_json.clone()))
+            }
+
+            async fn outcome(
+                &self,
+                app_id: &str,
+                live: bool,
+                session_id: &str,
+            ) -> anyhow::Result<Option<$crate::storage::outcomes::StoredOutcome>> {
+                use $crate::storage::outcomes::{OUTCOME_COLUMNS, OutcomeRow, outcome_of};
+                let row: Option<OutcomeRow> = sqlx::query_as(&format!(
+                    "SELECT {OUTCOME_COLUMNS} FROM outcomes \
+                     WHERE app_id = $1 AND live = $2 AND session_id = $3"
+                ))
+                .bind(app_id)
+                .bind(live)
+                .bind(session_id)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.map(outcome_of))
+            }
+
+            async fn customer_outcomes(
+                &self,
+                app_id: &str,
+                live: bool,
+                customer_id: &str,
+                limit: i64,
+            ) -> anyhow::Result<Vec<$crate::storage::outcomes::StoredOutcome>> {
+                use $crate::storage::outcomes::{OUTCOME_COLUMNS, OutcomeRow, outcome_of};
+                let rows: Vec<OutcomeRow> = sqlx::query_as(&format!(
+                    "SELECT {OUTCOME_COLUMNS} FROM outcomes \
+                     WHERE app_id = $1 AND live = $2 AND customer_id = $3 \
+                     ORDER BY recorded_at DESC, session_id LIMIT $4"
+                ))
+                .bind(app_id)
+                .bind(live)
+                .bind(customer_id)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.into_iter().map(outcome_of).collect())
+            }
+        }
+    };
+}
