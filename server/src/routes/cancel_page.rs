@@ -12,7 +12,6 @@
 //! signing secret), and a post from another site's `Origin` is refused, so no page elsewhere can
 //! submit these forms for a subscriber.
 
-use axum::Extension;
 use axum::body::to_bytes;
 use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode};
@@ -29,8 +28,6 @@ use crate::AppState;
 use crate::cancel::write_plan;
 use crate::customers::{self, CustomerInput, Expiry, VerifiedCustomer};
 use crate::error::ApiError;
-use crate::extract::Json;
-use crate::routes::offers;
 
 /// The link's and the forms' fields.
 #[derive(Debug)]
@@ -276,7 +273,7 @@ async fn run(state: AppState, req: Request) -> Result<Response, ApiError> {
     let recorder = Recorder {
         state: &state,
         app: &app,
-        customer: &input,
+        verified: &verified,
         session: &session,
     };
     let mut notice = None;
@@ -310,26 +307,25 @@ async fn run(state: AppState, req: Request) -> Result<Response, ApiError> {
             }
             "accept" => match &on_screen {
                 Some(offer) => {
-                    let accepted = offers::accept(
-                        State(state.clone()),
-                        Extension(app.clone()),
-                        Json(offers::AcceptOffer {
-                            customer: input.clone(),
-                            session_id: session.clone(),
-                            event_id: uuid::Uuid::new_v4().to_string(),
-                            reason: reason.clone(),
-                            offer_id: offer.id.clone(),
-                        }),
-                    )
-                    .await;
-                    match accepted {
+                    let save = crate::cancel::SaveRequest {
+                        session_id: session.clone(),
+                        event_id: uuid::Uuid::new_v4().to_string(),
+                        reason: reason.clone(),
+                        offer_id: offer.id.clone(),
+                    };
+                    match crate::cancel::record_save(&state, &app, &verified, &save).await {
                         Ok(_) => {
                             recorder
                                 .event("offer_accepted", json!({ "offer_id": offer.id }))
                                 .await?;
                             Some(Event::OfferAccepted)
                         }
-                        Err(e) if e.status() == StatusCode::FORBIDDEN => {
+                        Err(e)
+                            if matches!(
+                                e.status(),
+                                StatusCode::FORBIDDEN | StatusCode::CONFLICT
+                            ) =>
+                        {
                             notice = Some("offer.refused");
                             Some(Event::OfferDeclined)
                         }
@@ -348,6 +344,13 @@ async fn run(state: AppState, req: Request) -> Result<Response, ApiError> {
             }
             "continue" => Some(Event::ContinueToCancel),
             "confirm" => {
+                let cancel = crate::cancel::CancelRequest {
+                    session_id: session.clone(),
+                    reason: reason.clone(),
+                    profile: form.profile,
+                    period_end: form.token.is_none().then_some(period_end).flatten(),
+                };
+                crate::cancel::record_cancel(&state, &app, &verified, &cancel).await?;
                 recorder.event("cancel_confirmed", json!({})).await?;
                 Some(Event::CancelConfirmed)
             }
@@ -508,7 +511,7 @@ fn event(code: &str) -> Option<Event> {
 struct Recorder<'a> {
     state: &'a AppState,
     app: &'a std::sync::Arc<crate::apps::LoadedApp>,
-    customer: &'a CustomerInput,
+    verified: &'a VerifiedCustomer,
     session: &'a str,
 }
 
@@ -521,15 +524,9 @@ impl Recorder<'_> {
             f.insert("at".into(), json!(crate::clock::now_ms()));
             f.insert("session_id".into(), json!(self.session));
         }
-        let batch =
-            serde_json::from_value(json!({ "customer": self.customer, "events": [fields] }))
-                .map_err(anyhow::Error::from)?;
-        crate::routes::events::post(
-            State(self.state.clone()),
-            Extension(self.app.clone()),
-            crate::routes::events::Batch(batch),
-        )
-        .await?;
+        let event: crate::routes::events::Event =
+            serde_json::from_value(fields).map_err(anyhow::Error::from)?;
+        crate::routes::events::record(self.state, self.app, self.verified, &[event]).await?;
         Ok(())
     }
 }

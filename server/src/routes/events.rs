@@ -235,30 +235,43 @@ pub async fn post(
         )
         .field(format!("events[{i}].type")));
     }
+    record(&state, &app, &verified, &batch.events)
+        .await
+        .map(|accepted| Json(IngestResponse { accepted }))
+}
+
+/// Validates and records a verified customer's events: the route's work, and the no-JavaScript
+/// page's, which records its steps as the same events. Returns how many were durably received.
+pub async fn record(
+    state: &AppState,
+    app: &LoadedApp,
+    verified: &customers::VerifiedCustomer,
+    events: &[Event],
+) -> Result<u64, ApiError> {
     let customer = &verified.customer;
-    if batch.events.is_empty() {
+    if events.is_empty() {
         return Err(ApiError::invalid(
             "events",
             "a batch needs at least one event",
         ));
     }
-    if batch.events.len() > MAX_EVENTS {
+    if events.len() > MAX_EVENTS {
         return Err(ApiError::invalid(
             "events",
             format!(
                 "a batch holds at most {MAX_EVENTS} events, got {}",
-                batch.events.len()
+                events.len()
             ),
         ));
     }
     let now_ms = crate::clock::now_ms();
     let variants = assigned_variants(&app.config, &customer.id);
-    let mut stored = Vec::with_capacity(batch.events.len());
+    let mut stored = Vec::with_capacity(events.len());
     let mut prompt_events = Vec::new();
     let mut exposed = false;
     let mut confirmations = Vec::new();
-    for (i, event) in batch.events.iter().enumerate() {
-        let valid = validate(i, event, now_ms, &app, customer, &variants)?;
+    for (i, event) in events.iter().enumerate() {
+        let valid = validate(i, event, now_ms, app, customer, &variants)?;
         if event.kind == EventType::CancelConfirmed {
             confirmations.push(crate::cancel::CancelRequest {
                 session_id: valid.session_id.clone(),
@@ -291,15 +304,13 @@ pub async fn post(
     // records the cancellation now; the call is idempotent per session, so one that did get
     // through changes nothing, and a session saved first keeps its save.
     for req in &confirmations {
-        match crate::cancel::record_cancel(&state, &app, &verified, req).await {
+        match crate::cancel::record_cancel(state, app, verified, req).await {
             Ok(_) => {}
             Err(e) if e.status() == axum::http::StatusCode::CONFLICT => {}
             Err(e) => return Err(e),
         }
     }
-    Ok(Json(IngestResponse {
-        accepted: outcome.accepted,
-    }))
+    Ok(outcome.accepted)
 }
 
 fn validate(
