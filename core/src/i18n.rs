@@ -96,6 +96,16 @@ pub const DIALOG: Table = &[
         "You can come back anytime from your billing settings.",
         "您可以随时在账单设置中重新订阅。",
     ),
+    (
+        "cancel.pending_title",
+        "Your cancellation is not confirmed yet",
+        "您的取消尚未确认",
+    ),
+    (
+        "cancel.pending",
+        "We couldn't reach the server. Your request is saved on this device and will be sent automatically; you can close this window.",
+        "暂时无法连接服务器。您的请求已保存在此设备上，并将自动发送；您可以关闭此窗口。",
+    ),
     ("receipt.title", "Cancellation receipt", "取消回执"),
     (
         "receipt.what",

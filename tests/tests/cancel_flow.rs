@@ -47,6 +47,7 @@ async fn a_subscriber_who_declines_the_offer_cancels_and_the_server_counts_it() 
         let outcome = wait_for(&client, "const t = document.getElementById('outcome').textContent; return t.startsWith('{') && t;", Duration::from_secs(5)).await?;
         let outcome: Value = serde_json::from_str(outcome.as_str().unwrap_or_default())?;
         assert_eq!(outcome["outcome"], "cancelled");
+        assert_eq!(outcome["recorded"], true, "the widget says cancelled once the server recorded it: {outcome}");
         assert!(outcome["effective_date"].as_str().is_some_and(|d| d.len() == 10), "{outcome}");
         Ok(())
     })

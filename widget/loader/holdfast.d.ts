@@ -51,7 +51,8 @@ export interface HoldfastOffer {
 
 export type CancelOutcome =
   | { outcome: "saved"; offer: HoldfastOffer }
-  | { outcome: "cancelled"; effective_date?: string }
+  /** recorded: false when the server could not be reached yet (the widget keeps trying). */
+  | { outcome: "cancelled"; effective_date?: string; recorded: boolean }
   | { outcome: "abandoned" };
 
 export interface CancelOptions {

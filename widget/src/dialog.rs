@@ -258,7 +258,12 @@ impl Setup {
                 }
                 blocks.push(Block::Text("", m.get("done.comeback")));
                 (
-                    m.get("done.cancelled"),
+                    // Not recorded yet (the server did not answer): said plainly.
+                    m.get(if notice.is_some() {
+                        "cancel.pending_title"
+                    } else {
+                        "done.cancelled"
+                    }),
                     vec![button(
                         "dialog.close",
                         "hf-done-close",
@@ -580,29 +585,33 @@ impl Dialog {
                 self.render();
                 let reason = self.reason.clone();
                 let id = offer.id.clone();
-                session::accept(&id, reason, move |answer| {
-                    // The dialog may have been closed while the server answered.
-                    with_dialog(|d| {
-                        d.busy = false;
-                        match answer {
-                            Acceptance::Accepted => {
-                                // The accepted offer goes first: the saved screen and outcome use it.
-                                d.offers.retain(|x| x.id != offer.id);
-                                d.offers.insert(0, offer);
-                                d.go(Event::OfferAccepted)
+                session::accept(
+                    &id,
+                    reason,
+                    Box::new(move |answer| {
+                        // The dialog may have been closed while the server answered.
+                        with_dialog(|d| {
+                            d.busy = false;
+                            match answer {
+                                Acceptance::Accepted => {
+                                    // The accepted offer goes first: the saved screen and outcome use it.
+                                    d.offers.retain(|x| x.id != offer.id);
+                                    d.offers.insert(0, offer);
+                                    d.go(Event::OfferAccepted)
+                                }
+                                Acceptance::Refused => {
+                                    d.notice = Some("offer.refused");
+                                    d.go(Event::OfferDeclined)
+                                }
+                                Acceptance::Failed => {
+                                    d.notice = Some("offer.error");
+                                    d.render();
+                                    After::Nothing
+                                }
                             }
-                            Acceptance::Refused => {
-                                d.notice = Some("offer.refused");
-                                d.go(Event::OfferDeclined)
-                            }
-                            Acceptance::Failed => {
-                                d.notice = Some("offer.error");
-                                d.render();
-                                After::Nothing
-                            }
-                        }
-                    });
-                });
+                        });
+                    }),
+                );
                 After::Nothing
             }
             Act::Decline => {
@@ -613,8 +622,24 @@ impl Dialog {
                 self.go(Event::OfferDeclined)
             }
             Act::Confirm => {
-                session::emit("cancel_confirmed", &[]);
-                self.go(Event::CancelConfirmed)
+                self.busy = true;
+                self.notice = None;
+                self.render();
+                let profile = self.setup.rules.profile.as_str();
+                session::cancel(
+                    profile,
+                    self.setup.period_end,
+                    Box::new(|recorded| {
+                        with_dialog(|d| {
+                            d.busy = false;
+                            if !recorded {
+                                d.notice = Some("cancel.pending");
+                            }
+                            d.go(Event::CancelConfirmed)
+                        });
+                    }),
+                );
+                After::Nothing
             }
             Act::Keep => self.go(Event::Closed),
             Act::WantOffer => self.go(Event::WantsOffer),

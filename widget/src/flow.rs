@@ -169,6 +169,7 @@ fn show(o: Opening) -> Result<(), String> {
         restore,
         reason: None,
         effective_date: o.period_end.map(iso_date),
+        recorded: false,
         finished: false,
     });
     session::emit(

@@ -69,6 +69,18 @@ pub fn request(
     keepalive: bool,
     done: impl FnOnce(Option<Reply>) + 'static,
 ) {
+    // One copy of the body below for every caller's callback type.
+    request_boxed(method, url, body, timeout_ms, keepalive, Box::new(done));
+}
+
+fn request_boxed(
+    method: &str,
+    url: &str,
+    body: Option<&str>,
+    timeout_ms: i32,
+    keepalive: bool,
+    done: Box<dyn FnOnce(Option<Reply>)>,
+) {
     let Some(window) = web_sys::window() else {
         return done(None);
     };

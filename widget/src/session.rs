@@ -39,8 +39,10 @@ pub struct Session {
     pub restore: Option<web_sys::HtmlElement>,
     /// The survey answer, for the acceptance re-check.
     pub reason: Option<String>,
-    /// ISO date the paid period ends, for the `cancelled` outcome.
+    /// ISO date the paid period ends, for the `cancelled` outcome (the server's, once recorded).
     pub effective_date: Option<String>,
+    /// The server recorded the cancellation (`recorded` in the `cancelled` outcome).
+    pub recorded: bool,
     /// The outcome has been reported.
     pub finished: bool,
 }
@@ -107,18 +109,8 @@ pub enum Acceptance {
 
 /// Asks the server to record the acceptance (it re-runs offer selection before it agrees) and
 /// tells `done` what it said.
-pub fn accept(offer_id: &str, reason: Option<String>, done: impl FnOnce(Acceptance) + 'static) {
-    let Some((customer, session_id)) = CURRENT.with(|c| {
-        c.borrow()
-            .as_ref()
-            .map(|s| (s.customer.clone(), s.id.clone()))
-    }) else {
-        return done(Acceptance::Failed);
-    };
-    let Target { endpoint, app } = target();
+pub fn accept(offer_id: &str, reason: Option<String>, done: Box<dyn FnOnce(Acceptance)>) {
     let body = Object::new();
-    set(&body, "customer", &customer);
-    set(&body, "session_id", &session_id.into());
     set(&body, "event_id", &outbox::uuid().into());
     set(
         &body,
@@ -126,26 +118,111 @@ pub fn accept(offer_id: &str, reason: Option<String>, done: impl FnOnce(Acceptan
         &reason.map_or(JsValue::NULL, JsValue::from),
     );
     set(&body, "offer_id", &offer_id.into());
-    let Some(payload) = js_sys::JSON::stringify(&body)
+    let offer_id = offer_id.to_string();
+    post(
+        "/offers/accept",
+        &body,
+        true,
+        8_000,
+        Box::new(move |reply| {
+            done(match reply {
+                Some(reply) if reply.ok() => {
+                    emit("offer_accepted", &[("offer_id", &offer_id)]);
+                    Acceptance::Accepted
+                }
+                Some(reply) if matches!(reply.status, 401 | 403 | 404 | 409 | 422) => {
+                    Acceptance::Refused
+                }
+                _ => Acceptance::Failed,
+            });
+        }),
+    );
+}
+
+/// Asks the server to record the confirmed cancellation, waiting at most a few seconds, and
+/// tells `done` whether it did. Either way the `cancel_confirmed` event is in the outbox, and the
+/// server records the cancellation from it when it arrives (the call is idempotent per session).
+pub fn cancel(profile: &str, period_end: Option<i64>, done: Box<dyn FnOnce(bool)>) {
+    emit("cancel_confirmed", &[("profile", profile)]);
+    let reason = CURRENT.with(|c| c.borrow().as_ref().and_then(|s| s.reason.clone()));
+    let body = Object::new();
+    set(&body, "profile", &profile.into());
+    if let Some(r) = reason {
+        set(&body, "reason", &r.into());
+    }
+    if let Some(end) = period_end {
+        set(&body, "period_end", &(end as f64).into());
+    }
+    post(
+        "/cancel",
+        &body,
+        false,
+        4_000,
+        Box::new(move |reply| {
+            let recorded = reply.as_ref().is_some_and(net::Reply::ok);
+            CURRENT.with(|c| {
+                if let Some(s) = c.borrow_mut().as_mut() {
+                    s.recorded = recorded;
+                    if let Some(date) = reply_date(recorded, &reply) {
+                        s.effective_date = Some(date);
+                    }
+                }
+            });
+            done(recorded);
+        }),
+    );
+}
+
+fn reply_date(recorded: bool, reply: &Option<net::Reply>) -> Option<String> {
+    let body = &reply.as_ref().filter(|_| recorded)?.body;
+    js_sys::Reflect::get(body, &"effective_date".into())
+        .ok()?
+        .as_string()
+}
+
+/// Posts `body` with the open session's customer to the app's `path`: `/offers/accept` (with
+/// the session id in the body) or the session's `/cancel`.
+fn post(
+    path: &str,
+    body: &Object,
+    session_in_body: bool,
+    timeout_ms: i32,
+    done: Box<dyn FnOnce(Option<net::Reply>)>,
+) {
+    let Some((customer, session_id)) = CURRENT.with(|c| {
+        c.borrow()
+            .as_ref()
+            .map(|s| (s.customer.clone(), s.id.clone()))
+    }) else {
+        return done(None);
+    };
+    // Test mode's plain object may give the period end; a token signs its own.
+    if customer.is_string() {
+        let _ = js_sys::Reflect::delete_property(body, &"period_end".into());
+    }
+    set(body, "customer", &customer);
+    let Target { endpoint, app } = target();
+    let url = if session_in_body {
+        set(body, "session_id", &session_id.into());
+        [endpoint.as_str(), "/v1/apps/", &app, path].concat()
+    } else {
+        [
+            endpoint.as_str(),
+            "/v1/apps/",
+            &app,
+            "/sessions/",
+            &session_id,
+            path,
+        ]
+        .concat()
+    };
+    let Some(payload) = js_sys::JSON::stringify(body)
         .ok()
         .and_then(|s| s.as_string())
     else {
-        return done(Acceptance::Failed);
+        return done(None);
     };
-    let url = [endpoint.as_str(), "/v1/apps/", &app, "/offers/accept"].concat();
-    let offer_id = offer_id.to_string();
-    net::request("POST", &url, Some(&payload), 8_000, false, move |reply| {
-        done(match reply {
-            Some(reply) if reply.ok() => {
-                emit("offer_accepted", &[("offer_id", &offer_id)]);
-                Acceptance::Accepted
-            }
-            Some(reply) if matches!(reply.status, 401 | 403 | 404 | 409 | 422) => {
-                Acceptance::Refused
-            }
-            _ => Acceptance::Failed,
-        });
-    });
+    net::request("POST", &url, Some(&payload), timeout_ms, false, done);
 }
 
 /// Reports the outcome to the host once: resolves the promise and calls `onOutcome` with
@@ -161,8 +238,11 @@ pub fn finish(outcome: Outcome, offer: Option<PlanOffer>) {
             return None;
         }
         s.finished = true;
-        if let (Outcome::Cancelled, Some(date)) = (outcome, &s.effective_date) {
-            set(&result, "effective_date", &date.as_str().into());
+        if outcome == Outcome::Cancelled {
+            if let Some(date) = &s.effective_date {
+                set(&result, "effective_date", &date.as_str().into());
+            }
+            set(&result, "recorded", &s.recorded.into());
         }
         Some((s.resolve.clone(), s.on_outcome.clone()))
     });

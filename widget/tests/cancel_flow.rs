@@ -231,6 +231,24 @@ async fn survey_then_offer_then_decline_leads_to_the_confirmation_and_cancels() 
     let o = outcome(p).await;
     assert_eq!(field(&o, "outcome"), "cancelled");
     assert_eq!(field(&o, "effective_date"), "2026-12-14");
+    // The server is down: the cancellation is not recorded yet, and the subscriber is told so
+    // plainly (the queued confirmation records it once it gets through), and can still close.
+    assert_eq!(
+        field(&o, "recorded"),
+        false,
+        "the host learns the server has not recorded it"
+    );
+    assert_eq!(
+        find("#hf-title").unwrap().text_content().unwrap(),
+        "Your cancellation is not confirmed yet"
+    );
+    assert!(
+        testid("hf-notice")
+            .unwrap()
+            .text_content()
+            .unwrap()
+            .contains("will be sent automatically")
+    );
     close_done().await;
     reset_config();
 }
