@@ -281,6 +281,28 @@ pub struct AdminCaller {
     pub mode: crate::keys::Mode,
 }
 
+impl AdminCaller {
+    /// The mode an admin call reads: its key's. Naming the other mode is refused, so a test key
+    /// can never read live data.
+    pub fn mode_for(
+        &self,
+        asked: Option<crate::keys::Mode>,
+    ) -> Result<crate::keys::Mode, ApiError> {
+        match asked {
+            Some(mode) if mode != self.mode => Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "wrong_mode",
+                format!(
+                    "this admin key acts in {} mode; use a {mode} mode key for {mode} data",
+                    self.mode
+                ),
+            )
+            .field("mode")),
+            _ => Ok(self.mode),
+        }
+    }
+}
+
 /// Admin routes: the app must exist and the request must carry one of its admin keys, not
 /// revoked, as a bearer key; the key's mode is the call's. No CORS: the admin API is for
 /// servers and the dashboard's own backend.

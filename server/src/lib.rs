@@ -25,6 +25,7 @@ pub mod customers;
 pub mod demo;
 pub mod error;
 pub mod extract;
+pub mod funnel;
 pub mod keys;
 pub mod metrics;
 pub mod operator;

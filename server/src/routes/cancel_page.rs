@@ -524,9 +524,9 @@ impl Recorder<'_> {
             f.insert("at".into(), json!(crate::clock::now_ms()));
             f.insert("session_id".into(), json!(self.session));
         }
-        let event: crate::routes::events::Event =
+        let event: crate::funnel::Event =
             serde_json::from_value(fields).map_err(anyhow::Error::from)?;
-        crate::routes::events::record(self.state, self.app, self.verified, &[event]).await?;
+        crate::funnel::record(self.state, self.app, self.verified, &[event]).await?;
         Ok(())
     }
 }

@@ -5,167 +5,30 @@
 //! - `GET /v1/admin/apps/{app_id}/prompts/stats` (admin): shown, clicked, dismissed, trials and
 //!   upgrades per prompt, trigger, threshold, plan and variant.
 //!
-//! The state is written by event ingest ([`prompt_event`] turns a widget event into a
-//! [`PromptEvent`]); conversions by the lifecycle endpoint's `upgraded` reports.
+//! The state is written by event ingest (`crate::funnel::prompt_event` turns a widget event into
+//! a prompt change); conversions by the lifecycle endpoint's `upgraded` reports.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::Extension;
 use axum::extract::State;
-use holdfast_core::Customer;
 use holdfast_core::caps::{Impression, Snooze};
 use serde::{Deserialize, Serialize};
 
-use super::events::{Event, EventType};
-use super::stats::Mode;
 use crate::AppState;
 use crate::apps::LoadedApp;
 use crate::error::ApiError;
 use crate::extract::{Json, Query};
-use crate::outcomes::variant_label;
+use crate::keys::Mode;
 use crate::storage::StatsRange;
-use crate::storage::prompts::{PromptChange, PromptEvent, PromptTally, ShownPrompt};
+use crate::storage::prompts::PromptTally;
 
-/// The prompt ids the widget knows (holdfast-core's `prompts` constants: usage banners, the 90%
-/// comparison and the 100% limit are separate prompts so each has its own caps).
-pub const PROMPT_IDS: [&str; 5] = [
-    holdfast_core::prompts::USAGE,
-    holdfast_core::prompts::USAGE_COMPARE,
-    holdfast_core::prompts::USAGE_LIMIT,
-    holdfast_core::prompts::GATE,
-    holdfast_core::prompts::SEATS,
-];
-/// The longest snooze a subscriber can choose, in days.
-pub const MAX_SNOOZE_DAYS: i64 = 90;
 /// The state returns impressions of this many days: enough for any cap window.
 pub const HISTORY_DAYS: i64 = 400;
 /// And at most this many (the latest): caps never allow nearly as many in that time.
 pub const MAX_IMPRESSIONS: i64 = 1000;
-/// Trigger keys carry a metric name and a period: short, but not tiny.
-const MAX_TRIGGER: usize = 256;
-/// Feature names and variant labels are ids.
-const MAX_NAME: usize = 128;
 const DAY: i64 = 86_400;
-
-/// Turns a widget event into its effect on the customer's prompt state, if it has one; refuses
-/// prompt fields that are missing or malformed, naming them (`events[2].snooze_days`).
-pub fn prompt_event(
-    i: usize,
-    event: &Event,
-    id: &str,
-    customer: &Customer,
-    variants: &[(String, String)],
-) -> Result<Option<PromptEvent>, ApiError> {
-    let field = |name: &str| format!("events[{i}].{name}");
-    if let Some(prompt) = &event.prompt
-        && !PROMPT_IDS.contains(&prompt.as_str())
-    {
-        return Err(ApiError::invalid(
-            field("prompt"),
-            format!(
-                "{prompt:?} is not a prompt id; expected one of {}",
-                PROMPT_IDS.join(", ")
-            ),
-        ));
-    }
-    if event
-        .trigger
-        .as_ref()
-        .is_some_and(|t| t.is_empty() || t.len() > MAX_TRIGGER)
-    {
-        return Err(ApiError::invalid(
-            field("trigger"),
-            format!("`trigger` must be 1 to {MAX_TRIGGER} bytes"),
-        ));
-    }
-    if let Some(variant) = &event.variant
-        && (variant.len() > MAX_NAME || !variant.contains(':'))
-    {
-        return Err(ApiError::invalid(
-            field("variant"),
-            format!("a variant is `experiment:variant`, at most {MAX_NAME} bytes"),
-        ));
-    }
-    if let Some(days) = event.snooze_days {
-        if !(1..=MAX_SNOOZE_DAYS).contains(&days) {
-            return Err(ApiError::invalid(
-                field("snooze_days"),
-                format!("snooze_days must be 1 to {MAX_SNOOZE_DAYS}, got {days}"),
-            ));
-        }
-        if event.kind != EventType::PromptDismissed {
-            return Err(ApiError::invalid(
-                field("snooze_days"),
-                "snooze_days belongs on a prompt_dismissed event",
-            ));
-        }
-    }
-    let required = |name: &str, value: &Option<String>, max: usize| match value.as_deref() {
-        Some(v) if !v.is_empty() && v.len() <= max => Ok(v.to_string()),
-        Some(_) => Err(ApiError::invalid(
-            field(name),
-            format!("`{name}` must be 1 to {max} bytes"),
-        )),
-        None => Err(ApiError::invalid(
-            field(name),
-            format!("a {} event needs `{name}`", event.kind.as_str()),
-        )),
-    };
-    let at = event.at / 1000;
-    let change = match event.kind {
-        EventType::PromptShown => {
-            let prompt = required("prompt", &event.prompt, MAX_NAME)?;
-            let trigger_key = required("trigger", &event.trigger, MAX_TRIGGER)?;
-            let (trigger_kind, key_threshold) = split_trigger(&trigger_key);
-            PromptChange::Shown(ShownPrompt {
-                prompt,
-                trigger_kind,
-                threshold: event.threshold.map(|t| t.to_string()).or(key_threshold),
-                trigger_key,
-                plan: customer.plan.clone(),
-                variant: event.variant.clone().or_else(|| variant_label(variants)),
-            })
-        }
-        EventType::PromptClicked => PromptChange::Clicked,
-        EventType::PromptDismissed => match event.snooze_days {
-            Some(days) => PromptChange::Dismissed(Some(Snooze {
-                prompt: required("prompt", &event.prompt, MAX_NAME)?,
-                until: at + days * DAY,
-            })),
-            None => PromptChange::Dismissed(None),
-        },
-        EventType::TrialStarted => PromptChange::TrialStarted,
-        EventType::GateHit => PromptChange::GateHit {
-            feature: required("feature", &event.feature, MAX_NAME)?,
-        },
-        _ => return Ok(None),
-    };
-    Ok(Some(PromptEvent {
-        id: id.to_string(),
-        session_id: event.session_id.clone(),
-        at,
-        at_ms: event.at,
-        prompt: event.prompt.clone(),
-        trigger_key: event.trigger.clone(),
-        change,
-    }))
-}
-
-/// A trigger key's breakdown label and usage threshold: `usage:projects:90:1767571200` is
-/// `usage:projects` at `90`; `gate:sso` and `seats` stand as they are.
-fn split_trigger(key: &str) -> (String, Option<String>) {
-    if key.starts_with("usage:") {
-        let mut parts = key.rsplitn(3, ':');
-        if let (Some(_period), Some(threshold), Some(metric)) =
-            (parts.next(), parts.next(), parts.next())
-            && metric != "usage"
-        {
-            return (metric.to_string(), Some(threshold.to_string()));
-        }
-    }
-    (key.to_string(), None)
-}
 
 /// The state request.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -340,7 +203,7 @@ pub async fn stats(
     if from >= to {
         return Err(ApiError::invalid("from", "`from` must be before `to`"));
     }
-    let mode = super::stats::admin_mode(&caller, params.mode)?;
+    let mode = caller.mode_for(params.mode)?;
     let range = StatsRange {
         live: mode == Mode::Live,
         from,
@@ -377,24 +240,4 @@ pub async fn stats(
         totals: data.totals.into(),
         breakdowns,
     }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::split_trigger;
-
-    #[test]
-    fn a_usage_trigger_is_broken_down_by_metric_and_threshold_without_its_period() {
-        assert_eq!(
-            split_trigger("usage:projects:90:1767571200"),
-            ("usage:projects".to_string(), Some("90".to_string()))
-        );
-        assert_eq!(
-            split_trigger("usage:api:calls:100:none"),
-            ("usage:api:calls".to_string(), Some("100".to_string()))
-        );
-        assert_eq!(split_trigger("gate:sso"), ("gate:sso".to_string(), None));
-        assert_eq!(split_trigger("seats"), ("seats".to_string(), None));
-        assert_eq!(split_trigger("usage:x"), ("usage:x".to_string(), None));
-    }
 }

@@ -28,23 +28,6 @@ pub struct StatsParams {
 
 pub use crate::keys::Mode;
 
-/// The mode an admin call reads: its key's. Naming the other mode is refused, so a test key can
-/// never read live data.
-pub fn admin_mode(caller: &AdminCaller, asked: Option<Mode>) -> Result<Mode, ApiError> {
-    match asked {
-        Some(mode) if mode != caller.mode => Err(ApiError::new(
-            axum::http::StatusCode::FORBIDDEN,
-            "wrong_mode",
-            format!(
-                "this admin key acts in {} mode; use a {mode} mode key for {mode} data",
-                caller.mode
-            ),
-        )
-        .field("mode")),
-        _ => Ok(caller.mode),
-    }
-}
-
 /// Outcomes over a set of sessions.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Outcomes {
@@ -154,7 +137,7 @@ pub async fn get(
     if from >= to {
         return Err(ApiError::invalid("from", "`from` must be before `to`"));
     }
-    let mode = admin_mode(&caller, params.mode)?;
+    let mode = caller.mode_for(params.mode)?;
     let range = StatsRange {
         live: mode == Mode::Live,
         from,

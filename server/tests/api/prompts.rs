@@ -410,7 +410,7 @@ async fn prompt_stats_need_the_apps_key() {
 #[tokio::test]
 async fn every_prompt_id_of_core_is_accepted_and_any_other_is_refused_naming_the_field() {
     let app = spawn_app().await;
-    let ids = holdfast_server::routes::prompts::PROMPT_IDS;
+    let ids = holdfast_server::funnel::PROMPT_IDS;
     let events = ids
         .iter()
         .map(|id| shown(&uuid(), now() - 60, id, "seats"))
