@@ -68,6 +68,33 @@ impl<'de> Deserialize<'de> for CustomerInput {
     }
 }
 
+impl utoipa::PartialSchema for CustomerInput {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+        OneOfBuilder::new()
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .description(Some(
+                        "A customer token: an HS256 JWT signed with the app's signing secret, \
+                         claims sub, aud, iat, exp, plan, mrr_cents, created_at and the optional \
+                         customer fields",
+                    )),
+            )
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Object)
+                    .description(Some(
+                        "Test mode only: the customer as a plain object (id, plan, mrr_cents, \
+                         created_at, optional fields)",
+                    )),
+            )
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for CustomerInput {}
+
 impl serde::Serialize for CustomerInput {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
@@ -320,16 +347,22 @@ fn accept(c: Claims, mode: Mode, now: i64, expiry: Expiry) -> Result<VerifiedCus
     })
 }
 
-/// The rules every customer meets, signed or not: one id rule (1 to 256 characters, no control
-/// characters: ids like `auth0|abc` stay valid), bounded keys, sane money.
-pub fn check_fields(customer: &Customer) -> Result<(), ApiError> {
-    if customer.id.is_empty() {
+/// The one customer-id rule of every route (bodies, tokens, admin paths): 1 to 256 characters
+/// and no control characters, so the ids hosts already have (`auth0|abc`, emails) stay valid.
+pub fn check_id(field: &str, id: &str) -> Result<(), ApiError> {
+    if id.is_empty() {
         return Err(ApiError::invalid(
-            "customer.id",
+            field,
             "the customer id must be 1-256 characters",
         ));
     }
-    text::key(|| "customer.id".into(), &customer.id, 256)?;
+    text::key(|| field.into(), id, 256)
+}
+
+/// The rules every customer meets, signed or not: one id rule (1 to 256 characters, no control
+/// characters: ids like `auth0|abc` stay valid), bounded keys, sane money.
+pub fn check_fields(customer: &Customer) -> Result<(), ApiError> {
+    check_id("customer.id", &customer.id)?;
     text::key(|| "customer.plan".into(), &customer.plan, text::MAX_KEY)?;
     for (name, value) in [
         ("country", &customer.country),

@@ -212,7 +212,19 @@ async fn run(state: AppState, req: Request) -> Result<Response, ApiError> {
     let verified = match customers::verify(&app, &input, now, Expiry::Strict) {
         Ok(v) => v,
         Err(e) if e.code() == "token_expired" => {
-            return Ok(expired_page(&languages).into_response());
+            // The expired token's locale picks the page's language (only that: nothing else of an
+            // unverified token is used).
+            #[derive(serde::Deserialize)]
+            struct Locale {
+                locale: Option<String>,
+            }
+            let locale = form
+                .token
+                .as_deref()
+                .and_then(|t| jsonwebtoken::dangerous::insecure_decode::<Locale>(t).ok())
+                .and_then(|d| d.claims.locale);
+            let wanted: Vec<String> = locale.into_iter().chain(languages).collect();
+            return Ok(expired_page(&wanted).into_response());
         }
         Err(e) => return Err(e),
     };

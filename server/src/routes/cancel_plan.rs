@@ -26,7 +26,6 @@ use crate::extract::Json;
 #[serde(deny_unknown_fields)]
 pub struct PlanRequest {
     /// The subscriber, as on events (signed in live mode).
-    #[schema(value_type = Object)]
     pub customer: CustomerInput,
     /// Locales in order of preference: the host's option, then the browser's languages.
     #[serde(default)]

@@ -25,7 +25,6 @@ use crate::funnel::{Event, EventType, record};
 #[serde(deny_unknown_fields)]
 pub struct EventBatch {
     /// The customer: a token signed by the host's backend, or (test mode) core's `Customer`.
-    #[schema(value_type = Object)]
     pub customer: CustomerInput,
     /// 1 to 100 events.
     pub events: Vec<Event>,

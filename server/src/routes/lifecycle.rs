@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::AppState;
 use crate::apps::LoadedApp;
 use crate::error::ApiError;
-use crate::extract::{Json, check_id};
+use crate::extract::Json;
 use crate::storage::LifecycleRecord;
 
 /// A lifecycle change.
@@ -84,7 +84,7 @@ pub async fn post(
     Path((_, customer_id)): Path<(String, String)>,
     Json(event): Json<LifecycleEvent>,
 ) -> Result<Json<Recorded>, ApiError> {
-    check_id("customer_id", &customer_id)?;
+    crate::customers::check_id("customer_id", &customer_id)?;
     if event.at <= 0 || event.at > crate::clock::now() + 86_400 {
         return Err(ApiError::invalid(
             "at",

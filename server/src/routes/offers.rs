@@ -27,7 +27,6 @@ use crate::text;
 #[serde(deny_unknown_fields)]
 pub struct AcceptOffer {
     /// The customer: a token signed by the host's backend, or (test mode) core's `Customer`.
-    #[schema(value_type = Object)]
     pub customer: CustomerInput,
     /// The cancel session, a UUID.
     pub session_id: String,

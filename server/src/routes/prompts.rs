@@ -35,7 +35,6 @@ const DAY: i64 = 86_400;
 #[serde(deny_unknown_fields)]
 pub struct StateRequest {
     /// The customer: a token signed by the host's backend, or (test mode) core's `Customer`.
-    #[schema(value_type = Object)]
     pub customer: crate::customers::CustomerInput,
 }
 

@@ -23,7 +23,6 @@ use crate::text;
 #[serde(deny_unknown_fields)]
 pub struct CancelBody {
     /// The customer: a token signed by the host's backend, or (test mode) core's `Customer`.
-    #[schema(value_type = Object)]
     pub customer: CustomerInput,
     /// The survey answer, if one was given.
     #[serde(default)]
@@ -156,7 +155,7 @@ pub async fn for_customer(
     Extension(caller): Extension<AdminCaller>,
     Path((_, customer_id)): Path<(String, String)>,
 ) -> Result<axum::Json<CustomerSessions>, ApiError> {
-    text::key(|| "customer_id".into(), &customer_id, 256)?;
+    customers::check_id("customer_id", &customer_id)?;
     let outcomes = state
         .inner
         .storage

@@ -78,6 +78,51 @@ async fn the_path_to_production(url: &str) {
             .bearer_auth(key)
             .send()
     };
+    // Another session of another customer cancels; the host's backend reads both back.
+    let cancelled = uuid();
+    let other_customer = token_with(
+        &app_id,
+        live_secret,
+        None,
+        "cus_acme_2",
+        json!({ "period_end": 1_893_456_000 }),
+    );
+    let r = server
+        .post(&format!("/v1/apps/{app_id}/sessions/{cancelled}/cancel"))
+        .header("origin", origin)
+        .json(&json!({ "customer": other_customer, "reason": "too_expensive", "profile": "standard" }))
+        .send()
+        .await
+        .unwrap();
+    let (status, answer) = json_of(r).await;
+    assert_eq!(
+        (status, &answer["effective_date"]),
+        (200, &json!("2030-01-01")),
+        "{answer}"
+    );
+    let read = server
+        .get(&format!("/v1/admin/apps/{app_id}/sessions/{cancelled}"))
+        .bearer_auth(live_admin)
+        .send()
+        .await
+        .unwrap();
+    let (status, read) = json_of(read).await;
+    assert_eq!(
+        (status, &read["outcome"]),
+        (200, &json!("cancelled")),
+        "{read}"
+    );
+    let saves = server
+        .get(&format!(
+            "/v1/admin/apps/{app_id}/customers/cus_acme_1/sessions"
+        ))
+        .bearer_auth(live_admin)
+        .send()
+        .await
+        .unwrap();
+    let (_, saves) = json_of(saves).await;
+    assert_eq!(saves["sessions"][0]["outcome"], "saved", "{saves}");
+    assert_eq!(saves["sessions"][0]["offer"]["id"], offer);
     let (_, live) = json_of(stats(live_admin).await.unwrap()).await;
     assert_eq!(
         (&live["mode"], &live["totals"]["saves"]),

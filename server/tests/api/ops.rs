@@ -46,6 +46,29 @@ async fn the_openapi_document_lists_every_api_path() {
         .unwrap();
     let paths: Vec<&String> = doc["paths"].as_object().unwrap().keys().collect();
     insta::assert_json_snapshot!(paths);
+    // Every public body's customer is a token or (test mode) an object.
+    for body in [
+        "EventBatch",
+        "PlanRequest",
+        "AcceptOffer",
+        "StateRequest",
+        "CancelBody",
+    ] {
+        let mut customer = &doc["components"]["schemas"][body]["properties"]["customer"];
+        if let Some(name) = customer["$ref"]
+            .as_str()
+            .and_then(|r| r.strip_prefix("#/components/schemas/"))
+        {
+            customer = &doc["components"]["schemas"][name];
+        }
+        let kinds: Vec<&str> = customer["oneOf"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{body}.customer is oneOf: {customer}"))
+            .iter()
+            .filter_map(|k| k["type"].as_str())
+            .collect();
+        assert_eq!(kinds, ["string", "object"], "{body}");
+    }
 }
 
 #[tokio::test]

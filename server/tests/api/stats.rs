@@ -128,16 +128,29 @@ async fn a_lifecycle_event_of_an_unknown_type_is_refused() {
 }
 
 #[tokio::test]
-async fn a_lifecycle_event_for_a_malformed_customer_id_is_refused() {
+async fn a_lifecycle_event_takes_the_customer_ids_hosts_have_and_refuses_control_characters() {
     let app = spawn_app().await;
-    let r = app
-        .admin(Method::POST, TEST_APP, "/customers/bad%20id/lifecycle")
+    let post = |id: &'static str| {
+        app.admin(
+            Method::POST,
+            TEST_APP,
+            &format!("/customers/{id}/lifecycle"),
+        )
         .json(&json!({ "type": "churned", "at": now() }))
         .send()
-        .await
-        .unwrap();
-    let (status, body) = json_of(r).await;
-    assert_eq!(status, 400);
+    };
+    assert_eq!(
+        post("auth0%7Cabc").await.unwrap().status(),
+        200,
+        "auth0|abc"
+    );
+    assert_eq!(
+        post("a%20b%40c.com").await.unwrap().status(),
+        200,
+        "a b@c.com"
+    );
+    let (status, body) = json_of(post("bad%00id").await.unwrap()).await;
+    assert_eq!(status, 422);
     assert_eq!(body["error"]["field"], "customer_id");
 }
 
