@@ -224,7 +224,18 @@ pub async fn record_save(
     session.saved = true;
     session.saved_at = Some(now);
     let profile = holdfast_core::plan::session_profile(&app.config, customer, None, None);
+    let base = crate::webhooks::session_data(&app.record.id, mode, &customer.id, &req.session_id);
+    let accepted = crate::webhooks::message(
+        "offer.accepted",
+        now,
+        offer_data(base.clone(), offer, &req.reason, now),
+    );
+    let mut revoked_data = base;
+    revoked_data["revoked_at"] = now.into();
+    let revoked = crate::webhooks::message("subscription.cancel_revoked", now, revoked_data);
     let new = crate::storage::outcomes::NewOutcome {
+        webhooks: vec![accepted],
+        on_replace: Some(revoked),
         session_id: req.session_id.clone(),
         customer_id: customer.id.clone(),
         outcome: "saved",
@@ -349,7 +360,17 @@ pub async fn record_cancel(
     let mut session = crate::outcomes::base_facts(customer, &variants, now);
     session.reason.clone_from(&req.reason);
     session.cancelled = true;
+    let mut data =
+        crate::webhooks::session_data(&app.record.id, mode, &customer.id, &req.session_id);
+    data["profile"] = profile.as_str().into();
+    data["reason"] = req.reason.clone().into();
+    data["received_at"] = crate::webhooks::rfc3339(now).into();
+    data["effective_date"] = effective_date.clone().into();
+    data["receipt"] = receipt.clone().unwrap_or(serde_json::Value::Null);
+    let confirmed = crate::webhooks::message("subscription.cancel_confirmed", now, data);
     let new = crate::storage::outcomes::NewOutcome {
+        webhooks: vec![confirmed],
+        on_replace: None,
         session_id: req.session_id.clone(),
         customer_id: customer.id.clone(),
         outcome: "cancelled",
@@ -393,6 +414,36 @@ fn save_after_cancel(profile: Option<&str>) -> bool {
         .is_some_and(|p| {
             p.rules(2).offer_timing == holdfast_core::policy::OfferTiming::AfterCancelOnRequest
         })
+}
+
+/// `offer.accepted`'s data: the offer with its terms exactly as configured, and what they mean in
+/// dates (a pause's resume date, a discount's last discounted invoice).
+fn offer_data(
+    mut data: serde_json::Value,
+    offer: &holdfast_core::offer::Offer,
+    reason: &Option<String>,
+    now: i64,
+) -> serde_json::Value {
+    use holdfast_core::offer::{OfferTerms, add_months};
+    let mut o = serde_json::json!({
+        "id": offer.id,
+        "kind": offer.terms.kind().as_str(),
+        "terms": serde_json::to_value(&offer.terms).unwrap_or_default(),
+    });
+    match &offer.terms {
+        OfferTerms::Pause { months } => {
+            o["resume_date"] = iso_day(add_months(now, u32::from(*months))).into();
+        }
+        OfferTerms::Discount { months, .. } => {
+            let last = add_months(now, u32::from(*months).saturating_sub(1));
+            o["last_discounted_invoice"] = iso_day(last).into();
+        }
+        _ => {}
+    }
+    data["offer"] = o;
+    data["reason"] = reason.clone().into();
+    data["accepted_at"] = crate::webhooks::rfc3339(now).into();
+    data
 }
 
 /// `(kind, at)` ledger rows as core's redemptions.

@@ -34,6 +34,7 @@ pub mod ratelimit;
 pub mod routes;
 pub mod storage;
 pub mod text;
+pub mod webhooks;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -65,6 +66,11 @@ pub struct Settings {
     /// the client address it reports in `X-Forwarded-For`, so clients behind one proxy do not
     /// share one bucket; from anyone else that header is ignored, so it cannot be forged.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// How webhooks are sent.
+    pub webhooks: webhooks::WebhookSettings,
+    /// The server runs the demo (`--demo`): the demo page may have customer tokens signed for
+    /// the demo app (`POST /demo/token`).
+    pub demo: bool,
 }
 
 impl Default for Settings {
@@ -73,6 +79,8 @@ impl Default for Settings {
             rate_limit: RateLimit::default(),
             request_timeout: Duration::from_secs(15),
             trusted_proxies: Vec::new(),
+            webhooks: webhooks::WebhookSettings::default(),
+            demo: false,
         }
     }
 }
@@ -115,6 +123,11 @@ impl AppState {
                 metrics,
             }),
         }
+    }
+
+    /// The settings it runs with.
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
     }
 
     /// The storage, for setup code such as `--demo`.
@@ -170,6 +183,12 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // The webhook sender runs beside the HTTP server, on the same storage.
+    webhooks::spawn_sender(
+        state.inner.storage.clone(),
+        state.inner.settings.webhooks.clone(),
+    )
+    .map_err(std::io::Error::other)?;
     axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<SocketAddr>(),

@@ -50,6 +50,15 @@ struct ServeArgs {
     /// rate limited by the client address they report in `X-Forwarded-For`.
     #[arg(long, env = "HOLDFAST_TRUSTED_PROXIES", value_delimiter = ',')]
     trusted_proxy: Vec<std::net::IpAddr>,
+    /// Webhook retry waits, comma-separated (`5s,5m,30m,2h,...`): the first after the first
+    /// failure, and so on; after the last the message is given up. The default retries for more
+    /// than three days.
+    #[arg(long, env = "HOLDFAST_WEBHOOKS_RETRY_SCHEDULE", default_value = holdfast_server::webhooks::DEFAULT_RETRY_SCHEDULE)]
+    webhooks_retry_schedule: String,
+    /// Allow webhook URLs over plain http and to private, loopback or link-local addresses
+    /// (on with `--demo`).
+    #[arg(long, env = "HOLDFAST_WEBHOOKS_ALLOW_PRIVATE")]
+    webhooks_allow_private: bool,
     /// The demo app's test-mode signing secret and admin key; both generated when unset.
     #[arg(long, env = "HOLDFAST_DEMO_SECRET", hide_env_values = true)]
     demo_secret: Option<String>,
@@ -243,6 +252,15 @@ async fn run_server(args: ServeArgs) -> anyhow::Result<()> {
             args.dist,
             Settings {
                 trusted_proxies: args.trusted_proxy,
+                webhooks: holdfast_server::webhooks::WebhookSettings {
+                    retry_schedule: holdfast_server::webhooks::parse_schedule(
+                        &args.webhooks_retry_schedule,
+                    )
+                    .map_err(|e| anyhow::anyhow!("HOLDFAST_WEBHOOKS_RETRY_SCHEDULE: {e}"))?,
+                    allow_private: args.webhooks_allow_private || args.demo,
+                    ..holdfast_server::webhooks::WebhookSettings::default()
+                },
+                demo: args.demo,
                 ..Settings::default()
             },
         ),

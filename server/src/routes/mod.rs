@@ -9,6 +9,7 @@ pub mod admin_config;
 pub mod app_settings;
 pub mod cancel_page;
 pub mod cancel_plan;
+pub mod demo_token;
 pub mod events;
 pub mod lifecycle;
 pub mod offers;
@@ -16,6 +17,7 @@ pub mod ops;
 pub mod prompts;
 pub mod sessions;
 pub mod stats;
+pub mod webhooks;
 pub mod widget_config;
 
 use axum::Router;
@@ -31,6 +33,7 @@ const ADMIN_BODY_LIMIT: usize = 1024 * 1024;
 
 /// Every API route, with its guards.
 pub fn router(state: AppState) -> Router<AppState> {
+    let state_demo = state.settings().demo;
     // The config route applies the public guard's checks itself (see `widget_config::get`).
     let config = Router::new().route(
         "/v1/apps/{app_id}/config",
@@ -91,6 +94,32 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/v1/admin/apps/{app_id}/customers/{customer_id}/sessions",
             get(sessions::for_customer),
         )
+        .route(
+            "/v1/admin/apps/{app_id}/webhooks/endpoints",
+            get(webhooks::list).post(webhooks::create),
+        )
+        .route(
+            "/v1/admin/apps/{app_id}/webhooks/endpoints/{id}",
+            get(webhooks::get)
+                .patch(webhooks::update)
+                .delete(webhooks::delete),
+        )
+        .route(
+            "/v1/admin/apps/{app_id}/webhooks/endpoints/{id}/rotate-secret",
+            post(webhooks::rotate),
+        )
+        .route(
+            "/v1/admin/apps/{app_id}/webhooks/endpoints/{id}/test",
+            post(webhooks::test),
+        )
+        .route(
+            "/v1/admin/apps/{app_id}/webhooks/deliveries",
+            get(webhooks::deliveries),
+        )
+        .route(
+            "/v1/admin/apps/{app_id}/webhooks/deliveries/{id}/retry",
+            post(webhooks::retry),
+        )
         .route("/v1/admin/apps/{app_id}/stats", get(stats::get))
         .route("/v1/admin/apps/{app_id}/prompts/stats", get(prompts::stats))
         .route_layer(axum::middleware::from_fn_with_state(state, admin_guard))
@@ -101,7 +130,14 @@ pub fn router(state: AppState) -> Router<AppState> {
         "/cancel/{app_id}",
         get(cancel_page::page).post(cancel_page::page),
     );
+    // The demo page's stand-in for a host backend: only when the server runs the demo.
+    let demo = if state_demo {
+        Router::new().route("/demo/token", post(demo_token::sign))
+    } else {
+        Router::new()
+    };
     Router::new()
+        .merge(demo)
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

@@ -34,6 +34,8 @@ pub mod prompts;
 pub mod apps;
 #[macro_use]
 pub mod outcomes;
+#[macro_use]
+pub mod webhooks;
 pub mod postgres;
 pub mod sqlite;
 
@@ -349,7 +351,13 @@ pub const DIMENSIONS: [&str; 6] = [
 /// test in `tests/api/story.rs` drives them against each.
 #[async_trait]
 pub trait Store:
-    prompts::PromptStore + apps::AppStore + outcomes::OutcomeStore + Send + Sync + std::fmt::Debug
+    prompts::PromptStore
+    + apps::AppStore
+    + outcomes::OutcomeStore
+    + webhooks::WebhookStore
+    + Send
+    + Sync
+    + std::fmt::Debug
 {
     /// `sqlite` or `postgres`, for logs.
     fn backend(&self) -> &'static str;

@@ -46,6 +46,10 @@ pub struct NewOutcome {
     pub session: SessionFacts,
     /// A save's ledger entry: `(idempotency key, offer kind)`.
     pub redemption: Option<(String, String)>,
+    /// The webhook messages the outcome causes, written in the same transaction.
+    pub webhooks: Vec<super::webhooks::NewMessage>,
+    /// Sent first when this save replaces a recorded cancellation (its revocation).
+    pub on_replace: Option<super::webhooks::NewMessage>,
 }
 
 /// An outcome as recorded.
@@ -277,6 +281,10 @@ macro_rules! impl_outcome_store {
                     .bind(&new.session_id)
                     .execute(&mut *tx)
                     .await?;
+                    if let Some(revoked) = &new.on_replace {
+                        enqueue_webhooks(&mut tx, app_id, live, None, std::slice::from_ref(revoked), new.at)
+                            .await?;
+                    }
                 }
                 if let Some(recheck) = policy.recheck {
                     let ledger: Vec<(String, i64)> = sqlx::query_as(
@@ -312,6 +320,7 @@ macro_rules! impl_outcome_store {
                     .await?;
                 }
                 upsert_session(&mut tx, app_id, live, &new.session_id, &new.session).await?;
+                enqueue_webhooks(&mut tx, app_id, live, None, &new.webhooks, new.at).await?;
                 tx.commit().await?;
                 Ok(Recorded::New(new.response_json.clone()))
             }

@@ -6,7 +6,7 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
 /// PostgreSQL's migrations, applied in order, each once.
-const MIGRATIONS: [(i64, &str); 8] = [
+const MIGRATIONS: [(i64, &str); 9] = [
     (1, include_str!("../../migrations/postgres/0001_schema.sql")),
     (
         2,
@@ -32,6 +32,10 @@ const MIGRATIONS: [(i64, &str); 8] = [
     (
         8,
         include_str!("../../migrations/postgres/0008_outcomes.sql"),
+    ),
+    (
+        9,
+        include_str!("../../migrations/postgres/0009_webhooks.sql"),
     ),
 ];
 
@@ -218,3 +222,4 @@ impl_outcome_store!(
     PostgresStore,
     Some("SELECT pg_advisory_xact_lock(hashtext($1))")
 );
+impl_webhook_store!(PostgresStore, "FOR UPDATE SKIP LOCKED");

@@ -21,7 +21,7 @@ use sqlx::{ConnectOptions, Connection, SqliteConnection, SqlitePool};
 use super::filelog::FileLog;
 
 /// SQLite's migrations, applied in order, each once.
-const MIGRATIONS: [(i64, &str); 9] = [
+const MIGRATIONS: [(i64, &str); 10] = [
     (1, include_str!("../../migrations/sqlite/0001_apps.sql")),
     (2, include_str!("../../migrations/sqlite/0002_outcomes.sql")),
     (3, include_str!("../../migrations/sqlite/0003_prompts.sql")),
@@ -43,6 +43,10 @@ const MIGRATIONS: [(i64, &str); 9] = [
     ),
     (8, include_str!("../../migrations/sqlite/0008_keys.sql")),
     (9, include_str!("../../migrations/sqlite/0009_outcomes.sql")),
+    (
+        10,
+        include_str!("../../migrations/sqlite/0010_webhooks.sql"),
+    ),
 ];
 
 /// Storage on a SQLite file.
@@ -331,6 +335,7 @@ impl_prompt_store!(SqliteStore);
 impl_app_store!(SqliteStore);
 // SQLite has one writer: the outcome transaction's first write serialises it.
 impl_outcome_store!(SqliteStore, None);
+impl_webhook_store!(SqliteStore, "");
 
 #[cfg(test)]
 mod tests {

@@ -19,4 +19,5 @@ mod prompts;
 mod stats;
 mod story;
 mod tokens;
+mod webhooks;
 mod widget_config;

@@ -190,3 +190,44 @@ async fn the_demo_app_gets_a_history_worth_looking_at_once() {
         "durability has data at every horizon"
     );
 }
+
+#[tokio::test]
+async fn the_demo_signs_test_mode_tokens_for_its_page_and_no_other_server_does() {
+    let customer = crate::helpers::customer("cus_demo");
+    let demo = spawn_app_with(Settings {
+        demo: true,
+        ..Settings::default()
+    })
+    .await;
+    holdfast_server::demo::ensure_demo_app(
+        &demo.storage,
+        Some("sk_demo"),
+        vec![crate::helpers::ORIGIN.into()],
+    )
+    .await
+    .unwrap();
+    let r = demo
+        .post("/demo/token")
+        .json(&serde_json::json!({ "customer": customer }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let token: serde_json::Value = r.json().await.unwrap();
+    let plan = demo
+        .post("/v1/apps/app_demo/cancel-plan")
+        .header("origin", crate::helpers::ORIGIN)
+        .json(&serde_json::json!({ "customer": token["token"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(plan.status(), 200, "the demo's token verifies");
+    let other = spawn_app().await;
+    let r = other
+        .post("/demo/token")
+        .json(&serde_json::json!({ "customer": customer }))
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(r.status(), 200, "only a demo server signs tokens");
+}

@@ -89,6 +89,8 @@ async fn save_durability_counts_customers_who_churned_after_being_saved() {
             response_json: "{}".into(),
             session: facts,
             redemption: Some((uuid(), "discount".into())),
+            webhooks: Vec::new(),
+            on_replace: None,
         };
         let policy = OutcomePolicy {
             save_after_cancel: |_| false,

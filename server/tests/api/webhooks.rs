@@ -1,0 +1,337 @@
+//! Webhooks: endpoints through the admin API, deliveries to a real HTTP receiver that verifies
+//! every signature with the Standard Webhooks library, retries with the same `webhook-id`,
+//! rotation with two signatures, and `410 Gone` disabling the endpoint.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::http::{HeaderMap, StatusCode};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::{TEST_APP, TestApp, customer, json_of, spawn_app_with, uuid};
+
+/// What the receiver got: headers and body of each request.
+type Received = Arc<Mutex<Vec<(HeaderMap, String)>>>;
+
+/// A real HTTP receiver on 127.0.0.1:0 answering `statuses` in turn (then 200).
+async fn receiver(statuses: Vec<u16>) -> (String, Received) {
+    let received: Received = Arc::default();
+    let answers = Arc::new(Mutex::new(statuses));
+    let log = received.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: HeaderMap, body: String| {
+            let (log, answers) = (log.clone(), answers.clone());
+            async move {
+                log.lock().unwrap().push((headers, body));
+                let mut a = answers.lock().unwrap();
+                let status = if a.is_empty() { 200 } else { a.remove(0) };
+                (StatusCode::from_u16(status).unwrap(), "ok")
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, received)
+}
+
+async fn server() -> TestApp {
+    spawn_app_with(holdfast_server::Settings {
+        rate_limit: holdfast_server::RateLimit {
+            per_second: 10_000.0,
+            burst: 10_000.0,
+        },
+        webhooks: holdfast_server::webhooks::WebhookSettings {
+            allow_private: true,
+            retry_schedule: vec![1, 1, 1],
+            poll: Duration::from_millis(50),
+            ..holdfast_server::webhooks::WebhookSettings::default()
+        },
+        ..holdfast_server::Settings::default()
+    })
+    .await
+}
+
+async fn create(app: &TestApp, body: Value) -> (u16, Value) {
+    let r = app
+        .admin(Method::POST, TEST_APP, "/webhooks/endpoints")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    json_of(r).await
+}
+
+/// Waits, by watching, until the receiver has `n` requests.
+async fn until_received(received: &Received, n: usize) -> Vec<(HeaderMap, String)> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let got = received.lock().unwrap().clone();
+        if got.len() >= n {
+            return got;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "received {} of {n}",
+            got.len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn verify(secret: &str, (headers, body): &(HeaderMap, String)) -> Value {
+    standardwebhooks::Webhook::new(secret)
+        .unwrap()
+        .verify(body.as_bytes(), headers)
+        .unwrap_or_else(|e| panic!("the signature verifies with the official library: {e:?}"));
+    serde_json::from_str(body).unwrap()
+}
+
+async fn accept(app: &TestApp, id: &str) -> String {
+    let session = uuid();
+    let body = json!({ "customer": customer(id), "session_id": session, "event_id": uuid(),
+                       "reason": "too_expensive", "offer_id": "discount_25" });
+    assert_eq!(app.accept(TEST_APP, &body).await.status(), 200);
+    session
+}
+
+#[tokio::test]
+async fn outcomes_reach_the_endpoint_signed_and_complete() {
+    let app = server().await;
+    let (url, received) = receiver(vec![]).await;
+    let (status, endpoint) = create(&app, json!({ "url": url, "description": "billing" })).await;
+    assert_eq!(status, 201, "{endpoint}");
+    let secret = endpoint["secret"].as_str().unwrap().to_string();
+    assert!(secret.starts_with("whsec_"));
+
+    let saved = accept(&app, "cus_1").await;
+    let cancelled = uuid();
+    let r = app
+        .post(&format!("/v1/apps/{TEST_APP}/sessions/{cancelled}/cancel"))
+        .header("origin", crate::helpers::ORIGIN)
+        .json(&json!({ "customer": customer("cus_2"), "profile": "germany", "period_end": 1_893_456_000 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let got = until_received(&received, 2).await;
+    let bodies: Vec<Value> = got.iter().map(|r| verify(&secret, r)).collect();
+    let offer = bodies
+        .iter()
+        .find(|b| b["type"] == "offer.accepted")
+        .unwrap();
+    assert_eq!(
+        (
+            &offer["data"]["session_id"],
+            &offer["data"]["customer_id"],
+            &offer["data"]["mode"]
+        ),
+        (&json!(saved), &json!("cus_1"), &json!("test"))
+    );
+    assert_eq!(
+        offer["data"]["offer"]["terms"],
+        json!({ "type": "discount", "percent": 25, "months": 3 })
+    );
+    assert!(
+        offer["data"]["offer"]["last_discounted_invoice"].is_string(),
+        "{offer}"
+    );
+    let cancel = bodies
+        .iter()
+        .find(|b| b["type"] == "subscription.cancel_confirmed")
+        .unwrap();
+    assert_eq!(cancel["data"]["effective_date"], "2030-01-01");
+    assert_eq!(cancel["data"]["profile"], "germany");
+    assert_eq!(cancel["data"]["receipt"]["plan"], "pro", "{cancel}");
+
+    // A retry of the save records nothing new and sends nothing new.
+    let (_, list) = json_of(
+        app.admin(Method::GET, TEST_APP, "/webhooks/deliveries")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(list["deliveries"].as_array().unwrap().len(), 2);
+    assert!(
+        list["deliveries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["status"] == "delivered")
+    );
+}
+
+#[tokio::test]
+async fn a_failed_attempt_is_retried_with_the_same_webhook_id() {
+    let app = server().await;
+    let (url, received) = receiver(vec![500]).await;
+    let (_, endpoint) = create(&app, json!({ "url": url, "events": ["offer.accepted"] })).await;
+    let secret = endpoint["secret"].as_str().unwrap().to_string();
+    accept(&app, "cus_1").await;
+    let got = until_received(&received, 2).await;
+    assert_eq!(
+        got[0].0["webhook-id"], got[1].0["webhook-id"],
+        "one message, one id, whatever the attempt"
+    );
+    verify(&secret, &got[1]);
+    let (_, list) = json_of(
+        app.admin(Method::GET, TEST_APP, "/webhooks/deliveries")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let delivery = &list["deliveries"][0];
+    assert_eq!(delivery["status"], "delivered", "{delivery}");
+    let log = delivery["attempt_log"].as_array().unwrap();
+    assert_eq!(
+        (
+            log[0]["status_code"].as_i64(),
+            log[1]["status_code"].as_i64()
+        ),
+        (Some(500), Some(200))
+    );
+}
+
+#[tokio::test]
+async fn during_a_rotation_both_secrets_sign() {
+    let app = server().await;
+    let (url, received) = receiver(vec![]).await;
+    let (_, endpoint) = create(&app, json!({ "url": url })).await;
+    let old = endpoint["secret"].as_str().unwrap().to_string();
+    let id = endpoint["id"].as_str().unwrap();
+    let r = app
+        .admin(
+            Method::POST,
+            TEST_APP,
+            &format!("/webhooks/endpoints/{id}/rotate-secret"),
+        )
+        .json(&json!({ "grace_seconds": 3600 }))
+        .send()
+        .await
+        .unwrap();
+    let (status, rotated) = json_of(r).await;
+    assert_eq!(status, 200);
+    let new = rotated["secret"].as_str().unwrap().to_string();
+    assert_ne!(new, old);
+    let r = app
+        .admin(
+            Method::POST,
+            TEST_APP,
+            &format!("/webhooks/endpoints/{id}/test"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let got = until_received(&received, 1).await;
+    let signature = got[0].0["webhook-signature"].to_str().unwrap().to_string();
+    assert_eq!(signature.split(' ').count(), 2, "{signature}");
+    assert_eq!(verify(&new, &got[0])["type"], "webhook.test");
+    verify(&old, &got[0]);
+}
+
+#[tokio::test]
+async fn gone_disables_the_endpoint() {
+    let app = server().await;
+    let (url, received) = receiver(vec![410]).await;
+    let (_, endpoint) = create(&app, json!({ "url": url })).await;
+    let id = endpoint["id"].as_str().unwrap().to_string();
+    accept(&app, "cus_1").await;
+    until_received(&received, 1).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, e) = json_of(
+            app.admin(Method::GET, TEST_APP, &format!("/webhooks/endpoints/{id}"))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        if e["enabled"] == false {
+            assert_eq!(e["disabled_reason"], "the endpoint answered 410 Gone");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{e}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn endpoints_are_managed_and_bad_ones_refused_naming_the_field() {
+    let app = spawn_app_with(holdfast_server::Settings::default()).await;
+    let (status, body) = create(&app, json!({ "url": "http://billing.acme.example/hook" })).await;
+    assert_eq!(
+        (status, &body["error"]["field"]),
+        (422, &json!("url")),
+        "https only"
+    );
+    let (status, body) = create(&app, json!({ "url": "https://10.0.0.7/hook" })).await;
+    assert_eq!(
+        (status, &body["error"]["field"]),
+        (422, &json!("url")),
+        "no private address"
+    );
+    let (status, body) = create(
+        &app,
+        json!({ "url": "https://billing.acme.example/hook", "events": ["offer.eaten"] }),
+    )
+    .await;
+    assert_eq!(
+        (status, &body["error"]["field"]),
+        (422, &json!("events[0]"))
+    );
+    let (status, created) = create(
+        &app,
+        json!({ "url": "https://billing.acme.example/hook", "events": ["offer.accepted"] }),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let id = created["id"].as_str().unwrap();
+    let (_, list) = json_of(
+        app.admin(Method::GET, TEST_APP, "/webhooks/endpoints")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(list["endpoints"].as_array().unwrap().len(), 1);
+    assert!(
+        list["endpoints"][0].get("secret").is_none(),
+        "the secret is shown once only"
+    );
+    let r = app
+        .admin(
+            Method::PATCH,
+            TEST_APP,
+            &format!("/webhooks/endpoints/{id}"),
+        )
+        .json(&json!({ "enabled": false }))
+        .send()
+        .await
+        .unwrap();
+    let (_, changed) = json_of(r).await;
+    assert_eq!(
+        (&changed["enabled"], &changed["disabled_reason"]),
+        (&json!(false), &json!("disabled by an admin"))
+    );
+    let r = app
+        .admin(
+            Method::DELETE,
+            TEST_APP,
+            &format!("/webhooks/endpoints/{id}"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let r = app
+        .admin(Method::GET, TEST_APP, &format!("/webhooks/endpoints/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+}
