@@ -100,6 +100,8 @@ struct Inner {
     limiter: ratelimit::Limiter,
     /// Shared with the storage's aggregator, which counts stored and duplicate events.
     metrics: Arc<metrics::Metrics>,
+    /// The demo's webhook inbox (used only with `--demo`).
+    inbox: routes::demo::Inbox,
 }
 
 impl AppState {
@@ -121,6 +123,7 @@ impl AppState {
                 apps: apps::AppCache::default(),
                 limiter,
                 metrics,
+                inbox: routes::demo::Inbox::default(),
             }),
         }
     }

@@ -238,6 +238,8 @@ async fn run_server(args: ServeArgs) -> anyhow::Result<()> {
                 keys.signing_secret, keys.admin_key
             );
         }
+        holdfast_server::routes::demo::ensure_inbox(&storage, &format!("http://{addr}")).await?;
+        println!("demo webhooks arrive at http://{addr}/demo/webhooks");
         let seeded = demo::seed_history(&storage, clock::now()).await?;
         if seeded > 0 {
             tracing::info!(sessions = seeded, "seeded the demo app's history");

@@ -9,7 +9,7 @@ pub mod admin_config;
 pub mod app_settings;
 pub mod cancel_page;
 pub mod cancel_plan;
-pub mod demo_token;
+pub mod demo;
 pub mod events;
 pub mod lifecycle;
 pub mod offers;
@@ -132,7 +132,10 @@ pub fn router(state: AppState) -> Router<AppState> {
     );
     // The demo page's stand-in for a host backend: only when the server runs the demo.
     let demo = if state_demo {
-        Router::new().route("/demo/token", post(demo_token::sign))
+        Router::new()
+            .route("/demo/token", post(demo::sign))
+            .route("/demo/webhooks/inbox", post(demo::receive))
+            .route("/demo/webhooks", get(demo::inbox))
     } else {
         Router::new()
     };

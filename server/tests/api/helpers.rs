@@ -53,9 +53,14 @@ pub async fn spawn_app_with(settings: Settings) -> TestApp {
 /// A server with the test apps on the real PostgreSQL of `scripts/test`, if it is there. Tests
 /// share that database, so they use customer and session ids of their own.
 pub async fn spawn_app_on_postgres() -> Option<TestApp> {
+    spawn_app_on_postgres_with(Settings::default()).await
+}
+
+/// As [`spawn_app_on_postgres`], with explicit settings.
+pub async fn spawn_app_on_postgres_with(settings: Settings) -> Option<TestApp> {
     let url = std::env::var("HOLDFAST_TEST_POSTGRES_URL").ok()?;
     let dir = tempfile::tempdir().expect("a temp dir");
-    Some(spawn_seeded(&url, dir, Settings::default()).await)
+    Some(spawn_seeded(&url, dir, settings).await)
 }
 
 async fn spawn_seeded(url: &str, dir: tempfile::TempDir, settings: Settings) -> TestApp {

@@ -196,6 +196,11 @@ async fn the_demo_signs_test_mode_tokens_for_its_page_and_no_other_server_does()
     let customer = crate::helpers::customer("cus_demo");
     let demo = spawn_app_with(Settings {
         demo: true,
+        webhooks: holdfast_server::webhooks::WebhookSettings {
+            allow_private: true,
+            poll: std::time::Duration::from_millis(50),
+            ..Default::default()
+        },
         ..Settings::default()
     })
     .await;
@@ -222,6 +227,39 @@ async fn the_demo_signs_test_mode_tokens_for_its_page_and_no_other_server_does()
         .await
         .unwrap();
     assert_eq!(plan.status(), 200, "the demo's token verifies");
+    // Its webhooks arrive in the demo's own inbox, verified.
+    holdfast_server::routes::demo::ensure_inbox(&demo.storage, &demo.url)
+        .await
+        .unwrap();
+    let accept = serde_json::json!({ "customer": token["token"], "session_id": crate::helpers::uuid(),
+        "event_id": crate::helpers::uuid(), "reason": "too_expensive", "offer_id": "discount_25" });
+    let r = demo
+        .post("/v1/apps/app_demo/offers/accept")
+        .json(&accept)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let page = demo
+            .get("/demo/webhooks")
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if page.contains("offer.accepted") {
+            assert!(
+                page.contains("signature verified") && !page.contains("NOT verified"),
+                "{page}"
+            );
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{page}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let other = spawn_app().await;
     let r = other
         .post("/demo/token")

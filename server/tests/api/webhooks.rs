@@ -37,8 +37,8 @@ async fn receiver(statuses: Vec<u16>) -> (String, Received) {
     (url, received)
 }
 
-async fn server() -> TestApp {
-    spawn_app_with(holdfast_server::Settings {
+fn fast_webhooks() -> holdfast_server::Settings {
+    holdfast_server::Settings {
         rate_limit: holdfast_server::RateLimit {
             per_second: 10_000.0,
             burst: 10_000.0,
@@ -50,8 +50,11 @@ async fn server() -> TestApp {
             ..holdfast_server::webhooks::WebhookSettings::default()
         },
         ..holdfast_server::Settings::default()
-    })
-    .await
+    }
+}
+
+async fn server() -> TestApp {
+    spawn_app_with(fast_webhooks()).await
 }
 
 async fn create(app: &TestApp, body: Value) -> (u16, Value) {
@@ -334,4 +337,175 @@ async fn endpoints_are_managed_and_bad_ones_refused_naming_the_field() {
         .await
         .unwrap();
     assert_eq!(r.status(), 404);
+}
+
+/// The server as a process (so it can be killed with SIGKILL) on a SQLite file; its base URL.
+fn start_server(db: &str) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_holdfast-server"))
+        .args(["--listen", "127.0.0.1:0", "--dist", "/nonexistent"])
+        .env("DATABASE_URL", db)
+        .env("HOLDFAST_WEBHOOKS_ALLOW_PRIVATE", "true")
+        .env(
+            "HOLDFAST_WEBHOOKS_RETRY_SCHEDULE",
+            "1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s",
+        )
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let line = std::io::BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .find(|l| l.starts_with("Holdfast is running at "))
+        .expect("the server says where it listens");
+    let url = line
+        .trim_start_matches("Holdfast is running at ")
+        .trim_end_matches('/')
+        .to_string();
+    (child, url)
+}
+
+/// A receiver that answers 503 until `up`, then 200, recording every request.
+async fn flaky_receiver(up: Arc<std::sync::atomic::AtomicBool>) -> (String, Received) {
+    let received: Received = Arc::default();
+    let log = received.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: HeaderMap, body: String| {
+            let (log, up) = (log.clone(), up.clone());
+            async move {
+                log.lock().unwrap().push((headers, body));
+                if up.load(std::sync::atomic::Ordering::SeqCst) {
+                    StatusCode::OK
+                } else {
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, received)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_message_is_lost_when_the_server_is_killed_with_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("kill.db").display());
+    let created = std::process::Command::new(env!("CARGO_BIN_EXE_holdfast-server"))
+        .args(["apps", "create", "--name", "Acme", "--json"])
+        .env("DATABASE_URL", &db)
+        .output()
+        .unwrap();
+    let created: Value = serde_json::from_slice(&created.stdout).unwrap();
+    let app_id = created["app_id"].as_str().unwrap().to_string();
+    let key = created["test"]["admin_key"].as_str().unwrap().to_string();
+    let up = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (hook, received) = flaky_receiver(up.clone()).await;
+
+    let (mut first, base) = start_server(&db);
+    let http = reqwest::Client::new();
+    let endpoint: Value = http
+        .post(format!("{base}/v1/admin/apps/{app_id}/webhooks/endpoints"))
+        .bearer_auth(&key)
+        .json(&json!({ "url": hook }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let secret = endpoint["secret"].as_str().unwrap().to_string();
+    for i in 0..5 {
+        let body = json!({ "customer": customer(&format!("cus_{i}")), "session_id": uuid(),
+                           "event_id": uuid(), "reason": "too_expensive", "offer_id": "discount_25" });
+        let r = http
+            .post(format!("{base}/v1/apps/{app_id}/offers/accept"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    // Some attempts fail against the receiver that is down, then the process dies mid-work.
+    until_received(&received, 3).await;
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let before: std::collections::BTreeSet<String> = received
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(h, _)| h["webhook-id"].to_str().unwrap().to_string())
+        .collect();
+
+    up.store(true, std::sync::atomic::Ordering::SeqCst);
+    let (mut second, _) = start_server(&db);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let delivered = loop {
+        let got = received.lock().unwrap().clone();
+        let ok: std::collections::BTreeMap<String, Value> = got
+            .iter()
+            .filter(|(h, _)| h.contains_key("webhook-id"))
+            .map(|r| {
+                (
+                    r.0["webhook-id"].to_str().unwrap().to_string(),
+                    verify(&secret, r),
+                )
+            })
+            .collect();
+        if ok.len() >= 5 && std::time::Instant::now() > deadline - Duration::from_secs(28) {
+            break ok;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} of 5 messages",
+            ok.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    second.kill().unwrap();
+    second.wait().unwrap();
+    assert_eq!(
+        delivered.len(),
+        5,
+        "every message, each once by id: {delivered:?}"
+    );
+    assert!(
+        before.iter().all(|id| delivered.contains_key(id)),
+        "the ids seen before the kill are the ids delivered after it"
+    );
+    assert!(delivered.values().all(|b| b["type"] == "offer.accepted"));
+}
+
+#[tokio::test]
+async fn an_outcome_reaches_the_endpoint_on_postgres() {
+    let Some(app) = crate::helpers::spawn_app_on_postgres_with(fast_webhooks()).await else {
+        println!(
+            "skipped PostgreSQL: HOLDFAST_TEST_POSTGRES_URL is not set (scripts/test sets it)"
+        );
+        return;
+    };
+    let (url, received) = receiver(vec![]).await;
+    let (status, endpoint) =
+        create(&app, json!({ "url": url, "events": ["offer.accepted"] })).await;
+    assert_eq!(status, 201);
+    let secret = endpoint["secret"].as_str().unwrap().to_string();
+    let session = accept(&app, &format!("cus_{}", uuid())).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let got = received.lock().unwrap().clone();
+        if let Some(mine) = got.iter().find(|r| r.1.contains(&session)) {
+            assert_eq!(verify(&secret, mine)["data"]["session_id"], session);
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the save's webhook never came"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
