@@ -25,6 +25,10 @@ use crate::error::ApiError;
 use crate::keys::Mode;
 use crate::text;
 
+/// The largest monthly revenue accepted, in cents: a billion a month. Sums of it over every
+/// session of an app stay far inside `i64`, so stats and offer costs never overflow.
+pub const MAX_MRR_CENTS: i64 = 100_000_000_000;
+
 /// Clock skew tolerated on `exp`, in seconds.
 pub const LEEWAY: i64 = 60;
 /// The longest a token may live: `exp - iat`.
@@ -383,10 +387,16 @@ pub fn check_fields(customer: &Customer) -> Result<(), ApiError> {
             text::key(|| format!("customer.attributes.{name}"), value, 256)?;
         }
     }
-    if customer.mrr_cents < 0 {
+    if !(0..=MAX_MRR_CENTS).contains(&customer.mrr_cents) {
         return Err(ApiError::invalid(
             "customer.mrr_cents",
-            "mrr_cents cannot be negative",
+            format!("mrr_cents is from 0 to {MAX_MRR_CENTS} (a billion a month)"),
+        ));
+    }
+    if !(0..=crate::clock::now() + 86_400).contains(&customer.created_at) {
+        return Err(ApiError::invalid(
+            "customer.created_at",
+            "created_at is Unix seconds, not negative and not in the future",
         ));
     }
     Ok(())

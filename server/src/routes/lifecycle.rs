@@ -96,10 +96,13 @@ pub async fn post(
         event.plan.as_deref(),
         crate::text::MAX_KEY,
     )?;
-    if event.mrr_cents.is_some_and(|m| m < 0) {
+    if event
+        .mrr_cents
+        .is_some_and(|m| !(0..=crate::customers::MAX_MRR_CENTS).contains(&m))
+    {
         return Err(ApiError::invalid(
             "mrr_cents",
-            "mrr_cents cannot be negative",
+            format!("mrr_cents is from 0 to {}", crate::customers::MAX_MRR_CENTS),
         ));
     }
     let record = LifecycleRecord {

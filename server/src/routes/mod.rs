@@ -149,4 +149,6 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(page)
         .merge(public)
         .merge(admin)
+        .route("/v1/{*rest}", axum::routing::any(ops::no_such_route))
+        .method_not_allowed_fallback(ops::method_not_allowed)
 }

@@ -39,6 +39,25 @@ pub async fn openapi() -> Response {
     axum::Json(ApiDoc::openapi()).into_response()
 }
 
+/// Any path under `/v1/` that is no route: the API's 404, never the demo page the static
+/// fallback would serve.
+pub async fn no_such_route(uri: axum::http::Uri) -> crate::error::ApiError {
+    crate::error::ApiError::not_found(
+        "no_such_route",
+        format!("{} is not a Holdfast API path", uri.path()),
+    )
+}
+
+/// A route called with a method it does not take: 405 with the API's error body (axum adds
+/// `Allow`).
+pub async fn method_not_allowed(method: axum::http::Method) -> crate::error::ApiError {
+    crate::error::ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("this path does not take {method}"),
+    )
+}
+
 /// Preflight requests are answered by the public guard; this only makes the route accept OPTIONS.
 pub async fn preflight() -> StatusCode {
     StatusCode::NO_CONTENT

@@ -269,3 +269,35 @@ async fn the_demo_signs_test_mode_tokens_for_its_page_and_no_other_server_does()
         .unwrap();
     assert_ne!(r.status(), 200, "only a demo server signs tokens");
 }
+
+#[tokio::test]
+async fn an_unknown_api_path_is_a_404_and_a_wrong_method_a_405_with_allow() {
+    let app = spawn_app().await;
+    let r = app
+        .admin(reqwest::Method::GET, TEST_APP, "/anything")
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = json_of(r).await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (404, &serde_json::json!("no_such_route"))
+    );
+    let r = app
+        .admin(reqwest::Method::DELETE, TEST_APP, "/stats")
+        .send()
+        .await
+        .unwrap();
+    let allow = r
+        .headers()
+        .get("allow")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let (status, body) = json_of(r).await;
+    assert_eq!(status, 405);
+    assert_eq!(body["error"]["code"], "method_not_allowed");
+    assert!(allow.contains("GET"), "Allow: {allow:?}");
+    let r = app.get("/v1/nothing/here").send().await.unwrap();
+    assert_eq!(r.status(), 404);
+}

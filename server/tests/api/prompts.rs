@@ -175,7 +175,12 @@ async fn a_retried_prompt_batch_changes_neither_state_nor_stats() {
         "received, dropped when folded"
     );
     assert_eq!(state_of(&app, "cus_1").await, state);
-    assert_eq!(prompt_stats(&app, "").await, stats);
+    // The default range follows the clock: compare what was counted, not the range's ends.
+    let again = prompt_stats(&app, "").await;
+    assert_eq!(
+        (&again["totals"], &again["breakdowns"]),
+        (&stats["totals"], &stats["breakdowns"])
+    );
     assert_eq!(state["gate_hits"], json!({ "sso": 1 }));
     assert_eq!(stats["totals"]["shown"], 1);
     assert_eq!(stats["totals"]["clicked"], 1);
