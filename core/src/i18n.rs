@@ -197,6 +197,16 @@ pub const OFFERS: Table = &[
 /// nothing).
 pub const PAGE: Table = &[
     (
+        "page.error.title",
+        "This cancellation page could not go on",
+        "此取消页面无法继续",
+    ),
+    (
+        "page.error.body",
+        "Open the cancellation link again from your account or your email. If this keeps happening, contact support and mention the reason below.",
+        "请从您的账户或邮件中重新打开取消链接。如果问题持续出现，请联系客服并提供以下原因。",
+    ),
+    (
         "link.expired.title",
         "This cancellation link has expired",
         "此取消链接已过期",

@@ -154,6 +154,7 @@ pub fn app(state: AppState) -> Router {
 /// same stack and measure what Holdfast's own routes add.
 pub fn server_layers(router: Router<AppState>, state: AppState) -> Router {
     router
+        .layer(axum::middleware::from_fn(security_headers))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             count_request,
@@ -164,6 +165,40 @@ pub fn server_layers(router: Router<AppState>, state: AppState) -> Router {
         ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Headers every response carries: no MIME sniffing, no full URLs (which may carry a customer
+/// token) in `Referer`; and for HTML that set no policy of its own (the demo page), a Content
+/// Security Policy that allows only this server's scripts (with the page's inline ones and
+/// WebAssembly) and no framing.
+async fn security_headers(req: Request, next: Next) -> Response {
+    use axum::http::{HeaderValue, header};
+    let mut response = next.run(req).await;
+    let html = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("text/html"));
+    let h = response.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    if html && !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'self'; script-src 'self' 'unsafe-inline' 'wasm-unsafe-eval'; \
+                 style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; \
+                 form-action 'self'; frame-ancestors 'none'; base-uri 'self'",
+            ),
+        );
+    }
+    response
 }
 
 async fn count_request(State(state): State<AppState>, req: Request, next: Next) -> Response {

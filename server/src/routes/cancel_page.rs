@@ -139,19 +139,26 @@ const FORM_LIMIT: usize = 16 * 1024;
 
 /// Serves the cancel page: the first step on `GET`, the next one for each form `POST`.
 pub async fn page(State(state): State<AppState>, req: Request) -> Response {
-    match run(state, req).await {
+    let languages = accepted_languages(&req);
+    let mut response = match run(state, req).await {
         Ok(page) => page,
-        Err(e) => e.into_response(),
-    }
+        Err(e) => error_page(&languages, &e),
+    };
+    // Nothing on this page runs script or loads from elsewhere; its forms post to itself, and it
+    // is never framed (no clickjacking of the cancel button).
+    response.headers_mut().insert(
+        axum::http::header::CONTENT_SECURITY_POLICY,
+        axum::http::HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; \
+             form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    response
 }
 
-async fn run(state: AppState, req: Request) -> Result<Response, ApiError> {
-    let admitted = crate::apps::admit_page(&state, &req);
-    let query = req.uri().query().unwrap_or_default().to_string();
-    let foreign = foreign_origin(&req);
-    // The browser's languages, in its order of preference, after the customer's own locale.
-    let languages: Vec<String> = req
-        .headers()
+/// The browser's languages, in its order of preference.
+fn accepted_languages(req: &Request) -> Vec<String> {
+    req.headers()
         .get("accept-language")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
@@ -160,7 +167,39 @@ async fn run(state: AppState, req: Request) -> Result<Response, ApiError> {
         .filter(|l| !l.is_empty() && *l != "*" && l.len() <= 35)
         .take(8)
         .map(str::to_string)
-        .collect();
+        .collect()
+}
+
+/// A refusal as a page a subscriber can read, in their language, with the reason (the API's
+/// code, message and field) for support; the status stays the API's.
+fn error_page(languages: &[String], e: &ApiError) -> Response {
+    if e.status().is_server_error() {
+        tracing::error!(error = ?e, "the cancel page failed");
+    }
+    let lang = Lang::resolve(languages, std::iter::empty());
+    let text = |key| lang.builtin(PAGE, key).unwrap_or_default();
+    let reason = match e.field_name() {
+        Some(field) => format!("{} ({field})", e.code()),
+        None => e.code().to_string(),
+    };
+    let html = format!(
+        r#"<!doctype html><html lang="{tag}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title><style>{css}</style></head><body><main class="hf-dialog" data-testid="hf-error" data-code="{code}"><h2>{title}</h2><p>{body}</p><p><code>{reason}</code></p></main></body></html>"#,
+        tag = esc(&lang.tag),
+        title = text("page.error.title"),
+        body = text("page.error.body"),
+        css = PAGE_CSS,
+        code = esc(e.code()),
+        reason = esc(&reason),
+    );
+    (e.status(), Html(html)).into_response()
+}
+
+async fn run(state: AppState, req: Request) -> Result<Response, ApiError> {
+    let admitted = crate::apps::admit_page(&state, &req);
+    let query = req.uri().query().unwrap_or_default().to_string();
+    let foreign = foreign_origin(&req);
+    // The browser's languages, in its order of preference, after the customer's own locale.
+    let languages = accepted_languages(&req);
     let post = req.method() == Method::POST;
     if post && let Some(origin) = foreign {
         return Err(ApiError::new(

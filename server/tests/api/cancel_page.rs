@@ -1,9 +1,7 @@
 //! `/cancel/{app_id}`: the cancel flow as plain HTML forms, no JavaScript; its sessions count in
 //! the stats like the widget's.
 
-use crate::helpers::{
-    LIVE_APP, LIVE_KID, LIVE_SECRET, TEST_APP, TestApp, json_of, spawn_app, token_with,
-};
+use crate::helpers::{LIVE_APP, LIVE_KID, LIVE_SECRET, TEST_APP, TestApp, spawn_app, token_with};
 
 const LINK: &str = "customer=cus_page&plan=pro&mrr_cents=4900&created_at=1700000000&currency=USD";
 
@@ -185,9 +183,13 @@ async fn a_bad_link_is_refused_naming_the_field() {
             .send()
             .await
             .unwrap();
-        let (status, body) = json_of(r).await;
+        let status = r.status().as_u16();
+        let body = r.text().await.unwrap();
         assert_eq!(status, 422, "{query}: {body}");
-        assert_eq!(body["error"]["field"], field, "{query}: {body}");
+        assert!(
+            body.contains(r#"data-testid="hf-error""#) && body.contains(&format!("({field})")),
+            "an HTML page that names the field: {query}: {body}"
+        );
     }
     let (status, _) = get(&app, "app_nope", LINK).await;
     assert_eq!(status, 404);
@@ -279,6 +281,32 @@ async fn an_expired_link_says_what_to_do_in_the_customers_language() {
 }
 
 #[tokio::test]
+async fn errors_are_pages_in_the_browsers_language_and_no_page_may_be_framed() {
+    let app = spawn_app().await;
+    let r = app
+        .get(&format!("/cancel/{TEST_APP}?customer=cus_1"))
+        .header("accept-language", "zh-CN")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        csp.contains("frame-ancestors 'none'") && csp.contains("default-src 'none'"),
+        "{csp}"
+    );
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    let page = r.text().await.unwrap();
+    assert!(
+        page.contains("此取消页面无法继续") && page.contains("(plan)"),
+        "{page}"
+    );
+}
+
+#[tokio::test]
 async fn a_post_from_another_site_is_refused() {
     let app = spawn_app().await;
     let (_, page) = get(&app, TEST_APP, LINK).await;
@@ -290,8 +318,8 @@ async fn a_post_from_another_site_is_refused() {
         .await
         .unwrap();
     assert_eq!(r.status(), 403);
-    let (_, body) = json_of(r).await;
-    assert_eq!(body["error"]["code"], "foreign_origin");
+    let body = r.text().await.unwrap();
+    assert!(body.contains(r#"data-code="foreign_origin""#), "{body}");
 }
 
 #[tokio::test]
@@ -323,8 +351,8 @@ async fn a_post_without_the_sessions_anti_forgery_value_is_refused() {
         .await
         .unwrap();
     assert_eq!(r.status(), 403);
-    let (_, body) = json_of(r).await;
-    assert_eq!(body["error"]["code"], "bad_csrf");
+    let body = r.text().await.unwrap();
+    assert!(body.contains(r#"data-code="bad_csrf""#), "{body}");
 }
 
 #[tokio::test]
