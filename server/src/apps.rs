@@ -62,7 +62,12 @@ impl LoadedApp {
 #[derive(Debug, Default)]
 pub struct AppCache {
     apps: RwLock<HashMap<String, Arc<LoadedApp>>>,
+    /// App ids recently found missing, so a flood of made-up ids costs no database lookups.
+    missing: RwLock<HashMap<String, Instant>>,
 }
+
+/// At most this many missing ids are remembered; beyond it the oldest half is forgotten.
+const MAX_MISSING: usize = 10_000;
 
 /// How long a cached app is trusted before it is read again.
 const CACHE_TTL: Duration = Duration::from_secs(5);
@@ -87,7 +92,26 @@ impl AppCache {
         if let Some(app) = self.cached(app_id) {
             return Ok(Some(app));
         }
+        let known_missing = self
+            .missing
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(app_id)
+            .is_some_and(|at| at.elapsed() < CACHE_TTL);
+        if known_missing {
+            return Ok(None);
+        }
         let Some(record) = storage.app(app_id).await? else {
+            let mut missing = self
+                .missing
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if missing.len() >= MAX_MISSING {
+                missing.retain(|_, at| at.elapsed() < CACHE_TTL);
+            }
+            if missing.len() < MAX_MISSING {
+                missing.insert(app_id.to_string(), Instant::now());
+            }
             return Ok(None);
         };
         let signing = storage.signing_secrets(app_id).await?;
@@ -99,8 +123,12 @@ impl AppCache {
         Ok(Some(app))
     }
 
-    /// Forgets an app after its config changed.
+    /// Forgets an app after its config changed (or it was created).
     pub fn invalidate(&self, app_id: &str) {
+        self.missing
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(app_id);
         self.apps
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)

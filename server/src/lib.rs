@@ -167,8 +167,9 @@ pub fn server_layers(router: Router<AppState>, state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Headers every response carries: no MIME sniffing, no full URLs (which may carry a customer
-/// token) in `Referer`; and for HTML that set no policy of its own (the demo page), a Content
+/// Headers every response carries: no MIME sniffing, no URL (which may carry a customer token)
+/// in a `Referer` to another site (`same-origin`: with `no-referrer` browsers send `Origin:
+/// null` on the page's own form posts, which the cancel page must refuse); and for HTML that set no policy of its own (the demo page), a Content
 /// Security Policy that allows only this server's scripts (with the page's inline ones and
 /// WebAssembly) and no framing.
 async fn security_headers(req: Request, next: Next) -> Response {
@@ -186,7 +187,7 @@ async fn security_headers(req: Request, next: Next) -> Response {
     );
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     if html && !h.contains_key(header::CONTENT_SECURITY_POLICY) {
         h.insert(

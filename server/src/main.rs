@@ -59,6 +59,12 @@ struct ServeArgs {
     /// (on with `--demo`).
     #[arg(long, env = "HOLDFAST_WEBHOOKS_ALLOW_PRIVATE")]
     webhooks_allow_private: bool,
+    /// Requests per second a client may make to one app, sustained (four times that across apps).
+    #[arg(long, env = "HOLDFAST_RATE_LIMIT_PER_SECOND", default_value_t = 50.0)]
+    rate_limit_per_second: f64,
+    /// Requests a client may make to one app in a burst.
+    #[arg(long, env = "HOLDFAST_RATE_LIMIT_BURST", default_value_t = 200.0)]
+    rate_limit_burst: f64,
     /// The demo app's test-mode signing secret and admin key; both generated when unset.
     #[arg(long, env = "HOLDFAST_DEMO_SECRET", hide_env_values = true)]
     demo_secret: Option<String>,
@@ -208,6 +214,10 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run_server(args: ServeArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.rate_limit_per_second > 0.0 && args.rate_limit_burst >= 1.0,
+        "--rate-limit-per-second must be above 0 and --rate-limit-burst at least 1"
+    );
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     if args.log_json {
         tracing_subscriber::fmt()
@@ -254,6 +264,10 @@ async fn run_server(args: ServeArgs) -> anyhow::Result<()> {
             args.dist,
             Settings {
                 trusted_proxies: args.trusted_proxy,
+                rate_limit: holdfast_server::RateLimit {
+                    per_second: args.rate_limit_per_second,
+                    burst: args.rate_limit_burst,
+                },
                 webhooks: holdfast_server::webhooks::WebhookSettings {
                     retry_schedule: holdfast_server::webhooks::parse_schedule(
                         &args.webhooks_retry_schedule,

@@ -93,19 +93,35 @@ async fn the_cancel_pages_forms_refuse_a_post_from_another_site() -> anyhow::Res
         let fields = client
             .execute("return [...document.querySelectorAll('input[type=hidden]')].map(i => [i.name, i.value]);", vec![])
             .await?;
-        // Another site (here the same server under another host name, so another origin) posts
-        // the same fields to it: the browser sends that site's Origin, and the page refuses.
-        let other = url.replace("127.0.0.1", "localhost");
-        client.goto(&format!("{other}/")).await?;
-        client
-            .execute(
-                "const [action, fields] = arguments; const f = document.createElement('form'); \
-                 f.method = 'post'; f.action = action; \
-                 for (const [n, v] of fields.concat([['action', 'continue']])) { const i = document.createElement('input'); i.type = 'hidden'; i.name = n; i.value = v; f.appendChild(i); } \
-                 document.body.appendChild(f); f.submit();",
-                vec![json!(format!("{url}/cancel/app_demo")), fields],
-            )
-            .await?;
+        // Another site (a second server, so another origin) serves a page that posts the same
+        // fields to it at once: the browser sends that site's Origin, and the page refuses.
+        let inputs: String = fields
+            .as_array()
+            .into_iter()
+            .flatten()
+            .chain([&json!(["action", "continue"])])
+            .map(|pair| {
+                format!(
+                    r#"<input type="hidden" name="{}" value="{}">"#,
+                    pair[0].as_str().unwrap_or_default(),
+                    pair[1].as_str().unwrap_or_default().replace('"', "&quot;")
+                )
+            })
+            .collect();
+        let attack = format!(
+            r#"<!doctype html><html><body><form id="f" method="post" action="{url}/cancel/app_demo">{inputs}</form><script>document.getElementById("f").submit();</script></body></html>"#
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let other = format!("http://{}/", listener.local_addr()?);
+        let site = axum::Router::new().route(
+            "/",
+            axum::routing::get(move || {
+                let attack = attack.clone();
+                async move { axum::response::Html(attack) }
+            }),
+        );
+        tokio::spawn(async move { axum::serve(listener, site).await });
+        client.goto(&other).await?;
         let body = wait_for(&client, "return location.pathname.startsWith('/cancel/') && document.body && document.body.textContent;", Duration::from_secs(10)).await?;
         assert!(body.as_str().unwrap_or_default().contains("foreign_origin"), "{body}");
         Ok(())
