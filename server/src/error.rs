@@ -191,6 +191,16 @@ impl ApiError {
         )
     }
 
+    /// 503 with `Retry-After`: events arrive faster than they are folded; the request is not
+    /// lost to a hang, and the client retries (the widget's outbox does).
+    pub fn busy() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "the server is catching up with a backlog of events; retry in a few seconds",
+        )
+    }
+
     /// 500: an unexpected failure; `cause` is logged, the client learns nothing about it.
     pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
         let mut e = Self::new(
@@ -205,6 +215,9 @@ impl ApiError {
 
 impl From<anyhow::Error> for ApiError {
     fn from(e: anyhow::Error) -> Self {
+        if e.downcast_ref::<crate::storage::Backlogged>().is_some() {
+            return Self::busy();
+        }
         Self::internal(e)
     }
 }
@@ -214,6 +227,14 @@ impl IntoResponse for ApiError {
         if let Some(cause) = &self.cause {
             tracing::error!(error = format!("{cause:#}"), "request failed");
         }
-        (self.status, Json(ErrorResponse { error: self.body })).into_response()
+        let busy = self.status == StatusCode::SERVICE_UNAVAILABLE;
+        let mut response = (self.status, Json(ErrorResponse { error: self.body })).into_response();
+        if busy {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("5"),
+            );
+        }
+        response
     }
 }

@@ -169,6 +169,10 @@ pub async fn record(
     events: &[Event],
 ) -> Result<u64, ApiError> {
     let customer = &verified.customer;
+    // Backpressure: past the bound, the outbox keeps the batch and retries after `Retry-After`.
+    if state.backlog_rows().await? > state.settings().max_backlog_rows {
+        return Err(ApiError::busy());
+    }
     if events.is_empty() {
         return Err(ApiError::invalid(
             "events",

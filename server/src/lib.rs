@@ -68,6 +68,8 @@ pub struct Settings {
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// How webhooks are sent.
     pub webhooks: webhooks::WebhookSettings,
+    /// Beyond this many unfolded batches, event ingest answers 503 with `Retry-After`.
+    pub max_backlog_rows: i64,
     /// The server runs the demo (`--demo`): the demo page may have customer tokens signed for
     /// the demo app (`POST /demo/token`).
     pub demo: bool,
@@ -80,6 +82,7 @@ impl Default for Settings {
             request_timeout: Duration::from_secs(15),
             trusted_proxies: Vec::new(),
             webhooks: webhooks::WebhookSettings::default(),
+            max_backlog_rows: storage::MAX_BACKLOG_ROWS,
             demo: false,
         }
     }
@@ -102,6 +105,9 @@ struct Inner {
     metrics: Arc<metrics::Metrics>,
     /// The demo's webhook inbox (used only with `--demo`).
     inbox: routes::demo::Inbox,
+    /// The ingest backlog as last measured, and when (unix ms): measured at most once a second,
+    /// so backpressure costs the hot path one atomic load (PostgreSQL counts rows to measure).
+    backlog: (std::sync::atomic::AtomicI64, std::sync::atomic::AtomicI64),
 }
 
 impl AppState {
@@ -124,8 +130,23 @@ impl AppState {
                 limiter,
                 metrics,
                 inbox: routes::demo::Inbox::default(),
+                backlog: Default::default(),
             }),
         }
+    }
+
+    /// Unfolded batches in the ingest log, measured at most once a second.
+    pub async fn backlog_rows(&self) -> anyhow::Result<i64> {
+        use std::sync::atomic::Ordering;
+        let (rows, at) = &self.inner.backlog;
+        let now = clock::now_ms();
+        if now - at.load(Ordering::Relaxed) < 1000 {
+            return Ok(rows.load(Ordering::Relaxed));
+        }
+        at.store(now, Ordering::Relaxed);
+        let measured = self.inner.storage.ingest_status().await?.backlog_rows;
+        rows.store(measured, Ordering::Relaxed);
+        Ok(measured)
     }
 
     /// The settings it runs with.

@@ -78,6 +78,7 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for Batch {
         (status = 413, description = "Body too large", body = crate::error::ErrorResponse),
         (status = 422, description = "A field is refused; `field` names it", body = crate::error::ErrorResponse),
         (status = 429, description = "Rate limited", body = crate::error::ErrorResponse),
+        (status = 503, description = "A backlog of events is being folded: retry after `Retry-After`", body = crate::error::ErrorResponse),
     )
 )]
 pub async fn post(

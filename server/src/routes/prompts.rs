@@ -188,6 +188,7 @@ const DEFAULT_RANGE: i64 = 30 * DAY;
         (status = 400, description = "Bad query parameter", body = crate::error::ErrorResponse),
         (status = 401, description = "Missing or wrong key", body = crate::error::ErrorResponse),
         (status = 422, description = "`from` is not before `to`", body = crate::error::ErrorResponse),
+        (status = 503, description = "A backlog of events is being folded: retry after `Retry-After`", body = crate::error::ErrorResponse),
     )
 )]
 pub async fn stats(

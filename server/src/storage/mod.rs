@@ -46,6 +46,19 @@ use serde::{Deserialize, Serialize};
 
 pub use aggregate::IngestOptions;
 
+/// How long a public read waits for the fold before answering from what is folded.
+pub const PUBLIC_READ_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+/// How long a report waits for the fold before answering [`Backlogged`].
+pub const REPORT_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+/// Beyond this many unfolded batches, event ingest answers 503 (backpressure): the default of
+/// `Settings::max_backlog_rows`.
+pub const MAX_BACKLOG_ROWS: i64 = 100_000;
+
+/// The fold is too far behind for an exact answer now: a 503 with `Retry-After`, never a hang.
+#[derive(Debug, thiserror::Error)]
+#[error("the ingest log is being folded; retry shortly")]
+pub struct Backlogged;
+
 /// The storage handle the server shares: the backend the URL picked.
 #[derive(Clone, Debug)]
 pub struct Storage {
@@ -417,6 +430,13 @@ pub trait Store:
     /// reads that depend on events. The backends' event-dependent reads (stats, prompt state and
     /// stats, exposures, session counts, upgrade attribution) call it themselves.
     async fn settle(&self) -> anyhow::Result<()>;
+
+    /// As [`Store::settle`], waiting at most `limit`: whether it settled. Reads that can do with
+    /// an answer a moment old (a plan's sticky variants, a prompt state) never wait for a
+    /// backlog; reports that must be exact answer [`Backlogged`] instead of hanging.
+    async fn settle_within(&self, limit: std::time::Duration) -> bool {
+        matches!(tokio::time::timeout(limit, self.settle()).await, Ok(Ok(())))
+    }
 
     /// The ingest log's backlog and the aggregator's progress.
     async fn ingest_status(&self) -> anyhow::Result<IngestStatus>;

@@ -257,7 +257,8 @@ macro_rules! impl_prompt_store {
                 now: i64,
                 limit: i64,
             ) -> anyhow::Result<$crate::storage::prompts::PromptState> {
-                $crate::storage::Store::settle(self).await?;
+                // The widget merges what it has not sent yet: a moment's lag changes nothing.
+                $crate::storage::Store::settle_within(self, $crate::storage::PUBLIC_READ_WAIT).await;
                 let impressions: Vec<(String, i64, String)> = sqlx::query_as(
                     "SELECT prompt, at, trigger_key FROM (SELECT event_id, prompt, at, trigger_key \
                      FROM prompt_impressions WHERE app_id = $1 AND live = $2 AND customer_id = $3 \
@@ -326,7 +327,9 @@ macro_rules! impl_prompt_store {
                 app_id: &str,
                 r: &$crate::storage::StatsRange,
             ) -> anyhow::Result<$crate::storage::prompts::PromptStatsData> {
-                $crate::storage::Store::settle(self).await?;
+                if !$crate::storage::Store::settle_within(self, $crate::storage::REPORT_WAIT).await {
+                    return Err($crate::storage::Backlogged.into());
+                }
                 use $crate::storage::prompts::{
                     PROMPT_DIMENSIONS, PROMPT_IN_RANGE, PROMPT_TALLY_COLUMNS, TallyRow, prompt_tally,
                 };

@@ -238,8 +238,9 @@ macro_rules! impl_store {
                 live: bool,
                 customer_id: &str,
             ) -> anyhow::Result<Vec<(String, String)>> {
-                // Offers and prompts shown through event ingest record exposures when folded.
-                self.settle().await?;
+                // Offers and prompts shown through event ingest record exposures when folded; a
+                // customer's variant is also deterministic, so a moment's lag changes nothing.
+                self.settle_within($crate::storage::PUBLIC_READ_WAIT).await;
                 Ok(sqlx::query_as(
                     "SELECT experiment, variant FROM exposures \
                      WHERE app_id = $1 AND live = $2 AND customer_id = $3",
@@ -378,7 +379,9 @@ macro_rules! impl_store {
                 r: &$crate::storage::StatsRange,
             ) -> anyhow::Result<$crate::storage::StatsData> {
                 use $crate::storage::sql::{DURABILITY, IN_RANGE, TALLY_COLUMNS, TallyRow, tally};
-                self.settle().await?;
+                if !self.settle_within($crate::storage::REPORT_WAIT).await {
+                    return Err($crate::storage::Backlogged.into());
+                }
                 let totals: TallyRow = sqlx::query_as(&format!(
                     "SELECT {TALLY_COLUMNS} FROM sessions WHERE {IN_RANGE}"
                 ))

@@ -65,6 +65,12 @@ pub async fn spawn_app_on_postgres_with(settings: Settings) -> Option<TestApp> {
 
 async fn spawn_seeded(url: &str, dir: tempfile::TempDir, settings: Settings) -> TestApp {
     let storage = Storage::open(url).await.expect("storage opens");
+    seed(&storage).await;
+    serve_storage(storage, dir, settings).await
+}
+
+/// The test apps and their keys.
+async fn seed(storage: &Storage) {
     let config = serde_json::to_string(&AppConfig::default()).expect("config serializes");
     for (id, secret, mode) in [
         (TEST_APP, TEST_SECRET, Mode::Test),
@@ -117,7 +123,23 @@ async fn spawn_seeded(url: &str, dir: tempfile::TempDir, settings: Settings) -> 
         )
         .await
         .expect("admin key");
-    serve_storage(storage, dir, settings).await
+}
+
+/// A server whose aggregator never runs, as if folding could not keep up: a backlog only grows.
+pub async fn spawn_app_stalled(settings: Settings) -> TestApp {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let url = format!("sqlite://{}", dir.path().join("holdfast.db").display());
+    let stalled = Storage::open_with(
+        &url,
+        holdfast_server::storage::IngestOptions {
+            aggregate: false,
+            ..holdfast_server::storage::IngestOptions::default()
+        },
+    )
+    .await
+    .expect("storage opens");
+    seed(&stalled).await;
+    serve_storage(stalled, dir, settings).await
 }
 
 /// A server over the database `url` as it is (no apps added), e.g. one the CLI prepared.

@@ -301,3 +301,48 @@ async fn an_unknown_api_path_is_a_404_and_a_wrong_method_a_405_with_allow() {
     let r = app.get("/v1/nothing/here").send().await.unwrap();
     assert_eq!(r.status(), 404);
 }
+
+#[tokio::test]
+async fn a_backlog_never_hangs_a_read_plans_still_answer_reports_and_ingest_say_retry_later() {
+    let app = crate::helpers::spawn_app_stalled(Settings {
+        max_backlog_rows: 3,
+        ..Settings::default()
+    })
+    .await;
+    let batch = |i: i64| {
+        let s = crate::helpers::uuid();
+        serde_json::json!({ "customer": crate::helpers::customer("cus_1"), "events": [
+            crate::helpers::event("flow_started", &s, crate::helpers::now() * 1000 - i, serde_json::json!({}))
+        ]})
+    };
+    for i in 0..4 {
+        assert_eq!(app.post_events(TEST_APP, &batch(i)).await.status(), 200);
+    }
+    // The plan answers from what is folded, within the widget's budget.
+    let started = std::time::Instant::now();
+    let plan = app
+        .post(&format!("/v1/apps/{TEST_APP}/cancel-plan"))
+        .header("origin", crate::helpers::ORIGIN)
+        .json(&serde_json::json!({ "customer": crate::helpers::customer("cus_1") }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(plan.status(), 200);
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+    // Exact reports and further ingest say when to come back, rather than hang or fail.
+    let r = app
+        .admin(reqwest::Method::GET, TEST_APP, "/stats")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    assert_eq!(r.headers()["retry-after"], "5");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let r = app.post_events(TEST_APP, &batch(9)).await;
+    assert_eq!(
+        r.status(),
+        503,
+        "past the backlog bound the outbox keeps the batch"
+    );
+    assert!(r.headers().contains_key("retry-after"));
+}
