@@ -36,7 +36,6 @@ pub mod storage;
 pub mod text;
 pub mod webhooks;
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -70,6 +69,11 @@ pub struct Settings {
     pub webhooks: webhooks::WebhookSettings,
     /// Beyond this many unfolded batches, event ingest answers 503 with `Retry-After`.
     pub max_backlog_rows: i64,
+    /// A connection must send a request's headers within this time, so slow-header clients
+    /// and idle keep-alive connections cannot hold sockets.
+    pub header_read_timeout: Duration,
+    /// At most this many connections at once; the next wait in the kernel's backlog.
+    pub max_connections: usize,
     /// The server runs the demo (`--demo`): the demo page may have customer tokens signed for
     /// the demo app (`POST /demo/token`).
     pub demo: bool,
@@ -83,6 +87,8 @@ impl Default for Settings {
             trusted_proxies: Vec::new(),
             webhooks: webhooks::WebhookSettings::default(),
             max_backlog_rows: storage::MAX_BACKLOG_ROWS,
+            header_read_timeout: Duration::from_secs(10),
+            max_connections: 10_000,
             demo: false,
         }
     }
@@ -249,10 +255,68 @@ pub async fn serve(
         state.inner.settings.webhooks.clone(),
     )
     .map_err(std::io::Error::other)?;
-    axum::serve(
-        listener,
-        app(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    let limits = (
+        state.inner.settings.header_read_timeout,
+        state.inner.settings.max_connections,
+    );
+    serve_connections(listener, app(state), limits, shutdown).await
+}
+
+/// The connection loop: at most `max_connections` at once (the next waits in the kernel's
+/// backlog, never an unbounded task list), each connection's request headers read within
+/// `header_read_timeout` (slow-header clients and idle keep-alive connections are closed), every
+/// request with the peer address as `ConnectInfo`; on `shutdown`, open requests are drained for
+/// up to 10 s.
+async fn serve_connections(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    (header_read_timeout, max_connections): (Duration, usize),
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use tower::ServiceExt;
+    let permits = Arc::new(tokio::sync::Semaphore::new(max_connections.max(1)));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_read_timeout);
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            permit = permits.clone().acquire_owned() => permit.map_err(std::io::Error::other)?,
+            () = &mut shutdown => break,
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                // A failed accept (out of file descriptors, a reset) must not stop the server.
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let router = router.clone();
+        let service =
+            hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+                req.extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                router.clone().oneshot(req.map(axum::body::Body::new))
+            });
+        let connection = builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            let _ = connection.await;
+            drop(permit);
+        });
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await;
+    Ok(())
 }

@@ -346,3 +346,37 @@ async fn a_backlog_never_hangs_a_read_plans_still_answer_reports_and_ingest_say_
     );
     assert!(r.headers().contains_key("retry-after"));
 }
+
+#[tokio::test]
+async fn a_slow_header_client_is_cut_off_and_connections_are_capped() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app_with(Settings {
+        header_read_timeout: std::time::Duration::from_millis(300),
+        max_connections: 1,
+        ..Settings::default()
+    })
+    .await;
+    let addr = app.url.trim_start_matches("http://").to_string();
+    // Half a request's headers, then nothing: the server closes the connection.
+    let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    // While it holds the only connection slot, nobody else gets in.
+    let blocked = app
+        .client
+        .get(format!("{}/healthz", app.url))
+        .timeout(std::time::Duration::from_millis(150))
+        .send()
+        .await;
+    assert!(blocked.is_err(), "the cap holds the second connection back");
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        slow.read_to_end(&mut rest),
+    )
+    .await;
+    assert!(closed.is_ok(), "the slow client was cut off");
+    let r = app.get("/healthz").send().await.unwrap();
+    assert_eq!(r.status(), 200, "its slot is free again");
+}
