@@ -16,8 +16,13 @@
 //!   the last writes since the previous sync, never a process crash;
 //! - a segment holds up to [`SEGMENT_BYTES`]; segments whose records are all folded are
 //!   deleted, the one being written never is;
-//! - opening the log checks every record's checksum and cuts a segment at its first torn or
-//!   corrupt record (what an OS crash may leave), and appends to a new segment;
+//! - reading skips a corrupt record to the next valid one (a record's magic, length and
+//!   checksum, found again byte by byte), so one damaged record never costs the ones after it;
+//!   opening the log cuts only a torn tail with no valid record after it (what an OS crash may
+//!   leave), and appends to a new segment;
+//! - segments are deleted only after the aggregator's commit of the folded key is on disk (its
+//!   connection runs `synchronous = FULL`), so an OS crash can never roll the key back past a
+//!   deleted segment;
 //! - a lock file keeps a second process (or store) from writing the same log.
 
 use std::collections::VecDeque;
@@ -371,10 +376,27 @@ fn read_records(
                     break;
                 }
                 Parsed::Incomplete(_) | Parsed::Corrupt => {
-                    return Ok(Read {
-                        end: offset + at as u64,
-                        torn: Some(offset + at as u64),
-                    });
+                    let bad = offset + at as u64;
+                    match resync(file, bad + 1, end)? {
+                        Some(next) => {
+                            tracing::warn!(
+                                at = bad,
+                                skipped = next - bad,
+                                "skipping a corrupt ingest log record"
+                            );
+                            // Read on from the next valid record.
+                            offset = next;
+                            at = 0;
+                            buf.clear();
+                            break;
+                        }
+                        None => {
+                            return Ok(Read {
+                                end: bad,
+                                torn: Some(bad),
+                            });
+                        }
+                    }
                 }
             }
         }
@@ -384,6 +406,33 @@ fn read_records(
         end: offset,
         torn: None,
     })
+}
+
+/// The offset of the first valid record at or after `from` (before `end`), if any: a corrupt
+/// record's length cannot be trusted, so the next one is found by its magic and checksum.
+fn resync(file: &File, from: u64, end: u64) -> io::Result<Option<u64>> {
+    const WINDOW: u64 = 1024 * 1024;
+    let magic = MAGIC.to_le_bytes();
+    let mut start = from;
+    while start < end {
+        let size = usize::try_from((end - start).min(WINDOW)).map_err(io::Error::other)?;
+        let mut buf = vec![0; size];
+        file.read_exact_at(&mut buf, start)?;
+        for i in 0..buf.len().saturating_sub(3) {
+            if buf[i..i + 4] == magic {
+                let at = start + i as u64;
+                let len = usize::try_from(end - at).map_err(io::Error::other)?;
+                let mut candidate = vec![0; len.min(HEADER + MAX_PAYLOAD)];
+                file.read_exact_at(&mut candidate, at)?;
+                if matches!(parse(&candidate), Parsed::Record(..)) {
+                    return Ok(Some(at));
+                }
+            }
+        }
+        // Overlap by three bytes so a magic across the window's edge is found.
+        start += (size as u64).saturating_sub(3).max(1);
+    }
+    Ok(None)
 }
 
 enum Parsed {
@@ -562,6 +611,37 @@ mod tests {
             [3],
             "the cut record's id is reused: it was never read"
         );
+    }
+
+    #[test]
+    fn a_corrupt_record_is_skipped_and_the_records_after_it_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let (log, _) = FileLog::open(dir.path(), 0).unwrap();
+        append(&log, 5);
+        drop(log);
+        let first = list_segments(dir.path()).unwrap()[0];
+        let path = segment_path(dir.path(), first);
+        let bytes = std::fs::read(&path).unwrap();
+        // Damage the second record's payload: its checksum no longer matches.
+        let second = bytes
+            .windows(4)
+            .enumerate()
+            .filter(|(_, w)| *w == MAGIC.to_le_bytes())
+            .nth(1)
+            .unwrap()
+            .0;
+        let file = OpenOptions::new().write(true).open(&path).unwrap();
+        file.write_all_at(b"XXXX", (second + HEADER + 30) as u64)
+            .unwrap();
+        let (log, backlog) = FileLog::open(dir.path(), 0).unwrap();
+        assert_eq!(backlog.rows, 4);
+        let ids: Vec<i64> = log
+            .read_after(0, 10)
+            .unwrap()
+            .iter()
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(ids, [1, 3, 4, 5], "only the damaged record is lost");
     }
 
     #[test]

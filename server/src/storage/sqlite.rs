@@ -138,8 +138,11 @@ impl SqliteStore {
         // pass touches many index pages; a 64 MiB page cache keeps them in memory across passes,
         // and checkpointing every 10,000 pages rather than 1,000 copies a page rewritten by
         // several passes into the database once.
+        // Its commits are synced (`FULL`): a segment is deleted only after the folded key that
+        // covers it is on disk, so no crash can leave the key behind a deleted segment.
         let folder = main
             .clone()
+            .synchronous(SqliteSynchronous::Full)
             .pragma("cache_size", "-65536")
             .pragma("wal_autocheckpoint", "10000")
             .connect()
