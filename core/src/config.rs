@@ -811,6 +811,18 @@ pub fn is_locale_tag(tag: &str) -> bool {
         && parts.all(|p| (2..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
 }
 
+/// The built-in survey reasons: the default config's, and what the widget offers when the server
+/// cannot be reached (so the server accepts them from any app, whatever its config says).
+pub const BUILT_IN_REASONS: [&str; 7] = [
+    "too_expensive",
+    "not_using",
+    "missing_feature",
+    "switching",
+    "technical_issues",
+    "temporary",
+    "other",
+];
+
 impl Default for AppConfig {
     /// The product brief's default reason-to-offer mapping, ready before anyone edits anything.
     fn default() -> Self {
@@ -844,15 +856,10 @@ impl Default for AppConfig {
         };
         AppConfig {
             schema: SCHEMA,
-            reasons: vec![
-                reason("too_expensive", false),
-                reason("not_using", false),
-                reason("missing_feature", false),
-                reason("switching", false),
-                reason("technical_issues", false),
-                reason("temporary", false),
-                reason("other", true),
-            ],
+            reasons: BUILT_IN_REASONS
+                .iter()
+                .map(|id| reason(id, *id == "other"))
+                .collect(),
             offers: vec![
                 offer(
                     "discount_25",

@@ -31,6 +31,8 @@ pub struct LoadedApp {
     pub record: AppRecord,
     /// Its signing secrets, current and retiring, both modes: what verifies customer tokens.
     pub signing: Vec<crate::keys::SigningSecret>,
+    /// The reason and offer ids of every config version: what an event may name.
+    pub known: Arc<KnownIds>,
     /// Its current config, parsed once.
     pub config: AppConfig,
     /// The widget config body, serialized once per version.
@@ -41,7 +43,11 @@ pub struct LoadedApp {
 }
 
 impl LoadedApp {
-    fn new(record: AppRecord, signing: Vec<crate::keys::SigningSecret>) -> anyhow::Result<Self> {
+    fn new(
+        record: AppRecord,
+        signing: Vec<crate::keys::SigningSecret>,
+        known: Arc<KnownIds>,
+    ) -> anyhow::Result<Self> {
         let config: AppConfig = serde_json::from_str(&record.config_json)?;
         let body = serde_json::to_vec(&config)?;
         let digest = Sha256::digest(&body);
@@ -49,6 +55,7 @@ impl LoadedApp {
         Ok(Self {
             record,
             signing,
+            known,
             config,
             config_body: Bytes::from(body),
             etag,
@@ -57,11 +64,54 @@ impl LoadedApp {
     }
 }
 
+/// The reason and offer ids an app's events may name: those of any of its config versions (so
+/// events queued before a config edit are still accepted) and the built-in reasons (what the
+/// widget offers when the server is down). Anything else would be a label nobody configured.
+#[derive(Debug, Default)]
+pub struct KnownIds {
+    reasons: std::collections::HashSet<String>,
+    offers: std::collections::HashSet<String>,
+}
+
+impl KnownIds {
+    /// Gathers the ids of every config document (unreadable ones are skipped).
+    pub fn gather(configs: &[String]) -> Self {
+        let mut known = Self::default();
+        known.reasons.extend(
+            holdfast_core::config::BUILT_IN_REASONS
+                .iter()
+                .map(|r| (*r).to_string()),
+        );
+        for json in configs {
+            if let Ok(config) = serde_json::from_str::<AppConfig>(json) {
+                known
+                    .reasons
+                    .extend(config.reasons.into_iter().map(|r| r.id));
+                known.offers.extend(config.offers.into_iter().map(|o| o.id));
+            }
+        }
+        known
+    }
+
+    /// Whether a reason id is known.
+    pub fn reason(&self, id: &str) -> bool {
+        self.reasons.contains(id)
+    }
+
+    /// Whether an offer id is known.
+    pub fn offer(&self, id: &str) -> bool {
+        self.offers.contains(id)
+    }
+}
+
 /// Apps by id, each kept for a short time so that replicas pick up another replica's config
 /// change quickly; a change made through this replica invalidates at once.
 #[derive(Debug, Default)]
 pub struct AppCache {
     apps: RwLock<HashMap<String, Arc<LoadedApp>>>,
+    /// Known ids per app, with the config version they were gathered at: gathered again only
+    /// when the config changed.
+    known: RwLock<HashMap<String, (i64, Arc<KnownIds>)>>,
     /// App ids recently found missing, so a flood of made-up ids costs no database lookups.
     missing: RwLock<HashMap<String, Instant>>,
 }
@@ -115,7 +165,25 @@ impl AppCache {
             return Ok(None);
         };
         let signing = storage.signing_secrets(app_id).await?;
-        let app = Arc::new(LoadedApp::new(record, signing)?);
+        let cached_known = self
+            .known
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(app_id)
+            .filter(|(version, _)| *version == record.config_version)
+            .map(|(_, k)| k.clone());
+        let known = match cached_known {
+            Some(known) => known,
+            None => {
+                let known = Arc::new(KnownIds::gather(&storage.all_configs(app_id).await?));
+                self.known
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .insert(app_id.to_string(), (record.config_version, known.clone()));
+                known
+            }
+        };
+        let app = Arc::new(LoadedApp::new(record, signing, known)?);
         self.apps
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)

@@ -257,6 +257,24 @@ fn validate(
             "`at` is more than a day in the future",
         ));
     }
+    if let Some(r) = event.reason.as_deref()
+        && !r.chars().any(char::is_control)
+        && !app.known.reason(r)
+    {
+        return Err(ApiError::invalid(
+            format!("events[{i}].reason"),
+            format!("{r:?} is not a reason of this app's config"),
+        ));
+    }
+    if let Some(o) = event.offer_id.as_deref()
+        && !o.chars().any(char::is_control)
+        && !app.known.offer(o)
+    {
+        return Err(ApiError::invalid(
+            format!("events[{i}].offer_id"),
+            format!("{o:?} is not an offer of this app's config"),
+        ));
+    }
     if let Some(t) = &event.free_text {
         text::free_text(|| format!("events[{i}].free_text"), t, MAX_FREE_TEXT)?;
     }

@@ -136,15 +136,7 @@ pub fn decode(v: &JsValue) -> Option<Plan> {
 }
 
 /// The built-in reasons, used when the server cannot be reached.
-const DEFAULT_REASONS: [&str; 7] = [
-    "too_expensive",
-    "not_using",
-    "missing_feature",
-    "switching",
-    "technical_issues",
-    "temporary",
-    "other",
-];
+const DEFAULT_REASONS: [&str; 7] = holdfast_core::config::BUILT_IN_REASONS;
 
 /// What the session knows without the server.
 #[derive(Debug, Default)]

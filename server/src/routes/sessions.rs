@@ -64,6 +64,14 @@ pub async fn cancel(
     let verified = customers::verify(&app, &body.customer, crate::clock::now(), Expiry::Strict)?;
     let session_id = uuid_field(|| "session_id".into(), &session_id)?;
     text::optional_key(|| "reason".into(), body.reason.as_deref(), text::MAX_KEY)?;
+    if let Some(r) = body.reason.as_deref()
+        && !app.known.reason(r)
+    {
+        return Err(ApiError::invalid(
+            "reason",
+            format!("{r:?} is not a reason of this app's config"),
+        ));
+    }
     if body.period_end.is_some() && matches!(body.customer, CustomerInput::Token(_)) {
         return Err(ApiError::invalid(
             "period_end",

@@ -399,6 +399,10 @@ pub trait Store:
     /// The config document of one version.
     async fn config_version(&self, app_id: &str, version: i64) -> anyhow::Result<Option<String>>;
 
+    /// Every config version's document, oldest first: what the reason and offer ids an event may
+    /// name are drawn from.
+    async fn all_configs(&self, app_id: &str) -> anyhow::Result<Vec<String>>;
+
     /// Appends a batch to the ingest log, durably, as one row; all or nothing. The aggregator
     /// folds it later: events whose id is already stored are dropped, the others stored and
     /// folded into their sessions, prompt state and exposures.

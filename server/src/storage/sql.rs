@@ -185,6 +185,16 @@ macro_rules! impl_store {
                     .collect())
             }
 
+            async fn all_configs(&self, app_id: &str) -> anyhow::Result<Vec<String>> {
+                let rows: Vec<(String,)> = sqlx::query_as(
+                    "SELECT config FROM config_versions WHERE app_id = $1 ORDER BY version",
+                )
+                .bind(app_id)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.into_iter().map(|r| r.0).collect())
+            }
+
             async fn config_version(
                 &self,
                 app_id: &str,

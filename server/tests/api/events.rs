@@ -470,3 +470,75 @@ async fn revenue_near_the_integer_limit_is_refused_and_stats_keep_answering() {
     }
     assert_eq!(app.stats(TEST_APP, "").await["totals"]["cancels"], 3);
 }
+
+#[tokio::test]
+async fn a_reason_or_offer_no_config_version_has_is_refused_and_an_earlier_ones_accepted() {
+    let app = spawn_app().await;
+    let with = |fields: Value| {
+        batch(vec![event(
+            "reason_selected",
+            &uuid(),
+            now() * 1000,
+            fields,
+        )])
+    };
+    let (status, body) = json_of(
+        app.post_events(TEST_APP, &with(json!({ "reason": "made_up" })))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (status, &body["error"]["field"]),
+        (422, &json!("events[0].reason"))
+    );
+    let (status, body) = json_of(
+        app.post_events(
+            TEST_APP,
+            &with(json!({ "reason": "other", "offer_id": "free_money" })),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (status, &body["error"]["field"]),
+        (422, &json!("events[0].offer_id"))
+    );
+    // A config edit adds a reason, then a later one removes it: events queued in between still
+    // name it, and are accepted.
+    let mut config: Value =
+        serde_json::to_value(holdfast_core::config::AppConfig::default()).unwrap();
+    config["reasons"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({ "id": "seasonal", "free_text": false }));
+    assert_eq!(app.put_config(TEST_APP, &config).await.status(), 200);
+    config["reasons"].as_array_mut().unwrap().pop();
+    assert_eq!(app.put_config(TEST_APP, &config).await.status(), 200);
+    let r = app
+        .post_events(TEST_APP, &with(json!({ "reason": "seasonal" })))
+        .await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+}
+
+#[tokio::test]
+async fn made_up_http_methods_share_one_metrics_label() {
+    let app = spawn_app().await;
+    for m in ["FLOOD1", "FLOOD2", "FLOOD3"] {
+        let method = reqwest::Method::from_bytes(m.as_bytes()).unwrap();
+        app.client
+            .request(method, format!("{}/healthz", app.url))
+            .send()
+            .await
+            .unwrap();
+    }
+    let metrics = app
+        .get("/metrics")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!metrics.contains("FLOOD"), "{metrics}");
+    assert!(metrics.contains("method=\"OTHER\""), "{metrics}");
+}
