@@ -194,8 +194,12 @@ pub async fn record(
     let mut prompt_events = Vec::new();
     let mut exposed = false;
     let mut confirmations = Vec::new();
+    let mut abandoned = Vec::new();
     for (i, event) in events.iter().enumerate() {
         let valid = validate(i, event, now_ms, app, customer, &variants)?;
+        if event.kind == EventType::FlowAbandoned {
+            abandoned.push(valid.session_id.clone());
+        }
         if event.kind == EventType::CancelConfirmed {
             confirmations.push(crate::cancel::CancelRequest {
                 session_id: valid.session_id.clone(),
@@ -231,6 +235,11 @@ pub async fn record(
             Err(e) if e.status() == axum::http::StatusCode::CONFLICT => {}
             Err(e) => return Err(e),
         }
+    }
+    // A flow closed without an outcome: recorded as the session's end (unless it has an outcome),
+    // which tells the host's backend through `flow.abandoned`.
+    for session_id in &abandoned {
+        crate::cancel::record_abandoned(state, app, verified, session_id).await?;
     }
     Ok(outcome.accepted)
 }

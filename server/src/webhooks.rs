@@ -74,10 +74,12 @@ pub fn parse_schedule(s: &str) -> Result<Vec<i64>, String> {
 }
 
 /// The event types and what each means.
-pub const EVENT_TYPES: [&str; 4] = [
+pub const EVENT_TYPES: [&str; 6] = [
     "offer.accepted",
     "subscription.cancel_confirmed",
     "subscription.cancel_revoked",
+    "prompt.converted",
+    "flow.abandoned",
     "webhook.test",
 ];
 

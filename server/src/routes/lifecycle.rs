@@ -124,6 +124,38 @@ pub async fn post(
             .storage
             .attribute_upgrades(&app.record.id, caller.mode.is_live(), &record.customer_id)
             .await?;
+        let storage = &state.inner.storage;
+        if let Some((session, prompt, trigger, shown_at)) = storage
+            .converted_by(
+                &app.record.id,
+                caller.mode.is_live(),
+                &record.customer_id,
+                record.at,
+            )
+            .await?
+        {
+            let mut data = crate::webhooks::session_data(
+                &app.record.id,
+                caller.mode,
+                &record.customer_id,
+                &session,
+            );
+            data["prompt"] = prompt.into();
+            data["trigger"] = trigger.into();
+            data["shown_at"] = crate::webhooks::rfc3339(shown_at).into();
+            data["upgraded_at"] = crate::webhooks::rfc3339(record.at).into();
+            data["plan"] = record.plan.clone().into();
+            let message = crate::webhooks::message("prompt.converted", record.at, data);
+            storage
+                .enqueue(
+                    &app.record.id,
+                    caller.mode.is_live(),
+                    None,
+                    &[message],
+                    crate::clock::now(),
+                )
+                .await?;
+        }
     }
     Ok(Json(Recorded { recorded: true }))
 }

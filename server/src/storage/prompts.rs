@@ -165,6 +165,16 @@ pub trait PromptStore: Send + Sync {
         customer_id: &str,
     ) -> anyhow::Result<()>;
 
+    /// The impression an upgrade reported at `upgraded_at` converted, if one did:
+    /// `(session, prompt, trigger key, shown at)`.
+    async fn converted_by(
+        &self,
+        app_id: &str,
+        live: bool,
+        customer_id: &str,
+        upgraded_at: i64,
+    ) -> anyhow::Result<Option<(String, String, String, i64)>>;
+
     /// Tallies and breakdowns of the impressions shown in the range (`now` is unused). Settles
     /// the ingest log first.
     async fn prompt_stats(
@@ -320,6 +330,26 @@ macro_rules! impl_prompt_store {
                 attribute_prompt_upgrades(&mut tx, app_id, live, customer_id).await?;
                 tx.commit().await?;
                 Ok(())
+            }
+
+            async fn converted_by(
+                &self,
+                app_id: &str,
+                live: bool,
+                customer_id: &str,
+                upgraded_at: i64,
+            ) -> anyhow::Result<Option<(String, String, String, i64)>> {
+                Ok(sqlx::query_as(
+                    "SELECT session_id, prompt, trigger_key, at FROM prompt_impressions \
+                     WHERE app_id = $1 AND live = $2 AND customer_id = $3 AND upgraded = 1 \
+                     AND upgraded_at = $4 ORDER BY at DESC LIMIT 1",
+                )
+                .bind(app_id)
+                .bind(live)
+                .bind(customer_id)
+                .bind(upgraded_at)
+                .fetch_optional(&self.pool)
+                .await?)
             }
 
             async fn prompt_stats(

@@ -509,3 +509,51 @@ async fn an_outcome_reaches_the_endpoint_on_postgres() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test]
+async fn a_closed_flow_and_an_upgrade_credited_to_a_prompt_are_told_too() {
+    let app = server().await;
+    let (url, received) = receiver(vec![]).await;
+    let (_, endpoint) = create(
+        &app,
+        json!({ "url": url, "events": ["flow.abandoned", "prompt.converted"] }),
+    )
+    .await;
+    let secret = endpoint["secret"].as_str().unwrap().to_string();
+    let now = crate::helpers::now();
+    let closed = uuid();
+    let prompt_session = uuid();
+    let batch = json!({ "customer": customer("cus_1"), "events": [
+        crate::helpers::event("flow_started", &closed, (now - 60) * 1000, json!({})),
+        crate::helpers::event("flow_abandoned", &closed, (now - 50) * 1000, json!({})),
+        crate::helpers::event("prompt_shown", &prompt_session, (now - 40) * 1000,
+            json!({ "prompt": "gate", "trigger": "gate:sso" })),
+    ]});
+    assert_eq!(app.post_events(TEST_APP, &batch).await.status(), 200);
+    let r = app
+        .admin(Method::POST, TEST_APP, "/customers/cus_1/lifecycle")
+        .json(&json!({ "type": "upgraded", "at": now - 10, "plan": "team" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let got = until_received(&received, 2).await;
+    let bodies: Vec<Value> = got.iter().map(|r| verify(&secret, r)).collect();
+    let abandoned = bodies
+        .iter()
+        .find(|b| b["type"] == "flow.abandoned")
+        .unwrap();
+    assert_eq!(abandoned["data"]["session_id"], closed);
+    let converted = bodies
+        .iter()
+        .find(|b| b["type"] == "prompt.converted")
+        .unwrap();
+    assert_eq!(
+        (
+            &converted["data"]["prompt"],
+            &converted["data"]["session_id"],
+            &converted["data"]["plan"]
+        ),
+        (&json!("gate"), &json!(prompt_session), &json!("team"))
+    );
+}
