@@ -221,9 +221,63 @@ fn client(settings: &WebhookSettings) -> anyhow::Result<reqwest::Client> {
     Ok(builder.build()?)
 }
 
+/// A session left open this long without an outcome is closed as abandoned.
+pub const ABANDON_AFTER: i64 = 86_400;
+
+/// Closes sessions left open for a day without an outcome, as abandoned (`flow.abandoned` with
+/// `why: timed_out`); sessions older than a week are left alone (history from before outcomes
+/// were recorded). Returns how many it closed.
+pub async fn close_stale_sessions(storage: &Storage, now: i64) -> anyhow::Result<usize> {
+    let stale = storage
+        .sessions_without_outcome(now - 7 * 86_400, now - ABANDON_AFTER, 500)
+        .await?;
+    let policy = crate::storage::outcomes::OutcomePolicy {
+        save_after_cancel: |_| false,
+        recheck: None,
+    };
+    for (app_id, live, session_id, facts) in &stale {
+        let mut data = session_data(
+            app_id,
+            Mode::from_live(*live),
+            &facts.customer_id,
+            session_id,
+        );
+        data["closed_at"] = rfc3339(now).into();
+        data["why"] = "timed_out".into();
+        let new = crate::storage::outcomes::NewOutcome {
+            session_id: session_id.clone(),
+            customer_id: facts.customer_id.clone(),
+            outcome: "abandoned",
+            profile: None,
+            reason: None,
+            offer_id: None,
+            offer_json: None,
+            effective_date: None,
+            receipt_json: None,
+            at: now,
+            response_json: "{}".into(),
+            session: facts.clone(),
+            redemption: None,
+            webhooks: vec![message("flow.abandoned", now, data)],
+            on_replace: None,
+        };
+        storage.record_outcome(app_id, *live, &new, &policy).await?;
+    }
+    Ok(stale.len())
+}
+
 /// Starts the sender task; it runs until the process ends.
 pub fn spawn_sender(storage: Storage, settings: WebhookSettings) -> anyhow::Result<()> {
     let client = client(&settings)?;
+    let sweeper = storage.clone();
+    tokio::spawn(async move {
+        loop {
+            if let Err(e) = close_stale_sessions(&sweeper, crate::clock::now()).await {
+                tracing::error!(error = %format!("{e:#}"), "closing stale sessions failed");
+            }
+            tokio::time::sleep(Duration::from_secs(60)).await;
+        }
+    });
     tokio::spawn(async move {
         loop {
             let now = crate::clock::now();

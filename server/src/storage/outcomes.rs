@@ -130,6 +130,15 @@ pub trait OutcomeStore: Send + Sync {
         session_id: &str,
     ) -> anyhow::Result<Option<StoredOutcome>>;
 
+    /// Sessions started between `from` and `to` that have no outcome and no save or cancellation
+    /// folded from events: `(app, live, session, facts)`, at most `limit`, oldest first.
+    async fn sessions_without_outcome(
+        &self,
+        from: i64,
+        to: i64,
+        limit: i64,
+    ) -> anyhow::Result<Vec<(String, bool, String, super::SessionFacts)>>;
+
     /// A customer's recorded outcomes, newest first (at most `limit`).
     async fn customer_outcomes(
         &self,
@@ -342,6 +351,44 @@ macro_rules! impl_outcome_store {
                 .fetch_optional(&self.pool)
                 .await?;
                 Ok(row.map(outcome_of))
+            }
+
+            async fn sessions_without_outcome(
+                &self,
+                from: i64,
+                to: i64,
+                limit: i64,
+            ) -> anyhow::Result<Vec<(String, bool, String, $crate::storage::SessionFacts)>> {
+                let rows: Vec<(String, bool, String, String, i64, String, String, i64, String)> =
+                    sqlx::query_as(
+                        "SELECT s.app_id, s.live, s.session_id, s.customer_id, s.started_at, s.week, \
+                         s.plan, s.mrr_cents, s.tenure_band FROM sessions s \
+                         LEFT JOIN outcomes o ON o.app_id = s.app_id AND o.session_id = s.session_id \
+                         WHERE o.session_id IS NULL AND s.saved = 0 AND s.cancelled = 0 \
+                         AND s.started_at >= $1 AND s.started_at < $2 \
+                         ORDER BY s.started_at LIMIT $3",
+                    )
+                    .bind(from)
+                    .bind(to)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(app_id, live, session_id, customer_id, started_at, week, plan, mrr_cents, tenure_band)| {
+                        let facts = $crate::storage::SessionFacts {
+                            customer_id,
+                            started_at,
+                            week,
+                            plan,
+                            mrr_cents,
+                            tenure_band,
+                            abandoned: true,
+                            ..$crate::storage::SessionFacts::default()
+                        };
+                        (app_id, live, session_id, facts)
+                    })
+                    .collect())
             }
 
             async fn customer_outcomes(

@@ -557,3 +557,38 @@ async fn a_closed_flow_and_an_upgrade_credited_to_a_prompt_are_told_too() {
         (&json!("gate"), &json!(prompt_session), &json!("team"))
     );
 }
+
+#[tokio::test]
+async fn a_session_left_open_for_a_day_is_closed_as_abandoned() {
+    let app = server().await;
+    let (url, received) = receiver(vec![]).await;
+    let (_, endpoint) = create(&app, json!({ "url": url, "events": ["flow.abandoned"] })).await;
+    let secret = endpoint["secret"].as_str().unwrap().to_string();
+    let now = crate::helpers::now();
+    let (open, recent, cancelled) = (uuid(), uuid(), uuid());
+    let batch = json!({ "customer": customer("cus_1"), "events": [
+        crate::helpers::event("flow_started", &open, (now - 30 * 3600) * 1000, json!({})),
+        crate::helpers::event("flow_started", &recent, (now - 3600) * 1000, json!({})),
+        crate::helpers::event("flow_started", &cancelled, (now - 30 * 3600) * 1000, json!({})),
+        crate::helpers::event("cancel_confirmed", &cancelled, (now - 30 * 3600 + 60) * 1000, json!({})),
+    ]});
+    assert_eq!(app.post_events(TEST_APP, &batch).await.status(), 200);
+    app.storage.settle().await.unwrap();
+    let closed = holdfast_server::webhooks::close_stale_sessions(&app.storage, now)
+        .await
+        .unwrap();
+    assert_eq!(closed, 1, "only the day-old session without an outcome");
+    let got = until_received(&received, 1).await;
+    let body = verify(&secret, &got[0]);
+    assert_eq!(
+        (&body["data"]["session_id"], &body["data"]["why"]),
+        (&json!(open), &json!("timed_out"))
+    );
+    assert_eq!(
+        holdfast_server::webhooks::close_stale_sessions(&app.storage, now)
+            .await
+            .unwrap(),
+        0,
+        "closed once"
+    );
+}
