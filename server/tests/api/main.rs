@@ -9,6 +9,7 @@
 mod admin_config;
 mod cancel_page;
 mod cancel_plan;
+mod crash;
 mod events;
 mod going_live;
 mod helpers;
