@@ -169,7 +169,15 @@ impl AppState {
 /// The whole HTTP surface: API routes first, then the built widget and demo page as static files.
 pub fn app(state: AppState) -> Router {
     let dist = state.inner.dist.clone();
-    let static_files = ServeDir::new(&dist).fallback(ServeFile::new(dist.join("index.html")));
+    // The build writes `.br` and `.gz` beside each asset: served by `Accept-Encoding`.
+    let static_files = ServeDir::new(&dist)
+        .precompressed_br()
+        .precompressed_gzip()
+        .fallback(
+            ServeFile::new(dist.join("index.html"))
+                .precompressed_br()
+                .precompressed_gzip(),
+        );
     server_layers(
         routes::router(state.clone()).fallback_service(static_files),
         state,
@@ -181,6 +189,9 @@ pub fn app(state: AppState) -> Router {
 /// same stack and measure what Holdfast's own routes add.
 pub fn server_layers(router: Router<AppState>, state: AppState) -> Router {
     router
+        // API answers (a config, a plan, stats) compressed when the client accepts it;
+        // precompressed assets pass through as they are.
+        .layer(tower_http::compression::CompressionLayer::new())
         .layer(axum::middleware::from_fn(security_headers))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -208,6 +219,14 @@ async fn security_headers(req: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|t| t.starts_with("text/html"));
     let h = response.headers_mut();
+    // Every answer may differ by encoding (precompressed assets, compressed API answers).
+    let varies = h.get_all(header::VARY).iter().any(|v| {
+        v.to_str()
+            .is_ok_and(|v| v.to_ascii_lowercase().contains("accept-encoding"))
+    });
+    if !varies {
+        h.append(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    }
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),

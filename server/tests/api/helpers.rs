@@ -165,6 +165,11 @@ async fn serve_storage(storage: Storage, dir: tempfile::TempDir, settings: Setti
 }
 
 impl TestApp {
+    /// The directory the server serves static files from.
+    pub fn dist(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
     pub fn get(&self, path: &str) -> RequestBuilder {
         self.client.get(format!("{}{path}", self.url))
     }

@@ -380,3 +380,41 @@ async fn a_slow_header_client_is_cut_off_and_connections_are_capped() {
     let r = app.get("/healthz").send().await.unwrap();
     assert_eq!(r.status(), 200, "its slot is free again");
 }
+
+#[tokio::test]
+async fn assets_go_out_precompressed_and_api_answers_compressed() {
+    let app = spawn_app().await;
+    let dist = app.dist();
+    std::fs::write(dist.join("holdfast.js"), "plain loader").unwrap();
+    std::fs::write(dist.join("holdfast.js.br"), "brotli bytes").unwrap();
+    std::fs::write(dist.join("holdfast.js.gz"), "gzip bytes").unwrap();
+    let fetch = |encoding: &'static str| {
+        app.get("/holdfast.js")
+            .header("accept-encoding", encoding)
+            .send()
+    };
+    let br = fetch("gzip, deflate, br").await.unwrap();
+    assert_eq!(br.headers()["content-encoding"], "br");
+    assert!(
+        br.headers()["vary"]
+            .to_str()
+            .unwrap()
+            .to_ascii_lowercase()
+            .contains("accept-encoding"),
+        "caches keep the encodings apart"
+    );
+    assert_eq!(br.text().await.unwrap(), "brotli bytes");
+    let gz = fetch("gzip").await.unwrap();
+    assert_eq!(gz.headers()["content-encoding"], "gzip");
+    assert_eq!(gz.text().await.unwrap(), "gzip bytes");
+    let plain = fetch("identity").await.unwrap();
+    assert!(plain.headers().get("content-encoding").is_none());
+    assert_eq!(plain.text().await.unwrap(), "plain loader");
+    let doc = app
+        .get("/openapi.json")
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(doc.headers()["content-encoding"], "gzip");
+}
