@@ -103,8 +103,8 @@ pub const DIALOG: Table = &[
     ),
     (
         "cancel.pending",
-        "We couldn't reach the server. Your request is saved on this device and will be sent automatically; you can close this window.",
-        "暂时无法连接服务器。您的请求已保存在此设备上，并将自动发送；您可以关闭此窗口。",
+        "We'll send your request as soon as we can reach the server. You can close this window.",
+        "连接服务器后我们会自动发送您的请求。您可以关闭此窗口。",
     ),
     ("receipt.title", "Cancellation receipt", "取消回执"),
     (

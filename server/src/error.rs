@@ -109,11 +109,20 @@ impl ApiError {
 
     /// 409: the session already has another outcome; the body carries the recorded one.
     pub fn outcome_conflict(recorded: serde_json::Value) -> Self {
-        let mut e = Self::new(
-            StatusCode::CONFLICT,
+        Self::conflict(
             "outcome_recorded",
             "this session already has a recorded outcome; the first one stands",
-        );
+            recorded,
+        )
+    }
+
+    /// 409: something recorded first stands; the body carries it.
+    pub fn conflict(
+        code: &'static str,
+        message: impl Into<String>,
+        recorded: serde_json::Value,
+    ) -> Self {
+        let mut e = Self::new(StatusCode::CONFLICT, code, message);
         e.body.recorded = Some(Box::new(recorded));
         e
     }

@@ -74,8 +74,9 @@ pub fn parse_schedule(s: &str) -> Result<Vec<i64>, String> {
 }
 
 /// The event types and what each means.
-pub const EVENT_TYPES: [&str; 6] = [
+pub const EVENT_TYPES: [&str; 7] = [
     "offer.accepted",
+    "trial.started",
     "subscription.cancel_confirmed",
     "subscription.cancel_revoked",
     "prompt.converted",

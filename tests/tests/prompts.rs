@@ -138,3 +138,27 @@ async fn the_cancel_dialog_and_the_prompts_come_in_separate_bundles_and_never_ov
     })
     .await
 }
+
+/// A feature trial is the server's to grant: from the third try of a locked feature the prompt
+/// offers one, the server records it (re-checked, once per feature) and only then does the host's
+/// `onTrial` run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trial_is_granted_by_the_server_before_the_host_hears_of_it() -> anyhow::Result<()> {
+    let server = spawn_server().await?;
+    let url = server.url.clone();
+    with_browser(move |client| async move {
+        client.goto(&url).await?;
+        wait_for(&client, "return document.getElementById('holdfast-status').textContent.includes('mounted');", Duration::from_secs(20)).await?;
+        for _ in 0..3 {
+            client.execute("document.getElementById('prompt-result').textContent = ''; document.getElementById('sso').click();", vec![]).await?;
+            wait_for(&client, "const t = document.getElementById('prompt-result').textContent; return t.startsWith('{') && t;", Duration::from_secs(10)).await?;
+        }
+        wait_for(&client, "return !!document.getElementById('holdfast-root').shadowRoot.querySelector('[data-testid=hf-prompt-trial]');", Duration::from_secs(5)).await?;
+        client
+            .execute("document.getElementById('holdfast-root').shadowRoot.querySelector('[data-testid=hf-prompt-trial]').click();", vec![])
+            .await?;
+        wait_for(&client, "return document.getElementById('outcome').textContent.includes('trial of SSO started');", Duration::from_secs(15)).await?;
+        Ok(())
+    })
+    .await
+}

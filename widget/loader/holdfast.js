@@ -6,8 +6,11 @@
   "use strict";
   var s = d.currentScript || d.querySelector("script[data-app][src*='holdfast']");
   var base = s ? s.src.replace(/[^/]*$/, "") : "/";
-  var cfg = { app: s && s.getAttribute("data-app"), endpoint: (s && s.getAttribute("data-endpoint")) || base.replace(/\/$/, "") };
-  var prev = w.Holdfast, queue = (prev && prev.q) || [];
+  // Frozen: no other script can point the widget at another app or server. The newest customer
+  // token (Holdfast.identify) is read through a getter.
+  var token, cfg = Object.freeze({ app: s && s.getAttribute("data-app"), endpoint: (s && s.getAttribute("data-endpoint")) || base.replace(/\/$/, ""), get token() { return token; } });
+  // The stub's queue, if the page made one (an element with id="Holdfast" is not a stub).
+  var prev = w.Holdfast, queue = prev && Array.isArray(prev.q) ? prev.q : [];
   // Two bundles, each fetched on its own intent: the cancel flow (also fetched on idle, so queued
   // events leave the outbox) and the upgrade prompts. A bundle is { name, api, loading, queue }.
   var cancelB = { name: "holdfast-widget" }, promptsB = { name: "holdfast-prompts" };
@@ -46,7 +49,7 @@
   // A fresh customer token: the bundles' outboxes send queued events of its customer with it.
   function identify(t) {
     if (typeof t !== "string") throw new TypeError("Holdfast.identify: expected a customer token (JWT)");
-    cfg.token = t;
+    token = t;
   }
   w.Holdfast = { cancel: call("cancel"), usage: call("usage"), gate: call("gate"), identify: identify, ready: function () { return load(cancelB).then(function () { return !!cancelB.api; }); }, config: cfg };
   queue.forEach(enqueue);

@@ -61,10 +61,27 @@ fn store(app: &str, entries: &Array) {
 
 /// A random UUID v4 from the browser's CSPRNG: event ids, session ids, idempotency keys.
 pub fn uuid() -> String {
-    web_sys::window()
+    // From getRandomValues, which every page has: randomUUID exists only on https pages, and a
+    // plain-http host page must not lose its events to empty ids.
+    let mut b = [0u8; 16];
+    let filled = web_sys::window()
         .and_then(|w| w.crypto().ok())
-        .map(|c| c.random_uuid())
-        .unwrap_or_default()
+        .is_some_and(|c| c.get_random_values_with_u8_array(&mut b).is_ok());
+    if !filled {
+        return String::new();
+    }
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(36);
+    for (i, byte) in b.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            s.push('-');
+        }
+        s.push(char::from(HEX[usize::from(byte >> 4)]));
+        s.push(char::from(HEX[usize::from(byte & 15)]));
+    }
+    s
 }
 
 /// The page's session id, for events outside a cancel flow (prompts, gate hits).

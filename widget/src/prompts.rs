@@ -383,7 +383,15 @@ fn choose(choice: Choice) {
         });
         save_cached(&shown.state_key, &state);
     }
+    let session = js_sys::Reflect::get(&e, &"session_id".into()).unwrap_or_default();
     outbox::push(&shown.customer_js, e);
+    if let (Choice::Trial, Some(feature)) = (choice, &shown.feature) {
+        // The server records the trial (one per feature, re-checked by core) before the host
+        // grants it: `onTrial` runs only once the server said yes.
+        start_trial(&shown.customer_js, feature, session, call);
+        hide();
+        return;
+    }
     if let Some(f) = call {
         let arg: JsValue = match (&p.suggest, &shown.feature) {
             (_, Some(feature)) if choice == Choice::Trial => feature.as_str().into(),
@@ -396,6 +404,55 @@ fn choose(choice: Choice) {
     }
     let _ = &shown.customer;
     hide();
+}
+
+/// Asks the server to start a trial of `feature`, then calls `on_trial` with it if it did.
+fn start_trial(customer: &JsValue, feature: &str, session: JsValue, on_trial: Option<Function>) {
+    let body = Object::new();
+    set(&body, "customer", customer);
+    set(&body, "feature", &feature.into());
+    set(&body, "session_id", &session);
+    let Some(payload) = js_sys::JSON::stringify(&body)
+        .ok()
+        .and_then(|s| s.as_string())
+    else {
+        return;
+    };
+    let Target { endpoint, app } = session::target();
+    let url = [endpoint.as_str(), "/v1/apps/", &app, "/prompts/trial"].concat();
+    let feature = feature.to_string();
+    wasm_bindgen_futures::spawn_local(async move {
+        // The gate hits that earned the trial may still be on their way from the outbox: a
+        // refusal for too few hits is asked again a few times.
+        let mut answer = net::fetch("POST", &url, Some(&payload), 8_000).await;
+        for _ in 0..4 {
+            if !matches!(&answer, Ok(r) if r.status == 403) {
+                break;
+            }
+            let wait = js_sys::Promise::new(&mut |resolve, _| {
+                net::later(700, move || {
+                    let _ = resolve.call0(&JsValue::NULL);
+                })
+            });
+            let _ = wasm_bindgen_futures::JsFuture::from(wait).await;
+            answer = net::fetch("POST", &url, Some(&payload), 8_000).await;
+        }
+        match answer {
+            Ok(reply) if reply.ok() => {
+                if let Some(f) = on_trial
+                    && let Err(e) = f.call1(&JsValue::NULL, &feature.as_str().into())
+                {
+                    web_sys::console::error_2(&"Holdfast: onTrial threw".into(), &e);
+                }
+            }
+            Ok(reply) => {
+                web_sys::console::warn_2(&"Holdfast: the trial was not started".into(), &reply.body)
+            }
+            Err(e) => {
+                web_sys::console::warn_2(&"Holdfast: the trial could not be started".into(), &e)
+            }
+        }
+    });
 }
 
 /// Removes the prompt on screen, if any (the cancel flow always takes precedence).

@@ -247,7 +247,7 @@ async fn survey_then_offer_then_decline_leads_to_the_confirmation_and_cancels() 
             .unwrap()
             .text_content()
             .unwrap()
-            .contains("will be sent automatically")
+            .contains("as soon as we can reach the server")
     );
     close_done().await;
     reset_config();

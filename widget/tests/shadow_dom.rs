@@ -300,3 +300,18 @@ fn a_customer_token_is_sent_as_it_is_and_its_claims_are_read_for_display() {
         Some("customer: expected a customer token (JWT)")
     );
 }
+
+#[wasm_bindgen_test]
+fn event_ids_are_version_4_uuids_from_get_random_values() {
+    let a = holdfast_widget::outbox::uuid();
+    let b = holdfast_widget::outbox::uuid();
+    assert_ne!(a, b);
+    assert_eq!(a.len(), 36, "{a}");
+    let groups: Vec<usize> = a.split('-').map(str::len).collect();
+    assert_eq!(groups, [8, 4, 4, 4, 12], "{a}");
+    assert_eq!(&a[14..15], "4", "version 4: {a}");
+    assert!(
+        matches!(&a[19..20], "8" | "9" | "a" | "b"),
+        "RFC 4122 variant: {a}"
+    );
+}

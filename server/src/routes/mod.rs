@@ -57,6 +57,10 @@ pub fn router(state: AppState) -> Router<AppState> {
             post(prompts::state).options(ops::preflight),
         )
         .route(
+            "/v1/apps/{app_id}/prompts/trial",
+            post(prompts::trial).options(ops::preflight),
+        )
+        .route(
             "/v1/apps/{app_id}/sessions/{session_id}/cancel",
             post(sessions::cancel).options(ops::preflight),
         )

@@ -93,6 +93,7 @@ pub async fn preflight() -> StatusCode {
         super::lifecycle::post,
         super::stats::get,
         super::prompts::state,
+        super::prompts::trial,
         super::prompts::stats,
     ),
     components(schemas(crate::error::ErrorResponse, crate::error::ErrorBody)),

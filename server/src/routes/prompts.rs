@@ -241,3 +241,126 @@ pub async fn stats(
         breakdowns,
     }))
 }
+
+/// A trial request: the gated feature the subscriber wants to try.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TrialRequest {
+    /// The customer: a token signed by the host's backend, or (test mode) core's `Customer`.
+    pub customer: crate::customers::CustomerInput,
+    /// The host's feature name (`sso`).
+    pub feature: String,
+    /// The prompt session the trial was started from, a UUID.
+    pub session_id: String,
+}
+
+/// A started trial.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TrialStarted {
+    /// The feature.
+    pub feature: String,
+    /// Its length in days (the app's `prompts.gate.trial_days`).
+    pub days: i64,
+    /// When it started, Unix seconds.
+    pub started_at: i64,
+    /// Its last day, `YYYY-MM-DD` (UTC).
+    pub ends_on: String,
+}
+
+/// Starts a feature trial: core re-checks that the gate prompt offers one to this customer (the
+/// feature was hit often enough), one trial per feature per customer; the host learns it through
+/// `trial.started`.
+#[utoipa::path(
+    post,
+    path = "/v1/apps/{app_id}/prompts/trial",
+    tag = "public",
+    params(("app_id" = String, Path, description = "Public app id")),
+    request_body = TrialRequest,
+    responses(
+        (status = 200, description = "Started", body = TrialStarted),
+        (status = 401, description = "The customer token is refused", body = crate::error::ErrorResponse),
+        (status = 403, description = "No trial is offered for this feature to this customer yet", body = crate::error::ErrorResponse),
+        (status = 404, description = "No such app", body = crate::error::ErrorResponse),
+        (status = 409, description = "A trial of this feature was started before (`recorded` holds it)", body = crate::error::ErrorResponse),
+        (status = 422, description = "A field is refused; `field` names it", body = crate::error::ErrorResponse),
+    )
+)]
+pub async fn trial(
+    State(state): State<AppState>,
+    Extension(app): Extension<Arc<LoadedApp>>,
+    Json(body): Json<TrialRequest>,
+) -> Result<Json<TrialStarted>, ApiError> {
+    let now = crate::clock::now();
+    let verified =
+        crate::customers::verify(&app, &body.customer, now, crate::customers::Expiry::Strict)?;
+    crate::text::key(|| "feature".into(), &body.feature, crate::text::MAX_KEY)?;
+    let session_id = crate::extract::uuid_field(|| "session_id".into(), &body.session_id)?;
+    let (customer, mode) = (&verified.customer, verified.mode);
+    let gate = &app.config.prompts.gate;
+    let hits = state
+        .inner
+        .storage
+        .prompt_state(
+            &app.record.id,
+            mode.is_live(),
+            &customer.id,
+            now - HISTORY_DAYS * DAY,
+            now,
+            1,
+        )
+        .await?
+        .gate_hits
+        .get(&body.feature)
+        .copied()
+        .unwrap_or(0);
+    let offered = app.config.prompts.enabled
+        && holdfast_core::caps::gate_should_prompt(
+            u32::try_from(hits).unwrap_or(u32::MAX),
+            gate.hits_before_prompt,
+        );
+    if !offered {
+        return Err(ApiError::new(
+            axum::http::StatusCode::FORBIDDEN,
+            "trial_not_offered",
+            format!(
+                "a trial is offered from the {}th hit of a gated feature; {hits} recorded",
+                gate.hits_before_prompt
+            ),
+        )
+        .field("feature"));
+    }
+    let days = i64::from(gate.trial_days);
+    let ends = now + days * DAY;
+    let mut data = crate::webhooks::session_data(&app.record.id, mode, &customer.id, &session_id);
+    data["feature"] = body.feature.clone().into();
+    data["days"] = days.into();
+    data["ends_at"] = crate::webhooks::rfc3339(ends).into();
+    let trial = crate::storage::outcomes::NewTrial {
+        customer_id: customer.id.clone(),
+        feature: body.feature.clone(),
+        days,
+        started_at: now,
+        session_id,
+        webhook: crate::webhooks::message("trial.started", now, data),
+    };
+    if let Some((days, started_at, session)) = state
+        .inner
+        .storage
+        .record_trial(&app.record.id, mode.is_live(), &trial)
+        .await?
+    {
+        return Err(ApiError::conflict(
+            "trial_started_before",
+            "this customer started a trial of this feature before: one per feature",
+            serde_json::json!({
+            "feature": body.feature, "days": days, "started_at": started_at, "session_id": session,
+            }),
+        ));
+    }
+    Ok(Json(TrialStarted {
+        feature: body.feature,
+        days,
+        started_at: now,
+        ends_on: crate::webhooks::rfc3339(ends)[..10].to_string(),
+    }))
+}

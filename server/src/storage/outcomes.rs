@@ -52,6 +52,23 @@ pub struct NewOutcome {
     pub on_replace: Option<super::webhooks::NewMessage>,
 }
 
+/// A feature trial to record.
+#[derive(Debug, Clone)]
+pub struct NewTrial {
+    /// The customer.
+    pub customer_id: String,
+    /// The gated feature.
+    pub feature: String,
+    /// Its length.
+    pub days: i64,
+    /// When it starts, Unix seconds.
+    pub started_at: i64,
+    /// The prompt session it was started from.
+    pub session_id: String,
+    /// `trial.started`.
+    pub webhook: super::webhooks::NewMessage,
+}
+
 /// An outcome as recorded.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StoredOutcome {
@@ -138,6 +155,16 @@ pub trait OutcomeStore: Send + Sync {
         to: i64,
         limit: i64,
     ) -> anyhow::Result<Vec<(String, bool, String, super::SessionFacts)>>;
+
+    /// Records a feature trial, one per feature per customer and mode, with its webhook in the
+    /// same transaction: `Ok(None)` when recorded now, else the trial recorded first
+    /// `(days, started_at, session)`.
+    async fn record_trial(
+        &self,
+        app_id: &str,
+        live: bool,
+        trial: &NewTrial,
+    ) -> anyhow::Result<Option<(i64, i64, String)>>;
 
     /// A customer's recorded outcomes, newest first (at most `limit`).
     async fn customer_outcomes(
@@ -389,6 +416,48 @@ macro_rules! impl_outcome_store {
                         (app_id, live, session_id, facts)
                     })
                     .collect())
+            }
+
+            async fn record_trial(
+                &self,
+                app_id: &str,
+                live: bool,
+                t: &$crate::storage::outcomes::NewTrial,
+            ) -> anyhow::Result<Option<(i64, i64, String)>> {
+                let mut tx = self.pool.begin().await?;
+                let inserted = sqlx::query(
+                    "INSERT INTO trials (app_id, live, customer_id, feature, days, started_at, \
+                     session_id) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+                )
+                .bind(app_id)
+                .bind(live)
+                .bind(&t.customer_id)
+                .bind(&t.feature)
+                .bind(t.days)
+                .bind(t.started_at)
+                .bind(&t.session_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                    == 1;
+                if !inserted {
+                    let first: (i64, i64, String) = sqlx::query_as(
+                        "SELECT days, started_at, session_id FROM trials WHERE app_id = $1 \
+                         AND live = $2 AND customer_id = $3 AND feature = $4",
+                    )
+                    .bind(app_id)
+                    .bind(live)
+                    .bind(&t.customer_id)
+                    .bind(&t.feature)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    tx.commit().await?;
+                    return Ok(Some(first));
+                }
+                enqueue_webhooks(&mut tx, app_id, live, None, std::slice::from_ref(&t.webhook), t.started_at)
+                    .await?;
+                tx.commit().await?;
+                Ok(None)
             }
 
             async fn customer_outcomes(

@@ -6,7 +6,7 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
 /// PostgreSQL's migrations, applied in order, each once.
-const MIGRATIONS: [(i64, &str); 9] = [
+const MIGRATIONS: [(i64, &str); 10] = [
     (1, include_str!("../../migrations/postgres/0001_schema.sql")),
     (
         2,
@@ -36,6 +36,10 @@ const MIGRATIONS: [(i64, &str); 9] = [
     (
         9,
         include_str!("../../migrations/postgres/0009_webhooks.sql"),
+    ),
+    (
+        10,
+        include_str!("../../migrations/postgres/0010_trials.sql"),
     ),
 ];
 

@@ -592,3 +592,61 @@ async fn a_session_left_open_for_a_day_is_closed_as_abandoned() {
         "closed once"
     );
 }
+
+#[tokio::test]
+async fn a_trial_is_started_once_per_feature_after_enough_gate_hits_and_told() {
+    let app = server().await;
+    let (url, received) = receiver(vec![]).await;
+    let (_, endpoint) = create(&app, json!({ "url": url, "events": ["trial.started"] })).await;
+    let secret = endpoint["secret"].as_str().unwrap().to_string();
+    let trial = |session: String| {
+        let body =
+            json!({ "customer": customer("cus_1"), "feature": "sso", "session_id": session });
+        app.post(&format!("/v1/apps/{TEST_APP}/prompts/trial"))
+            .header("origin", crate::helpers::ORIGIN)
+            .json(&body)
+            .send()
+    };
+    let (status, body) = json_of(trial(uuid()).await.unwrap()).await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (403, &json!("trial_not_offered")),
+        "no hit yet"
+    );
+    let now = crate::helpers::now();
+    let hits: Vec<Value> = (0..3)
+        .map(|i| {
+            crate::helpers::event(
+                "gate_hit",
+                &uuid(),
+                (now - 30 + i) * 1000,
+                json!({ "feature": "sso" }),
+            )
+        })
+        .collect();
+    let batch = json!({ "customer": customer("cus_1"), "events": hits });
+    assert_eq!(app.post_events(TEST_APP, &batch).await.status(), 200);
+    let session = uuid();
+    let (status, started) = json_of(trial(session.clone()).await.unwrap()).await;
+    assert_eq!(status, 200, "{started}");
+    assert_eq!(
+        (&started["feature"], &started["days"]),
+        (&json!("sso"), &json!(7))
+    );
+    let (status, again) = json_of(trial(uuid()).await.unwrap()).await;
+    assert_eq!(
+        (status, &again["error"]["code"]),
+        (409, &json!("trial_started_before"))
+    );
+    assert_eq!(again["error"]["recorded"]["session_id"], session);
+    let got = until_received(&received, 1).await;
+    let body = verify(&secret, &got[0]);
+    assert_eq!(
+        (
+            &body["type"],
+            &body["data"]["feature"],
+            &body["data"]["days"]
+        ),
+        (&json!("trial.started"), &json!("sso"), &json!(7))
+    );
+}
