@@ -323,17 +323,16 @@ pub struct Cancelled {
     pub receipt: Option<serde_json::Value>,
 }
 
-/// Records a cancellation as the session's outcome: the server computes the effective date
-/// (from the signed `period_end`) and the receipt the profile requires. Idempotent per session; a
-/// session already saved answers 409 with that save.
-pub async fn record_cancel(
-    state: &AppState,
+/// A cancellation as the server records it: the effective date (from the signed `period_end`,
+/// else today), the receipt the profile requires, the answer and the `cancel_confirmed`
+/// webhook. Shared by the cancellation call and the confirmation that waited in the outbox.
+pub fn cancellation(
     app: &LoadedApp,
     verified: &VerifiedCustomer,
     req: &CancelRequest,
-) -> Result<String, ApiError> {
+    now: i64,
+) -> Result<crate::storage::outcomes::NewOutcome, ApiError> {
     let (customer, mode) = (&verified.customer, verified.mode);
-    let now = crate::clock::now();
     let profile = holdfast_core::plan::session_profile(&app.config, customer, req.profile, None);
     let period_end = verified.period_end.or(req.period_end);
     let effective_date = iso_day(period_end.filter(|end| *end > now).unwrap_or(now));
@@ -368,7 +367,7 @@ pub async fn record_cancel(
     data["effective_date"] = effective_date.clone().into();
     data["receipt"] = receipt.clone().unwrap_or(serde_json::Value::Null);
     let confirmed = crate::webhooks::message("subscription.cancel_confirmed", now, data);
-    let new = crate::storage::outcomes::NewOutcome {
+    Ok(crate::storage::outcomes::NewOutcome {
         webhooks: vec![confirmed],
         on_replace: None,
         session_id: req.session_id.clone(),
@@ -384,7 +383,40 @@ pub async fn record_cancel(
         response_json: response,
         session,
         redemption: None,
-    };
+    })
+}
+
+/// The same cancellation, carried by its event through the ingest log and recorded when folded.
+pub fn pending_cancellation(
+    app: &LoadedApp,
+    verified: &VerifiedCustomer,
+    req: &CancelRequest,
+    now: i64,
+) -> Result<crate::storage::outcomes::PendingOutcome, ApiError> {
+    let new = cancellation(app, verified, req, now)?;
+    Ok(crate::storage::outcomes::PendingOutcome {
+        outcome: new.outcome.to_string(),
+        profile: new.profile,
+        reason: new.reason,
+        effective_date: new.effective_date,
+        receipt: new.receipt_json,
+        at: new.at,
+        response: new.response_json,
+        webhook: new.webhooks.into_iter().next().map(|m| (m.kind, m.payload)),
+    })
+}
+
+/// Records a cancellation as the session's outcome: the server computes the effective date
+/// (from the signed `period_end`) and the receipt the profile requires. Idempotent per session; a
+/// session already saved answers 409 with that save.
+pub async fn record_cancel(
+    state: &AppState,
+    app: &LoadedApp,
+    verified: &VerifiedCustomer,
+    req: &CancelRequest,
+) -> Result<String, ApiError> {
+    let mode = verified.mode;
+    let new = cancellation(app, verified, req, crate::clock::now())?;
     let policy = crate::storage::outcomes::OutcomePolicy {
         save_after_cancel,
         recheck: None,

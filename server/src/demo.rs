@@ -144,6 +144,7 @@ pub async fn seed_history(storage: &Storage, now: i64) -> anyhow::Result<usize> 
             payload: "{\"demo\":true}".into(),
             customer_id: customer.id.clone(),
             session: Some(facts),
+            outcome: None,
         });
         if batch.len() == 500 {
             storage.record_events(DEMO_APP_ID, false, &batch).await?;

@@ -193,20 +193,28 @@ pub async fn record(
     let mut stored = Vec::with_capacity(events.len());
     let mut prompt_events = Vec::new();
     let mut exposed = false;
-    let mut confirmations = Vec::new();
     let mut abandoned = Vec::new();
     for (i, event) in events.iter().enumerate() {
         let valid = validate(i, event, now_ms, app, customer, &variants)?;
         if event.kind == EventType::FlowAbandoned {
             abandoned.push(valid.session_id.clone());
         }
+        let mut valid = valid;
         if event.kind == EventType::CancelConfirmed {
-            confirmations.push(crate::cancel::CancelRequest {
+            // A confirmation records the cancellation when the aggregator folds it, unless the
+            // session has an outcome by then: ingest stays an append.
+            let req = crate::cancel::CancelRequest {
                 session_id: valid.session_id.clone(),
                 reason: event.reason.clone(),
                 profile: event.profile,
                 period_end: None,
-            });
+            };
+            valid.outcome = Some(crate::cancel::pending_cancellation(
+                app,
+                verified,
+                &req,
+                now_ms / 1000,
+            )?);
         }
         prompt_events.extend(prompt_event(i, event, &valid.id, customer, &variants)?);
         stored.push(valid);
@@ -226,16 +234,6 @@ pub async fn record(
         .storage
         .ingest(&app.record.id, verified.mode.is_live(), &batch)
         .await?;
-    // A confirmation that waited in the outbox (the cancellation call did not get through)
-    // records the cancellation now; the call is idempotent per session, so one that did get
-    // through changes nothing, and a session saved first keeps its save.
-    for req in &confirmations {
-        match crate::cancel::record_cancel(state, app, verified, req).await {
-            Ok(_) => {}
-            Err(e) if e.status() == axum::http::StatusCode::CONFLICT => {}
-            Err(e) => return Err(e),
-        }
-    }
     // A flow closed without an outcome: recorded as the session's end (unless it has an outcome),
     // which tells the host's backend through `flow.abandoned`.
     for session_id in &abandoned {
@@ -317,6 +315,7 @@ fn validate(
         payload: serde_json::to_string(event).map_err(anyhow::Error::from)?,
         customer_id: customer.id.clone(),
         session,
+        outcome: None,
     })
 }
 

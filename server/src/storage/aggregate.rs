@@ -99,6 +99,9 @@ pub struct LoggedEvent {
     /// Its effect on the cancel session.
     #[serde(default)]
     pub session: Option<SessionFacts>,
+    /// The outcome to record when folded, if the session has none.
+    #[serde(default)]
+    pub outcome: Option<super::outcomes::PendingOutcome>,
 }
 
 /// Encodes a batch as a log row's body.

@@ -225,6 +225,10 @@ pub struct StoredEvent {
     /// Its effect on the cancel session, for cancel-flow events.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub session: Option<SessionFacts>,
+    /// The outcome it records when folded, if the session has none by then (a confirmation
+    /// that waited in the outbox): computed at ingest, written by the aggregator.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<outcomes::PendingOutcome>,
 }
 
 /// One accepted request's batch, as appended to the ingest log: everything the aggregator needs

@@ -69,6 +69,29 @@ pub struct NewTrial {
     pub webhook: super::webhooks::NewMessage,
 }
 
+/// An outcome carried by an event through the ingest log and recorded when the aggregator folds
+/// it, unless the session has an outcome by then (the widget's direct call usually came first).
+/// Recording it in the fold keeps event ingest an append: no write transaction per request.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PendingOutcome {
+    /// `cancelled`.
+    pub outcome: String,
+    /// The profile it was made under.
+    pub profile: Option<String>,
+    /// The survey answer.
+    pub reason: Option<String>,
+    /// Its last day.
+    pub effective_date: Option<String>,
+    /// The receipt, as JSON.
+    pub receipt: Option<String>,
+    /// When it was received, Unix seconds.
+    pub at: i64,
+    /// The answer a later call for the session gets.
+    pub response: String,
+    /// The webhook it causes: type and body.
+    pub webhook: Option<(String, String)>,
+}
+
 /// An outcome as recorded.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StoredOutcome {

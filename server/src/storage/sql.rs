@@ -599,6 +599,75 @@ macro_rules! impl_store {
             let sessions = fold_sessions(&new);
             upsert_sessions(tx, &sessions).await?;
 
+            // Outcomes that waited in the outbox: recorded unless the session has one, many per
+            // statement; the sessions they record are marked, and their webhooks enqueued per app.
+            let pending: Vec<_> = new
+                .iter()
+                .filter_map(|e| e.event.outcome.as_ref().map(|o| (e, o)))
+                .collect();
+            for chunk in pending.chunks(300) {
+                let mut q = sqlx::QueryBuilder::new(
+                    "INSERT INTO outcomes (app_id, session_id, live, customer_id, outcome, profile, \
+                     reason, effective_date, receipt, recorded_at, updated_at, response, history) ",
+                );
+                q.push_values(chunk, |mut row, (e, o)| {
+                    row.push_bind(e.app_id)
+                        .push_bind(e.event.session_id.as_str())
+                        .push_bind(e.live)
+                        .push_bind(e.event.customer_id.as_str())
+                        .push_bind(o.outcome.as_str())
+                        .push_bind(o.profile.as_deref())
+                        .push_bind(o.reason.as_deref())
+                        .push_bind(o.effective_date.as_deref())
+                        .push_bind(o.receipt.as_deref())
+                        .push_bind(o.at)
+                        .push_bind(o.at)
+                        .push_bind(o.response.as_str())
+                        .push_bind("[]");
+                });
+                q.push(" ON CONFLICT (app_id, session_id) DO NOTHING RETURNING app_id, session_id");
+                let recorded: Vec<(String, String)> = q.build_query_as().fetch_all(&mut **tx).await?;
+                if recorded.is_empty() {
+                    continue;
+                }
+                let recorded: std::collections::HashSet<(String, String)> = recorded.into_iter().collect();
+                let mut by_session: std::collections::BTreeMap<&str, Vec<&str>> =
+                    std::collections::BTreeMap::new();
+                for (app_id, session_id) in &recorded {
+                    by_session.entry(app_id).or_default().push(session_id);
+                }
+                for (app_id, sessions) in by_session {
+                    let mut marked =
+                        sqlx::QueryBuilder::new("UPDATE sessions SET cancelled = 1 WHERE app_id = ");
+                    marked.push_bind(app_id).push(" AND session_id IN (");
+                    let mut list = marked.separated(", ");
+                    for session_id in sessions {
+                        list.push_bind(session_id);
+                    }
+                    marked.push(")");
+                    marked.build().execute(&mut **tx).await?;
+                }
+                let mut by_app: std::collections::BTreeMap<(&str, bool), Vec<$crate::storage::webhooks::NewMessage>> =
+                    std::collections::BTreeMap::new();
+                for (e, o) in chunk {
+                    if !recorded.contains(&(e.app_id.to_string(), e.event.session_id.clone())) {
+                        continue;
+                    }
+                    if let Some((kind, payload)) = &o.webhook {
+                        by_app.entry((e.app_id, e.live)).or_default().push(
+                            $crate::storage::webhooks::NewMessage {
+                                kind: kind.clone(),
+                                payload: payload.clone(),
+                            },
+                        );
+                    }
+                }
+                let now = $crate::clock::now();
+                for ((app_id, live), messages) in &by_app {
+                    enqueue_webhooks(tx, app_id, *live, None, messages, now).await?;
+                }
+            }
+
             // First exposures: the earliest batch wins, as sticky assignment requires.
             let exposures: Vec<_> = entries
                 .iter()

@@ -33,6 +33,7 @@ fn event(id: &str, session: &str, kind: &'static str, at: i64, f: SessionFacts) 
         payload: "{}".into(),
         customer_id: f.customer_id.clone(),
         session: Some(f),
+        outcome: None,
     }
 }
 
