@@ -438,50 +438,30 @@ pub async fn record_cancel(
     }
 }
 
-/// Records that a session ended without an outcome (the subscriber closed the flow), unless it
-/// has one; the host learns it through `flow.abandoned`. Idempotent per session.
-pub async fn record_abandoned(
-    state: &AppState,
+/// That a session ended without an outcome (the subscriber closed the flow), carried by its
+/// event through the ingest log and recorded when folded unless the session has an outcome by
+/// then; the host learns it through `flow.abandoned`.
+pub fn pending_abandon(
     app: &LoadedApp,
     verified: &VerifiedCustomer,
     session_id: &str,
-) -> Result<(), ApiError> {
+    now: i64,
+) -> crate::storage::outcomes::PendingOutcome {
     let (customer, mode) = (&verified.customer, verified.mode);
-    let now = crate::clock::now();
-    let variants = crate::outcomes::assigned_variants(&app.config, &customer.id);
-    let mut session = crate::outcomes::base_facts(customer, &variants, now);
-    session.abandoned = true;
     let mut data = crate::webhooks::session_data(&app.record.id, mode, &customer.id, session_id);
     data["closed_at"] = crate::webhooks::rfc3339(now).into();
     data["why"] = "closed".into();
-    let new = crate::storage::outcomes::NewOutcome {
-        session_id: session_id.to_string(),
-        customer_id: customer.id.clone(),
-        outcome: "abandoned",
+    let message = crate::webhooks::message("flow.abandoned", now, data);
+    crate::storage::outcomes::PendingOutcome {
+        outcome: "abandoned".into(),
         profile: None,
         reason: None,
-        offer_id: None,
-        offer_json: None,
         effective_date: None,
-        receipt_json: None,
+        receipt: None,
         at: now,
-        response_json: "{}".into(),
-        session,
-        redemption: None,
-        webhooks: vec![crate::webhooks::message("flow.abandoned", now, data)],
-        on_replace: None,
-    };
-    let policy = crate::storage::outcomes::OutcomePolicy {
-        save_after_cancel,
-        recheck: None,
-    };
-    // An outcome recorded first stands: nothing to tell.
-    state
-        .inner
-        .storage
-        .record_outcome(&app.record.id, mode.is_live(), &new, &policy)
-        .await?;
-    Ok(())
+        response: "{}".into(),
+        webhook: Some((message.kind, message.payload)),
+    }
 }
 
 /// Whether a save may follow a cancellation recorded under `profile`: where core's flow offers

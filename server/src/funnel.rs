@@ -193,13 +193,17 @@ pub async fn record(
     let mut stored = Vec::with_capacity(events.len());
     let mut prompt_events = Vec::new();
     let mut exposed = false;
-    let mut abandoned = Vec::new();
     for (i, event) in events.iter().enumerate() {
         let valid = validate(i, event, now_ms, app, customer, &variants)?;
-        if event.kind == EventType::FlowAbandoned {
-            abandoned.push(valid.session_id.clone());
-        }
         let mut valid = valid;
+        if event.kind == EventType::FlowAbandoned {
+            valid.outcome = Some(crate::cancel::pending_abandon(
+                app,
+                verified,
+                &valid.session_id,
+                now_ms / 1000,
+            ));
+        }
         if event.kind == EventType::CancelConfirmed {
             // A confirmation records the cancellation when the aggregator folds it, unless the
             // session has an outcome by then: ingest stays an append.
@@ -234,11 +238,6 @@ pub async fn record(
         .storage
         .ingest(&app.record.id, verified.mode.is_live(), &batch)
         .await?;
-    // A flow closed without an outcome: recorded as the session's end (unless it has an outcome),
-    // which tells the host's backend through `flow.abandoned`.
-    for session_id in &abandoned {
-        crate::cancel::record_abandoned(state, app, verified, session_id).await?;
-    }
     Ok(outcome.accepted)
 }
 

@@ -631,10 +631,15 @@ macro_rules! impl_store {
                     continue;
                 }
                 let recorded: std::collections::HashSet<(String, String)> = recorded.into_iter().collect();
+                // A recorded cancellation marks its session; an abandon is already in its facts.
                 let mut by_session: std::collections::BTreeMap<&str, Vec<&str>> =
                     std::collections::BTreeMap::new();
-                for (app_id, session_id) in &recorded {
-                    by_session.entry(app_id).or_default().push(session_id);
+                for (e, o) in chunk {
+                    if o.outcome == "cancelled"
+                        && recorded.contains(&(e.app_id.to_string(), e.event.session_id.clone()))
+                    {
+                        by_session.entry(e.app_id).or_default().push(&e.event.session_id);
+                    }
                 }
                 for (app_id, sessions) in by_session {
                     let mut marked =
