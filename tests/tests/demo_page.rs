@@ -100,3 +100,24 @@ async fn calls_made_before_the_loader_arrives_are_queued_and_answered() -> anyho
     })
     .await
 }
+
+/// A newcomer's first try shows the product: the demo's customers have a billing place, so the
+/// server resolves the standard profile (survey, offer, confirmation), and the page says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_try_resolves_the_standard_profile_and_says_why() -> anyhow::Result<()> {
+    let server = holdfast_e2e::spawn_server().await?;
+    let url = server.url.clone();
+    holdfast_e2e::with_browser(move |client| async move {
+        client.goto(&url).await?;
+        let shown = holdfast_e2e::wait_for(
+            &client,
+            "const t = document.getElementById('resolved-profile').textContent; return t.includes('(') && t;",
+            std::time::Duration::from_secs(10),
+        )
+        .await?;
+        let shown = shown.as_str().unwrap_or_default().to_string();
+        anyhow::ensure!(shown.starts_with("standard (from the billing place US-NY)"), "{shown}");
+        Ok(())
+    })
+    .await
+}
