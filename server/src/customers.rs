@@ -29,6 +29,15 @@ use crate::text;
 /// session of an app stay far inside `i64`, so stats and offer costs never overflow.
 pub const MAX_MRR_CENTS: i64 = 100_000_000_000;
 
+/// The latest `period_end` accepted: ten years from now (a subscription's paid period, not a
+/// date in another millennium that dates and receipts would print).
+pub const MAX_PERIOD_AHEAD: i64 = 10 * 366 * 86_400;
+
+/// Checks a `period_end` (Unix seconds): not negative, at most ten years ahead.
+pub fn period_end_ok(period_end: i64, now: i64) -> bool {
+    (0..=now + MAX_PERIOD_AHEAD).contains(&period_end)
+}
+
 /// Clock skew tolerated on `exp`, in seconds.
 pub const LEEWAY: i64 = 60;
 /// The longest a token may live: `exp - iat`.
@@ -303,6 +312,12 @@ fn accept(c: Claims, mode: Mode, now: i64, expiry: Expiry) -> Result<VerifiedCus
             format!("the customer token has no `{claim}` claim"),
         )
     };
+    if c.period_end.is_some_and(|end| !period_end_ok(end, now)) {
+        return Err(token_error(
+            "invalid_claims",
+            "the customer token's `period_end` is Unix seconds, at most ten years ahead",
+        ));
+    }
     let sub = c.sub.ok_or_else(|| missing("sub"))?;
     let iat = c.iat.ok_or_else(|| missing("iat"))?;
     let exp = c.exp.ok_or_else(|| missing("exp"))?;

@@ -278,11 +278,13 @@ pub struct TrialStarted {
     request_body = TrialRequest,
     responses(
         (status = 200, description = "Started", body = TrialStarted),
+        (status = 400, description = "Malformed JSON", body = crate::error::ErrorResponse),
         (status = 401, description = "The customer token is refused", body = crate::error::ErrorResponse),
         (status = 403, description = "No trial is offered for this feature to this customer yet", body = crate::error::ErrorResponse),
         (status = 404, description = "No such app", body = crate::error::ErrorResponse),
         (status = 409, description = "A trial of this feature was started before (`recorded` holds it)", body = crate::error::ErrorResponse),
         (status = 422, description = "A field is refused; `field` names it", body = crate::error::ErrorResponse),
+        (status = 429, description = "Rate limited", body = crate::error::ErrorResponse),
     )
 )]
 pub async fn trial(

@@ -48,11 +48,13 @@ pub struct CancelBody {
     request_body = CancelBody,
     responses(
         (status = 200, description = "Recorded (a retry gets the first answer)", body = crate::cancel::Cancelled),
+        (status = 400, description = "Malformed JSON", body = crate::error::ErrorResponse),
         (status = 401, description = "The customer token is refused", body = crate::error::ErrorResponse),
         (status = 403, description = "Origin not allowed", body = crate::error::ErrorResponse),
         (status = 404, description = "No such app", body = crate::error::ErrorResponse),
         (status = 409, description = "The session was saved first (`recorded` holds the save)", body = crate::error::ErrorResponse),
         (status = 422, description = "A field is refused; `field` names it", body = crate::error::ErrorResponse),
+        (status = 429, description = "Rate limited", body = crate::error::ErrorResponse),
     )
 )]
 pub async fn cancel(
@@ -76,6 +78,15 @@ pub async fn cancel(
         return Err(ApiError::invalid(
             "period_end",
             "with a customer token, period_end comes from the token's signed claim",
+        ));
+    }
+    if body
+        .period_end
+        .is_some_and(|end| !customers::period_end_ok(end, crate::clock::now()))
+    {
+        return Err(ApiError::invalid(
+            "period_end",
+            "period_end is Unix seconds, not negative and at most ten years ahead",
         ));
     }
     let req = CancelRequest {

@@ -270,3 +270,38 @@ async fn concurrent_acceptances_redeem_once_on_postgres() {
     };
     concurrent_acceptances_redeem_once(&app).await;
 }
+
+#[tokio::test]
+async fn an_absurd_period_end_is_refused_naming_the_field() {
+    let app = spawn_app().await;
+    for end in [json!(9_000_000_000_000_000_000_i64), json!(-5)] {
+        let body = json!({ "customer": customer("cus_1"), "period_end": end });
+        let (status, body) = cancel(&app, TEST_APP, &uuid(), body).await;
+        assert_eq!(
+            (status, &body["error"]["field"]),
+            (422, &json!("period_end")),
+            "{body}"
+        );
+    }
+    let token = json!(token_with(
+        LIVE_APP,
+        LIVE_SECRET,
+        Some(LIVE_KID),
+        "cus_1",
+        json!({ "period_end": 9_000_000_000_000_000_000_i64 })
+    ));
+    let (status, body) = cancel(&app, LIVE_APP, &uuid(), json!({ "customer": token })).await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (401, &json!("invalid_claims")),
+        "{body}"
+    );
+    let r = app
+        .get(&format!(
+            "/cancel/{TEST_APP}?customer=c&plan=pro&mrr_cents=1&created_at=1&period_end=9000000000000000000"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+}
