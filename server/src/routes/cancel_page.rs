@@ -124,7 +124,18 @@ impl PageForm {
             locale: text("locale"),
             currency: text("currency"),
             profile,
-            period_end: number("period_end")?,
+            period_end: number("period_end")?
+                .map(|end| {
+                    if customers::period_end_ok(end, crate::clock::now()) {
+                        Ok(end)
+                    } else {
+                        Err(ApiError::invalid(
+                            "period_end",
+                            "Unix seconds, not negative and at most ten years ahead",
+                        ))
+                    }
+                })
+                .transpose()?,
             session: text("session"),
             history: text("history"),
             reason: text("reason"),
@@ -176,22 +187,42 @@ fn error_page(languages: &[String], e: &ApiError) -> Response {
     if e.status().is_server_error() {
         tracing::error!(error = ?e, "the cancel page failed");
     }
-    let lang = Lang::resolve(languages, std::iter::empty());
-    let text = |key| lang.builtin(PAGE, key).unwrap_or_default();
     let reason = match e.field_name() {
         Some(field) => format!("{} ({field})", e.code()),
         None => e.code().to_string(),
     };
+    let code = format!(r#" data-code="{}""#, esc(e.code()));
+    let after = format!("<p><code>{}</code></p>", esc(&reason));
+    message_page(
+        languages,
+        e.status(),
+        ("hf-error", &code),
+        "page.error",
+        &after,
+    )
+}
+
+/// A page with one message of core's `PAGE` catalog (`{key}.title`, `{key}.body`) in the
+/// browser's language: a test id and attributes for `main`, and content after the message.
+fn message_page(
+    languages: &[String],
+    status: StatusCode,
+    (testid, attributes): (&str, &str),
+    key: &str,
+    after: &str,
+) -> Response {
+    let lang = Lang::resolve(languages, std::iter::empty());
+    let text = |part: &str| {
+        lang.builtin(PAGE, &[key, ".", part].concat())
+            .unwrap_or_default()
+    };
+    let (title, body) = (text("title"), text("body"));
     let html = format!(
-        r#"<!doctype html><html lang="{tag}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title><style>{css}</style></head><body><main class="hf-dialog" data-testid="hf-error" data-code="{code}"><h2>{title}</h2><p>{body}</p><p><code>{reason}</code></p></main></body></html>"#,
+        r#"<!doctype html><html lang="{tag}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title><style>{css}</style></head><body><main class="hf-dialog" data-testid="{testid}"{attributes}><h2>{title}</h2><p>{body}</p>{after}</main></body></html>"#,
         tag = esc(&lang.tag),
-        title = text("page.error.title"),
-        body = text("page.error.body"),
         css = PAGE_CSS,
-        code = esc(e.code()),
-        reason = esc(&reason),
     );
-    (e.status(), Html(html)).into_response()
+    (status, Html(html)).into_response()
 }
 
 async fn run(state: AppState, req: Request) -> Result<Response, ApiError> {
@@ -263,7 +294,7 @@ async fn run(state: AppState, req: Request) -> Result<Response, ApiError> {
                 .and_then(|t| jsonwebtoken::dangerous::insecure_decode::<Locale>(t).ok())
                 .and_then(|d| d.claims.locale);
             let wanted: Vec<String> = locale.into_iter().chain(languages).collect();
-            return Ok(expired_page(&wanted).into_response());
+            return Ok(expired_page(&wanted));
         }
         Err(e) => return Err(e),
     };
@@ -509,17 +540,13 @@ fn ct_eq(a: &str, b: &str) -> bool {
 }
 
 /// The page an expired link opens: what happened and what to do, in the browser's language.
-fn expired_page(languages: &[String]) -> (StatusCode, Html<String>) {
-    let lang = Lang::resolve(languages, std::iter::empty());
-    let text = |key| lang.builtin(PAGE, key).unwrap_or_default();
-    let (title, body) = (text("link.expired.title"), text("link.expired.body"));
-    (
+fn expired_page(languages: &[String]) -> Response {
+    message_page(
+        languages,
         StatusCode::UNAUTHORIZED,
-        Html(format!(
-            r#"<!doctype html><html lang="{code}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title><style>{css}</style></head><body><main class="hf-dialog" data-testid="hf-expired"><h2>{title}</h2><p>{body}</p></main></body></html>"#,
-            code = esc(&lang.tag),
-            css = PAGE_CSS,
-        )),
+        ("hf-expired", ""),
+        "link.expired",
+        "",
     )
 }
 

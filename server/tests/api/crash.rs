@@ -8,32 +8,18 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::helpers::{customer, event, now, uuid};
+use crate::helpers::{cli, customer, event, now, server_process, uuid};
 
-/// The server as a process on `db`; its base URL.
+/// The server as a process on `db`, without rate limits in the way; its base URL.
 fn start(db: &str) -> (std::process::Child, String) {
-    use std::io::BufRead;
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_holdfast-server"))
-        .args(["--listen", "127.0.0.1:0", "--dist", "/nonexistent"])
-        .env("DATABASE_URL", db)
-        .env("HOLDFAST_RATE_LIMIT_PER_SECOND", "100000")
-        .env("HOLDFAST_RATE_LIMIT_BURST", "100000")
-        .env("RUST_LOG", "error")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let line = std::io::BufReader::new(stdout)
-        .lines()
-        .map_while(Result::ok)
-        .find(|l| l.starts_with("Holdfast is running at "))
-        .expect("the server says where it listens");
-    let url = line
-        .trim_start_matches("Holdfast is running at ")
-        .trim_end_matches('/')
-        .to_string();
-    (child, url)
+    server_process(
+        db,
+        &[
+            ("HOLDFAST_RATE_LIMIT_PER_SECOND", "100000"),
+            ("HOLDFAST_RATE_LIMIT_BURST", "100000"),
+            ("RUST_LOG", "error"),
+        ],
+    )
 }
 
 /// One cancel session as a batch: started, then confirmed (the server records the outcome).
@@ -58,12 +44,8 @@ async fn totals(base: &str, app_id: &str, key: &str) -> Value {
 }
 
 async fn killed_mid_load_loses_nothing(db: &str) {
-    let created = std::process::Command::new(env!("CARGO_BIN_EXE_holdfast-server"))
-        .args(["apps", "create", "--name", "Crash", "--json"])
-        .env("DATABASE_URL", db)
-        .output()
-        .unwrap();
-    let created: Value = serde_json::from_slice(&created.stdout).unwrap();
+    let created: Value =
+        serde_json::from_str(&cli(db, &["apps", "create", "--name", "Crash", "--json"])).unwrap();
     let app_id = created["app_id"].as_str().unwrap().to_string();
     let key = created["test"]["admin_key"].as_str().unwrap().to_string();
     let sent: Arc<Mutex<Vec<(Value, bool)>>> = Arc::default();

@@ -5,22 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{json_of, now, spawn_app_on, token_with, uuid};
-
-/// Runs `holdfast-server` with `args` on the database `url`; its standard output.
-fn cli(url: &str, args: &[&str]) -> String {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_holdfast-server"))
-        .args(args)
-        .env("DATABASE_URL", url)
-        .output()
-        .expect("the binary runs");
-    assert!(
-        out.status.success(),
-        "holdfast-server {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("text")
-}
+use crate::helpers::{cli, json_of, now, spawn_app_on, token_with, uuid};
 
 async fn the_path_to_production(url: &str) {
     let origin = "https://app.acme.example";

@@ -348,3 +348,43 @@ pub fn signed(id: &str) -> Value {
         json!({})
     ))
 }
+
+/// `holdfast-server` as a process on the database `db`, with extra environment (so a test can
+/// kill it with SIGKILL); the process and its base URL, once it says where it listens.
+pub fn server_process(db: &str, env: &[(&str, &str)]) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_holdfast-server"))
+        .args(["--listen", "127.0.0.1:0", "--dist", "/nonexistent"])
+        .env("DATABASE_URL", db)
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the server starts");
+    let stdout = child.stdout.take().expect("its output");
+    let line = std::io::BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .find(|l| l.starts_with("Holdfast is running at "))
+        .expect("the server says where it listens");
+    let url = line
+        .trim_start_matches("Holdfast is running at ")
+        .trim_end_matches('/')
+        .to_string();
+    (child, url)
+}
+
+/// Runs `holdfast-server` with `args` on the database `db`; its standard output.
+pub fn cli(db: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_holdfast-server"))
+        .args(args)
+        .env("DATABASE_URL", db)
+        .output()
+        .expect("the binary runs");
+    assert!(
+        out.status.success(),
+        "holdfast-server {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("text")
+}

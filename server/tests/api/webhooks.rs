@@ -339,33 +339,19 @@ async fn endpoints_are_managed_and_bad_ones_refused_naming_the_field() {
     assert_eq!(r.status(), 404);
 }
 
-/// The server as a process (so it can be killed with SIGKILL) on a SQLite file; its base URL.
+/// The server as a process (so it can be killed with SIGKILL) retrying every second.
 fn start_server(db: &str) -> (std::process::Child, String) {
-    use std::io::BufRead;
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_holdfast-server"))
-        .args(["--listen", "127.0.0.1:0", "--dist", "/nonexistent"])
-        .env("DATABASE_URL", db)
-        .env("HOLDFAST_WEBHOOKS_ALLOW_PRIVATE", "true")
-        .env(
-            "HOLDFAST_WEBHOOKS_RETRY_SCHEDULE",
-            "1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s",
-        )
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let line = std::io::BufReader::new(stdout)
-        .lines()
-        .map_while(Result::ok)
-        .find(|l| l.starts_with("Holdfast is running at "))
-        .expect("the server says where it listens");
-    let url = line
-        .trim_start_matches("Holdfast is running at ")
-        .trim_end_matches('/')
-        .to_string();
-    (child, url)
+    crate::helpers::server_process(
+        db,
+        &[
+            ("HOLDFAST_WEBHOOKS_ALLOW_PRIVATE", "true"),
+            (
+                "HOLDFAST_WEBHOOKS_RETRY_SCHEDULE",
+                "1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s",
+            ),
+            ("RUST_LOG", "warn"),
+        ],
+    )
 }
 
 /// A receiver that answers 503 until `up`, then 200, recording every request.
@@ -396,12 +382,11 @@ async fn flaky_receiver(up: Arc<std::sync::atomic::AtomicBool>) -> (String, Rece
 async fn no_message_is_lost_when_the_server_is_killed_with_sigkill() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("kill.db").display());
-    let created = std::process::Command::new(env!("CARGO_BIN_EXE_holdfast-server"))
-        .args(["apps", "create", "--name", "Acme", "--json"])
-        .env("DATABASE_URL", &db)
-        .output()
-        .unwrap();
-    let created: Value = serde_json::from_slice(&created.stdout).unwrap();
+    let created: Value = serde_json::from_str(&crate::helpers::cli(
+        &db,
+        &["apps", "create", "--name", "Acme", "--json"],
+    ))
+    .unwrap();
     let app_id = created["app_id"].as_str().unwrap().to_string();
     let key = created["test"]["admin_key"].as_str().unwrap().to_string();
     let up = Arc::new(std::sync::atomic::AtomicBool::new(false));
