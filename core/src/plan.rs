@@ -149,6 +149,43 @@ pub fn session_profile(
     })
 }
 
+/// Why a session ran under its profile, as the audit record states it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProfileBasis {
+    /// The app serves businesses: the standard profile applies.
+    BusinessAudience,
+    /// The customer's billing place (signed in live mode) calls for it.
+    BillingPlace,
+    /// The host chose it explicitly, over the customer's billing place.
+    HostChoice,
+    /// Nothing named a place: the strictest enabled profile stands in.
+    Default,
+    /// No billing place: the browser's country or the host's choice, as the browser reported.
+    BrowserCountryOrHostChoice,
+}
+
+/// Explains `applied` for this customer: what [`session_profile`] would pick from what the server
+/// knows (the customer's billing place, the app's settings), compared with what was applied.
+pub fn profile_basis(
+    config: &AppConfig,
+    customer: &Customer,
+    applied: PolicyProfile,
+) -> ProfileBasis {
+    let derived = session_profile(config, customer, None, None);
+    let has_place = customer
+        .country
+        .as_deref()
+        .is_some_and(|c| !c.trim().is_empty());
+    match (config.policy.audience, derived == applied, has_place) {
+        (Audience::Business, true, _) => ProfileBasis::BusinessAudience,
+        (Audience::Consumer, true, true) => ProfileBasis::BillingPlace,
+        (Audience::Consumer, true, false) => ProfileBasis::Default,
+        (_, false, true) | (Audience::Business, false, false) => ProfileBasis::HostChoice,
+        (Audience::Consumer, false, false) => ProfileBasis::BrowserCountryOrHostChoice,
+    }
+}
+
 /// Writes the plan for one session.
 pub fn build(config: &AppConfig, input: &PlanInput<'_>) -> CancelPlan {
     let customer = input.customer;
@@ -415,6 +452,36 @@ mod tests {
         let mut c = Customer::new("cus_1", plan, mrr, 1_700_000_000);
         c.currency = Some("EUR".into());
         c
+    }
+
+    #[test]
+    fn the_profile_basis_says_what_picked_the_profile() {
+        let config = AppConfig::default();
+        let mut mn = customer("pro", 4900);
+        mn.country = Some("US".into());
+        mn.region = Some("MN".into());
+        let nowhere = customer("pro", 4900);
+        let strictest = session_profile(&config, &nowhere, None, None);
+        assert_eq!(
+            [
+                profile_basis(&config, &mn, PolicyProfile::Minnesota),
+                profile_basis(&config, &mn, PolicyProfile::Standard),
+                profile_basis(&config, &nowhere, strictest),
+                profile_basis(&config, &nowhere, PolicyProfile::Standard),
+            ],
+            [
+                ProfileBasis::BillingPlace,
+                ProfileBasis::HostChoice,
+                ProfileBasis::Default,
+                ProfileBasis::BrowserCountryOrHostChoice,
+            ]
+        );
+        let mut business = config.clone();
+        business.policy.audience = Audience::Business;
+        assert_eq!(
+            profile_basis(&business, &mn, PolicyProfile::Standard),
+            ProfileBasis::BusinessAudience
+        );
     }
 
     fn plan_for(config: &AppConfig, customer: &Customer, locales: &[&str]) -> CancelPlan {

@@ -130,6 +130,13 @@ pub async fn seed_history(storage: &Storage, now: i64) -> anyhow::Result<usize> 
             facts.offer_cost_cents = 0;
             facts.abandoned = true;
         }
+        facts.trail = demo_trail(
+            &mut rng,
+            started,
+            reason,
+            offer.map(|o| o.id.as_str()),
+            &facts,
+        );
         batch.push(StoredEvent {
             id: uuid_from(&mut rng),
             session_id,
@@ -168,6 +175,66 @@ pub async fn seed_history(storage: &Storage, now: i64) -> anyhow::Result<usize> 
             .await?;
     }
     Ok(DEMO_SESSIONS)
+}
+
+/// The steps of a seeded session as the server's audit trail would hold them: started under the
+/// standard profile, a reason, the offer if one was selected, then the ending; seconds apart.
+fn demo_trail(
+    rng: &mut Rng,
+    started: i64,
+    reason: &str,
+    offer: Option<&str>,
+    facts: &SessionFacts,
+) -> String {
+    use crate::audit::TrailEntry;
+    use holdfast_core::plan::ProfileBasis;
+    use holdfast_core::policy::PolicyProfile;
+    let mut at = started * 1000;
+    let mut entry = |rng: &mut Rng, kind: &str, reason: Option<&str>, offer: Option<&str>| {
+        at += 1_500 + rng.below(12_000) as i64;
+        TrailEntry {
+            at,
+            kind: kind.to_string(),
+            received: at + 40,
+            reason: reason.map(str::to_string),
+            offer: offer.map(str::to_string),
+            profile: None,
+            basis: None,
+            place: None,
+            offer_limit: None,
+            locale: None,
+        }
+    };
+    let mut entries = vec![TrailEntry {
+        profile: Some(PolicyProfile::Standard),
+        basis: Some(ProfileBasis::Default),
+        offer_limit: Some(1),
+        locale: Some("en".into()),
+        ..entry(rng, "flow_started", None, None)
+    }];
+    entries.push(entry(rng, "reason_selected", Some(reason), None));
+    if let Some(offer) = offer {
+        entries.push(entry(rng, "offer_shown", None, Some(offer)));
+        if !facts.saved && !facts.abandoned {
+            entries.push(entry(rng, "offer_declined", None, Some(offer)));
+        }
+    }
+    let ending = if facts.saved {
+        entry(rng, "offer_accepted", None, offer)
+    } else if facts.cancelled {
+        entry(rng, "cancel_confirmed", None, None)
+    } else {
+        entry(rng, "flow_abandoned", None, None)
+    };
+    entries.push(ending);
+    entries
+        .iter()
+        .filter_map(|e| serde_json::to_string(e).ok())
+        .map(|mut line| {
+            line.push('\n');
+            line
+        })
+        .collect()
 }
 
 fn uuid_from(rng: &mut Rng) -> String {

@@ -106,18 +106,25 @@ where
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or_default();
-        serde_urlencoded::from_str(query).map(Query).map_err(|e| {
-            let message = e.to_string();
-            let field = message
-                .strip_prefix("unknown field `")
-                .and_then(|rest| rest.split('`').next())
-                .map(str::to_string);
-            let e = ApiError::bad_request("invalid_query", message);
-            match field {
-                Some(f) => e.field(f),
-                None => e,
-            }
-        })
+        let pairs = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(pairs)
+            .map(Query)
+            .map_err(|e| {
+                let path = e.path().to_string();
+                let inner = e.into_inner().to_string();
+                // An unknown parameter is named by the message; any other error by its path.
+                let field = inner
+                    .strip_prefix("unknown field `")
+                    .and_then(|rest| rest.split('`').next())
+                    .map(str::to_string)
+                    .or_else(|| (path != ".").then_some(path));
+                match field {
+                    Some(f) => {
+                        ApiError::bad_request("invalid_query", format!("{f}: {inner}")).field(f)
+                    }
+                    None => ApiError::bad_request("invalid_query", inner),
+                }
+            })
     }
 }
 

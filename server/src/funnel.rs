@@ -302,10 +302,10 @@ fn validate(
         )?;
     }
     let at = event.at / 1000;
-    let session = event
-        .kind
-        .is_cancel_flow()
-        .then(|| facts(event, at, app, customer, variants));
+    let session = event.kind.is_cancel_flow().then(|| SessionFacts {
+        trail: crate::audit::trail_line(event, app, customer, now_ms),
+        ..facts(event, at, app, customer, variants)
+    });
     Ok(StoredEvent {
         id,
         session_id,

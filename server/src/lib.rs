@@ -18,6 +18,7 @@
 //! [`app`] builds the whole router from an [`AppState`], so tests run it in-process on port 0.
 
 pub mod apps;
+pub mod audit;
 pub mod auth;
 pub mod cancel;
 pub mod clock;

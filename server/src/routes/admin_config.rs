@@ -49,7 +49,7 @@ pub struct Versions {
     get,
     path = "/v1/admin/apps/{app_id}/config",
     tag = "admin",
-    security(("app_secret" = [])),
+    security(("admin_key" = [])),
     params(("app_id" = String, Path, description = "Public app id")),
     responses(
         (status = 200, description = "The current config", body = CurrentConfig),
@@ -70,7 +70,7 @@ pub async fn get(Extension(app): Extension<Arc<LoadedApp>>) -> Json<CurrentConfi
     put,
     path = "/v1/admin/apps/{app_id}/config",
     tag = "admin",
-    security(("app_secret" = [])),
+    security(("admin_key" = [])),
     params(("app_id" = String, Path, description = "Public app id")),
     request_body(content = Object, description = "The new config (core's AppConfig)"),
     responses(
@@ -116,7 +116,7 @@ async fn save(
     get,
     path = "/v1/admin/apps/{app_id}/config/versions",
     tag = "admin",
-    security(("app_secret" = [])),
+    security(("admin_key" = [])),
     params(("app_id" = String, Path, description = "Public app id")),
     responses(
         (status = 200, description = "Newest first", body = Versions),
@@ -153,7 +153,7 @@ pub async fn versions(
     post,
     path = "/v1/admin/apps/{app_id}/config/versions/{version}/restore",
     tag = "admin",
-    security(("app_secret" = [])),
+    security(("admin_key" = [])),
     params(
         ("app_id" = String, Path, description = "Public app id"),
         ("version" = i64, Path, description = "The version to restore"),

@@ -51,7 +51,7 @@ pub struct SettingsChange {
     get,
     path = "/v1/admin/apps/{app_id}",
     tag = "admin",
-    security(("app_secret" = [])),
+    security(("admin_key" = [])),
     params(("app_id" = String, Path, description = "Public app id")),
     responses(
         (status = 200, description = "The app", body = AppView),
@@ -77,7 +77,7 @@ pub async fn get(
     patch,
     path = "/v1/admin/apps/{app_id}",
     tag = "admin",
-    security(("app_secret" = [])),
+    security(("admin_key" = [])),
     params(("app_id" = String, Path, description = "Public app id")),
     request_body = SettingsChange,
     responses(

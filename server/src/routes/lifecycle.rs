@@ -65,7 +65,7 @@ pub struct Recorded {
     post,
     path = "/v1/admin/apps/{app_id}/customers/{customer_id}/lifecycle",
     tag = "admin",
-    security(("app_secret" = [])),
+    security(("admin_key" = [])),
     params(
         ("app_id" = String, Path, description = "Public app id"),
         ("customer_id" = String, Path, description = "The host's customer id"),

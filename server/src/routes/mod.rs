@@ -7,6 +7,7 @@
 
 pub mod admin_config;
 pub mod app_settings;
+pub mod audit;
 pub mod cancel_page;
 pub mod cancel_plan;
 pub mod demo;
@@ -125,6 +126,8 @@ pub fn router(state: AppState) -> Router<AppState> {
             post(webhooks::retry),
         )
         .route("/v1/admin/apps/{app_id}/stats", get(stats::get))
+        .route("/v1/admin/apps/{app_id}/audit", get(audit::export))
+        .route("/v1/admin/apps/{app_id}/evidence", get(audit::evidence))
         .route("/v1/admin/apps/{app_id}/prompts/stats", get(prompts::stats))
         .route_layer(axum::middleware::from_fn_with_state(state, admin_guard))
         .layer(DefaultBodyLimit::max(ADMIN_BODY_LIMIT));

@@ -92,6 +92,8 @@ pub async fn preflight() -> StatusCode {
         super::admin_config::restore,
         super::lifecycle::post,
         super::stats::get,
+        super::audit::export,
+        super::audit::evidence,
         super::prompts::state,
         super::prompts::trial,
         super::prompts::stats,
@@ -108,7 +110,7 @@ impl utoipa::Modify for BearerAuth {
         use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
-            "app_secret",
+            "admin_key",
             SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
         );
     }

@@ -181,7 +181,7 @@ const DEFAULT_RANGE: i64 = 30 * DAY;
     get,
     path = "/v1/admin/apps/{app_id}/prompts/stats",
     tag = "admin",
-    security(("app_secret" = [])),
+    security(("admin_key" = [])),
     params(("app_id" = String, Path, description = "Public app id"), PromptStatsParams),
     responses(
         (status = 200, description = "The report", body = PromptStatsReport),

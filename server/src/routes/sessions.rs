@@ -116,7 +116,7 @@ pub struct CustomerSessions {
     get,
     path = "/v1/admin/apps/{app_id}/sessions/{session_id}",
     tag = "admin",
-    security(("app_secret" = [])),
+    security(("admin_key" = [])),
     params(
         ("app_id" = String, Path, description = "Public app id"),
         ("session_id" = String, Path, description = "The cancel session, a UUID"),
@@ -158,7 +158,7 @@ pub async fn get(
     get,
     path = "/v1/admin/apps/{app_id}/customers/{customer_id}/sessions",
     tag = "admin",
-    security(("app_secret" = [])),
+    security(("admin_key" = [])),
     params(
         ("app_id" = String, Path, description = "Public app id"),
         ("customer_id" = String, Path, description = "The host's customer id"),

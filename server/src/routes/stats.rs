@@ -115,7 +115,7 @@ const DEFAULT_RANGE: i64 = 30 * 86_400;
     get,
     path = "/v1/admin/apps/{app_id}/stats",
     tag = "admin",
-    security(("app_secret" = [])),
+    security(("admin_key" = [])),
     params(("app_id" = String, Path, description = "Public app id"), StatsParams),
     responses(
         (status = 200, description = "The report", body = StatsReport),

@@ -183,7 +183,7 @@ async fn load(
 
 /// Creates an endpoint; answers its secret once.
 #[utoipa::path(post, path = "/v1/admin/apps/{app_id}/webhooks/endpoints", tag = "admin",
-    security(("app_secret" = [])), params(("app_id" = String, Path, description = "Public app id")),
+    security(("admin_key" = [])), params(("app_id" = String, Path, description = "Public app id")),
     request_body = NewEndpoint,
     responses(
         (status = 201, description = "Created, with its secret", body = EndpointWithSecret),
@@ -229,7 +229,7 @@ pub async fn create(
 
 /// Lists the endpoints of the key's mode.
 #[utoipa::path(get, path = "/v1/admin/apps/{app_id}/webhooks/endpoints", tag = "admin",
-    security(("app_secret" = [])), params(("app_id" = String, Path, description = "Public app id")),
+    security(("admin_key" = [])), params(("app_id" = String, Path, description = "Public app id")),
     responses(
         (status = 200, description = "Oldest first", body = EndpointList),
         (status = 401, description = "Missing, wrong or revoked key", body = crate::error::ErrorResponse),
@@ -251,7 +251,7 @@ pub async fn list(
 
 /// Reads one endpoint.
 #[utoipa::path(get, path = "/v1/admin/apps/{app_id}/webhooks/endpoints/{id}", tag = "admin",
-    security(("app_secret" = [])),
+    security(("admin_key" = [])),
     params(("app_id" = String, Path, description = "Public app id"), ("id" = String, Path, description = "Endpoint id")),
     responses(
         (status = 200, description = "The endpoint", body = EndpointView),
@@ -269,7 +269,7 @@ pub async fn get(
 
 /// Changes an endpoint.
 #[utoipa::path(patch, path = "/v1/admin/apps/{app_id}/webhooks/endpoints/{id}", tag = "admin",
-    security(("app_secret" = [])),
+    security(("admin_key" = [])),
     params(("app_id" = String, Path, description = "Public app id"), ("id" = String, Path, description = "Endpoint id")),
     request_body = EndpointChange,
     responses(
@@ -313,7 +313,7 @@ pub async fn update(
 
 /// Deletes an endpoint; its pending messages are given up.
 #[utoipa::path(delete, path = "/v1/admin/apps/{app_id}/webhooks/endpoints/{id}", tag = "admin",
-    security(("app_secret" = [])),
+    security(("admin_key" = [])),
     params(("app_id" = String, Path, description = "Public app id"), ("id" = String, Path, description = "Endpoint id")),
     responses(
         (status = 204, description = "Deleted"),
@@ -340,7 +340,7 @@ pub async fn delete(
 
 /// Rotates an endpoint's secret; the old one keeps signing for the grace period.
 #[utoipa::path(post, path = "/v1/admin/apps/{app_id}/webhooks/endpoints/{id}/rotate-secret", tag = "admin",
-    security(("app_secret" = [])),
+    security(("admin_key" = [])),
     params(("app_id" = String, Path, description = "Public app id"), ("id" = String, Path, description = "Endpoint id")),
     request_body = Rotation,
     responses(
@@ -377,7 +377,7 @@ pub async fn rotate(
 
 /// Sends a `webhook.test` message to one endpoint.
 #[utoipa::path(post, path = "/v1/admin/apps/{app_id}/webhooks/endpoints/{id}/test", tag = "admin",
-    security(("app_secret" = [])),
+    security(("admin_key" = [])),
     params(("app_id" = String, Path, description = "Public app id"), ("id" = String, Path, description = "Endpoint id")),
     responses(
         (status = 202, description = "Queued; its delivery shows in the deliveries list"),
@@ -416,7 +416,7 @@ pub async fn test(
 
 /// Lists deliveries of the key's mode with their attempts.
 #[utoipa::path(get, path = "/v1/admin/apps/{app_id}/webhooks/deliveries", tag = "admin",
-    security(("app_secret" = [])),
+    security(("admin_key" = [])),
     params(("app_id" = String, Path, description = "Public app id"), DeliveryParams),
     responses(
         (status = 200, description = "Newest first", body = DeliveryList),
@@ -455,7 +455,7 @@ pub async fn deliveries(
 
 /// Sends a message again now.
 #[utoipa::path(post, path = "/v1/admin/apps/{app_id}/webhooks/deliveries/{id}/retry", tag = "admin",
-    security(("app_secret" = [])),
+    security(("admin_key" = [])),
     params(("app_id" = String, Path, description = "Public app id"), ("id" = String, Path, description = "Message id (webhook-id)")),
     responses(
         (status = 202, description = "Queued again"),

@@ -300,6 +300,7 @@ fn merge(acc: &mut SessionFacts, new: &SessionFacts) {
     }
     acc.cancelled |= new.cancelled;
     acc.abandoned |= new.abandoned;
+    acc.trail.push_str(&new.trail);
 }
 
 /// What one pass did.

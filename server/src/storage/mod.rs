@@ -197,6 +197,10 @@ pub struct SessionFacts {
     /// The subscriber closed the flow.
     #[serde(skip_serializing_if = "is_false")]
     pub abandoned: bool,
+    /// Audit trail lines this event adds to the session (see `crate::audit::TrailEntry`), each
+    /// a JSON object ending in a newline: appended, never rewritten.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub trail: String,
 }
 
 fn is_zero(n: &i64) -> bool {

@@ -189,6 +189,18 @@ pub trait OutcomeStore: Send + Sync {
         trial: &NewTrial,
     ) -> anyhow::Result<Option<(i64, i64, String)>>;
 
+    /// One page of the audit export: cancel sessions started in `[from, to)` after the key
+    /// `after` (`started_at`, `session_id`), in that order, at most `limit`, each with its trail
+    /// and recorded outcome.
+    async fn audit_page(
+        &self,
+        app_id: &str,
+        live: bool,
+        range: (i64, i64),
+        after: Option<(i64, String)>,
+        limit: i64,
+    ) -> anyhow::Result<Vec<AuditRow>>;
+
     /// A customer's recorded outcomes, newest first (at most `limit`).
     async fn customer_outcomes(
         &self,
@@ -197,6 +209,29 @@ pub trait OutcomeStore: Send + Sync {
         customer_id: &str,
         limit: i64,
     ) -> anyhow::Result<Vec<StoredOutcome>>;
+}
+
+/// A cancel session as the audit export reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditRow {
+    /// The session.
+    pub session_id: String,
+    /// Its customer.
+    pub customer_id: String,
+    /// When it started, Unix seconds.
+    pub started_at: i64,
+    /// The customer's plan then.
+    pub plan: String,
+    /// The customer's MRR then.
+    pub mrr_cents: i64,
+    /// `experiment:variant`, if any.
+    pub variant: Option<String>,
+    /// The survey answer.
+    pub reason: Option<String>,
+    /// The trail lines (`crate::audit::TrailEntry`), in the order folded.
+    pub trail: String,
+    /// The recorded outcome, if any.
+    pub outcome: Option<StoredOutcome>,
 }
 
 /// The columns [`StoredOutcome`] is read from, in order.
@@ -503,6 +538,66 @@ macro_rules! impl_outcome_store {
                 .fetch_all(&self.pool)
                 .await?;
                 Ok(rows.into_iter().map(outcome_of).collect())
+            }
+
+            async fn audit_page(
+                &self,
+                app_id: &str,
+                live: bool,
+                (from, to): (i64, i64),
+                after: Option<(i64, String)>,
+                limit: i64,
+            ) -> anyhow::Result<Vec<$crate::storage::outcomes::AuditRow>> {
+                use $crate::storage::outcomes::{AuditRow, OUTCOME_COLUMNS, OutcomeRow, outcome_of};
+                type Row = (String, String, i64, String, i64, Option<String>, Option<String>, String);
+                let (after_at, after_id) = after.unwrap_or((i64::MIN, String::new()));
+                let rows: Vec<Row> = sqlx::query_as(
+                    "SELECT session_id, customer_id, started_at, plan, mrr_cents, variant, reason, trail \
+                     FROM sessions WHERE app_id = $1 AND live = $2 AND started_at >= $3 AND started_at < $4 \
+                     AND (started_at > $5 OR (started_at = $5 AND session_id > $6)) \
+                     ORDER BY started_at, session_id LIMIT $7",
+                )
+                .bind(app_id)
+                .bind(live)
+                .bind(from)
+                .bind(to)
+                .bind(after_at)
+                .bind(after_id)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                let mut outcomes = std::collections::HashMap::new();
+                if !rows.is_empty() {
+                    let mut q = sqlx::QueryBuilder::new(format!(
+                        "SELECT {OUTCOME_COLUMNS} FROM outcomes WHERE app_id = "
+                    ));
+                    q.push_bind(app_id).push(" AND live = ").push_bind(live);
+                    q.push(" AND session_id IN (");
+                    let mut ids = q.separated(", ");
+                    for r in &rows {
+                        ids.push_bind(r.0.as_str());
+                    }
+                    q.push(")");
+                    let found: Vec<OutcomeRow> = q.build_query_as().fetch_all(&self.pool).await?;
+                    outcomes.extend(found.into_iter().map(|r| (r.0.clone(), outcome_of(r))));
+                }
+                Ok(rows
+                    .into_iter()
+                    .map(|(session_id, customer_id, started_at, plan, mrr_cents, variant, reason, trail)| {
+                        let outcome = outcomes.remove(&session_id);
+                        AuditRow {
+                            session_id,
+                            customer_id,
+                            started_at,
+                            plan,
+                            mrr_cents,
+                            variant,
+                            reason,
+                            trail,
+                            outcome,
+                        }
+                    })
+                    .collect())
             }
         }
     };

@@ -6,7 +6,7 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
 /// PostgreSQL's migrations, applied in order, each once.
-const MIGRATIONS: [(i64, &str); 10] = [
+const MIGRATIONS: [(i64, &str); 11] = [
     (1, include_str!("../../migrations/postgres/0001_schema.sql")),
     (
         2,
@@ -40,6 +40,10 @@ const MIGRATIONS: [(i64, &str); 10] = [
     (
         10,
         include_str!("../../migrations/postgres/0010_trials.sql"),
+    ),
+    (
+        11,
+        include_str!("../../migrations/postgres/0011_session_trail.sql"),
     ),
 ];
 

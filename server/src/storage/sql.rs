@@ -18,7 +18,7 @@ pub const IN_RANGE: &str = "app_id = $1 AND live = $2 AND started_at >= $3 AND s
 /// The session columns, in bind order.
 pub const SESSION_COLUMNS: &str = "INSERT INTO sessions (app_id, session_id, live, customer_id, \
      started_at, week, plan, mrr_cents, tenure_band, variant, reason, offer_id, offer_kind, \
-     offer_cost_cents, saved, saved_at, cancelled, abandoned) ";
+     offer_cost_cents, saved, saved_at, cancelled, abandoned, trail) ";
 
 /// How an incoming session row folds into the stored one: order-independent, so retries and
 /// events that arrive out of order give the same row. The customer's facts (week, plan, MRR,
@@ -37,7 +37,8 @@ pub const SESSION_CONFLICT: &str = " ON CONFLICT (app_id, session_id) DO UPDATE 
      saved = CASE WHEN excluded.saved > sessions.saved THEN excluded.saved ELSE sessions.saved END, \
      saved_at = COALESCE(sessions.saved_at, excluded.saved_at), \
      cancelled = CASE WHEN excluded.cancelled > sessions.cancelled THEN excluded.cancelled ELSE sessions.cancelled END, \
-     abandoned = CASE WHEN excluded.abandoned > sessions.abandoned THEN excluded.abandoned ELSE sessions.abandoned END";
+     abandoned = CASE WHEN excluded.abandoned > sessions.abandoned THEN excluded.abandoned ELSE sessions.abandoned END, \
+     trail = sessions.trail || excluded.trail";
 
 /// Of saves old enough, those whose customer's last lifecycle event inside the window is not a
 /// churn. `$5` is the window in seconds, `$6` now.
@@ -740,7 +741,8 @@ macro_rules! impl_store {
                         .push_bind(i64::from(f.saved))
                         .push_bind(f.saved_at)
                         .push_bind(i64::from(f.cancelled))
-                        .push_bind(i64::from(f.abandoned));
+                        .push_bind(i64::from(f.abandoned))
+                        .push_bind(&f.trail);
                 });
                 q.push($crate::storage::sql::SESSION_CONFLICT);
                 q.build().execute(&mut **tx).await?;

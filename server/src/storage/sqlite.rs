@@ -21,7 +21,7 @@ use sqlx::{ConnectOptions, Connection, SqliteConnection, SqlitePool};
 use super::filelog::FileLog;
 
 /// SQLite's migrations, applied in order, each once.
-const MIGRATIONS: [(i64, &str); 11] = [
+const MIGRATIONS: [(i64, &str); 12] = [
     (1, include_str!("../../migrations/sqlite/0001_apps.sql")),
     (2, include_str!("../../migrations/sqlite/0002_outcomes.sql")),
     (3, include_str!("../../migrations/sqlite/0003_prompts.sql")),
@@ -48,6 +48,10 @@ const MIGRATIONS: [(i64, &str); 11] = [
         include_str!("../../migrations/sqlite/0010_webhooks.sql"),
     ),
     (11, include_str!("../../migrations/sqlite/0011_trials.sql")),
+    (
+        12,
+        include_str!("../../migrations/sqlite/0012_session_trail.sql"),
+    ),
 ];
 
 /// Storage on a SQLite file.

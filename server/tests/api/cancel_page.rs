@@ -104,6 +104,50 @@ async fn declining_the_offer_cancels_and_the_session_counts() {
         stats["breakdowns"]["offer_kind"][0]["key"], "discount",
         "the offer was shown"
     );
+    let record = &audit_of(&app).await[0];
+    assert_eq!(
+        steps_of(record),
+        [
+            ("survey", true),
+            ("offer", true),
+            ("confirm", true),
+            ("done", false)
+        ],
+        "{record}"
+    );
+    assert_eq!(
+        (&record["outcome"], &record["clicks_to_cancel"]),
+        (&serde_json::json!("cancelled"), &serde_json::json!(3))
+    );
+}
+
+/// The app's audit records over the last day.
+async fn audit_of(app: &TestApp) -> Vec<serde_json::Value> {
+    let r = app
+        .admin(reqwest::Method::GET, TEST_APP, "/audit")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body = r.text().await.unwrap();
+    body.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// A record's steps and whether the cancel control was visible on each.
+fn steps_of(record: &serde_json::Value) -> Vec<(&str, bool)> {
+    record["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["step"].as_str().unwrap(),
+                s["cancel_control_visible"].as_bool().unwrap(),
+            )
+        })
+        .collect()
 }
 
 #[tokio::test]
@@ -373,6 +417,23 @@ async fn minnesota_offers_only_after_the_cancellation_and_only_on_request() {
     assert!(page.contains("25% off"), "{page}");
     let page = post(&app, &page, &[("action", "accept")]).await;
     assert!(page.contains("Thanks for staying!"), "{page}");
+    let record = &audit_of(&app).await[0];
+    assert_eq!(
+        steps_of(record),
+        [
+            ("survey", true),
+            ("confirm", true),
+            ("offer_question", true),
+            ("offer_after_cancel", true),
+            ("done", false)
+        ],
+        "{record}"
+    );
+    assert_eq!(record["outcome"], "saved", "{record}");
+    assert_eq!(
+        record["outcome_history"][0]["outcome"], "cancelled",
+        "the revoked cancellation stays in the record: {record}"
+    );
 }
 
 #[tokio::test]

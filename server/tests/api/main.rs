@@ -7,6 +7,7 @@
 )]
 
 mod admin_config;
+mod audit;
 mod cancel_page;
 mod cancel_plan;
 mod crash;

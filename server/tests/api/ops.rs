@@ -189,6 +189,39 @@ async fn the_demo_app_gets_a_history_worth_looking_at_once() {
         stats.durability.iter().all(|d| d.measured > 0),
         "durability has data at every horizon"
     );
+    // Every seeded session has an audit trail whose replay agrees with the session's outcome.
+    let page = storage
+        .audit_page(
+            holdfast_server::DEMO_APP_ID,
+            false,
+            (range.from, range.to),
+            None,
+            100,
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.len(), 100);
+    let records: Vec<_> = page
+        .into_iter()
+        .map(|r| holdfast_server::audit::record(r, 1))
+        .collect();
+    assert!(
+        records.iter().all(|r| r.steps.len() >= 2
+            && r.steps[0].step == "survey"
+            && ["saved", "cancelled", "abandoned"].contains(&r.outcome.as_str())),
+        "{records:#?}"
+    );
+    let cancelled = records.iter().filter(|r| r.outcome == "cancelled").count() as u64;
+    let mut summary = holdfast_server::audit::EvidenceSummary::default();
+    records.iter().for_each(|r| summary.add(r));
+    let standard = summary.finish().remove(0);
+    assert_eq!(
+        (
+            standard.cancellations,
+            standard.cancel_control_visible_share
+        ),
+        (cancelled, Some(1.0))
+    );
 }
 
 #[tokio::test]
