@@ -167,7 +167,9 @@ pub async fn export(
             }
         }
     });
-    let stream = futures_util::StreamExt::chain(head, body);
+    // Fused: the compression layer polls once more after the end, which an unfused `unfold`
+    // answers with a panic.
+    let stream = futures_util::StreamExt::fuse(futures_util::StreamExt::chain(head, body));
     let (content_type, ext) = match format {
         Format::Jsonl => ("application/x-ndjson", "jsonl"),
         Format::Csv => ("text/csv; charset=utf-8", "csv"),

@@ -318,6 +318,29 @@ async fn an_export_larger_than_a_page_streams_every_session_once_in_order() {
         keys.windows(2).all(|w| w[0] < w[1]),
         "ordered by start then id, none repeated"
     );
+
+    // Through the compression layer too: the whole export arrives (it once stopped after the
+    // first page, when the layer polled the finished stream again).
+    let r = app
+        .admin(
+            Method::GET,
+            TEST_APP,
+            &format!("/audit?from={}&to={}&format=csv", t0, t0 + 3_600),
+        )
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["content-encoding"], "gzip");
+    let compressed = r.bytes().await.expect("the whole body");
+    let mut csv = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&compressed[..]), &mut csv)
+        .unwrap();
+    assert_eq!(
+        csv.lines().count(),
+        1 + 13 * 95,
+        "a header and every session"
+    );
 }
 
 #[tokio::test]
