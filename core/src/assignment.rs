@@ -28,6 +28,7 @@ const FNV_PRIME: u32 = 16_777_619;
 
 /// An A/B test of offers or prompts, as configured by the growth team.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Experiment {
     /// Stable identifier, used in exposure logs and reports.
@@ -47,6 +48,7 @@ pub struct Experiment {
 
 /// One arm of an experiment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Variant {
     /// Stable identifier, used in exposure logs and reports.

@@ -25,6 +25,7 @@ pub const DEFAULT_GATE_PROMPT_FROM_HIT: u32 = 3;
 
 /// A rolling limit: at most `cap` impressions in any `period_days` days ending now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Window {
     /// Impressions allowed within the period.
@@ -55,6 +56,7 @@ impl Window {
 
 /// One prompt's own caps.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct PromptCaps {
     /// Impressions ever, for prompts that should stop for good (announcements); `None` leaves the
@@ -77,6 +79,7 @@ impl Default for PromptCaps {
 
 /// The rate limit on all upgrade prompts together, which wins over any prompt's own caps.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct GroupCaps {
     /// Rolling windows over every prompt's impressions, all of which must have room.

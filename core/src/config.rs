@@ -64,6 +64,7 @@ impl Validation {
 
 /// Everything an app can configure.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AppConfig {
     /// Config schema version; see [`SCHEMA`].
@@ -99,6 +100,7 @@ pub struct AppConfig {
 
 /// One survey answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Reason {
     /// Stable id used by rules, events and stats (`too_expensive`).
@@ -113,6 +115,7 @@ pub struct Reason {
 
 /// A plan of the host's product.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Plan {
     /// The host's plan id, as on the customer.
@@ -140,6 +143,7 @@ fn default_currency() -> String {
 
 /// One targeting rule.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Rule {
     /// Stable id, reported as the rule that matched.
@@ -160,6 +164,7 @@ pub struct Rule {
 
 /// A condition on the customer (or the experiment variant) that a rule requires.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Condition {
     /// The customer's plan is one of these.
@@ -192,6 +197,7 @@ pub enum Condition {
 
 /// A numeric comparison.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Comparison {
     /// How to compare.
@@ -202,6 +208,7 @@ pub struct Comparison {
 
 /// Comparison operators.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Cmp {
     /// Equal.
@@ -234,6 +241,7 @@ impl Cmp {
 
 /// Which cancellation rules apply to this app's sessions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PolicyConfig {
     /// Profiles this app may apply; a session's profile is resolved among them.
@@ -256,6 +264,7 @@ impl Default for PolicyConfig {
 
 /// Who the app sells to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Audience {
     /// Consumers: the jurisdiction's profile applies.
@@ -266,6 +275,7 @@ pub enum Audience {
 
 /// Cooldowns of the offer-abuse ledger.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields, default)]
 pub struct Cooldowns {
     /// No second discount within this many days of the last one.
@@ -288,6 +298,7 @@ impl Default for Cooldowns {
 
 /// Visual theme; every value is checked so it can be set as a CSS custom property safely.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields, default)]
 pub struct Theme {
     /// Accent colour (`#rrggbb`).
@@ -319,6 +330,7 @@ impl Default for Theme {
 
 /// Colour scheme.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ThemeMode {
     /// Always light.
@@ -331,6 +343,7 @@ pub enum ThemeMode {
 
 /// Locale default and message overrides.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields, default)]
 pub struct LocaleConfig {
     /// Used when neither the customer nor the browser names a supported locale.
@@ -350,6 +363,7 @@ impl Default for LocaleConfig {
 
 /// Upgrade prompts: triggers, copy choices and caps.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields, default)]
 pub struct PromptsConfig {
     /// Whether prompts are on at all.
@@ -378,6 +392,7 @@ impl Default for PromptsConfig {
 
 /// Usage-threshold prompts (50/75/90/100% of a plan limit).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields, default)]
 pub struct UsagePrompt {
     /// Thresholds in percent that prompt; a subset of 50, 75, 90, 100.
@@ -403,6 +418,7 @@ impl Default for UsagePrompt {
 
 /// Feature-gate prompts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields, default)]
 pub struct GatePrompt {
     /// Prompt from this hit on (the first hits may be curiosity).
@@ -422,6 +438,7 @@ impl Default for GatePrompt {
 
 /// Seat prompts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields, default)]
 pub struct SeatsPrompt {
     /// Suggest the team plan at this share of seats used, in percent.

@@ -17,36 +17,76 @@ pub const DAY: UnixSeconds = 86_400;
 
 /// A subscriber of the host app, as sent by the embed call.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Customer {
     /// The host's own customer id; the unit of assignment, caps and audit.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 256,
+            pattern = r"^[^\x00-\x1F\x7F-\x9F]+$"
+        )
+    )]
     pub id: String,
     /// The plan id the customer is on, matched by targeting rules and downgrade offers.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 128, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")
+    )]
     pub plan: String,
     /// Monthly recurring revenue in the smallest currency unit: drives high-value targeting and saved MRR.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 0, maximum = 100_000_000_000_i64)
+    )]
     pub mrr_cents: i64,
     /// When the subscription started; tenure is measured from here.
+    #[cfg_attr(feature = "openapi", schema(value_type = i64, minimum = 0))]
     pub created_at: UnixSeconds,
     /// Seats in use, for the seat-based upgrade prompt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>, minimum = 0, maximum = 4_294_967_295_i64))]
     pub seats_used: Option<u32>,
     /// Seats the plan allows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>, minimum = 0, maximum = 4_294_967_295_i64))]
     pub seats_limit: Option<u32>,
     /// ISO 3166 country of billing (e.g. `DE`), used to resolve the policy profile.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 128, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")
+    )]
     pub country: Option<String>,
     /// Region within the country (e.g. `CA`, `MN`), for state-level cancellation rules.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 128, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")
+    )]
     pub region: Option<String>,
     /// Preferred locale (BCP 47), tried before the browser's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 128, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")
+    )]
     pub locale: Option<String>,
     /// Currency of `mrr_cents` (ISO 4217), so money is shown the way the customer pays.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 128, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")
+    )]
     pub currency: Option<String>,
     /// Growth-team segment label set by the host (e.g. `smb`, `enterprise`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 128, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")
+    )]
     pub segment: Option<String>,
     /// Whether the subscription is already discounted (the abuse ledger refuses stacking discounts).
     #[serde(default)]
@@ -58,6 +98,7 @@ pub struct Customer {
 
 /// A custom attribute value: targeting compares strings, numbers and flags, nothing nested.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(untagged)]
 pub enum AttributeValue {
     /// A flag such as `beta: true`.

@@ -19,6 +19,7 @@ pub const MAX_PAUSE_MONTHS: u8 = 3;
 
 /// One offer a rule can point at, by id.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Offer {
     /// Stable id that rules, events and stats refer to.
@@ -32,6 +33,7 @@ pub struct Offer {
 
 /// The nine offer kinds of the product brief, each with the terms that make it honest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum OfferTerms {
     /// A percentage off the next invoices.

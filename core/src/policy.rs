@@ -17,6 +17,7 @@ pub const MAX_OFFER_SCREENS: u8 = 2;
 
 /// A jurisdiction's cancellation rules, applied to one session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PolicyProfile {
     /// The default: cancel visible everywhere, survey skippable, one offer screen.

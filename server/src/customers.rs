@@ -88,20 +88,17 @@ impl utoipa::PartialSchema for CustomerInput {
             .item(
                 ObjectBuilder::new()
                     .schema_type(Type::String)
+                    .pattern(Some(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$"))
                     .description(Some(
                         "A customer token: an HS256 JWT signed with the app's signing secret, \
                          claims sub, aud, iat, exp, plan, mrr_cents, created_at and the optional \
                          customer fields",
                     )),
             )
-            .item(
-                ObjectBuilder::new()
-                    .schema_type(Type::Object)
-                    .description(Some(
-                        "Test mode only: the customer as a plain object (id, plan, mrr_cents, \
-                         created_at, optional fields)",
-                    )),
-            )
+            .item(<Customer as utoipa::PartialSchema>::schema())
+            .description(Some(
+                "A customer token (any mode), or in test mode the customer as a plain object",
+            ))
             .into()
     }
 }

@@ -206,7 +206,7 @@ impl ApiError {
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "busy",
-            "the server is catching up with a backlog of events; retry in a few seconds",
+            "the server is busy (a backlog of events, or a moment of database contention); retry after Retry-After seconds",
         )
     }
 
@@ -222,9 +222,23 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// The message the client gets.
+    pub fn message(&self) -> &str {
+        &self.body.message
+    }
+}
+
 impl From<anyhow::Error> for ApiError {
     fn from(e: anyhow::Error) -> Self {
         if e.downcast_ref::<crate::storage::Backlogged>().is_some() {
+            return Self::busy();
+        }
+        // A busy database (SQLite's writer lock, a PostgreSQL serialization failure or lost
+        // connection) is a moment's contention, not a fault: the client retries after
+        // `Retry-After`.
+        if crate::storage::aggregate::is_transient(&e) {
+            tracing::warn!(error = %e, "the database is busy; answered 503");
             return Self::busy();
         }
         Self::internal(e)

@@ -50,6 +50,41 @@ impl<T: Serialize> IntoResponse for Json<T> {
 /// Deserializes `bytes` as `T`, naming the field at fault: syntax errors are 400 `invalid_json`,
 /// well-formed JSON of the wrong shape is 422 `invalid_field` with the path.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    match parse_exact(bytes) {
+        // JSON has one number type: `5.0` is the integer 5 to JSON Schema and to most clients,
+        // while serde refuses it for an integer field. Only then is the body read again with
+        // integral floats turned into integers, so the common path parses once.
+        Err(e) if e.message().contains("invalid type: floating point") => {
+            let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+                return Err(e);
+            };
+            integral_floats_to_integers(&mut value);
+            parse_exact(value.to_string().as_bytes()).map_err(|_| e)
+        }
+        other => other,
+    }
+}
+
+/// Turns every float with no fractional part (within `i64`) into an integer, in place.
+fn integral_floats_to_integers(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Number(n) => {
+            if let Some(f) = n.as_f64().filter(|f| n.is_f64() && f.fract() == 0.0)
+                && f >= i64::MIN as f64
+                && f < i64::MAX as f64
+            {
+                *n = serde_json::Number::from(f as i64);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(integral_floats_to_integers),
+        serde_json::Value::Object(fields) => {
+            fields.values_mut().for_each(integral_floats_to_integers);
+        }
+        _ => {}
+    }
+}
+
+fn parse_exact<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
         let path = e.path().to_string();
@@ -126,6 +161,34 @@ where
                 }
             })
     }
+}
+
+/// The latest time a report's range may name: the last second of the year 9999.
+pub const MAX_TIME: i64 = 253_402_300_799;
+
+/// A report's range `[from, to)` in Unix seconds, checked: each bound from 0 to [`MAX_TIME`]
+/// (so no default can overflow), `to` defaulting to a day from `now` (events may be stamped up
+/// to a day ahead), `from` to `default_len` before `to`, and `from` before `to`.
+pub fn time_range(
+    from: Option<i64>,
+    to: Option<i64>,
+    now: i64,
+    default_len: i64,
+) -> Result<(i64, i64), ApiError> {
+    for (name, value) in [("from", from), ("to", to)] {
+        if value.is_some_and(|v| !(0..=MAX_TIME).contains(&v)) {
+            return Err(ApiError::invalid(
+                name,
+                format!("`{name}` is Unix seconds from 0 to {MAX_TIME}"),
+            ));
+        }
+    }
+    let to = to.unwrap_or(now + 86_400);
+    let from = from.unwrap_or_else(|| (to - default_len).max(0));
+    if from >= to {
+        return Err(ApiError::invalid("from", "`from` must be before `to`"));
+    }
+    Ok((from, to))
 }
 
 /// Ids are short and plain so they are safe in logs, keys and URLs.

@@ -92,55 +92,79 @@ impl EventType {
 #[serde(deny_unknown_fields)]
 pub struct Event {
     /// Client-generated UUID (v4): retries reuse it.
+    #[schema(format = Uuid)]
     pub id: String,
     /// What happened.
     #[serde(rename = "type")]
     pub kind: EventType,
     /// When, in unix milliseconds.
+    #[schema(minimum = 1)]
     pub at: i64,
     /// The flow or prompt session, a UUID.
+    #[schema(format = Uuid)]
     pub session_id: String,
     /// Survey answer id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 128, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
     pub reason: Option<String>,
     /// Free-text answer, at most 2000 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(
+        max_length = 2000,
+        pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+    )]
     pub free_text: Option<String>,
     /// The offer concerned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 128, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
     pub offer_id: Option<String>,
     /// The policy profile applied to the session.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>)]
     pub profile: Option<PolicyProfile>,
     /// The locale the flow was shown in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 128, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
     pub locale: Option<String>,
     /// The flow step.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 128, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
     pub step: Option<String>,
     /// The prompt id (`usage`, `gate`, `seats`); required on `prompt_shown`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = r"^(usage|usage_compare|usage_limit|gate|seats)$")]
     pub prompt: Option<String>,
     /// Core's `Trigger::key` of what fired the prompt (`usage:projects:90:<period_end|none>`,
     /// `gate:<feature>`, `seats`); required on `prompt_shown`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(
+        min_length = 1,
+        max_length = 256,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]+$"
+    )]
     pub trigger: Option<String>,
     /// The usage metric.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 128, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
     pub metric: Option<String>,
     /// The usage threshold crossed, in percent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0, maximum = 100)]
     pub threshold: Option<i64>,
     /// The gated feature; required on `gate_hit`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 128, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
     pub feature: Option<String>,
     /// On `prompt_dismissed` only: the subscriber chose "remind me in N days" (1 to 90).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 90)]
     pub snooze_days: Option<i64>,
     /// The prompt's experiment variant, `experiment:variant` (default: the customer's assigned
     /// variant), for the variant breakdown of prompt stats.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(
+        max_length = 128,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F:]*:[^\x00-\x1F\x7F-\x9F]*$"
+    )]
     pub variant: Option<String>,
 }
 

@@ -73,6 +73,9 @@ pub fn parse_schedule(s: &str) -> Result<Vec<i64>, String> {
         .collect()
 }
 
+/// The longest webhook URL accepted, as the OpenAPI document says.
+pub const MAX_URL: usize = 2048;
+
 /// The event types and what each means.
 pub const EVENT_TYPES: [&str; 7] = [
     "offer.accepted",
@@ -83,6 +86,33 @@ pub const EVENT_TYPES: [&str; 7] = [
     "flow.abandoned",
     "webhook.test",
 ];
+
+/// The event types as the OpenAPI document lists them (the same names as [`EVENT_TYPES`]), so
+/// a generated client offers only names an endpoint accepts.
+#[derive(utoipa::ToSchema)]
+pub enum EventName {
+    /// An offer was accepted.
+    #[schema(rename = "offer.accepted")]
+    OfferAccepted,
+    /// A gate trial started.
+    #[schema(rename = "trial.started")]
+    TrialStarted,
+    /// A cancellation was confirmed.
+    #[schema(rename = "subscription.cancel_confirmed")]
+    CancelConfirmed,
+    /// A cancellation was revoked by a later save.
+    #[schema(rename = "subscription.cancel_revoked")]
+    CancelRevoked,
+    /// An upgrade was credited to a prompt.
+    #[schema(rename = "prompt.converted")]
+    PromptConverted,
+    /// A cancel session closed without an outcome.
+    #[schema(rename = "flow.abandoned")]
+    FlowAbandoned,
+    /// A test ping.
+    #[schema(rename = "webhook.test")]
+    Test,
+}
 
 /// A message body: `{ "type", "timestamp" (RFC 3339), "data" }`.
 pub fn message(kind: &str, at: i64, data: Value) -> NewMessage {
@@ -148,6 +178,9 @@ pub fn signature(
 /// Checks an endpoint URL when it is set: `https://` (or, with private addresses allowed,
 /// `http://`), a host, and no literal private address unless allowed.
 pub fn check_url(url: &str, allow_private: bool) -> Result<(), String> {
+    if url.len() > MAX_URL {
+        return Err(format!("at most {MAX_URL} bytes"));
+    }
     let parsed = reqwest::Url::parse(url).map_err(|e| format!("not a URL: {e}"))?;
     match parsed.scheme() {
         "https" => {}

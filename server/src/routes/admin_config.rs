@@ -19,7 +19,6 @@ pub struct CurrentConfig {
     /// Version number of this config.
     pub version: i64,
     /// The config (core's `AppConfig`).
-    #[schema(value_type = Object)]
     pub config: AppConfig,
     /// Concerns core raised that do not block saving (a discount above 30%).
     #[schema(value_type = Vec<Object>)]
@@ -72,7 +71,7 @@ pub async fn get(Extension(app): Extension<Arc<LoadedApp>>) -> Json<CurrentConfi
     tag = "admin",
     security(("admin_key" = [])),
     params(("app_id" = String, Path, description = "Public app id")),
-    request_body(content = Object, description = "The new config (core's AppConfig)"),
+    request_body(content = AppConfig, description = "The new config (core's AppConfig); rules beyond its schema (ids that exist, bounds that depend on each other) are checked by core"),
     responses(
         (status = 200, description = "Accepted as a new version; warnings listed", body = CurrentConfig),
         (status = 401, description = "Missing or wrong key", body = crate::error::ErrorResponse),

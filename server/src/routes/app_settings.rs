@@ -25,7 +25,6 @@ pub struct AppView {
     #[serde(flatten)]
     pub settings: AppSettings,
     /// `consumer` or `business` (the config's `audience`).
-    #[schema(value_type = String)]
     pub audience: Audience,
     /// The current config's version.
     pub config_version: i64,
@@ -38,11 +37,11 @@ pub struct AppView {
 #[serde(deny_unknown_fields)]
 pub struct SettingsChange {
     /// A new name, 1 to 100 characters.
+    #[schema(min_length = 1, max_length = 100)]
     pub name: Option<String>,
     /// The allowed origins (scheme, host and port: `https://app.acme.com`), replacing the list.
     pub origins: Option<Vec<String>>,
     /// `consumer` or `business`: a config change, so a new config version.
-    #[schema(value_type = Option<String>)]
     pub audience: Option<Audience>,
 }
 

@@ -38,10 +38,13 @@ pub enum Format {
 /// Query parameters of both reports.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct AuditParams {
     /// Sessions started at or after, unix seconds (default: 30 days before `to`).
+    #[param(minimum = 0, maximum = 253_402_300_799_i64)]
     pub from: Option<i64>,
     /// Sessions started before, unix seconds (default: a day from now).
+    #[param(minimum = 0, maximum = 253_402_300_799_i64)]
     pub to: Option<i64>,
     /// `test` or `live`: the admin key's mode (the default; the other is refused).
     pub mode: Option<Mode>,
@@ -56,11 +59,8 @@ async fn range(
     caller: &AdminCaller,
     params: &AuditParams,
 ) -> Result<(Mode, i64, i64), ApiError> {
-    let to = params.to.unwrap_or(crate::clock::now() + 86_400);
-    let from = params.from.unwrap_or(to.saturating_sub(DEFAULT_RANGE));
-    if from >= to {
-        return Err(ApiError::invalid("from", "`from` must be before `to`"));
-    }
+    let (from, to) =
+        crate::extract::time_range(params.from, params.to, crate::clock::now(), DEFAULT_RANGE)?;
     let mode = caller.mode_for(params.mode)?;
     // Every event answered before this call is in the trails read below, or the answer is a 503.
     if !state.inner.storage.settle_within(REPORT_WAIT).await {
@@ -122,11 +122,14 @@ fn pages(state: &AppState, app: &LoadedApp, mode: Mode, from: i64, to: i64) -> P
     security(("admin_key" = [])),
     params(("app_id" = String, Path, description = "Public app id"), AuditParams),
     responses(
-        (status = 200, description = "One record per session, oldest first: JSON lines (`AuditRecord`) or CSV with a header line", body = AuditRecord, content_type = "application/x-ndjson"),
+        (status = 200, description = "One record per session, oldest first: JSON lines (one `AuditRecord` per line) or CSV with a header line", content(
+            (AuditRecord = "application/x-ndjson"),
+            (String = "text/csv"),
+        )),
         (status = 400, description = "Bad query parameter", body = crate::error::ErrorResponse),
         (status = 401, description = "Missing or wrong key", body = crate::error::ErrorResponse),
         (status = 403, description = "The key's mode is not the mode asked for", body = crate::error::ErrorResponse),
-        (status = 422, description = "`from` is not before `to`", body = crate::error::ErrorResponse),
+        (status = 422, description = "`from` or `to` is out of range, or `from` is not before `to`", body = crate::error::ErrorResponse),
         (status = 429, description = "Rate limited", body = crate::error::ErrorResponse),
         (status = 503, description = "A backlog of events is being folded: retry after `Retry-After`", body = crate::error::ErrorResponse),
     )
@@ -214,7 +217,7 @@ pub struct EvidenceReport {
         (status = 400, description = "Bad query parameter", body = crate::error::ErrorResponse),
         (status = 401, description = "Missing or wrong key", body = crate::error::ErrorResponse),
         (status = 403, description = "The key's mode is not the mode asked for", body = crate::error::ErrorResponse),
-        (status = 422, description = "`from` is not before `to`", body = crate::error::ErrorResponse),
+        (status = 422, description = "`from` or `to` is out of range, or `from` is not before `to`", body = crate::error::ErrorResponse),
         (status = 429, description = "Rate limited", body = crate::error::ErrorResponse),
         (status = 503, description = "A backlog of events is being folded: retry after `Retry-After`", body = crate::error::ErrorResponse),
     )

@@ -29,11 +29,12 @@ pub struct PlanRequest {
     pub customer: CustomerInput,
     /// Locales in order of preference: the host's option, then the browser's languages.
     #[serde(default)]
+    #[schema(max_items = 16)]
     pub locales: Vec<String>,
     /// A policy profile the host chose explicitly.
-    #[schema(value_type = Option<String>)]
     pub profile: Option<PolicyProfile>,
     /// The browser's country (ISO 3166-1 alpha-2), when the customer has none.
+    #[schema(pattern = r"^[A-Za-z]{2}$")]
     pub country: Option<String>,
 }
 

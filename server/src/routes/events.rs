@@ -27,6 +27,7 @@ pub struct EventBatch {
     /// The customer: a token signed by the host's backend, or (test mode) core's `Customer`.
     pub customer: CustomerInput,
     /// 1 to 100 events.
+    #[schema(min_items = 1, max_items = 100)]
     pub events: Vec<Event>,
 }
 

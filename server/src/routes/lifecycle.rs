@@ -44,12 +44,15 @@ pub struct LifecycleEvent {
     #[serde(rename = "type")]
     pub kind: LifecycleType,
     /// When, in unix seconds.
+    #[schema(minimum = 1)]
     pub at: i64,
     /// The plan after the change.
     #[serde(default)]
+    #[schema(max_length = 128, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
     pub plan: Option<String>,
     /// MRR after the change.
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 100_000_000_000_i64)]
     pub mrr_cents: Option<i64>,
 }
 
@@ -68,7 +71,7 @@ pub struct Recorded {
     security(("admin_key" = [])),
     params(
         ("app_id" = String, Path, description = "Public app id"),
-        ("customer_id" = String, Path, description = "The host's customer id"),
+        ("customer_id" = String, Path, min_length = 1, max_length = 256, pattern = r"^[^\x00-\x1F\x7F-\x9F]+$", description = "The host's customer id"),
     ),
     request_body = LifecycleEvent,
     responses(

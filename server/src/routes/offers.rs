@@ -29,12 +29,20 @@ pub struct AcceptOffer {
     /// The customer: a token signed by the host's backend, or (test mode) core's `Customer`.
     pub customer: CustomerInput,
     /// The cancel session, a UUID.
+    #[schema(format = Uuid)]
     pub session_id: String,
     /// Idempotency key, a UUID: repeating it returns the first answer.
+    #[schema(format = Uuid)]
     pub event_id: String,
     /// The survey answer, or null when skipped.
+    #[schema(max_length = 128, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
     pub reason: Option<String>,
     /// The offer accepted.
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]+$"
+    )]
     pub offer_id: String,
 }
 

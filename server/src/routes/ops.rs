@@ -99,7 +99,7 @@ pub async fn preflight() -> StatusCode {
         super::prompts::stats,
     ),
     components(schemas(crate::error::ErrorResponse, crate::error::ErrorBody)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &CommonResponses),
 )]
 pub struct ApiDoc;
 
@@ -114,4 +114,111 @@ impl utoipa::Modify for BearerAuth {
             SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
         );
     }
+}
+
+/// The answers any route of a kind can give, added where a route's annotation leaves them out,
+/// so a client generated from the document handles every status it can meet: every `/v1` route
+/// is rate limited (429) and answers 503 with `Retry-After` while the server is busy; a route
+/// with a body refuses malformed JSON (400) and an oversized one (413); an admin route refuses a
+/// missing or wrong key (401) and the other mode's data (403); a public route refuses an origin
+/// not allowed (403) and an unknown app (404).
+struct CommonResponses;
+
+impl utoipa::Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{RefOr, ResponseBuilder, content::ContentBuilder};
+        let error = |description: &str| {
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(description)
+                    .content(
+                        "application/json",
+                        ContentBuilder::new()
+                            .schema(Some(utoipa::openapi::Ref::from_schema_name(
+                                "ErrorResponse",
+                            )))
+                            .build(),
+                    )
+                    .build(),
+            )
+        };
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let admin = path.starts_with("/v1/admin/");
+            for (method, operation) in [
+                ("get", &mut item.get),
+                ("put", &mut item.put),
+                ("post", &mut item.post),
+                ("patch", &mut item.patch),
+                ("delete", &mut item.delete),
+            ] {
+                let Some(operation) = operation else {
+                    continue;
+                };
+                operation.operation_id = Some(operation_id(method, path));
+                let query = operation
+                    .parameters
+                    .iter()
+                    .flatten()
+                    .any(|p| p.parameter_in == utoipa::openapi::path::ParameterIn::Query);
+                let mut add = |status: &str, description: &str| {
+                    operation
+                        .responses
+                        .responses
+                        .entry(status.to_string())
+                        .or_insert_with(|| error(description));
+                };
+                if operation.request_body.is_some() {
+                    add("400", "The body is not JSON");
+                    add("413", "The body is too large");
+                }
+                if query {
+                    add("400", "A query parameter is malformed; `field` names it");
+                }
+                let ids = operation.parameters.iter().flatten().any(|p| {
+                    p.parameter_in == utoipa::openapi::path::ParameterIn::Path && p.name != "app_id"
+                });
+                if ids {
+                    add("422", "A path parameter is refused; `field` names it");
+                }
+                if admin {
+                    add("401", "Missing or wrong admin key");
+                    add("403", "The key's mode is not the mode asked for");
+                } else {
+                    add("403", "Origin not allowed");
+                }
+                add("404", "No such app");
+                add("429", "Rate limited");
+                add(
+                    "503",
+                    "Busy (a backlog of events, or database contention): retry after `Retry-After`",
+                );
+            }
+        }
+    }
+}
+
+/// A unique, readable operation id from the method and path (handlers share names such as
+/// `get`, which generated clients cannot): `GET /v1/admin/apps/{app_id}/sessions/{session_id}`
+/// is `get_admin_sessions_by_session_id`.
+fn operation_id(method: &str, path: &str) -> String {
+    let mut parts = vec![method.to_string()];
+    let rest = path.trim_start_matches("/v1/");
+    let admin = rest.starts_with("admin/");
+    if admin {
+        parts.push("admin".into());
+    }
+    let segments: Vec<&str> = rest
+        .split('/')
+        .filter(|s| !matches!(*s, "admin" | "apps" | "{app_id}") && !s.is_empty())
+        .collect();
+    if segments.is_empty() {
+        parts.push("app".into());
+    }
+    for s in segments {
+        match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            Some(param) => parts.push(format!("by_{param}")),
+            None => parts.push(s.replace('-', "_")),
+        }
+    }
+    parts.join("_")
 }

@@ -104,10 +104,13 @@ pub async fn state(
 /// Query parameters of prompt stats.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct PromptStatsParams {
     /// Impressions shown at or after, unix seconds (default: 30 days before `to`).
+    #[param(minimum = 0, maximum = 253_402_300_799_i64)]
     pub from: Option<i64>,
     /// Impressions shown before, unix seconds (default: a day from now).
+    #[param(minimum = 0, maximum = 253_402_300_799_i64)]
     pub to: Option<i64>,
     /// `test` or `live` (default: the app's mode).
     pub mode: Option<Mode>,
@@ -187,7 +190,7 @@ const DEFAULT_RANGE: i64 = 30 * DAY;
         (status = 200, description = "The report", body = PromptStatsReport),
         (status = 400, description = "Bad query parameter", body = crate::error::ErrorResponse),
         (status = 401, description = "Missing or wrong key", body = crate::error::ErrorResponse),
-        (status = 422, description = "`from` is not before `to`", body = crate::error::ErrorResponse),
+        (status = 422, description = "`from` or `to` is out of range, or `from` is not before `to`", body = crate::error::ErrorResponse),
         (status = 503, description = "A backlog of events is being folded: retry after `Retry-After`", body = crate::error::ErrorResponse),
     )
 )]
@@ -198,11 +201,7 @@ pub async fn stats(
     Query(params): Query<PromptStatsParams>,
 ) -> Result<Json<PromptStatsReport>, ApiError> {
     let now = crate::clock::now();
-    let to = params.to.unwrap_or(now + DAY);
-    let from = params.from.unwrap_or(to - DEFAULT_RANGE);
-    if from >= to {
-        return Err(ApiError::invalid("from", "`from` must be before `to`"));
-    }
+    let (from, to) = crate::extract::time_range(params.from, params.to, now, DEFAULT_RANGE)?;
     let mode = caller.mode_for(params.mode)?;
     let range = StatsRange {
         live: mode == Mode::Live,
@@ -249,8 +248,14 @@ pub struct TrialRequest {
     /// The customer: a token signed by the host's backend, or (test mode) core's `Customer`.
     pub customer: crate::customers::CustomerInput,
     /// The host's feature name (`sso`).
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]+$"
+    )]
     pub feature: String,
     /// The prompt session the trial was started from, a UUID.
+    #[schema(format = Uuid)]
     pub session_id: String,
 }
 

@@ -26,13 +26,14 @@ pub struct CancelBody {
     pub customer: CustomerInput,
     /// The survey answer, if one was given.
     #[serde(default)]
+    #[schema(max_length = 128, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
     pub reason: Option<String>,
     /// The profile the host chose for the session (default: resolved from the customer).
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
     pub profile: Option<PolicyProfile>,
     /// Test mode only: when the paid period ends, Unix seconds (a token signs `period_end`).
     #[serde(default)]
+    #[schema(minimum = 0)]
     pub period_end: Option<i64>,
 }
 
@@ -43,7 +44,7 @@ pub struct CancelBody {
     tag = "public",
     params(
         ("app_id" = String, Path, description = "Public app id"),
-        ("session_id" = String, Path, description = "The cancel session, a UUID"),
+        ("session_id" = uuid::Uuid, Path, description = "The cancel session, a UUID"),
     ),
     request_body = CancelBody,
     responses(
@@ -119,7 +120,7 @@ pub struct CustomerSessions {
     security(("admin_key" = [])),
     params(
         ("app_id" = String, Path, description = "Public app id"),
-        ("session_id" = String, Path, description = "The cancel session, a UUID"),
+        ("session_id" = uuid::Uuid, Path, description = "The cancel session, a UUID"),
     ),
     responses(
         (status = 200, description = "The outcome: saved or cancelled, offer and terms, profile, effective date, receipt, times, history", body = Object),
@@ -161,7 +162,7 @@ pub async fn get(
     security(("admin_key" = [])),
     params(
         ("app_id" = String, Path, description = "Public app id"),
-        ("customer_id" = String, Path, description = "The host's customer id"),
+        ("customer_id" = String, Path, min_length = 1, max_length = 256, pattern = r"^[^\x00-\x1F\x7F-\x9F]+$", description = "The host's customer id"),
     ),
     responses(
         (status = 200, description = "Newest first", body = CustomerSessions),

@@ -17,10 +17,13 @@ use crate::storage::{StatsRange, Tally};
 /// Query parameters.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct StatsParams {
     /// Sessions started at or after, unix seconds (default: 30 days before `to`).
+    #[param(minimum = 0, maximum = 253_402_300_799_i64)]
     pub from: Option<i64>,
     /// Sessions started before, unix seconds (default: a day from now).
+    #[param(minimum = 0, maximum = 253_402_300_799_i64)]
     pub to: Option<i64>,
     /// `test` or `live`: the admin key's mode (the default; the other is refused).
     pub mode: Option<Mode>,
@@ -121,7 +124,7 @@ const DEFAULT_RANGE: i64 = 30 * 86_400;
         (status = 200, description = "The report", body = StatsReport),
         (status = 400, description = "Bad query parameter", body = crate::error::ErrorResponse),
         (status = 401, description = "Missing or wrong key", body = crate::error::ErrorResponse),
-        (status = 422, description = "`from` is not before `to`", body = crate::error::ErrorResponse),
+        (status = 422, description = "`from` or `to` is out of range, or `from` is not before `to`", body = crate::error::ErrorResponse),
         (status = 503, description = "A backlog of events is being folded: retry after `Retry-After`", body = crate::error::ErrorResponse),
     )
 )]
@@ -132,12 +135,7 @@ pub async fn get(
     Query(params): Query<StatsParams>,
 ) -> Result<Json<StatsReport>, ApiError> {
     let now = crate::clock::now();
-    // Events may be stamped up to a day ahead of this server's clock; the default range keeps them.
-    let to = params.to.unwrap_or(now + 86_400);
-    let from = params.from.unwrap_or(to - DEFAULT_RANGE);
-    if from >= to {
-        return Err(ApiError::invalid("from", "`from` must be before `to`"));
-    }
+    let (from, to) = crate::extract::time_range(params.from, params.to, now, DEFAULT_RANGE)?;
     let mode = caller.mode_for(params.mode)?;
     let range = StatsRange {
         live: mode == Mode::Live,

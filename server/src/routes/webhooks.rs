@@ -24,12 +24,18 @@ use crate::webhooks::{EVENT_TYPES, check_url, new_secret};
 pub struct NewEndpoint {
     /// Where to post: `https://` (plain `http` and private addresses only where the server allows
     /// them).
+    #[schema(max_length = 2048, pattern = r"^https?://[^\s/?#]+")]
     pub url: String,
     /// The event types to send; empty or absent: all.
     #[serde(default)]
+    #[schema(value_type = Vec<crate::webhooks::EventName>)]
     pub events: Vec<String>,
     /// A note for whoever reads the list.
     #[serde(default)]
+    #[schema(
+        max_length = 500,
+        pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+    )]
     pub description: String,
 }
 
@@ -38,10 +44,16 @@ pub struct NewEndpoint {
 #[serde(deny_unknown_fields)]
 pub struct EndpointChange {
     /// A new URL.
+    #[schema(max_length = 2048, pattern = r"^https?://[^\s/?#]+")]
     pub url: Option<String>,
     /// New event types (empty: all).
+    #[schema(value_type = Option<Vec<crate::webhooks::EventName>>)]
     pub events: Option<Vec<String>>,
     /// A new description.
+    #[schema(
+        max_length = 500,
+        pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+    )]
     pub description: Option<String>,
     /// Enable or disable it (enabling clears the reason it was disabled).
     pub enabled: Option<bool>,
@@ -52,6 +64,7 @@ pub struct EndpointChange {
 #[serde(deny_unknown_fields)]
 pub struct Rotation {
     /// How long the old secret keeps signing, in seconds (default a day, at most a week).
+    #[schema(minimum = 0, maximum = 604_800)]
     pub grace_seconds: Option<i64>,
 }
 
@@ -120,6 +133,7 @@ pub struct DeliveryList {
 /// Filters of the deliveries list.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct DeliveryParams {
     /// One endpoint's.
     pub endpoint_id: Option<String>,

@@ -15,7 +15,7 @@ use crate::apps::{LoadedApp, add_cors, admit_public, preflight_response};
     tag = "public",
     params(("app_id" = String, Path, description = "Public app id")),
     responses(
-        (status = 200, description = "The app's config (core's AppConfig); carries an ETag", body = Object),
+        (status = 200, description = "The app's config (core's AppConfig); carries an ETag", body = holdfast_core::config::AppConfig),
         (status = 304, description = "Unchanged since the If-None-Match ETag"),
         (status = 403, description = "Origin not allowed", body = crate::error::ErrorResponse),
         (status = 404, description = "No such app", body = crate::error::ErrorResponse),

@@ -119,7 +119,10 @@ macro_rules! impl_app_store {
                 &self,
                 app: &$crate::storage::apps::CreateApp,
             ) -> anyhow::Result<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self
+                    .pool
+                    .begin_with(<$store as $crate::storage::sql::Backend>::BEGIN)
+                    .await?;
                 sqlx::query(
                     "INSERT INTO apps (id, secret, live, origins, config, config_version, \
                      created_at, name) VALUES ($1, '', $2, $3, $4, 1, $5, $6)",
@@ -219,7 +222,10 @@ macro_rules! impl_app_store {
                 secret: &$crate::keys::SigningSecret,
                 retire_current_at: Option<i64>,
             ) -> anyhow::Result<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self
+                    .pool
+                    .begin_with(<$store as $crate::storage::sql::Backend>::BEGIN)
+                    .await?;
                 if let Some(at) = retire_current_at {
                     sqlx::query(
                         "UPDATE signing_secrets SET retires_at = $1 WHERE app_id = $2 \
@@ -238,7 +244,10 @@ macro_rules! impl_app_store {
             }
 
             async fn add_admin_key(&self, key: &$crate::keys::AdminKey) -> anyhow::Result<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self
+                    .pool
+                    .begin_with(<$store as $crate::storage::sql::Backend>::BEGIN)
+                    .await?;
                 insert_admin_key(&mut tx, key).await?;
                 tx.commit().await?;
                 Ok(())
@@ -294,7 +303,10 @@ macro_rules! impl_app_store {
             }
 
             async fn adopt_legacy_secrets(&self, now: i64) -> anyhow::Result<usize> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self
+                    .pool
+                    .begin_with(<$store as $crate::storage::sql::Backend>::BEGIN)
+                    .await?;
                 let legacy: Vec<(String, String, bool)> =
                     sqlx::query_as("SELECT id, secret, live FROM apps WHERE secret <> ''")
                         .fetch_all(&mut *tx)

@@ -304,7 +304,10 @@ macro_rules! impl_outcome_store {
             ) -> anyhow::Result<$crate::storage::outcomes::Recorded> {
                 use $crate::storage::outcomes::{OUTCOME_COLUMNS, OutcomeRow, Recorded, outcome_of};
                 let lock: Option<&str> = $lock;
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self
+                    .pool
+                    .begin_with(<$store as $crate::storage::sql::Backend>::BEGIN)
+                    .await?;
                 if let Some(lock) = lock {
                     sqlx::query(lock)
                         .bind(format!("{app_id}\n{}", new.customer_id))
@@ -482,7 +485,10 @@ macro_rules! impl_outcome_store {
                 live: bool,
                 t: &$crate::storage::outcomes::NewTrial,
             ) -> anyhow::Result<Option<(i64, i64, String)>> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self
+                    .pool
+                    .begin_with(<$store as $crate::storage::sql::Backend>::BEGIN)
+                    .await?;
                 let inserted = sqlx::query(
                     "INSERT INTO trials (app_id, live, customer_id, feature, days, started_at, \
                      session_id) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",

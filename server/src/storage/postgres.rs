@@ -66,6 +66,7 @@ pub struct PostgresStore {
 
 impl super::sql::Backend for PostgresStore {
     type Db = sqlx::Postgres;
+    const BEGIN: &'static str = "BEGIN";
 }
 
 impl PostgresStore {

@@ -252,7 +252,10 @@ macro_rules! impl_prompt_store {
                 customer_id: &str,
                 events: &[$crate::storage::prompts::PromptEvent],
             ) -> anyhow::Result<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self
+                    .pool
+                    .begin_with(<$store as $crate::storage::sql::Backend>::BEGIN)
+                    .await?;
                 apply_prompt_events(&mut tx, app_id, live, customer_id, events).await?;
                 tx.commit().await?;
                 Ok(())
@@ -326,7 +329,10 @@ macro_rules! impl_prompt_store {
                 customer_id: &str,
             ) -> anyhow::Result<()> {
                 $crate::storage::Store::settle(self).await?;
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self
+                    .pool
+                    .begin_with(<$store as $crate::storage::sql::Backend>::BEGIN)
+                    .await?;
                 attribute_prompt_upgrades(&mut tx, app_id, live, customer_id).await?;
                 tx.commit().await?;
                 Ok(())

@@ -81,7 +81,10 @@ macro_rules! impl_store {
 
             async fn ensure_app(&self, app: &$crate::storage::NewApp) -> anyhow::Result<()> {
                 let origins = serde_json::to_string(&app.origins)?;
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self
+                    .pool
+                    .begin_with(<$store as $crate::storage::sql::Backend>::BEGIN)
+                    .await?;
                 let created = sqlx::query(
                     "INSERT INTO apps (id, secret, live, origins, config, config_version, created_at, name) \
                      VALUES ($1, '', $2, $3, $4, 1, $5, $6) ON CONFLICT (id) DO NOTHING",
@@ -143,7 +146,10 @@ macro_rules! impl_store {
                 config_json: &str,
                 now: i64,
             ) -> anyhow::Result<i64> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self
+                    .pool
+                    .begin_with(<$store as $crate::storage::sql::Backend>::BEGIN)
+                    .await?;
                 let (version,): (i64,) = sqlx::query_as(
                     "UPDATE apps SET config = $1, config_version = config_version + 1 \
                      WHERE id = $2 RETURNING config_version",
@@ -328,7 +334,10 @@ macro_rules! impl_store {
                 customer_id: &str,
                 a: &$crate::storage::AcceptanceRecord,
             ) -> anyhow::Result<String> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self
+                    .pool
+                    .begin_with(<$store as $crate::storage::sql::Backend>::BEGIN)
+                    .await?;
                 let inserted = sqlx::query(
                     "INSERT INTO redemptions (app_id, event_id, live, customer_id, session_id, \
                      offer_id, kind, at, response) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
@@ -758,4 +767,8 @@ macro_rules! impl_store {
 pub trait Backend {
     /// The sqlx database.
     type Db: sqlx::Database;
+    /// How a use case's transaction starts. SQLite's `BEGIN IMMEDIATE` takes the write lock
+    /// first (waiting up to the busy timeout): a deferred transaction that reads and then writes
+    /// fails at once with `SQLITE_BUSY_SNAPSHOT` when another connection wrote in between.
+    const BEGIN: &'static str;
 }

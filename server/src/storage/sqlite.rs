@@ -79,6 +79,7 @@ struct Progress {
 
 impl super::sql::Backend for SqliteStore {
     type Db = sqlx::Sqlite;
+    const BEGIN: &'static str = "BEGIN IMMEDIATE";
 }
 
 impl SqliteStore {

@@ -367,7 +367,10 @@ macro_rules! impl_webhook_store {
                 live: bool,
                 id: &str,
             ) -> anyhow::Result<bool> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self
+                    .pool
+                    .begin_with(<$store as $crate::storage::sql::Backend>::BEGIN)
+                    .await?;
                 let n = sqlx::query(
                     "DELETE FROM webhook_endpoints WHERE app_id = $1 AND live = $2 AND id = $3",
                 )
@@ -396,7 +399,10 @@ macro_rules! impl_webhook_store {
                 messages: &[$crate::storage::webhooks::NewMessage],
                 now: i64,
             ) -> anyhow::Result<Vec<String>> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self
+                    .pool
+                    .begin_with(<$store as $crate::storage::sql::Backend>::BEGIN)
+                    .await?;
                 let ids = enqueue_webhooks(&mut tx, app_id, live, only_endpoint, messages, now).await?;
                 tx.commit().await?;
                 Ok(ids)
@@ -453,7 +459,10 @@ macro_rules! impl_webhook_store {
                 after: &$crate::storage::webhooks::AfterAttempt,
             ) -> anyhow::Result<()> {
                 use $crate::storage::webhooks::AfterAttempt;
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self
+                    .pool
+                    .begin_with(<$store as $crate::storage::sql::Backend>::BEGIN)
+                    .await?;
                 sqlx::query(
                     "INSERT INTO webhook_attempts (message_id, attempt, at, status_code, \
                      latency_ms, response, error) VALUES ($1, $2, $3, $4, $5, $6, $7) \

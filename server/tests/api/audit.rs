@@ -38,7 +38,7 @@ async fn get(app: &TestApp, path: &str) -> (u16, String) {
 /// Three sessions: a standard one declined and cancelled, a standard one saved, and a German
 /// one (no survey, no offer, a receipt). Returns their session ids in that order.
 async fn three_sessions(app: &TestApp, t0: i64) -> [String; 3] {
-    let ny = placed("cus_ny", "US", Some("NY"));
+    let ny = placed(&format!("cus_ny_{}", uuid()), "US", Some("NY"));
     let declined = uuid();
     let ms = t0 * 1000;
     app.play(TEST_APP, &json!({ "customer": ny, "events": [
@@ -52,7 +52,7 @@ async fn three_sessions(app: &TestApp, t0: i64) -> [String; 3] {
     cancel(app, &declined, json!({ "customer": ny, "reason": "too_expensive", "profile": "standard", "period_end": 1_893_456_000 })).await;
 
     let saved = uuid();
-    let other = placed("cus_ny2", "US", Some("NY"));
+    let other = placed(&format!("cus_ny2_{}", uuid()), "US", Some("NY"));
     app.play(
         TEST_APP,
         &json!({ "customer": other, "events": [
@@ -65,7 +65,7 @@ async fn three_sessions(app: &TestApp, t0: i64) -> [String; 3] {
     .await;
 
     let german = uuid();
-    let de = placed("cus_de", "DE", None);
+    let de = placed(&format!("cus_de_{}", uuid()), "DE", None);
     app.play(TEST_APP, &json!({ "customer": de, "events": [
         event("flow_started", &german, ms + 2_000, json!({ "profile": "germany", "locale": "de" })),
         event("cancel_confirmed", &german, ms + 8_000, json!({ "profile": "germany" })),
@@ -81,7 +81,8 @@ async fn three_sessions(app: &TestApp, t0: i64) -> [String; 3] {
 }
 
 async fn the_audit_record_shows_each_step_the_profile_and_the_recorded_outcome(app: TestApp) {
-    let t0 = now() - 3_600;
+    // A moment of its own in the past: the PostgreSQL database outlives one run of the tests.
+    let t0 = now() - 3_600 - i64::from(uuid::Uuid::new_v4().as_fields().0 % 10_000_000);
     let [declined, saved, german] = three_sessions(&app, t0).await;
     let range = format!("from={}&to={}", t0 - 10, t0 + 10);
 
@@ -359,6 +360,16 @@ async fn audit_and_evidence_refuse_a_bad_range_format_key_or_mode() {
             .await
             .unwrap();
         assert_eq!(r.status(), 401);
+    }
+    for path in ["/audit", "/evidence", "/stats", "/prompts/stats"] {
+        let (status, body) = get(&app, &format!("{path}?to=-9223372036854775808")).await;
+        assert_eq!(
+            status, 422,
+            "an extreme bound is refused, not overflowed: {body}"
+        );
+        assert!(body.contains("\"to\""), "{body}");
+        let (status, body) = get(&app, &format!("{path}?to=0")).await;
+        assert_eq!(status, 422, "the default `from` stays in range: {body}");
     }
     let (status, body) = get(&app, "/audit?format=xml").await;
     assert!(matches!(status, 400 | 422), "{status} {body}");

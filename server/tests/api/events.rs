@@ -542,3 +542,25 @@ async fn made_up_http_methods_share_one_metrics_label() {
     assert!(!metrics.contains("FLOOD"), "{metrics}");
     assert!(metrics.contains("method=\"OTHER\""), "{metrics}");
 }
+
+#[tokio::test]
+async fn an_integer_written_with_a_zero_fraction_is_an_integer() {
+    // JSON has one number type: `1796140800000.0` is an integer to JSON Schema and to clients
+    // that serialize every number as a float.
+    let app = spawn_app().await;
+    let mut e = started(0);
+    e["at"] = json!((now() * 1000) as f64);
+    let mut c = customer("cus_float");
+    c["mrr_cents"] = json!(4900.0);
+    let body = json!({ "customer": c, "events": [e] });
+    let (status, body) = json_of(app.post_events(TEST_APP, &body).await).await;
+    assert_eq!((status, body), (200, json!({ "accepted": 1 })));
+    let mut e = started(0);
+    e["at"] = json!(1.5);
+    let (status, body) = json_of(app.post_events(TEST_APP, &batch(vec![e])).await).await;
+    assert_eq!(
+        (status, &body["error"]["field"]),
+        (422, &json!("events[0].at")),
+        "a fraction is still refused: {body}"
+    );
+}

@@ -278,6 +278,13 @@ async fn endpoints_are_managed_and_bad_ones_refused_naming_the_field() {
         (422, &json!("url")),
         "no private address"
     );
+    let long = format!("https://billing.acme.example/{}", "a".repeat(2048));
+    let (status, body) = create(&app, json!({ "url": long })).await;
+    assert_eq!(
+        (status, &body["error"]["field"]),
+        (422, &json!("url")),
+        "at most 2048 bytes, as the OpenAPI document says"
+    );
     let (status, body) = create(
         &app,
         json!({ "url": "https://billing.acme.example/hook", "events": ["offer.eaten"] }),
