@@ -12,7 +12,10 @@
 //! - `POST /v1/apps/{app}/events`: 5 new events per request, durably appended to the SQLite
 //!   backend's ingest log (target: at least 0.5x no-op). The aggregator folds the log into events
 //!   and session aggregates concurrently, on the same cores; the bench reports how many events it
-//!   folded during the run, the backlog left at the end and how fast a settle drains it.
+//!   folded during the run, the backlog left at the end and how fast a settle drains it;
+//! - flood: one client asks for cancel plans (`POST /v1/apps/{app}/cancel-plan`) one after
+//!   another, first alone, then while `CONCURRENCY` clients flood `/events`; the plan's p99 under
+//!   the flood against its unloaded p99 (goal: under 3x, or a clean 503 with `Retry-After`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -168,11 +171,12 @@ async fn run() -> anyhow::Result<()> {
         let url = url.clone();
         move |c: &reqwest::Client| c.post(&url).json(&batch())
     };
-    // BENCH_ONLY=config or ingest measures that scenario with its no-op baselines only.
-    let (want_config, want_ingest) = match only.as_str() {
-        "config" => (true, false),
-        "ingest" => (false, true),
-        _ => (true, true),
+    // BENCH_ONLY=config, ingest or flood measures that scenario (with its baselines) only.
+    let (want_config, want_ingest, want_flood) = match only.as_str() {
+        "config" => (true, false, false),
+        "ingest" => (false, true, false),
+        "flood" => (false, false, true),
+        _ => (true, true, true),
     };
     let mut rows = Vec::new();
     let mut config_pair = None;
@@ -248,6 +252,10 @@ async fn run() -> anyhow::Result<()> {
             config / bare
         );
     }
+    if want_flood {
+        let plan_url = format!("{holdfast}/v1/apps/{APP}/cancel-plan");
+        flood(&client, &plan_url, &events_url).await?;
+    }
     let Some((ingest, noop, bare)) = ingest_pair else {
         return Ok(());
     };
@@ -272,6 +280,94 @@ async fn run() -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// The flood scenario: the cancel plan's latency alone, then while `/events` is flooded.
+async fn flood(client: &reqwest::Client, plan_url: &str, events_url: &str) -> anyhow::Result<()> {
+    let alone = plans(client, plan_url, Instant::now() + DURATION).await?;
+    let deadline = Instant::now() + DURATION;
+    let (accepted, busy) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let mut flooders = Vec::new();
+    for _ in 0..CONCURRENCY {
+        let (client, url) = (client.clone(), events_url.to_string());
+        let (accepted, busy) = (accepted.clone(), busy.clone());
+        flooders.push(tokio::spawn(async move {
+            while Instant::now() < deadline {
+                let r = client.post(&url).json(&batch()).send().await?;
+                match r.status() {
+                    s if s.is_success() => accepted.fetch_add(1, Ordering::Relaxed),
+                    StatusCode::SERVICE_UNAVAILABLE if r.headers().contains_key("retry-after") => {
+                        busy.fetch_add(1, Ordering::Relaxed)
+                    }
+                    s => anyhow::bail!("flood: /events answered {s}"),
+                };
+                let _ = r.bytes().await;
+            }
+            anyhow::Ok(())
+        }));
+    }
+    let flooded = plans(client, plan_url, deadline).await?;
+    for f in flooders {
+        f.await??;
+    }
+    let seconds = DURATION.as_secs_f64();
+    let ratio = flooded.p99.as_secs_f64() / alone.p99.as_secs_f64().max(1e-9);
+    println!(
+        "flood: cancel plan p99 {:.2?} alone, {:.2?} while {CONCURRENCY} clients flood /events \
+         ({:.0} req/s accepted, {:.0} req/s answered 503 + Retry-After); plans answered: {} \
+         alone, {} flooded ({} of them 503 + Retry-After)",
+        alone.p99,
+        flooded.p99,
+        accepted.load(Ordering::Relaxed) as f64 / seconds,
+        busy.load(Ordering::Relaxed) as f64 / seconds,
+        alone.answered,
+        flooded.answered,
+        flooded.busy,
+    );
+    println!(
+        "flood / alone p99:   {ratio:.2}x (goal < 3x, or a clean 503 with Retry-After) {}",
+        if ratio < 3.0 || flooded.busy > 0 {
+            "ok"
+        } else {
+            "ABOVE GOAL"
+        }
+    );
+    Ok(())
+}
+
+/// Cancel plans asked one after another until `deadline`.
+struct Plans {
+    p99: Duration,
+    answered: u64,
+    busy: u64,
+}
+
+async fn plans(client: &reqwest::Client, url: &str, deadline: Instant) -> anyhow::Result<Plans> {
+    let customer = Customer::new("cus_flood_plan", "pro", 4900, 1_600_000_000);
+    let body = json!({ "customer": customer, "locales": ["en"] });
+    let (mut latencies, mut busy) = (Vec::new(), 0);
+    while Instant::now() < deadline {
+        let t = Instant::now();
+        let r = client.post(url).json(&body).send().await?;
+        let status = r.status();
+        let retry_after = r.headers().contains_key("retry-after");
+        let _ = r.bytes().await?;
+        match status {
+            s if s.is_success() => latencies.push(t.elapsed()),
+            StatusCode::SERVICE_UNAVAILABLE if retry_after => busy += 1,
+            s => anyhow::bail!("flood: the cancel plan answered {s}"),
+        }
+    }
+    latencies.sort();
+    let p99 = latencies
+        .get(((latencies.len() as f64 * 0.99) as usize).min(latencies.len().saturating_sub(1)))
+        .copied()
+        .unwrap_or_default();
+    Ok(Plans {
+        p99,
+        answered: latencies.len() as u64 + busy,
+        busy,
+    })
 }
 
 fn verdict(ratio: f64, target: f64) -> &'static str {

@@ -23,6 +23,7 @@ pub async fn customer_variants(
     customer: &Customer,
 ) -> Result<(Vec<(String, String, bool)>, Vec<(String, String)>), ApiError> {
     let (app_id, live) = (app.record.id.as_str(), mode.is_live());
+    state.settle_for(app_id, live, &customer.id).await;
     let recorded = state
         .inner
         .storage

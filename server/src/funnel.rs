@@ -262,6 +262,7 @@ pub async fn record(
         .storage
         .ingest(&app.record.id, verified.mode.is_live(), &batch)
         .await?;
+    state.note_write(&app.record.id, verified.mode.is_live(), &customer.id);
     Ok(outcome.accepted)
 }
 

@@ -115,6 +115,43 @@ struct Inner {
     /// The ingest backlog as last measured, and when (unix ms): measured at most once a second,
     /// so backpressure costs the hot path one atomic load (PostgreSQL counts rows to measure).
     backlog: (std::sync::atomic::AtomicI64, std::sync::atomic::AtomicI64),
+    /// Customers whose events were appended to the ingest log lately, and when.
+    writers: RecentWriters,
+}
+
+/// How long after a customer's events were appended their own reads wait for the fold.
+const RECENT_WRITE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Customers whose events were appended lately (`(app, live, customer)` to when): a read that
+/// must see a customer's own events (a plan's sticky variants, prompt caps, a trial's gate hits)
+/// waits for the fold only when that customer wrote lately, so a flood of other customers'
+/// events never slows it. Bounded: past 100,000 entries the stale ones are dropped.
+#[derive(Debug, Default)]
+struct RecentWriters(
+    std::sync::Mutex<std::collections::HashMap<(String, bool, String), std::time::Instant>>,
+);
+
+impl RecentWriters {
+    fn note(&self, app_id: &str, live: bool, customer_id: &str) {
+        let now = std::time::Instant::now();
+        let mut map = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if map.len() >= 100_000 {
+            map.retain(|_, at| now.duration_since(*at) < RECENT_WRITE);
+        }
+        map.insert((app_id.to_string(), live, customer_id.to_string()), now);
+    }
+
+    fn wrote_lately(&self, app_id: &str, live: bool, customer_id: &str) -> bool {
+        let map = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.get(&(app_id.to_string(), live, customer_id.to_string()))
+            .is_some_and(|at| at.elapsed() < RECENT_WRITE)
+    }
 }
 
 impl AppState {
@@ -138,7 +175,25 @@ impl AppState {
                 metrics,
                 inbox: routes::demo::Inbox::default(),
                 backlog: Default::default(),
+                writers: RecentWriters::default(),
             }),
+        }
+    }
+
+    /// Notes that a customer's events were appended to the ingest log (see [`AppState::settle_for`]).
+    pub fn note_write(&self, app_id: &str, live: bool, customer_id: &str) {
+        self.inner.writers.note(app_id, live, customer_id);
+    }
+
+    /// Waits (at most [`storage::PUBLIC_READ_WAIT`]) for the fold when this customer's own events
+    /// were appended lately, so the customer reads what it wrote; otherwise returns at once: a
+    /// backlog of other customers' events never delays anyone's plan.
+    pub async fn settle_for(&self, app_id: &str, live: bool, customer_id: &str) {
+        if self.inner.writers.wrote_lately(app_id, live, customer_id) {
+            self.inner
+                .storage
+                .settle_within(storage::PUBLIC_READ_WAIT)
+                .await;
         }
     }
 

@@ -82,6 +82,9 @@ pub async fn state(
     )?;
     let customer = &verified.customer;
     let now = crate::clock::now();
+    state
+        .settle_for(&app.record.id, verified.mode.is_live(), &customer.id)
+        .await;
     let s = state
         .inner
         .storage
@@ -304,6 +307,9 @@ pub async fn trial(
     let session_id = crate::extract::uuid_field(|| "session_id".into(), &body.session_id)?;
     let (customer, mode) = (&verified.customer, verified.mode);
     let gate = &app.config.prompts.gate;
+    state
+        .settle_for(&app.record.id, mode.is_live(), &customer.id)
+        .await;
     let hits = state
         .inner
         .storage

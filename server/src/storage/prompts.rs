@@ -270,8 +270,8 @@ macro_rules! impl_prompt_store {
                 now: i64,
                 limit: i64,
             ) -> anyhow::Result<$crate::storage::prompts::PromptState> {
-                // The widget merges what it has not sent yet: a moment's lag changes nothing.
-                $crate::storage::Store::settle_within(self, $crate::storage::PUBLIC_READ_WAIT).await;
+                // Callers that need the customer's own latest events settle first
+                // (`AppState::settle_for`); the widget merges what it has not sent yet.
                 let impressions: Vec<(String, i64, String)> = sqlx::query_as(
                     "SELECT prompt, at, trigger_key FROM (SELECT event_id, prompt, at, trigger_key \
                      FROM prompt_impressions WHERE app_id = $1 AND live = $2 AND customer_id = $3 \

@@ -255,9 +255,9 @@ macro_rules! impl_store {
                 live: bool,
                 customer_id: &str,
             ) -> anyhow::Result<Vec<(String, String)>> {
-                // Offers and prompts shown through event ingest record exposures when folded; a
-                // customer's variant is also deterministic, so a moment's lag changes nothing.
-                self.settle_within($crate::storage::PUBLIC_READ_WAIT).await;
+                // Offers and prompts shown through event ingest record exposures when folded:
+                // callers that need the customer's own latest ones settle first
+                // (`AppState::settle_for`); a variant is deterministic besides.
                 Ok(sqlx::query_as(
                     "SELECT experiment, variant FROM exposures \
                      WHERE app_id = $1 AND live = $2 AND customer_id = $3",
