@@ -20,6 +20,9 @@
 //! - [`caps`]: frequency caps for upgrade prompts.
 //! - [`i18n`]: the message catalog, locale resolution and plural choice.
 //! - [`prompts`]: whether a usage report, gate hit or seat count earns an upgrade prompt.
+//! - `stats` (feature `stats`, for the server only): the experiment statistics engine, uplift,
+//!   intervals, chance to win, always-valid sequential tests, sample ratio mismatch and the minimum
+//!   data rule, cross-checked against GrowthBook's `gbstats`.
 //!
 //! Time is always [`customer::UnixSeconds`] passed in by the caller (`now`), never read from a clock,
 //! so every decision is reproducible in tests and on the server.
@@ -34,6 +37,8 @@ pub mod offer;
 pub mod plan;
 pub mod policy;
 pub mod prompts;
+#[cfg(feature = "stats")]
+pub mod stats;
 pub mod targeting;
 
 pub use customer::{AttributeValue, Customer, UnixSeconds};
