@@ -43,7 +43,7 @@ pub struct LoadedApp {
 }
 
 impl LoadedApp {
-    fn new(
+    pub(crate) fn new(
         record: AppRecord,
         signing: Vec<crate::keys::SigningSecret>,
         known: Arc<KnownIds>,

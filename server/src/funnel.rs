@@ -192,11 +192,52 @@ pub async fn record(
     verified: &VerifiedCustomer,
     events: &[Event],
 ) -> Result<u64, ApiError> {
-    let customer = &verified.customer;
     // Backpressure: past the bound, the outbox keeps the batch and retries after `Retry-After`.
     if state.backlog_rows().await? > state.settings().max_backlog_rows {
         return Err(ApiError::busy());
     }
+    let now_ms = crate::clock::now_ms();
+    let valid = validate_batch(app, verified, events, now_ms)?;
+    let batch = IngestBatch {
+        customer_id: &verified.customer.id,
+        events: &valid.stored,
+        prompt_events: &valid.prompt_events,
+        exposures: &valid.exposures,
+        received_at: now_ms / 1000,
+    };
+    let outcome = state
+        .inner
+        .storage
+        .ingest(&app.record.id, verified.mode.is_live(), &batch)
+        .await?;
+    state.note_write(
+        &app.record.id,
+        verified.mode.is_live(),
+        &verified.customer.id,
+    );
+    Ok(outcome.accepted)
+}
+
+/// A batch as [`validate_batch`] accepted it: what goes into the ingest log.
+#[derive(Debug)]
+pub struct ValidBatch {
+    /// The events, ready to store.
+    pub stored: Vec<StoredEvent>,
+    /// Their effect on the customer's prompt state.
+    pub prompt_events: Vec<PromptEvent>,
+    /// The customer's variants, as first exposures when an offer or prompt was shown.
+    pub exposures: Vec<(String, String)>,
+}
+
+/// Validates a verified customer's events at `now_ms` without storing them: [`record`]'s checks,
+/// in one pure function so the fuzz targets run exactly them.
+pub fn validate_batch(
+    app: &LoadedApp,
+    verified: &VerifiedCustomer,
+    events: &[Event],
+    now_ms: i64,
+) -> Result<ValidBatch, ApiError> {
+    let customer = &verified.customer;
     if events.is_empty() {
         return Err(ApiError::invalid(
             "events",
@@ -212,7 +253,6 @@ pub async fn record(
             ),
         ));
     }
-    let now_ms = crate::clock::now_ms();
     let variants = assigned_variants(&app.config, &customer.id);
     let mut stored = Vec::with_capacity(events.len());
     let mut prompt_events = Vec::new();
@@ -249,21 +289,11 @@ pub async fn record(
         exposed |= matches!(event.kind, EventType::OfferShown | EventType::PromptShown);
     }
     // The customer's variants become first exposures once an offer or prompt was shown.
-    let exposures: &[(String, String)] = if exposed { &variants } else { &[] };
-    let batch = IngestBatch {
-        customer_id: &customer.id,
-        events: &stored,
-        prompt_events: &prompt_events,
-        exposures,
-        received_at: now_ms / 1000,
-    };
-    let outcome = state
-        .inner
-        .storage
-        .ingest(&app.record.id, verified.mode.is_live(), &batch)
-        .await?;
-    state.note_write(&app.record.id, verified.mode.is_live(), &customer.id);
-    Ok(outcome.accepted)
+    Ok(ValidBatch {
+        stored,
+        prompt_events,
+        exposures: if exposed { variants } else { Vec::new() },
+    })
 }
 
 fn validate(

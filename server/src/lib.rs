@@ -27,6 +27,8 @@ pub mod demo;
 pub mod error;
 pub mod extract;
 pub mod funnel;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod keys;
 pub mod metrics;
 pub mod operator;

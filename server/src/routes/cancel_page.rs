@@ -78,6 +78,13 @@ const FIELDS: [&str; 17] = [
 ];
 
 impl PageForm {
+    /// Reads a form body (a post) or a link's query (a get): urlencoded pairs, then the fields.
+    fn read(urlencoded: &[u8]) -> Result<Self, ApiError> {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(urlencoded)
+            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_form", e.to_string()))?;
+        Self::from_pairs(&pairs)
+    }
+
     /// Reads the fields, naming the one that is missing, unknown or not a number.
     fn from_pairs(pairs: &[(String, String)]) -> Result<Self, ApiError> {
         if let Some((k, _)) = pairs.iter().find(|(k, _)| !FIELDS.contains(&k.as_str())) {
@@ -248,13 +255,7 @@ async fn run(state: AppState, req: Request) -> Result<Response, ApiError> {
         )
     })?;
     let app = admitted.await?;
-    let pairs: Vec<(String, String)> = if post {
-        serde_urlencoded::from_bytes(&body)
-    } else {
-        serde_urlencoded::from_str(&query)
-    }
-    .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_form", e.to_string()))?;
-    let form = PageForm::from_pairs(&pairs)?;
+    let form = PageForm::read(if post { &body } else { query.as_bytes() })?;
 
     let input = match &form.token {
         Some(token) => CustomerInput::Token(token.clone()),
@@ -332,19 +333,7 @@ async fn run(state: AppState, req: Request) -> Result<Response, ApiError> {
         )
         .field("csrf"));
     }
-    let mut flow = Flow::new(rules);
-    let mut history: Vec<String> = Vec::new();
-    for code in form
-        .history
-        .as_deref()
-        .unwrap_or_default()
-        .split(',')
-        .filter(|c| !c.is_empty())
-    {
-        let event = event(code).ok_or_else(|| ApiError::invalid("history", "not a flow event"))?;
-        flow.next(event);
-        history.push(code.to_string());
-    }
+    let (mut flow, mut history) = replay(form.history.as_deref(), rules)?;
     let reason = form.reason.clone().filter(|r| !r.is_empty());
     let offers = plan.offers_for(reason.as_deref()).to_vec();
     let on_screen = match *flow.step() {
@@ -563,6 +552,35 @@ fn code(event: Event) -> String {
         Event::NoOfferThanks => "n".into(),
         Event::Closed => "x".into(),
     }
+}
+
+/// A fresh flow with the `history` field's events replayed into it, and their codes.
+fn replay(history: Option<&str>, rules: PolicyRules) -> Result<(Flow, Vec<String>), ApiError> {
+    let mut flow = Flow::new(rules);
+    let mut replayed = Vec::new();
+    for code in history
+        .unwrap_or_default()
+        .split(',')
+        .filter(|c| !c.is_empty())
+    {
+        let event = event(code).ok_or_else(|| ApiError::invalid("history", "not a flow event"))?;
+        flow.next(event);
+        replayed.push(code.to_string());
+    }
+    Ok((flow, replayed))
+}
+
+/// What the fuzz targets run of the page (see `crate::fuzzing`): a form read as a post's body,
+/// its session checked and its history replayed under the form's profile, as [`page`] does
+/// before anything is stored.
+pub(crate) fn read_form_and_replay(urlencoded: &[u8]) -> Result<Step, ApiError> {
+    let form = PageForm::read(urlencoded)?;
+    if let Some(s) = form.session.as_deref() {
+        crate::extract::uuid_field(|| "session".into(), s)?;
+    }
+    let profile = form.profile.unwrap_or(PolicyProfile::Standard);
+    let (flow, _) = replay(form.history.as_deref(), profile.rules(2))?;
+    Ok(*flow.step())
 }
 
 fn event(code: &str) -> Option<Event> {

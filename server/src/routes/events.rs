@@ -56,9 +56,16 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for Batch {
                 ApiError::bad_request("unreadable_body", e.body_text())
             }
         })?;
-        match serde_json::from_slice(&bytes) {
+        Self::parse(&bytes)
+    }
+}
+
+impl Batch {
+    /// Parses a request body: serde_json alone, then (for a refused body) the field-naming parser.
+    pub fn parse(bytes: &[u8]) -> Result<Self, ApiError> {
+        match serde_json::from_slice(bytes) {
             Ok(batch) => Ok(Self(batch)),
-            Err(_) => crate::extract::parse_json(&bytes).map(Self),
+            Err(_) => crate::extract::parse_json(bytes).map(Self),
         }
     }
 }

@@ -322,6 +322,37 @@ fn list_segments(dir: &Path) -> io::Result<Vec<i64>> {
     Ok(firsts)
 }
 
+/// Reads every record of a segment held in memory, as opening the log reads a segment file: the
+/// length of its valid prefix and its records. The same reader as [`FileLog`]'s, so the fuzz
+/// targets (and their corpus replayed as tests) exercise it without files.
+pub fn read_segment(bytes: &[u8]) -> io::Result<(u64, Vec<Record>)> {
+    let mut out = Vec::new();
+    let read = read_records(bytes, 0, bytes.len() as u64, i64::MIN, usize::MAX, &mut out)?;
+    Ok((read.end, out))
+}
+
+/// What the record reader reads from: a segment file, or a segment in memory.
+trait ReadAt {
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()>;
+}
+
+impl ReadAt for File {
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        FileExt::read_exact_at(self, buf, offset)
+    }
+}
+
+impl ReadAt for [u8] {
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        let part = usize::try_from(offset)
+            .ok()
+            .and_then(|start| self.get(start..start.checked_add(buf.len())?))
+            .ok_or_else(|| io::Error::from(io::ErrorKind::UnexpectedEof))?;
+        buf.copy_from_slice(part);
+        Ok(())
+    }
+}
+
 /// Checks a segment: the length of its valid prefix and `(id, events)` of each record in it.
 fn scan(file: &File) -> io::Result<(u64, Vec<(i64, i64)>)> {
     let len = file.metadata()?.len();
@@ -343,7 +374,7 @@ struct Read {
 /// those with ids above `after` to `out` until it holds `max`. Stops at the first torn or
 /// corrupt record.
 fn read_records(
-    file: &File,
+    file: &(impl ReadAt + ?Sized),
     start: u64,
     end: u64,
     after: i64,
@@ -410,7 +441,7 @@ fn read_records(
 
 /// The offset of the first valid record at or after `from` (before `end`), if any: a corrupt
 /// record's length cannot be trusted, so the next one is found by its magic and checksum.
-fn resync(file: &File, from: u64, end: u64) -> io::Result<Option<u64>> {
+fn resync(file: &(impl ReadAt + ?Sized), from: u64, end: u64) -> io::Result<Option<u64>> {
     const WINDOW: u64 = 1024 * 1024;
     let magic = MAGIC.to_le_bytes();
     let mut start = from;

@@ -25,7 +25,7 @@
 
 pub mod aggregate;
 mod batch;
-mod filelog;
+pub(crate) mod filelog;
 #[macro_use]
 mod sql;
 #[macro_use]
