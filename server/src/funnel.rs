@@ -257,6 +257,9 @@ pub fn validate_batch(
     let mut stored = Vec::with_capacity(events.len());
     let mut prompt_events = Vec::new();
     let mut exposed = false;
+    // A holdout's arm takes effect where the offer would have been shown, after the survey: its
+    // customers are exposed there, so the holdout has units like any arm.
+    let mut holdout_reached = false;
     for (i, event) in events.iter().enumerate() {
         let valid = validate(i, event, now_ms, app, customer, &variants)?;
         let mut valid = valid;
@@ -287,13 +290,33 @@ pub fn validate_batch(
         prompt_events.extend(prompt_event(i, event, &valid.id, customer, &variants)?);
         stored.push(valid);
         exposed |= matches!(event.kind, EventType::OfferShown | EventType::PromptShown);
+        holdout_reached |= matches!(event.kind, EventType::ReasonSelected);
     }
     // The customer's variants become first exposures once an offer or prompt was shown.
     Ok(ValidBatch {
         stored,
         prompt_events,
-        exposures: if exposed { variants } else { Vec::new() },
+        exposures: if exposed {
+            variants
+        } else if holdout_reached {
+            variants
+                .into_iter()
+                .filter(|(experiment, variant)| is_holdout(app, experiment, variant))
+                .collect()
+        } else {
+            Vec::new()
+        },
     })
+}
+
+/// Whether `variant` of `experiment` is a holdout in the app's config.
+fn is_holdout(app: &LoadedApp, experiment: &str, variant: &str) -> bool {
+    app.config
+        .experiments
+        .iter()
+        .filter(|x| x.key == experiment)
+        .flat_map(|x| &x.variants)
+        .any(|v| v.key == variant && v.holdout)
 }
 
 fn validate(

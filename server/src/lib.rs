@@ -25,6 +25,7 @@ pub mod clock;
 pub mod customers;
 pub mod demo;
 pub mod error;
+pub mod experiments;
 pub mod extract;
 pub mod funnel;
 #[doc(hidden)]
@@ -77,6 +78,9 @@ pub struct Settings {
     pub header_read_timeout: Duration,
     /// At most this many connections at once; the next wait in the kernel's backlog.
     pub max_connections: usize,
+    /// Event batches handled at once; the next wait (without using the CPU) before their body
+    /// is read, so a flood of events leaves the cores to the cancel plan and everything else.
+    pub ingest_concurrency: usize,
     /// The server runs the demo (`--demo`): the demo page may have customer tokens signed for
     /// the demo app (`POST /demo/token`).
     pub demo: bool,
@@ -92,6 +96,8 @@ impl Default for Settings {
             max_backlog_rows: storage::MAX_BACKLOG_ROWS,
             header_read_timeout: Duration::from_secs(10),
             max_connections: 10_000,
+            // Enough to keep the group commit and every core busy, no more.
+            ingest_concurrency: 2 * std::thread::available_parallelism().map_or(2, |n| n.get()),
             demo: false,
         }
     }

@@ -12,6 +12,7 @@ pub mod cancel_page;
 pub mod cancel_plan;
 pub mod demo;
 pub mod events;
+pub mod experiments;
 pub mod lifecycle;
 pub mod offers;
 pub mod ops;
@@ -43,7 +44,11 @@ pub fn router(state: AppState) -> Router<AppState> {
     let public = Router::new()
         .route(
             "/v1/apps/{app_id}/events",
-            post(events::post).options(ops::preflight),
+            post(events::post)
+                .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+                    state.settings().ingest_concurrency.max(1),
+                ))
+                .options(ops::preflight),
         )
         .route(
             "/v1/apps/{app_id}/cancel-plan",
@@ -126,6 +131,14 @@ pub fn router(state: AppState) -> Router<AppState> {
             post(webhooks::retry),
         )
         .route("/v1/admin/apps/{app_id}/stats", get(stats::get))
+        .route(
+            "/v1/admin/apps/{app_id}/experiments",
+            get(experiments::list),
+        )
+        .route(
+            "/v1/admin/apps/{app_id}/experiments/{key}/report",
+            get(experiments::get),
+        )
         .route("/v1/admin/apps/{app_id}/audit", get(audit::export))
         .route("/v1/admin/apps/{app_id}/evidence", get(audit::evidence))
         .route("/v1/admin/apps/{app_id}/prompts/stats", get(prompts::stats))

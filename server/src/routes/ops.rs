@@ -93,6 +93,8 @@ pub async fn preflight() -> StatusCode {
         super::lifecycle::post,
         super::stats::get,
         super::audit::export,
+        super::experiments::list,
+        super::experiments::get,
         super::audit::evidence,
         super::prompts::state,
         super::prompts::trial,

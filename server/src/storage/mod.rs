@@ -36,6 +36,8 @@ pub mod apps;
 pub mod outcomes;
 #[macro_use]
 pub mod webhooks;
+#[macro_use]
+pub mod experiments;
 pub mod postgres;
 pub mod sqlite;
 
@@ -376,6 +378,7 @@ pub trait Store:
     + apps::AppStore
     + outcomes::OutcomeStore
     + webhooks::WebhookStore
+    + experiments::ExperimentStore
     + Send
     + Sync
     + std::fmt::Debug

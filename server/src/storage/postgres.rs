@@ -6,7 +6,7 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
 /// PostgreSQL's migrations, applied in order, each once.
-const MIGRATIONS: [(i64, &str); 11] = [
+const MIGRATIONS: [(i64, &str); 12] = [
     (1, include_str!("../../migrations/postgres/0001_schema.sql")),
     (
         2,
@@ -44,6 +44,10 @@ const MIGRATIONS: [(i64, &str); 11] = [
     (
         11,
         include_str!("../../migrations/postgres/0011_session_trail.sql"),
+    ),
+    (
+        12,
+        include_str!("../../migrations/postgres/0012_exposures_by_experiment.sql"),
     ),
 ];
 
@@ -232,3 +236,4 @@ impl_outcome_store!(
     Some("SELECT pg_advisory_xact_lock(hashtext($1))")
 );
 impl_webhook_store!(PostgresStore, "FOR UPDATE SKIP LOCKED");
+impl_experiment_store!(PostgresStore);

@@ -21,7 +21,7 @@ use sqlx::{ConnectOptions, Connection, SqliteConnection, SqlitePool};
 use super::filelog::FileLog;
 
 /// SQLite's migrations, applied in order, each once.
-const MIGRATIONS: [(i64, &str); 12] = [
+const MIGRATIONS: [(i64, &str); 13] = [
     (1, include_str!("../../migrations/sqlite/0001_apps.sql")),
     (2, include_str!("../../migrations/sqlite/0002_outcomes.sql")),
     (3, include_str!("../../migrations/sqlite/0003_prompts.sql")),
@@ -51,6 +51,10 @@ const MIGRATIONS: [(i64, &str); 12] = [
     (
         12,
         include_str!("../../migrations/sqlite/0012_session_trail.sql"),
+    ),
+    (
+        13,
+        include_str!("../../migrations/sqlite/0013_exposures_by_experiment.sql"),
     ),
 ];
 
@@ -345,6 +349,7 @@ impl_app_store!(SqliteStore);
 // SQLite has one writer: the outcome transaction's first write serialises it.
 impl_outcome_store!(SqliteStore, None);
 impl_webhook_store!(SqliteStore, "");
+impl_experiment_store!(SqliteStore);
 
 #[cfg(test)]
 mod tests {

@@ -12,6 +12,7 @@ mod cancel_page;
 mod cancel_plan;
 mod crash;
 mod events;
+mod experiments;
 mod going_live;
 mod helpers;
 mod offers;

@@ -1,0 +1,118 @@
+//! Admin: the app's experiments and the report of each, for the growth team's decision.
+
+use std::sync::Arc;
+
+use axum::Extension;
+use axum::extract::{Path, State};
+use serde::{Deserialize, Serialize};
+
+use crate::AppState;
+use crate::apps::{AdminCaller, LoadedApp};
+use crate::error::ApiError;
+use crate::experiments::{Report, ReportMetric, report};
+use crate::extract::{Json, Query};
+use crate::keys::Mode;
+
+/// One experiment as configured.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ExperimentView {
+    /// Its key, as rules and exposures name it.
+    pub key: String,
+    /// `running` (assigning customers) or `stopped`.
+    pub status: &'static str,
+    /// Share of customers enrolled.
+    pub coverage: f64,
+    /// The arms, in order: `{ key, weight, holdout }`.
+    pub variants: Vec<holdfast_core::assignment::Variant>,
+}
+
+/// The list.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ExperimentList {
+    /// In the config's order.
+    pub experiments: Vec<ExperimentView>,
+}
+
+/// The app's experiments with their status.
+#[utoipa::path(
+    get,
+    path = "/v1/admin/apps/{app_id}/experiments",
+    tag = "admin",
+    security(("admin_key" = [])),
+    params(("app_id" = String, Path, description = "Public app id")),
+    responses((status = 200, description = "The experiments", body = ExperimentList))
+)]
+pub async fn list(Extension(app): Extension<Arc<LoadedApp>>) -> Json<ExperimentList> {
+    Json(ExperimentList {
+        experiments: app
+            .config
+            .experiments
+            .iter()
+            .map(|x| ExperimentView {
+                key: x.key.clone(),
+                status: if x.active { "running" } else { "stopped" },
+                coverage: x.coverage,
+                variants: x.variants.clone(),
+            })
+            .collect(),
+    })
+}
+
+/// Query parameters of a report.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ReportParams {
+    /// `save_rate` (default), `retained_30d` or `prompt_conversion`.
+    #[param(inline)]
+    pub metric: Option<ReportMetric>,
+    /// `test` or `live`: the admin key's mode (the default; the other is refused).
+    pub mode: Option<Mode>,
+}
+
+/// An experiment's report: per variant the units, conversions, rate and, against the control,
+/// `uplift`, `ci`, `p_value`, `chance_to_win`, `expected_loss`, `sequential_p_value` and
+/// `sequential_ci` (core's statistics, as GrowthBook computes them), the health checks and the
+/// verdict.
+#[utoipa::path(
+    get,
+    path = "/v1/admin/apps/{app_id}/experiments/{key}/report",
+    tag = "admin",
+    security(("admin_key" = [])),
+    params(
+        ("app_id" = String, Path, description = "Public app id"),
+        ("key" = String, Path, description = "The experiment's key"),
+        ReportParams,
+    ),
+    responses(
+        (status = 200, description = "The report", body = Report),
+        (status = 404, description = "No such app, or no such experiment in its config", body = crate::error::ErrorResponse),
+    )
+)]
+pub async fn get(
+    State(state): State<AppState>,
+    Extension(app): Extension<Arc<LoadedApp>>,
+    Extension(caller): Extension<AdminCaller>,
+    Path((_, key)): Path<(String, String)>,
+    Query(params): Query<ReportParams>,
+) -> Result<Json<Report>, ApiError> {
+    let mode = caller.mode_for(params.mode)?;
+    let Some(experiment) = app.config.experiments.iter().find(|x| x.key == key) else {
+        return Err(ApiError::not_found(
+            "no_such_experiment",
+            format!("{key:?} is not an experiment of this app's config"),
+        ));
+    };
+    let facts = state
+        .inner
+        .storage
+        .experiment_facts(&app.record.id, mode == Mode::Live, &key)
+        .await?;
+    let metric = params.metric.unwrap_or_default();
+    Ok(Json(report(
+        experiment,
+        metric,
+        &facts,
+        crate::clock::now(),
+    )))
+}

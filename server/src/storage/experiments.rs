@@ -1,0 +1,166 @@
+//! What an experiment report reads: every customer first exposed to one experiment, and what
+//! happened to those customers after their exposure (recorded outcomes, lifecycle events the
+//! host reported, the variant their cancel sessions were credited to). The report's arithmetic
+//! lives in `crate::experiments` and core's `stats`.
+//!
+//! `impl_experiment_store!` implements [`ExperimentStore`] once for both backends.
+
+use async_trait::async_trait;
+
+/// A customer's first exposure to the experiment (the unit of every experiment metric).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exposure {
+    /// The customer.
+    pub customer_id: String,
+    /// The variant first exposed.
+    pub variant: String,
+    /// When, Unix seconds.
+    pub at: i64,
+}
+
+/// A recorded outcome of an exposed customer, at or after the exposure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExposedOutcome {
+    /// The customer.
+    pub customer_id: String,
+    /// `saved`, `cancelled` or `abandoned`.
+    pub outcome: String,
+    /// A cancellation's last day (`YYYY-MM-DD`).
+    pub effective_date: Option<String>,
+    /// When it was recorded, Unix seconds.
+    pub recorded_at: i64,
+}
+
+/// A lifecycle event of an exposed customer, at or after the exposure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExposedLifecycle {
+    /// The customer.
+    pub customer_id: String,
+    /// `upgraded`, `resumed` or `churned`.
+    pub kind: String,
+    /// When, Unix seconds.
+    pub at: i64,
+}
+
+/// Everything a report of one experiment is computed from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExperimentFacts {
+    /// First exposures.
+    pub exposures: Vec<Exposure>,
+    /// Their outcomes since exposure.
+    pub outcomes: Vec<ExposedOutcome>,
+    /// Their lifecycle events since exposure.
+    pub lifecycle: Vec<ExposedLifecycle>,
+    /// `(customer, variant)` of each of their cancel sessions credited to another variant of the
+    /// experiment than the first exposure's: multiple exposures, a health problem.
+    pub crossed: Vec<(String, String)>,
+}
+
+/// The experiment use cases; a supertrait of [`super::Store`].
+#[async_trait]
+pub trait ExperimentStore: Send + Sync {
+    /// The facts of one experiment's report, read after the fold settled.
+    async fn experiment_facts(
+        &self,
+        app_id: &str,
+        live: bool,
+        experiment: &str,
+    ) -> anyhow::Result<ExperimentFacts>;
+}
+
+/// Implements [`ExperimentStore`] for a backend struct with a `pool` field.
+macro_rules! impl_experiment_store {
+    ($store:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::storage::experiments::ExperimentStore for $store {
+            async fn experiment_facts(
+                &self,
+                app_id: &str,
+                live: bool,
+                experiment: &str,
+            ) -> anyhow::Result<$crate::storage::experiments::ExperimentFacts> {
+                use $crate::storage::experiments::{
+                    ExperimentFacts, ExposedLifecycle, ExposedOutcome, Exposure,
+                };
+                if !$crate::storage::Store::settle_within(self, $crate::storage::REPORT_WAIT).await
+                {
+                    return Err($crate::storage::Backlogged.into());
+                }
+                let exposures: Vec<(String, String, i64)> = sqlx::query_as(
+                    "SELECT customer_id, variant, at FROM exposures \
+                     WHERE app_id = $1 AND live = $2 AND experiment = $3",
+                )
+                .bind(app_id)
+                .bind(live)
+                .bind(experiment)
+                .fetch_all(&self.pool)
+                .await?;
+                let outcomes: Vec<(String, String, Option<String>, i64)> = sqlx::query_as(
+                    "SELECT o.customer_id, o.outcome, o.effective_date, o.recorded_at \
+                     FROM exposures e JOIN outcomes o ON o.app_id = e.app_id AND o.live = e.live \
+                     AND o.customer_id = e.customer_id AND o.recorded_at >= e.at \
+                     WHERE e.app_id = $1 AND e.live = $2 AND e.experiment = $3",
+                )
+                .bind(app_id)
+                .bind(live)
+                .bind(experiment)
+                .fetch_all(&self.pool)
+                .await?;
+                let lifecycle: Vec<(String, String, i64)> = sqlx::query_as(
+                    "SELECT l.customer_id, l.type, l.at \
+                     FROM exposures e JOIN lifecycle l ON l.app_id = e.app_id AND l.live = e.live \
+                     AND l.customer_id = e.customer_id AND l.at >= e.at \
+                     WHERE e.app_id = $1 AND e.live = $2 AND e.experiment = $3",
+                )
+                .bind(app_id)
+                .bind(live)
+                .bind(experiment)
+                .fetch_all(&self.pool)
+                .await?;
+                let crossed: Vec<(String, String)> = sqlx::query_as(
+                    "SELECT DISTINCT s.customer_id, s.variant \
+                     FROM exposures e JOIN sessions s ON s.app_id = e.app_id AND s.live = e.live \
+                     AND s.customer_id = e.customer_id \
+                     WHERE e.app_id = $1 AND e.live = $2 AND e.experiment = $3 \
+                     AND s.variant LIKE $4 AND s.variant <> $3 || ':' || e.variant",
+                )
+                .bind(app_id)
+                .bind(live)
+                .bind(experiment)
+                .bind(format!("{}:%", experiment.replace('%', "\\%").replace('_', "\\_")))
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(ExperimentFacts {
+                    exposures: exposures
+                        .into_iter()
+                        .map(|(customer_id, variant, at)| Exposure {
+                            customer_id,
+                            variant,
+                            at,
+                        })
+                        .collect(),
+                    outcomes: outcomes
+                        .into_iter()
+                        .map(
+                            |(customer_id, outcome, effective_date, recorded_at)| ExposedOutcome {
+                                customer_id,
+                                outcome,
+                                effective_date,
+                                recorded_at,
+                            },
+                        )
+                        .collect(),
+                    lifecycle: lifecycle
+                        .into_iter()
+                        .map(|(customer_id, kind, at)| ExposedLifecycle {
+                            customer_id,
+                            kind,
+                            at,
+                        })
+                        .collect(),
+                    crossed,
+                })
+            }
+        }
+    };
+}

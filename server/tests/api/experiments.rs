@@ -1,0 +1,223 @@
+//! Experiments: the list and the report. Customers are split by core's assignment; each arm's
+//! units are the customers first exposed to it (an offer shown, or for the holdout the point
+//! where the offer would have been), its conversions what the server recorded for them after
+//! that; the numbers against the control come from core's statistics engine.
+
+use holdfast_core::assignment::{Experiment, assign};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::{TEST_APP, TestApp, customer, event, json_of, now, spawn_app, uuid};
+
+const KEY: &str = "too_expensive_depth";
+
+/// The default config with an experiment on the "too expensive" offer: 25% (control) against
+/// 30% for three months, and a holdout that gets no offer.
+fn config() -> Value {
+    let mut c = serde_json::to_value(holdfast_core::config::AppConfig::default()).unwrap();
+    c["offers"].as_array_mut().unwrap().push(json!({
+        "id": "discount_30", "terms": { "type": "discount", "percent": 30, "months": 3 }
+    }));
+    c["experiments"] = json!([{
+        "key": KEY,
+        "variants": [
+            { "key": "control", "weight": 0.45 },
+            { "key": "deeper", "weight": 0.45 },
+            { "key": "holdout", "weight": 0.1, "holdout": true }
+        ]
+    }]);
+    let rules = c["rules"].as_array_mut().unwrap();
+    let at = rules
+        .iter()
+        .position(|r| r["id"] == "too_expensive")
+        .unwrap();
+    rules.insert(
+        at,
+        json!({ "id": "too_expensive_deeper", "reasons": ["too_expensive"],
+                "when": [{ "variant": { "experiment": KEY, "variant": "deeper" } }],
+                "offer": "discount_30" }),
+    );
+    c
+}
+
+async fn report(app: &TestApp, query: &str) -> (u16, Value) {
+    json_of(
+        app.admin(
+            Method::GET,
+            TEST_APP,
+            &format!("/experiments/{KEY}/report{query}"),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn the_report_counts_each_arms_exposed_customers_and_their_saves() {
+    let app = spawn_app().await;
+    let config = config();
+    let r = app.put_config(TEST_APP, &config).await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let experiment: Experiment = serde_json::from_value(config["experiments"][0].clone()).unwrap();
+
+    // (units, saves) per arm, as the test made them.
+    let mut expected = std::collections::BTreeMap::<String, (u64, u64)>::new();
+    let t = now() * 1000 - 600_000;
+    for i in 0..60 {
+        let id = format!("cus_x{i}_{}", uuid());
+        let variant = assign(&experiment, &id).unwrap().variant.key.clone();
+        let s = uuid();
+        let mut events = vec![
+            event("flow_started", &s, t, json!({ "profile": "standard" })),
+            event(
+                "reason_selected",
+                &s,
+                t + 1_000,
+                json!({ "reason": "too_expensive" }),
+            ),
+        ];
+        let offer = match variant.as_str() {
+            "control" => Some("discount_25"),
+            "deeper" => Some("discount_30"),
+            _ => None,
+        };
+        let saved = offer.is_some() && i % 3 != 0;
+        if let Some(offer) = offer {
+            events.push(event(
+                "offer_shown",
+                &s,
+                t + 2_000,
+                json!({ "offer_id": offer }),
+            ));
+            if saved {
+                events.push(event(
+                    "offer_accepted",
+                    &s,
+                    t + 3_000,
+                    json!({ "offer_id": offer }),
+                ));
+            }
+        }
+        app.play(
+            TEST_APP,
+            &json!({ "customer": customer(&id), "events": events }),
+        )
+        .await;
+        let arm = expected.entry(variant).or_default();
+        arm.0 += 1;
+        arm.1 += u64::from(saved);
+    }
+
+    let (status, body) = report(&app, "").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["metric"], "save_rate");
+    let arms = body["variants"].as_array().unwrap();
+    let keys: Vec<&str> = arms.iter().map(|a| a["key"].as_str().unwrap()).collect();
+    assert_eq!(
+        keys,
+        ["control", "deeper", "holdout"],
+        "in the config's order"
+    );
+    for arm in arms {
+        let (units, saves) = expected
+            .get(arm["key"].as_str().unwrap())
+            .copied()
+            .unwrap_or_default();
+        assert_eq!(
+            (
+                arm["units"].as_u64().unwrap(),
+                arm["conversions"].as_u64().unwrap()
+            ),
+            (units, saves),
+            "{arm}"
+        );
+    }
+    assert!(
+        expected["holdout"].0 > 0,
+        "the seed puts some customers in the holdout"
+    );
+    let control = &arms[0];
+    assert!(control["uplift"].is_null(), "the control is the baseline");
+    let deeper = &arms[1];
+    for field in [
+        "uplift",
+        "ci",
+        "p_value",
+        "chance_to_win",
+        "expected_loss",
+        "sequential_p_value",
+        "sequential_ci",
+    ] {
+        assert!(
+            !deeper[field].is_null(),
+            "{field} against the control: {deeper}"
+        );
+    }
+    assert_eq!(
+        arms[2]["rate"],
+        json!(0.0),
+        "the holdout saw no offer, so saved nobody"
+    );
+    assert!(deeper["lift_vs_holdout"]["absolute"].as_f64().unwrap() > 0.0);
+    assert_eq!(body["verdict"], "not_enough_data", "{body}");
+    assert!(
+        body["verdict_reason"]
+            .as_str()
+            .unwrap()
+            .contains("150 conversions")
+    );
+    assert!(body["progress"].as_f64().unwrap() < 0.5);
+    assert_eq!(body["multiple_exposure_rate"], json!(0.0));
+    assert!(body["srm_p_value"].as_f64().is_some());
+
+    // 30-day metrics wait for the window: today's exposures are pending.
+    let (status, body) = report(&app, "?metric=retained_30d").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["pending_units"], json!(60));
+    assert!(
+        body["variants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["units"] == 0)
+    );
+}
+
+#[tokio::test]
+async fn experiments_are_listed_and_a_report_refuses_what_it_cannot_answer() {
+    let app = spawn_app().await;
+    assert_eq!(app.put_config(TEST_APP, &config()).await.status(), 200);
+    let (status, body) = json_of(
+        app.admin(Method::GET, TEST_APP, "/experiments")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["experiments"][0]["key"], KEY);
+    assert_eq!(body["experiments"][0]["status"], "running");
+    assert_eq!(body["experiments"][0]["variants"][2]["holdout"], true);
+
+    let (status, body) = json_of(
+        app.admin(Method::GET, TEST_APP, "/experiments/nope/report")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (404, &json!("no_such_experiment"))
+    );
+    let (status, body) = report(&app, "?metric=clicks").await;
+    assert_eq!(
+        (status, &body["error"]["field"]),
+        (400, &json!("metric")),
+        "{body}"
+    );
+    let (status, _) = report(&app, "?mode=live").await;
+    assert_eq!(status, 403, "a test key reads test data only");
+}
