@@ -17,6 +17,8 @@
 //!   appear) and how a session's profile is resolved.
 //! - [`flow`]: the cancel flow as a state machine whose invariants are property-tested.
 //! - [`assignment`]: deterministic experiment assignment, identical in browser and server.
+//! - [`experiment`]: an experiment's lifecycle as config changes (a running split is frozen;
+//!   shipping a variant writes its rules in for everyone).
 //! - [`caps`]: frequency caps for upgrade prompts.
 //! - [`i18n`]: the message catalog, locale resolution and plural choice.
 //! - [`prompts`]: whether a usage report, gate hit or seat count earns an upgrade prompt.
@@ -31,6 +33,7 @@ pub mod assignment;
 pub mod caps;
 pub mod config;
 pub mod customer;
+pub mod experiment;
 pub mod flow;
 pub mod i18n;
 pub mod offer;

@@ -253,8 +253,38 @@ async fn run() -> anyhow::Result<()> {
         );
     }
     if want_flood {
+        // Many sources at the server's limit (no rate limit): what admission control achieves.
         let plan_url = format!("{holdfast}/v1/apps/{APP}/cancel-plan");
-        flood(&client, &plan_url, &events_url).await?;
+        flood(
+            "many sources",
+            None,
+            &client,
+            &client,
+            &plan_url,
+            &events_url,
+        )
+        .await?;
+        // One source with the default rate limits, from another address than the plan's: the
+        // rate limiter answers the flood 429.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let limited = format!("http://{}", listener.local_addr()?);
+        let defaults = AppState::with_settings(storage.clone(), dir.path(), Settings::default());
+        tokio::spawn(serve(listener, defaults, std::future::pending()));
+        let source = reqwest::Client::builder()
+            .pool_max_idle_per_host(CONCURRENCY)
+            .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+            .build()?;
+        // A subscriber opening the cancel flow asks for one plan; 25 a second stays well inside
+        // the plan client's own rate limit.
+        flood(
+            "one source",
+            Some(Duration::from_millis(40)),
+            &client,
+            &source,
+            &format!("{limited}/v1/apps/{APP}/cancel-plan"),
+            &format!("{limited}/v1/apps/{APP}/events"),
+        )
+        .await?;
     }
     let Some((ingest, noop, bare)) = ingest_pair else {
         return Ok(());
@@ -282,50 +312,60 @@ async fn run() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The flood scenario: the cancel plan's latency alone, then while `/events` is flooded.
-async fn flood(client: &reqwest::Client, plan_url: &str, events_url: &str) -> anyhow::Result<()> {
-    let alone = plans(client, plan_url, Instant::now() + DURATION).await?;
+/// The flood scenario: the cancel plan's latency alone, then while `flooder` floods `/events`
+/// from `CONCURRENCY` connections (answered 200, 503 with `Retry-After`, or 429).
+async fn flood(
+    label: &str,
+    pace: Option<Duration>,
+    client: &reqwest::Client,
+    flooder: &reqwest::Client,
+    plan_url: &str,
+    events_url: &str,
+) -> anyhow::Result<()> {
+    let alone = plans(client, plan_url, Instant::now() + DURATION, pace).await?;
     let deadline = Instant::now() + DURATION;
-    let (accepted, busy) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let counts = Arc::new([AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)]);
     let mut flooders = Vec::new();
     for _ in 0..CONCURRENCY {
-        let (client, url) = (client.clone(), events_url.to_string());
-        let (accepted, busy) = (accepted.clone(), busy.clone());
+        let (client, url, counts) = (flooder.clone(), events_url.to_string(), counts.clone());
         flooders.push(tokio::spawn(async move {
             while Instant::now() < deadline {
                 let r = client.post(&url).json(&batch()).send().await?;
-                match r.status() {
-                    s if s.is_success() => accepted.fetch_add(1, Ordering::Relaxed),
-                    StatusCode::SERVICE_UNAVAILABLE if r.headers().contains_key("retry-after") => {
-                        busy.fetch_add(1, Ordering::Relaxed)
-                    }
+                let retry = r.headers().contains_key("retry-after");
+                let slot = match r.status() {
+                    s if s.is_success() => 0,
+                    StatusCode::SERVICE_UNAVAILABLE if retry => 1,
+                    StatusCode::TOO_MANY_REQUESTS => 2,
                     s => anyhow::bail!("flood: /events answered {s}"),
                 };
+                counts[slot].fetch_add(1, Ordering::Relaxed);
                 let _ = r.bytes().await;
             }
             anyhow::Ok(())
         }));
     }
-    let flooded = plans(client, plan_url, deadline).await?;
+    let flooded = plans(client, plan_url, deadline, pace).await?;
     for f in flooders {
         f.await??;
     }
-    let seconds = DURATION.as_secs_f64();
+    let per_second =
+        |slot: usize| counts[slot].load(Ordering::Relaxed) as f64 / DURATION.as_secs_f64();
     let ratio = flooded.p99.as_secs_f64() / alone.p99.as_secs_f64().max(1e-9);
     println!(
-        "flood: cancel plan p99 {:.2?} alone, {:.2?} while {CONCURRENCY} clients flood /events \
-         ({:.0} req/s accepted, {:.0} req/s answered 503 + Retry-After); plans answered: {} \
-         alone, {} flooded ({} of them 503 + Retry-After)",
+        "flood, {label}: cancel plan p99 {:.2?} alone, {:.2?} under the flood (/events: {:.0} \
+         req/s accepted, {:.0}/s 503 + Retry-After, {:.0}/s 429); plans answered {} alone, {} \
+         flooded ({} of them 503 + Retry-After)",
         alone.p99,
         flooded.p99,
-        accepted.load(Ordering::Relaxed) as f64 / seconds,
-        busy.load(Ordering::Relaxed) as f64 / seconds,
+        per_second(0),
+        per_second(1),
+        per_second(2),
         alone.answered,
         flooded.answered,
         flooded.busy,
     );
     println!(
-        "flood / alone p99:   {ratio:.2}x (goal < 3x, or a clean 503 with Retry-After) {}",
+        "flood / alone p99 ({label}): {ratio:.2}x (goal < 3x, or a clean 503 with Retry-After) {}",
         if ratio < 3.0 || flooded.busy > 0 {
             "ok"
         } else {
@@ -342,11 +382,19 @@ struct Plans {
     busy: u64,
 }
 
-async fn plans(client: &reqwest::Client, url: &str, deadline: Instant) -> anyhow::Result<Plans> {
+async fn plans(
+    client: &reqwest::Client,
+    url: &str,
+    deadline: Instant,
+    pace: Option<Duration>,
+) -> anyhow::Result<Plans> {
     let customer = Customer::new("cus_flood_plan", "pro", 4900, 1_600_000_000);
     let body = json!({ "customer": customer, "locales": ["en"] });
     let (mut latencies, mut busy) = (Vec::new(), 0);
     while Instant::now() < deadline {
+        if let Some(pace) = pace {
+            tokio::time::sleep(pace).await;
+        }
         let t = Instant::now();
         let r = client.post(url).json(&body).send().await?;
         let status = r.status();

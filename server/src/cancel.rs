@@ -23,6 +23,10 @@ pub async fn customer_variants(
     customer: &Customer,
 ) -> Result<(Vec<(String, String, bool)>, Vec<(String, String)>), ApiError> {
     let (app_id, live) = (app.record.id.as_str(), mode.is_live());
+    if !app.config.experiments.iter().any(|e| e.active) {
+        // Nothing to be exposed to: no read, so a plan costs one query (the ledger).
+        return Ok((Vec::new(), Vec::new()));
+    }
     state.settle_for(app_id, live, &customer.id).await;
     let recorded = state
         .inner

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use axum::Extension;
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use holdfast_core::config::{AppConfig, Problem};
 use serde::Serialize;
 
@@ -75,6 +76,7 @@ pub async fn get(Extension(app): Extension<Arc<LoadedApp>>) -> Json<CurrentConfi
     responses(
         (status = 200, description = "Accepted as a new version; warnings listed", body = CurrentConfig),
         (status = 401, description = "Missing or wrong key", body = crate::error::ErrorResponse),
+        (status = 409, description = "`experiment_running`: the change moves a running experiment's split; `field` names it", body = crate::error::ErrorResponse),
         (status = 422, description = "`invalid_config` with every problem's path", body = crate::error::ErrorResponse),
     )
 )]
@@ -83,17 +85,30 @@ pub async fn put(
     Extension(app): Extension<Arc<LoadedApp>>,
     Json(config): Json<AppConfig>,
 ) -> Result<Json<CurrentConfig>, ApiError> {
-    save(&state, &app.record.id, config).await
+    save(&state, &app, config).await
 }
 
-async fn save(
+/// Makes `config` the app's config as a new version: validated by core, and refused with 409
+/// when it changes the split of a running experiment (which would bias its results). Every config
+/// change goes through here: a PUT, a restore, and an experiment's start, stop and ship.
+pub(crate) async fn save(
     state: &AppState,
-    app_id: &str,
+    app: &LoadedApp,
     config: AppConfig,
 ) -> Result<Json<CurrentConfig>, ApiError> {
+    let app_id = app.record.id.as_str();
     let validation = config.validate();
     if !validation.is_ok() {
         return Err(ApiError::invalid_config(validation.errors));
+    }
+    let running = holdfast_core::experiment::split_changes(&app.config, &config);
+    if let Some(first) = running.first() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "experiment_running",
+            format!("{}: {}", first.path, first.message),
+        )
+        .field(first.path.clone()));
     }
     let json = serde_json::to_string(&config).map_err(anyhow::Error::from)?;
     let version = state
@@ -159,6 +174,7 @@ pub async fn versions(
     ),
     responses(
         (status = 200, description = "Restored as a new version", body = CurrentConfig),
+        (status = 409, description = "`experiment_running`: the version would move a running experiment's split", body = crate::error::ErrorResponse),
         (status = 400, description = "Version is not a number", body = crate::error::ErrorResponse),
         (status = 404, description = "No such version", body = crate::error::ErrorResponse),
     )
@@ -185,5 +201,5 @@ pub async fn restore(
             .field("version")
         })?;
     let config: AppConfig = serde_json::from_str(&json).map_err(anyhow::Error::from)?;
-    save(&state, &app.record.id, config).await
+    save(&state, &app, config).await
 }

@@ -116,3 +116,113 @@ pub async fn get(
         crate::clock::now(),
     )))
 }
+
+/// The experiment named in the path, or 404.
+fn find(app: &LoadedApp, key: &str) -> Result<usize, ApiError> {
+    app.config
+        .experiments
+        .iter()
+        .position(|x| x.key == key)
+        .ok_or_else(|| {
+            ApiError::not_found(
+                "no_such_experiment",
+                format!("{key:?} is not an experiment of this app's config"),
+            )
+        })
+}
+
+/// Starts (or restarts) an experiment: it assigns customers again. A restart gets a new seed, so
+/// the rerun's split owes nothing to the stopped run's.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/apps/{app_id}/experiments/{key}/start",
+    tag = "admin",
+    security(("admin_key" = [])),
+    params(
+        ("app_id" = String, Path, description = "Public app id"),
+        ("key" = String, Path, description = "The experiment's key"),
+    ),
+    responses(
+        (status = 200, description = "Running, in a new config version", body = crate::routes::admin_config::CurrentConfig),
+        (status = 404, description = "No such experiment", body = crate::error::ErrorResponse),
+    )
+)]
+pub async fn start(
+    State(state): State<AppState>,
+    Extension(app): Extension<Arc<LoadedApp>>,
+    Path((_, key)): Path<(String, String)>,
+) -> Result<Json<crate::routes::admin_config::CurrentConfig>, ApiError> {
+    let i = find(&app, &key)?;
+    let mut config = app.config.clone();
+    let x = &mut config.experiments[i];
+    if !x.active {
+        x.active = true;
+        x.seed = Some(format!("{key}@{}", app.record.config_version + 1));
+    }
+    crate::routes::admin_config::save(&state, &app, config).await
+}
+
+/// Stops an experiment: nobody is assigned or exposed any more; its report stays readable.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/apps/{app_id}/experiments/{key}/stop",
+    tag = "admin",
+    security(("admin_key" = [])),
+    params(
+        ("app_id" = String, Path, description = "Public app id"),
+        ("key" = String, Path, description = "The experiment's key"),
+    ),
+    responses(
+        (status = 200, description = "Stopped, in a new config version", body = crate::routes::admin_config::CurrentConfig),
+        (status = 404, description = "No such experiment", body = crate::error::ErrorResponse),
+    )
+)]
+pub async fn stop(
+    State(state): State<AppState>,
+    Extension(app): Extension<Arc<LoadedApp>>,
+    Path((_, key)): Path<(String, String)>,
+) -> Result<Json<crate::routes::admin_config::CurrentConfig>, ApiError> {
+    let i = find(&app, &key)?;
+    let mut config = app.config.clone();
+    config.experiments[i].active = false;
+    crate::routes::admin_config::save(&state, &app, config).await
+}
+
+/// What to ship.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Ship {
+    /// The winning variant's key.
+    #[schema(min_length = 1, max_length = 128)]
+    pub variant: String,
+}
+
+/// Ships a variant: its rules apply to everyone from the new config version on, the other
+/// variants' rules go, and the experiment leaves the config (restore the previous version to undo).
+#[utoipa::path(
+    post,
+    path = "/v1/admin/apps/{app_id}/experiments/{key}/ship",
+    tag = "admin",
+    security(("admin_key" = [])),
+    params(
+        ("app_id" = String, Path, description = "Public app id"),
+        ("key" = String, Path, description = "The experiment's key"),
+    ),
+    request_body = Ship,
+    responses(
+        (status = 200, description = "Shipped, in a new config version", body = crate::routes::admin_config::CurrentConfig),
+        (status = 404, description = "No such experiment", body = crate::error::ErrorResponse),
+        (status = 422, description = "No such variant, or a holdout; `field` names it", body = crate::error::ErrorResponse),
+    )
+)]
+pub async fn ship(
+    State(state): State<AppState>,
+    Extension(app): Extension<Arc<LoadedApp>>,
+    Path((_, key)): Path<(String, String)>,
+    Json(body): Json<Ship>,
+) -> Result<Json<crate::routes::admin_config::CurrentConfig>, ApiError> {
+    find(&app, &key)?;
+    let config = holdfast_core::experiment::ship(&app.config, &key, &body.variant)
+        .map_err(|p| ApiError::invalid(p.path, p.message))?;
+    crate::routes::admin_config::save(&state, &app, config).await
+}

@@ -139,6 +139,18 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/v1/admin/apps/{app_id}/experiments/{key}/report",
             get(experiments::get),
         )
+        .route(
+            "/v1/admin/apps/{app_id}/experiments/{key}/start",
+            post(experiments::start),
+        )
+        .route(
+            "/v1/admin/apps/{app_id}/experiments/{key}/stop",
+            post(experiments::stop),
+        )
+        .route(
+            "/v1/admin/apps/{app_id}/experiments/{key}/ship",
+            post(experiments::ship),
+        )
         .route("/v1/admin/apps/{app_id}/audit", get(audit::export))
         .route("/v1/admin/apps/{app_id}/evidence", get(audit::evidence))
         .route("/v1/admin/apps/{app_id}/prompts/stats", get(prompts::stats))

@@ -221,3 +221,136 @@ async fn experiments_are_listed_and_a_report_refuses_what_it_cannot_answer() {
     let (status, _) = report(&app, "?mode=live").await;
     assert_eq!(status, 403, "a test key reads test data only");
 }
+
+async fn admin_post(app: &TestApp, path: &str, body: Value) -> (u16, Value) {
+    json_of(
+        app.admin(Method::POST, TEST_APP, path)
+            .json(&body)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_running_split_is_frozen_and_shipping_writes_the_winner_in() {
+    let app = spawn_app().await;
+    let mut config = config();
+    assert_eq!(app.put_config(TEST_APP, &config).await.status(), 200);
+
+    // Moving weights while it runs would bias it: refused, naming the field.
+    config["experiments"][0]["variants"][0]["weight"] = json!(0.35);
+    config["experiments"][0]["variants"][1]["weight"] = json!(0.55);
+    let (status, body) = json_of(app.put_config(TEST_APP, &config).await).await;
+    assert_eq!(
+        (status, &body["error"]["code"], &body["error"]["field"]),
+        (
+            409,
+            &json!("experiment_running"),
+            &json!("experiments[0].variants")
+        ),
+        "{body}"
+    );
+
+    // Stopped, it may change; started again, it gets a new seed.
+    let (status, body) = admin_post(&app, &format!("/experiments/{KEY}/stop"), json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["config"]["experiments"][0]["active"], false);
+    config["experiments"][0]["active"] = json!(false);
+    assert_eq!(app.put_config(TEST_APP, &config).await.status(), 200);
+    let (status, body) = admin_post(&app, &format!("/experiments/{KEY}/start"), json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    let version = body["version"].as_i64().unwrap();
+    assert_eq!(body["config"]["experiments"][0]["active"], true);
+    assert_eq!(
+        body["config"]["experiments"][0]["seed"],
+        json!(format!("{KEY}@{version}")),
+        "a rerun is split afresh"
+    );
+    assert_eq!(
+        body["config"]["experiments"][0]["variants"][0]["weight"],
+        json!(0.35)
+    );
+
+    // Refusals name what is wrong.
+    let (status, body) = admin_post(
+        &app,
+        &format!("/experiments/{KEY}/ship"),
+        json!({ "variant": "holdout" }),
+    )
+    .await;
+    assert_eq!(
+        (status, &body["error"]["field"]),
+        (422, &json!("variant")),
+        "{body}"
+    );
+    let (status, body) = admin_post(
+        &app,
+        &format!("/experiments/{KEY}/ship"),
+        json!({ "variant": "bigger" }),
+    )
+    .await;
+    assert_eq!(
+        (status, &body["error"]["field"]),
+        (422, &json!("variant")),
+        "{body}"
+    );
+    let (status, body) = admin_post(
+        &app,
+        "/experiments/nope/ship",
+        json!({ "variant": "deeper" }),
+    )
+    .await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (404, &json!("no_such_experiment"))
+    );
+
+    // Shipping writes the winner's rule in for everyone, as a new config version.
+    let (status, body) = admin_post(
+        &app,
+        &format!("/experiments/{KEY}/ship"),
+        json!({ "variant": "deeper" }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["version"].as_i64().unwrap(), version + 1);
+    assert_eq!(body["config"]["experiments"], json!([]));
+    let rule = body["config"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == "too_expensive_deeper")
+        .unwrap();
+    assert!(
+        rule.get("when").is_none(),
+        "no variant condition left: {rule}"
+    );
+    // Every customer now gets the 30% offer for "too expensive".
+    let plan = json_of(
+        app.post(&format!("/v1/apps/{TEST_APP}/cancel-plan"))
+            .header("origin", crate::helpers::ORIGIN)
+            .json(&json!({ "customer": customer(&format!("cus_after_{}", uuid())) }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+    .1;
+    let offers = plan["offers"].as_array().unwrap();
+    let te = offers
+        .iter()
+        .find(|o| o["reason"] == "too_expensive")
+        .unwrap();
+    assert_eq!(te["offers"][0]["id"], "discount_30", "{te}");
+    // And the version before the ship can be restored.
+    let (status, body) = admin_post(
+        &app,
+        &format!("/config/versions/{version}/restore"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["config"]["experiments"][0]["key"], KEY);
+}

@@ -147,9 +147,26 @@ async fn the_first_exposure_is_sticky_when_the_experiment_changes() {
     assert_eq!(app.put_config(TEST_APP, &config).await.status(), 200);
     let first = acceptance("cus_1", Some("too_expensive"), "discount_25");
     assert_eq!(app.accept(TEST_APP, &first).await.status(), 200);
-    // Everyone would now be in the holdout, but cus_1 was exposed to control first.
+    // Everyone would now be in the holdout, but cus_1 was exposed to control first. (A running
+    // split is frozen: the change is made stopped, then the experiment restarts.)
     config["experiments"] = experiment(1.0);
+    assert_eq!(
+        app.put_config(TEST_APP, &config).await.status(),
+        409,
+        "not while it runs"
+    );
+    config["experiments"][0]["active"] = json!(false);
     assert_eq!(app.put_config(TEST_APP, &config).await.status(), 200);
+    let r = app
+        .admin(
+            reqwest::Method::POST,
+            TEST_APP,
+            "/experiments/offer_test/start",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
     let later = acceptance("cus_1", Some("technical_issues"), "escalate_support");
     assert_eq!(
         app.accept(TEST_APP, &later).await.status(),
