@@ -39,12 +39,22 @@ pub enum ReportMetric {
     Retained30d,
     /// Exposed customers who upgraded (a lifecycle event) within 30 days of their first exposure.
     PromptConversion,
+    /// Per exposed customer, in cents: the revenue kept over the 90 days after exposure (MRR for
+    /// each month still subscribed, churn as for `retained_30d`) less what their accepted offers
+    /// cost. A revenue metric (mean and variance): a deep discount that only delays churn loses
+    /// to a smaller one that keeps customers. Customers exposed less than 90 days ago are pending.
+    #[serde(rename = "net_revenue_90d")]
+    NetRevenue90d,
 }
 
 impl ReportMetric {
-    /// Whether the metric needs 30 days after exposure before a customer counts.
-    fn windowed(self) -> bool {
-        !matches!(self, Self::SaveRate)
+    /// How long after exposure a customer must be before they count (0: at once).
+    fn window(self) -> i64 {
+        match self {
+            Self::SaveRate => 0,
+            Self::Retained30d | Self::PromptConversion => WINDOW,
+            Self::NetRevenue90d => 3 * WINDOW,
+        }
     }
 }
 
@@ -55,9 +65,9 @@ pub struct ArmReport {
     /// control, the first arm that is not a holdout.
     #[serde(flatten)]
     pub result: ArmResult,
-    /// Units that converted (for this rate metric).
+    /// Units that converted (a rate metric; 0 for a revenue metric).
     pub conversions: u64,
-    /// conversions / units.
+    /// conversions / units, or for a revenue metric the mean per customer in cents.
     pub rate: Option<f64>,
     /// Against the holdout, when the experiment has one: `{ absolute, relative }`.
     pub lift_vs_holdout: Option<Lift>,
@@ -133,27 +143,37 @@ pub fn report(
         .map(|e| (e.customer_id.as_str(), (e.variant.as_str(), e.at)))
         .collect();
     let converted = conversions(metric, facts, &first);
-    let mut units: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
+    let revenue = (metric == ReportMetric::NetRevenue90d).then(|| net_revenue(facts, &first));
+    // Per variant: units, conversions, and the sum and sum of squares of a revenue metric.
+    let mut units: BTreeMap<&str, (u64, u64, f64, f64)> = BTreeMap::new();
     let mut pending = 0;
     for (customer, (variant, at)) in &first {
-        if metric.windowed() && *at > now - WINDOW {
+        if *at > now - metric.window() {
             pending += 1;
             continue;
         }
         let entry = units.entry(variant).or_default();
         entry.0 += 1;
         entry.1 += u64::from(converted.contains(customer));
+        if let Some(value) = revenue.as_ref().and_then(|r| r.get(customer)) {
+            entry.2 += value;
+            entry.3 += value * value;
+        }
     }
     let arms: Vec<ArmData> = experiment
         .variants
         .iter()
         .map(|v| {
-            let (n, c) = units.get(v.key.as_str()).copied().unwrap_or_default();
+            let (n, c, sum, sum_squares) = units.get(v.key.as_str()).copied().unwrap_or_default();
             ArmData {
                 key: v.key.clone(),
                 holdout: v.holdout,
                 units: n,
-                metric: Metric::Proportion { conversions: c },
+                metric: if revenue.is_some() {
+                    Metric::Mean { sum, sum_squares }
+                } else {
+                    Metric::Proportion { conversions: c }
+                },
             }
         })
         .collect();
@@ -164,11 +184,11 @@ pub fn report(
     let compared: Vec<ArmData> = arms.iter().filter(|a| !a.holdout).cloned().collect();
     let progress = data_progress(&compared, &options.minimum);
     (analysis.enough_data, analysis.progress) = (progress.enough_data, progress.progress);
+    // The rate of a rate metric, the mean (cents per customer) of a revenue metric.
     let rate = |a: &ArmData| match a.metric {
-        Metric::Proportion { conversions } if a.units > 0 => {
-            Some(conversions as f64 / a.units as f64)
-        }
-        _ => None,
+        _ if a.units == 0 => None,
+        Metric::Proportion { conversions } => Some(conversions as f64 / a.units as f64),
+        Metric::Mean { sum, .. } => Some(sum / a.units as f64),
     };
     let holdout_rate = arms.iter().find(|a| a.holdout).and_then(rate);
     let variants: Vec<ArmReport> = arms
@@ -259,48 +279,88 @@ fn conversions<'a>(
             .map(|l| l.customer_id.as_str())
             .collect(),
         ReportMetric::Retained30d => {
-            // Per customer, the status changes inside the window, in time order: churn (a
-            // cancellation's effective day, a churned event) and undo (resumed, upgraded).
-            let mut changes: HashMap<&str, Vec<(i64, bool)>> = HashMap::new();
-            for o in &facts.outcomes {
-                if o.outcome == "cancelled"
-                    && let Some(day) = o.effective_date.as_deref().and_then(day_start)
-                {
-                    changes
-                        .entry(o.customer_id.as_str())
-                        .or_default()
-                        .push((day.max(o.recorded_at), true));
-                }
-            }
-            for l in &facts.lifecycle {
-                let churn = match l.kind.as_str() {
-                    "churned" => true,
-                    "resumed" | "upgraded" => false,
-                    _ => continue,
-                };
-                changes
-                    .entry(l.customer_id.as_str())
-                    .or_default()
-                    .push((l.at, churn));
-            }
+            let churned = churns(facts, first, WINDOW);
             first
-                .iter()
-                .filter(|(customer, (_, at))| {
-                    let mut churned = false;
-                    if let Some(list) = changes.get_mut(**customer) {
-                        list.sort_unstable();
-                        for (when, churn) in list.iter() {
-                            if *when <= at + WINDOW {
-                                churned = *churn;
-                            }
-                        }
-                    }
-                    !churned
-                })
-                .map(|(customer, _)| *customer)
+                .keys()
+                .filter(|c| !churned.contains_key(*c))
+                .copied()
                 .collect()
         }
+        // A revenue metric has no conversions.
+        ReportMetric::NetRevenue90d => HashSet::new(),
     }
+}
+
+/// When each exposed customer churned for good, if they did: the effective day of a recorded
+/// cancellation or a `churned` event, unless a later `resumed` or `upgraded` undid it.
+fn churns<'a>(
+    facts: &'a ExperimentFacts,
+    first: &HashMap<&'a str, (&'a str, i64)>,
+    window: i64,
+) -> HashMap<&'a str, i64> {
+    let mut changes: HashMap<&str, Vec<(i64, bool)>> = HashMap::new();
+    for o in &facts.outcomes {
+        if o.outcome == "cancelled"
+            && let Some(day) = o.effective_date.as_deref().and_then(day_start)
+        {
+            changes
+                .entry(o.customer_id.as_str())
+                .or_default()
+                .push((day.max(o.recorded_at), true));
+        }
+    }
+    for l in &facts.lifecycle {
+        let churn = match l.kind.as_str() {
+            "churned" => true,
+            "resumed" | "upgraded" => false,
+            _ => continue,
+        };
+        changes
+            .entry(l.customer_id.as_str())
+            .or_default()
+            .push((l.at, churn));
+    }
+    let mut churned = HashMap::new();
+    for (customer, list) in &mut changes {
+        let Some((_, at)) = first.get(customer) else {
+            continue;
+        };
+        list.sort_unstable();
+        let mut since = None;
+        for (when, churn) in list.iter().filter(|(when, _)| *when <= at + window) {
+            since = churn.then_some(*when);
+        }
+        if let Some(when) = since {
+            churned.insert(*customer, when);
+        }
+    }
+    churned
+}
+
+/// Net revenue kept over 90 days per exposed customer, in cents: MRR for the months subscribed
+/// inside the window, less what their accepted offers cost.
+fn net_revenue<'a>(
+    facts: &'a ExperimentFacts,
+    first: &HashMap<&'a str, (&'a str, i64)>,
+) -> HashMap<&'a str, f64> {
+    let window = 3 * WINDOW;
+    let churned = churns(facts, first, window);
+    let money: HashMap<&str, (i64, i64)> = facts
+        .revenue
+        .iter()
+        .map(|(c, mrr, cost)| (c.as_str(), (*mrr, *cost)))
+        .collect();
+    first
+        .iter()
+        .map(|(customer, (_, at))| {
+            let (mrr, cost) = money.get(customer).copied().unwrap_or_default();
+            let end = churned
+                .get(customer)
+                .map_or(at + window, |c| (*c).min(at + window));
+            let months = (end - at).max(0) as f64 / WINDOW as f64;
+            (*customer, mrr as f64 * months - cost as f64)
+        })
+        .collect()
 }
 
 /// The first second of a `YYYY-MM-DD` day, UTC.
@@ -510,6 +570,35 @@ mod tests {
             (early.pending_units, early.variants[0].result.units),
             (4, 0)
         );
+    }
+
+    #[test]
+    fn net_revenue_counts_months_kept_less_the_offers_cost() {
+        let day = DAY;
+        let mut f = facts(&[("a", 2, 0), ("b", 2, 0)], 0);
+        for c in ["a0", "a1", "b0", "b1"] {
+            let cost = if c.starts_with('b') { 500 } else { 0 };
+            f.revenue.push((c.into(), 1000, cost));
+        }
+        // a0 and a1 cancel, effective on day 30: one month kept each.
+        for c in ["a0", "a1"] {
+            f.outcomes.push(ExposedOutcome {
+                customer_id: c.into(),
+                outcome: "cancelled".into(),
+                effective_date: Some("1970-01-31".into()),
+                recorded_at: day,
+            });
+        }
+        let r = report(&experiment(), ReportMetric::NetRevenue90d, &f, 91 * day);
+        let means: Vec<Option<f64>> = r.variants.iter().map(|v| v.rate).collect();
+        assert_eq!(
+            means,
+            [Some(1000.0), Some(2500.0)],
+            "a: one month; b: three less 500"
+        );
+        assert_eq!(r.variants[1].result.uplift, Some(1.5));
+        let early = report(&experiment(), ReportMetric::NetRevenue90d, &f, 89 * day);
+        assert_eq!(early.pending_units, 4, "90 days must pass");
     }
 
     #[test]

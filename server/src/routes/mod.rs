@@ -133,7 +133,11 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/v1/admin/apps/{app_id}/stats", get(stats::get))
         .route(
             "/v1/admin/apps/{app_id}/experiments",
-            get(experiments::list),
+            get(experiments::list).post(experiments::create),
+        )
+        .route(
+            "/v1/admin/apps/{app_id}/preview",
+            post(experiments::preview),
         )
         .route(
             "/v1/admin/apps/{app_id}/experiments/{key}/report",

@@ -54,11 +54,36 @@ pub struct ExperimentFacts {
     /// `(customer, variant)` of each of their cancel sessions credited to another variant of the
     /// experiment than the first exposure's: multiple exposures, a health problem.
     pub crossed: Vec<(String, String)>,
+    /// `(customer, MRR in cents, what their accepted offers cost)` from their cancel sessions
+    /// since the day before exposure, for the revenue metric.
+    pub revenue: Vec<(String, i64, i64)>,
+}
+
+/// What the growth team wrote about an experiment it created through the API.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExperimentNote {
+    /// The experiment.
+    pub key: String,
+    /// What it expects and why.
+    pub hypothesis: String,
+    /// The metric its report defaults to (`save_rate`, `net_revenue_90d`, ...).
+    pub primary_metric: String,
+    /// The smallest relative effect worth detecting (0.05: 5%).
+    pub minimum_detectable_effect: Option<f64>,
+    /// When it was created, Unix seconds.
+    pub created_at: i64,
 }
 
 /// The experiment use cases; a supertrait of [`super::Store`].
 #[async_trait]
 pub trait ExperimentStore: Send + Sync {
+    /// Keeps an experiment's note, replacing an earlier one of the same key.
+    async fn save_experiment_note(&self, app_id: &str, note: &ExperimentNote)
+    -> anyhow::Result<()>;
+
+    /// The app's experiment notes.
+    async fn experiment_notes(&self, app_id: &str) -> anyhow::Result<Vec<ExperimentNote>>;
+
     /// The facts of one experiment's report, read after the fold settled.
     async fn experiment_facts(
         &self,
@@ -73,6 +98,55 @@ macro_rules! impl_experiment_store {
     ($store:ty) => {
         #[async_trait::async_trait]
         impl $crate::storage::experiments::ExperimentStore for $store {
+            async fn save_experiment_note(
+                &self,
+                app_id: &str,
+                note: &$crate::storage::experiments::ExperimentNote,
+            ) -> anyhow::Result<()> {
+                sqlx::query(
+                    "INSERT INTO experiment_notes (app_id, key, hypothesis, primary_metric, \
+                     minimum_detectable_effect, created_at) VALUES ($1, $2, $3, $4, $5, $6) \
+                     ON CONFLICT (app_id, key) DO UPDATE SET hypothesis = excluded.hypothesis, \
+                     primary_metric = excluded.primary_metric, \
+                     minimum_detectable_effect = excluded.minimum_detectable_effect, \
+                     created_at = excluded.created_at",
+                )
+                .bind(app_id)
+                .bind(&note.key)
+                .bind(&note.hypothesis)
+                .bind(&note.primary_metric)
+                .bind(note.minimum_detectable_effect)
+                .bind(note.created_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn experiment_notes(
+                &self,
+                app_id: &str,
+            ) -> anyhow::Result<Vec<$crate::storage::experiments::ExperimentNote>> {
+                let rows: Vec<(String, String, String, Option<f64>, i64)> = sqlx::query_as(
+                    "SELECT key, hypothesis, primary_metric, minimum_detectable_effect, created_at \
+                     FROM experiment_notes WHERE app_id = $1 ORDER BY key",
+                )
+                .bind(app_id)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(key, hypothesis, primary_metric, minimum_detectable_effect, created_at)| {
+                        $crate::storage::experiments::ExperimentNote {
+                            key,
+                            hypothesis,
+                            primary_metric,
+                            minimum_detectable_effect,
+                            created_at,
+                        }
+                    })
+                    .collect())
+            }
+
             async fn experiment_facts(
                 &self,
                 app_id: &str,
@@ -130,6 +204,19 @@ macro_rules! impl_experiment_store {
                 .bind(format!("{}:%", experiment.replace('%', "\\%").replace('_', "\\_")))
                 .fetch_all(&self.pool)
                 .await?;
+                let revenue: Vec<(String, i64, i64)> = sqlx::query_as(
+                    "SELECT s.customer_id, MAX(s.mrr_cents), \
+                     CAST(COALESCE(SUM(CASE WHEN s.saved = 1 THEN s.offer_cost_cents ELSE 0 END), 0) AS BIGINT) \
+                     FROM exposures e JOIN sessions s ON s.app_id = e.app_id AND s.live = e.live \
+                     AND s.customer_id = e.customer_id AND s.started_at >= e.at - 86400 \
+                     WHERE e.app_id = $1 AND e.live = $2 AND e.experiment = $3 \
+                     GROUP BY s.customer_id",
+                )
+                .bind(app_id)
+                .bind(live)
+                .bind(experiment)
+                .fetch_all(&self.pool)
+                .await?;
                 Ok(ExperimentFacts {
                     exposures: exposures
                         .into_iter()
@@ -159,6 +246,7 @@ macro_rules! impl_experiment_store {
                         })
                         .collect(),
                     crossed,
+                    revenue,
                 })
             }
         }

@@ -6,7 +6,7 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
 /// PostgreSQL's migrations, applied in order, each once.
-const MIGRATIONS: [(i64, &str); 12] = [
+const MIGRATIONS: [(i64, &str); 13] = [
     (1, include_str!("../../migrations/postgres/0001_schema.sql")),
     (
         2,
@@ -48,6 +48,10 @@ const MIGRATIONS: [(i64, &str); 12] = [
     (
         12,
         include_str!("../../migrations/postgres/0012_exposures_by_experiment.sql"),
+    ),
+    (
+        13,
+        include_str!("../../migrations/postgres/0013_experiment_notes.sql"),
     ),
 ];
 

@@ -21,7 +21,7 @@ use sqlx::{ConnectOptions, Connection, SqliteConnection, SqlitePool};
 use super::filelog::FileLog;
 
 /// SQLite's migrations, applied in order, each once.
-const MIGRATIONS: [(i64, &str); 13] = [
+const MIGRATIONS: [(i64, &str); 14] = [
     (1, include_str!("../../migrations/sqlite/0001_apps.sql")),
     (2, include_str!("../../migrations/sqlite/0002_outcomes.sql")),
     (3, include_str!("../../migrations/sqlite/0003_prompts.sql")),
@@ -55,6 +55,10 @@ const MIGRATIONS: [(i64, &str); 13] = [
     (
         13,
         include_str!("../../migrations/sqlite/0013_exposures_by_experiment.sql"),
+    ),
+    (
+        14,
+        include_str!("../../migrations/sqlite/0014_experiment_notes.sql"),
     ),
 ];
 

@@ -354,3 +354,186 @@ async fn a_running_split_is_frozen_and_shipping_writes_the_winner_in() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["config"]["experiments"][0]["key"], KEY);
 }
+
+#[tokio::test]
+async fn the_preview_says_which_variant_and_offer_and_why_and_records_nothing() {
+    let app = spawn_app().await;
+    let config = config();
+    assert_eq!(app.put_config(TEST_APP, &config).await.status(), 200);
+    let experiment: Experiment = serde_json::from_value(config["experiments"][0].clone()).unwrap();
+    // A customer in the control arm, and one in the holdout.
+    let in_arm = |arm: &str| {
+        (0..)
+            .map(|i| format!("cus_preview_{i}"))
+            .find(|id| assign(&experiment, id).unwrap().variant.key == arm)
+            .unwrap()
+    };
+    let (control, holdout) = (in_arm("control"), in_arm("holdout"));
+
+    let (status, body) = admin_post(
+        &app,
+        "/preview",
+        json!({ "customer": customer(&control), "reason": "too_expensive" }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["variants"][0],
+        json!({ "experiment": KEY, "variant": "control", "holdout": false, "sticky": false })
+    );
+    assert_eq!(
+        (&body["rule"], &body["offers"][0]["id"]),
+        (&json!("too_expensive"), &json!("discount_25"))
+    );
+    assert_eq!(
+        body["profile"], "minnesota",
+        "no place known: the strictest enabled profile"
+    );
+    assert_eq!(body["profile_basis"], "default");
+
+    let (status, body) = admin_post(
+        &app,
+        "/preview",
+        json!({ "customer": customer(&holdout), "reason": "too_expensive" }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (&body["rule"], &body["offers"]),
+        (&json!("holdout"), &json!([]))
+    );
+
+    // Once the control customer accepted the discount, the cooldown leaves it out, and says so.
+    let s = uuid();
+    let t = now() * 1000;
+    app.play(
+        TEST_APP,
+        &json!({ "customer": customer(&control), "events": [
+            event("flow_started", &s, t, json!({})),
+            event("reason_selected", &s, t + 1, json!({ "reason": "too_expensive" })),
+            event("offer_shown", &s, t + 2, json!({ "offer_id": "discount_25" })),
+            event("offer_accepted", &s, t + 3, json!({ "offer_id": "discount_25" })),
+        ]}),
+    )
+    .await;
+    let (status, body) = admin_post(
+        &app,
+        "/preview",
+        json!({ "customer": customer(&control), "reason": "too_expensive" }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["variants"][0]["sticky"], true,
+        "exposed when the offer was shown"
+    );
+    assert_eq!(body["ledger"][0][0], "discount");
+    assert_eq!(body["skipped"][0]["offer_id"], "discount_25", "{body}");
+    assert!(
+        body["skipped"][0]["why"]
+            .as_str()
+            .unwrap()
+            .contains("recently"),
+        "{body}"
+    );
+
+    let (status, body) = admin_post(
+        &app,
+        "/preview",
+        json!({ "customer": customer(&control), "reason": "bored" }),
+    )
+    .await;
+    assert_eq!((status, &body["error"]["field"]), (422, &json!("reason")));
+    // The preview exposed nobody: the holdout customer has no exposure, so no unit.
+    let (_, report) = report(&app, "").await;
+    let holdout_units = report["variants"][2]["units"].as_u64().unwrap();
+    assert_eq!(holdout_units, 0, "{report}");
+}
+
+#[tokio::test]
+async fn an_experiment_is_created_stopped_with_a_rule_per_arm_and_its_note() {
+    let app = spawn_app().await;
+    let body = json!({
+        "key": "depth2",
+        "hypothesis": "A credit keeps price-sensitive customers better than a discount.",
+        "reason": "too_expensive",
+        "variants": [
+            { "key": "control", "weight": 0.5 },
+            { "key": "credit", "weight": 0.4, "offer": "credit_20" },
+            { "key": "holdout", "weight": 0.1, "holdout": true }
+        ],
+        "minimum_detectable_effect": 0.05
+    });
+    let (status, created) = admin_post(&app, "/experiments", body.clone()).await;
+    assert_eq!(status, 200, "{created}");
+    assert_eq!(
+        created["config"]["experiments"][0]["active"], false,
+        "created stopped"
+    );
+    assert_eq!(
+        created["config"]["rules"][0],
+        json!({ "id": "depth2__credit", "reasons": ["too_expensive"],
+                "when": [{ "variant": { "experiment": "depth2", "variant": "credit" } }],
+                "offer": "credit_20" }),
+        "the arm's rule comes first"
+    );
+    let (_, list) = json_of(
+        app.admin(Method::GET, TEST_APP, "/experiments")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let x = &list["experiments"][0];
+    assert_eq!(
+        (
+            &x["status"],
+            &x["primary_metric"],
+            &x["minimum_detectable_effect"]
+        ),
+        (&json!("stopped"), &json!("net_revenue_90d"), &json!(0.05))
+    );
+    assert!(x["hypothesis"].as_str().unwrap().starts_with("A credit"));
+    let (status, report) = json_of(
+        app.admin(Method::GET, TEST_APP, "/experiments/depth2/report")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, &report["metric"]),
+        (200, &json!("net_revenue_90d")),
+        "the primary metric by default"
+    );
+
+    let (status, again) = admin_post(&app, "/experiments", body.clone()).await;
+    assert_eq!(
+        (status, &again["error"]["code"]),
+        (409, &json!("experiment_exists"))
+    );
+    let mut bad = body.clone();
+    bad["key"] = json!("depth3");
+    bad["reason"] = json!("bored");
+    let (status, refused) = admin_post(&app, "/experiments", bad).await;
+    assert_eq!(
+        (status, &refused["error"]["field"]),
+        (422, &json!("reason"))
+    );
+    let mut bad = body.clone();
+    bad["key"] = json!("depth4");
+    bad["variants"][1]["offer"] = json!("free_lunch");
+    let (status, refused) = admin_post(&app, "/experiments", bad).await;
+    assert_eq!(
+        status, 422,
+        "core's validation refuses an unknown offer: {refused}"
+    );
+    let mut bad = body;
+    bad["key"] = json!("depth5");
+    bad["variants"][2]["offer"] = json!("credit_20");
+    let (status, refused) = admin_post(&app, "/experiments", bad).await;
+    assert_eq!(
+        (status, &refused["error"]["field"]),
+        (422, &json!("variants[2].offer"))
+    );
+}
