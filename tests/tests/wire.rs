@@ -39,3 +39,66 @@ async fn opening_the_cancel_flow_moves_at_most_50_kb_over_the_wire() -> anyhow::
     })
     .await
 }
+
+/// A host page that loads the loader and calls nothing: the loader is all it downloads (goal
+/// 1.5 KB over the wire), and events an earlier page left in the outbox are sent by the loader
+/// itself, without fetching any WebAssembly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_that_calls_nothing_downloads_the_loader_only_and_still_sends_the_outbox()
+-> anyhow::Result<()> {
+    let server = spawn_server().await?;
+    let url = server.url.clone();
+    with_browser(move |client| async move {
+        // Any page of the server's origin (an origin the demo app allows) stands for the host.
+        client.goto(&format!("{url}/healthz")).await?;
+        client
+            .execute(
+                "localStorage.setItem('holdfast:outbox:app_demo', JSON.stringify([{ customer: { id: 'cus_left_behind', plan: 'pro', mrr_cents: 4900, created_at: 1700000000 }, event: { id: crypto.randomUUID(), type: 'flow_started', at: Date.now(), session_id: crypto.randomUUID() } }]));
+                 const s = document.createElement('script');
+                 s.async = true; s.src = '/holdfast.js'; s.setAttribute('data-app', 'app_demo');
+                 document.head.append(s);",
+                vec![],
+            )
+            .await?;
+        // The loader sends the outbox at idle time and clears what the server took.
+        let mut left = serde_json::Value::Null;
+        for _ in 0..50 {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            left = client
+                .execute("return localStorage.getItem('holdfast:outbox:app_demo');", vec![])
+                .await?;
+            if left == serde_json::json!("[]") {
+                break;
+            }
+        }
+        anyhow::ensure!(left == serde_json::json!("[]"), "the outbox was sent and emptied: {left}");
+        // Settle: anything the page would fetch on idle has been fetched by now.
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let entries = client
+            .execute(
+                "return performance.getEntriesByType('resource')
+                    .filter(e => /holdfast|\\/v1\\//.test(e.name))
+                    .map(e => [e.name.replace(location.origin, ''), e.encodedBodySize, e.decodedBodySize]);",
+                vec![],
+            )
+            .await?;
+        let entries = entries.as_array().cloned().unwrap_or_default();
+        let mut downloaded = 0_u64;
+        for e in &entries {
+            let (name, encoded) = (e[0].as_str().unwrap_or_default(), e[1].as_u64().unwrap_or(0));
+            println!("  {name}: {encoded} bytes over the wire");
+            if !name.starts_with("/v1/") {
+                downloaded += encoded;
+            }
+            anyhow::ensure!(!name.ends_with(".wasm"), "no WebAssembly for a page that calls nothing: {name}");
+        }
+        println!("a page that calls nothing: {downloaded} bytes of Holdfast over the wire");
+        anyhow::ensure!(
+            entries.iter().any(|e| e[0].as_str().is_some_and(|n| n.ends_with("/events"))),
+            "the loader posted the outbox: {entries:?}"
+        );
+        anyhow::ensure!(downloaded <= 1_500, "{downloaded} bytes is over the 1.5 KB goal");
+        Ok(())
+    })
+    .await
+}

@@ -1,7 +1,8 @@
 /* Holdfast loader. One <script async src=".../holdfast.js" data-app="app_..."> tag in the host page.
    Defines window.Holdfast, queues every call made before its WebAssembly bundle is ready (none is
-   lost), fetches the cancel-flow bundle on idle or at the first call and the upgrade-prompt bundle
-   at the first usage or gate call, and never throws into the host page. */
+   lost), fetches the cancel-flow bundle at the first cancel call and the upgrade-prompt bundle at
+   the first usage or gate call (a page that calls nothing downloads nothing else), sends the
+   events an earlier page left in the outbox itself, and never throws into the host page. */
 (function (w, d) {
   "use strict";
   var s = d.currentScript || d.querySelector("script[data-app][src*='holdfast']");
@@ -11,8 +12,8 @@
   var token, cfg = Object.freeze({ app: s && s.getAttribute("data-app"), endpoint: (s && s.getAttribute("data-endpoint")) || base.replace(/\/$/, ""), get token() { return token; } });
   // The stub's queue, if the page made one (an element with id="Holdfast" is not a stub).
   var prev = w.Holdfast, queue = prev && Array.isArray(prev.q) ? prev.q : [];
-  // Two bundles, each fetched on its own intent: the cancel flow (also fetched on idle, so queued
-  // events leave the outbox) and the upgrade prompts. A bundle is { name, api, loading, queue }.
+  // Two bundles, each fetched on its own intent: the cancel flow and the upgrade prompts. A bundle
+  // is { name, api, loading, queue }.
   var cancelB = { name: "holdfast-widget" }, promptsB = { name: "holdfast-prompts" };
   function bundle(name) { return name === "cancel" ? cancelB : promptsB; }
   function load(b) {
@@ -53,5 +54,29 @@
   }
   w.Holdfast = { cancel: call("cancel"), usage: call("usage"), gate: call("gate"), identify: identify, ready: function () { return load(cancelB).then(function () { return !!cancelB.api; }); }, config: cfg };
   queue.forEach(enqueue);
-  (w.requestIdleCallback || function (f) { setTimeout(f, 1); })(function () { load(cancelB); });
+  // Events an earlier page left in the outbox ([{ customer, event }] in localStorage) go out from
+  // here, batch by batch, without WebAssembly; a loaded bundle's outbox takes over. Sent or
+  // refused for good (a 4xx but 408 and 429) leaves the outbox; the server drops duplicates.
+  var key = "holdfast:outbox:" + cfg.app;
+  function idOf(c) {
+    try { return typeof c === "string" ? JSON.parse(atob(c.split(".")[1].replace(/-/g, "+").replace(/_/g, "/"))).sub : c.id; } catch (e) { return c; }
+  }
+  function outbox() { try { var l = JSON.parse(localStorage.getItem(key)); return Array.isArray(l) ? l : []; } catch (e) { return []; } }
+  function flush() {
+    var l = outbox(), c = l[0] && l[0].customer, id = idOf(c), ev = [];
+    if (!c || cancelB.api || promptsB.api) return;
+    l.forEach(function (x) { if (idOf(x.customer) === id && ev.length < 100) ev.push(x.event); });
+    if (typeof token === "string" && idOf(token) === id && typeof c === "string") c = token;
+    var body = JSON.stringify({ customer: c, events: ev });
+    // keepalive (the request outlives a page left at once) takes bodies up to 64 KiB only.
+    fetch(cfg.endpoint + "/v1/apps/" + cfg.app + "/events", { method: "POST", keepalive: body.length < 6e4, headers: { "content-type": "application/json" }, body: body }).then(function (r) {
+      if (!r.ok && (r.status < 400 || r.status > 499 || r.status === 408 || r.status === 429)) return;
+      return (r.ok ? Promise.resolve({}) : r.json()).then(function (b) {
+        var m = /^events\[(\d+)\]/.exec(b.error && b.error.field || ""), gone = m ? [ev[+m[1]]] : ev;
+        localStorage.setItem(key, JSON.stringify(outbox().filter(function (x) { return !gone.some(function (g) { return g && x.event && g.id === x.event.id; }); })));
+        flush();
+      });
+    }).catch(function () {});
+  }
+  (w.requestIdleCallback || function (f) { setTimeout(f, 1); })(flush);
 })(window, document);

@@ -1,7 +1,7 @@
 //! # holdfast-widget
 //!
 //! The part of Holdfast that runs in the subscriber's browser. The host page loads a tiny loader
-//! (`holdfast.js`), which fetches this WebAssembly bundle on idle or at the first call; the bundle
+//! (`holdfast.js`), which fetches this WebAssembly bundle at the first cancel call; the bundle
 //! mounts its views inside an open Shadow DOM root on a host element appended to `body`, so the
 //! host's CSS cannot break the widget and the widget's CSS cannot leak into the host.
 //!
