@@ -2,7 +2,8 @@
 //!
 //! The flow is an enum, not a bag of booleans: [`Step`] alone says what the widget shows and
 //! whether the cancellation has happened yet, and every transition is an exhaustive `match` in one
-//! function, so the never-trapped guarantees (a cancel control on every step, cancel reachable in
+//! function, so the never-trapped guarantees (a cancel control on every step before the
+//! cancellation, cancel reachable in
 //! one step, closing is never a cancellation) are checked by the compiler and by property tests
 //! rather than by convention. The [`PolicyRules`] of the session's profile decide whether a survey
 //! or an offer appears at all; an event that makes no sense in a step leaves it unchanged.
@@ -205,9 +206,21 @@ impl Flow {
         self.offers_shown
     }
 
-    /// Whether the "Continue to cancel" control shows: on every step until the flow is done.
+    /// Whether the "Continue to cancel" control shows: on every step until the cancellation is
+    /// confirmed. After it (Minnesota's offer question and the offer shown on request) there is
+    /// nothing left to continue to, and every way out keeps the cancellation.
     pub fn cancel_control_visible(&self) -> bool {
-        !self.step.is_done()
+        !matches!(
+            self.step,
+            Step::OfferQuestion | Step::OfferAfterCancel | Step::Done(_)
+        )
+    }
+
+    /// Whether the separate "Continue to cancel" control shows: wherever the cancel control is
+    /// visible except the confirmation, whose own button is the cancel control. The widget and the
+    /// no-JavaScript page both ask this.
+    pub fn continue_control_shown(&self) -> bool {
+        matches!(self.step, Step::Survey | Step::Offer { .. })
     }
 
     /// Every step shown and whether the cancel control was visible on it, for the audit record.
@@ -688,13 +701,14 @@ mod tests {
         }
 
         #[test]
-        fn the_cancel_control_is_visible_on_every_step_until_done(
+        fn the_cancel_control_is_visible_on_every_step_until_the_cancellation(
             (profile, max, events) in any_session()
         ) {
+            let before = |step: &Step| matches!(step, Step::Survey | Step::Offer { .. } | Step::Confirm);
             let (flow, _) = play(profile, max, &events);
-            prop_assert_eq!(flow.cancel_control_visible(), !flow.step().is_done());
+            prop_assert_eq!(flow.cancel_control_visible(), before(flow.step()));
             for record in flow.history() {
-                prop_assert_eq!(record.cancel_control_visible, !record.step.is_done());
+                prop_assert_eq!(record.cancel_control_visible, before(&record.step));
             }
         }
 

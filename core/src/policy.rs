@@ -7,7 +7,8 @@
 //! audit record can state exactly which rules a session ran under.
 //!
 //! Some rules hold for every profile and so are not fields: the "Continue to cancel" control is
-//! visible on every step, and declining an offer is as easy and as prominent as accepting it.
+//! visible on every step until the cancellation is confirmed, and declining an offer is as easy and
+//! as prominent as accepting it.
 
 use serde::{Deserialize, Serialize};
 

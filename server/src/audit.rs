@@ -373,9 +373,21 @@ fn replay(rules: holdfast_core::policy::PolicyRules, trail: &[TrailEntry], enter
     }
 }
 
+/// The steps shown before the cancellation was confirmed: up to the confirmation step, or every
+/// step but the end when there was none. The cancel control must be visible on each of them.
+fn before_cancellation(steps: &[AuditStep]) -> &[AuditStep] {
+    match steps.iter().position(|s| s.step == "confirm") {
+        Some(i) => &steps[..=i],
+        None => {
+            let open = steps.iter().take_while(|s| s.step != "done").count();
+            &steps[..open]
+        }
+    }
+}
+
 /// The columns of the CSV export, in order.
 pub const CSV_HEADER: &str = "session_id,customer_id,started_at,plan,mrr_cents,variant,profile,\
-profile_basis,place,locale,reason,steps,cancel_control_visible_on_every_step,offers_shown,\
+profile_basis,place,locale,reason,steps,cancel_control_visible_before_cancellation,offers_shown,\
 offers_accepted,clicks_to_cancel,seconds_to_cancel,outcome,received_at,effective_date,receipt\n";
 
 /// One record as a CSV line (RFC 4180 quoting), steps as `step@ms` joined by `|`.
@@ -386,8 +398,9 @@ pub fn csv_line(r: &AuditRecord) -> String {
         .map(|s| format!("{}@{}", s.step, s.at))
         .collect::<Vec<_>>()
         .join("|");
-    let open_steps = r.steps.iter().filter(|s| s.step != "done");
-    let visible = open_steps.clone().all(|s| s.cancel_control_visible);
+    let visible = before_cancellation(&r.steps)
+        .iter()
+        .all(|s| s.cancel_control_visible);
     let fields = [
         r.session_id.clone(),
         r.customer_id.clone(),
@@ -514,13 +527,7 @@ impl EvidenceSummary {
             e.cancellations += 1;
             acc.clicks.push(f64::from(clicks));
             acc.seconds.push(seconds);
-            // Steps before the confirmed cancellation: up to the confirmation step.
-            let cancel_index = r
-                .steps
-                .iter()
-                .position(|s| s.step == "confirm")
-                .map_or(r.steps.len(), |i| i + 1);
-            for s in &r.steps[..cancel_index] {
+            for s in before_cancellation(&r.steps) {
                 e.steps_before_cancel += 1;
                 acc.visible += u64::from(s.cancel_control_visible);
             }

@@ -295,7 +295,7 @@ struct Dialog {
     root: Element,
     /// Where the current step is drawn.
     step: Element,
-    /// "Continue to cancel", present on every step but the confirmation.
+    /// "Continue to cancel", present on every step before the confirmation (core's rule).
     continue_control: Element,
     /// The dialog's event listeners; dropped with it.
     _listeners: Vec<Closure<dyn FnMut(web_sys::Event)>>,
@@ -702,8 +702,7 @@ impl Dialog {
             actions.append_child(&button)?;
         }
         s.append_child(&actions)?;
-        let visible = self.flow.cancel_control_visible() && step != Step::Confirm;
-        if visible {
+        if self.flow.continue_control_shown() {
             self.root.append_child(&self.continue_control)?;
         } else {
             self.continue_control.remove();

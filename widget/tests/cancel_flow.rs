@@ -394,8 +394,13 @@ async fn minnesota_offers_only_after_the_cancellation_and_only_on_request() {
     assert_eq!(step(), "confirm", "no offer before the cancellation");
     click("hf-confirm").await;
     assert_eq!(step(), "offer_question");
+    assert!(
+        testid("hf-continue-cancel").is_none(),
+        "after the cancellation nothing reads \"Continue to cancel\""
+    );
     click("hf-want-offer").await;
     assert_eq!(step(), "offer_after_cancel");
+    assert!(testid("hf-continue-cancel").is_none());
     assert_eq!(
         testid("hf-offer")
             .unwrap()

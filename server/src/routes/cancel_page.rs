@@ -813,7 +813,7 @@ impl View<'_> {
             body.push_str(&format!(r#"<div class="hf-actions">{actions}</div>"#));
         }
         let open = !step.is_done();
-        let continue_control = if open && flow.cancel_control_visible() && step != Step::Confirm {
+        let continue_control = if flow.continue_control_shown() {
             self.button("continue", &self.get("cancel.continue"), "hf-continue")
         } else {
             String::new()

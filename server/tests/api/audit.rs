@@ -210,7 +210,7 @@ async fn the_audit_record_shows_each_step_the_profile_and_the_recorded_outcome(a
     assert_eq!(first[column("session_id")], declined);
     assert_eq!(first[column("outcome")], "cancelled");
     assert_eq!(
-        first[column("cancel_control_visible_on_every_step")],
+        first[column("cancel_control_visible_before_cancellation")],
         "true"
     );
     assert_eq!(

@@ -412,6 +412,10 @@ async fn minnesota_offers_only_after_the_cancellation_and_only_on_request() {
     assert_eq!(step(&page), "confirm", "no offer before the cancellation");
     let page = post(&app, &page, &[("action", "confirm")]).await;
     assert_eq!(step(&page), "offer_question");
+    assert!(
+        !page.contains(r#"value="continue""#),
+        "after the cancellation nothing reads \"Continue to cancel\""
+    );
     let page = post(&app, &page, &[("action", "want")]).await;
     assert_eq!(step(&page), "offer_after_cancel");
     assert!(page.contains("25% off"), "{page}");
@@ -423,8 +427,8 @@ async fn minnesota_offers_only_after_the_cancellation_and_only_on_request() {
         [
             ("survey", true),
             ("confirm", true),
-            ("offer_question", true),
-            ("offer_after_cancel", true),
+            ("offer_question", false),
+            ("offer_after_cancel", false),
             ("done", false)
         ],
         "{record}"
