@@ -242,10 +242,84 @@ pub fn app(state: AppState) -> Router {
                 .precompressed_br()
                 .precompressed_gzip(),
         );
+    // The loader's validator: a weak ETag (its compressed copies are the same content).
+    let loader_etag = std::fs::read(dist.join("holdfast.js")).ok().map(|bytes| {
+        use sha2::Digest;
+        let digest = hex::encode(sha2::Sha256::digest(&bytes));
+        format!("W/\"{}\"", &digest[..16])
+    });
+    let static_files = tower::ServiceBuilder::new()
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(loader_etag),
+            asset_cache,
+        ))
+        .service(static_files);
     server_layers(
         routes::router(state.clone()).fallback_service(static_files),
         state,
     )
+}
+
+/// Cache lifetimes of the built assets. A bundle's name carries a hash of its content
+/// (`holdfast-widget-<16 hex>.js`, `..._bg.wasm`), so it never changes: a year, immutable. The
+/// loader keeps one URL on every host page: five minutes, then revalidated by its ETag (a 304
+/// costs no body), so a release reaches every page within minutes. Everything else (the demo
+/// page) is revalidated each time.
+async fn asset_cache(
+    State(etag): State<Arc<Option<String>>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    use axum::http::{HeaderValue, StatusCode, header};
+    let path = req.uri().path().to_string();
+    let loader = path == "/holdfast.js";
+    let etag = etag.as_deref().filter(|_| loader);
+    if let Some(etag) = etag
+        && req
+            .headers()
+            .get(header::IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
+    {
+        let mut response = axum::response::IntoResponse::into_response(StatusCode::NOT_MODIFIED);
+        if let Ok(v) = HeaderValue::from_str(etag) {
+            response.headers_mut().insert(header::ETAG, v);
+        }
+        response.headers_mut().insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static(LOADER_CACHE),
+        );
+        return response;
+    }
+    let mut response = next.run(req).await;
+    if !response.status().is_success() {
+        return response;
+    }
+    let cache = if hashed_asset(&path) {
+        "public, max-age=31536000, immutable"
+    } else if loader || path == "/holdfast.d.ts" {
+        LOADER_CACHE
+    } else {
+        "no-cache"
+    };
+    let h = response.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    if let Some(v) = etag.and_then(|e| HeaderValue::from_str(e).ok()) {
+        h.insert(header::ETAG, v);
+    }
+    response
+}
+
+/// How long a host page keeps the loader before revalidating it.
+const LOADER_CACHE: &str = "public, max-age=300";
+
+/// Whether a path names a content-hashed bundle file: `-<16 hex>` before `.js` or `_bg.wasm`.
+fn hashed_asset(path: &str) -> bool {
+    let stem = path
+        .strip_suffix("_bg.wasm")
+        .or_else(|| path.strip_suffix(".js"));
+    stem.and_then(|s| s.rsplit_once('-'))
+        .is_some_and(|(_, hash)| hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// The layers every route of the server goes through, outermost last: request metrics, the

@@ -102,3 +102,46 @@ async fn a_page_that_calls_nothing_downloads_the_loader_only_and_still_sends_the
     })
     .await
 }
+
+/// Caching: a bundle's name carries a hash of its content, so it is sent immutable for a year; the
+/// loader keeps one URL, cached five minutes and revalidated by its ETag (a 304, no body).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bundles_are_immutable_and_the_loader_revalidates() -> anyhow::Result<()> {
+    let server = spawn_server().await?;
+    let http = reqwest::Client::new();
+    let loader = http
+        .get(format!("{}/holdfast.js", server.url))
+        .send()
+        .await?;
+    assert_eq!(loader.headers()["cache-control"], "public, max-age=300");
+    let etag = loader.headers()["etag"].to_str()?.to_string();
+    let body = loader.text().await?;
+    let name = body
+        .split('"')
+        .find(|s| s.starts_with("holdfast-widget-"))
+        .ok_or_else(|| anyhow::anyhow!("the loader names the hashed bundle"))?
+        .to_string();
+    let again = http
+        .get(format!("{}/holdfast.js", server.url))
+        .header("if-none-match", &etag)
+        .send()
+        .await?;
+    assert_eq!(again.status(), 304);
+    assert_eq!(again.text().await?, "", "revalidation moves no body");
+    for file in [format!("{name}.js"), format!("{name}_bg.wasm")] {
+        let r = http.get(format!("{}/{file}", server.url)).send().await?;
+        assert_eq!(r.status(), 200, "{file}");
+        assert_eq!(
+            r.headers()["cache-control"],
+            "public, max-age=31536000, immutable",
+            "{file}"
+        );
+    }
+    let page = http.get(&server.url).send().await?;
+    assert_eq!(
+        page.headers()["cache-control"],
+        "no-cache",
+        "the demo page is revalidated"
+    );
+    Ok(())
+}
