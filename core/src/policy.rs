@@ -55,6 +55,9 @@ impl PolicyProfile {
         }
     }
 
+    /// The names every profile is known by, for messages that list them.
+    pub const NAMES: &'static str = "standard, california, minnesota, germany or france";
+
     /// How strict the profile is, higher is stricter; used when a session's place is unknown.
     ///
     /// The order is Minnesota > Germany > France > California > Standard. Minnesota tops it
@@ -149,6 +152,30 @@ impl PolicyProfile {
                 ..standard
             },
         }
+    }
+}
+
+/// A name that is not one of [`PolicyProfile::NAMES`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnknownProfile;
+
+impl std::fmt::Display for UnknownProfile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("expected ")?;
+        f.write_str(PolicyProfile::NAMES)
+    }
+}
+
+/// A profile by its stable name ([`PolicyProfile::as_str`]): the one lookup the widget, the
+/// cancel page, the audit record and the server's outcome rules share.
+impl std::str::FromStr for PolicyProfile {
+    type Err = UnknownProfile;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|p| p.as_str() == name)
+            .ok_or(UnknownProfile)
     }
 }
 
@@ -282,6 +309,19 @@ mod tests {
 
     fn resolve_all(country: Option<&str>, region: Option<&str>) -> PolicyProfile {
         resolve_profile(country, region, None, &PolicyProfile::ALL)
+    }
+
+    #[test]
+    fn every_profile_is_found_by_its_name_and_nothing_else_is() {
+        for profile in PolicyProfile::ALL {
+            assert_eq!(profile.as_str().parse(), Ok(profile));
+            assert!(PolicyProfile::NAMES.contains(profile.as_str()));
+        }
+        assert_eq!("Minnesota".parse::<PolicyProfile>(), Err(UnknownProfile));
+        assert_eq!(
+            UnknownProfile.to_string(),
+            "expected standard, california, minnesota, germany or france"
+        );
     }
 
     #[test]

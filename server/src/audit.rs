@@ -260,9 +260,7 @@ fn json(text: Option<&str>) -> Option<serde_json::Value> {
 }
 
 fn parse_profile(name: Option<&str>) -> Option<PolicyProfile> {
-    PolicyProfile::ALL
-        .into_iter()
-        .find(|p| Some(p.as_str()) == name)
+    name?.parse().ok()
 }
 
 struct Replay {

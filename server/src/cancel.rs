@@ -473,7 +473,7 @@ pub fn pending_abandon(
 /// after the cancellation (Minnesota), accepting that offer turns the cancellation into a save.
 fn save_after_cancel(profile: Option<&str>) -> bool {
     profile
-        .and_then(|p| PolicyProfile::ALL.into_iter().find(|x| x.as_str() == p))
+        .and_then(|p| p.parse::<PolicyProfile>().ok())
         .is_some_and(|p| {
             p.rules(2).offer_timing == holdfast_core::policy::OfferTiming::AfterCancelOnRequest
         })

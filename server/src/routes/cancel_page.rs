@@ -107,15 +107,8 @@ impl PageForm {
         };
         let profile = match text("profile").filter(|p| !p.is_empty()) {
             Some(p) => Some(
-                PolicyProfile::ALL
-                    .into_iter()
-                    .find(|x| x.as_str() == p)
-                    .ok_or_else(|| {
-                        ApiError::invalid(
-                            "profile",
-                            "expected standard, california, minnesota, germany or france",
-                        )
-                    })?,
+                p.parse::<PolicyProfile>()
+                    .map_err(|e| ApiError::invalid("profile", e.to_string()))?,
             ),
             None => None,
         };
