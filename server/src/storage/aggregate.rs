@@ -270,6 +270,13 @@ pub fn fold_sessions<'a>(new: &[PassEvent<'a>]) -> Vec<(&'a str, bool, &'a str, 
     rows
 }
 
+/// Folds `new` into `acc`: the session-merge rule, written twice, here (for the events of one
+/// pass) and as SQL in `sql::SESSION_CONFLICT` (for a pass against the stored row). The rule is
+/// order-independent where it can be: the customer's facts are those of the earliest event; the
+/// first variant stays; the latest reason wins; a save fixes the offer and its cost (before a
+/// save, the latest offer shown); saved, cancelled and abandoned only ever turn on; the trail is
+/// appended. The test `one_pass_and_many_passes_give_the_same_session_row` folds random events
+/// both ways against SQLite and compares the rows.
 fn merge(acc: &mut SessionFacts, new: &SessionFacts) {
     if new.started_at < acc.started_at {
         acc.started_at = new.started_at;
@@ -542,5 +549,143 @@ impl Aggregator {
     /// Events folded (stored or found to be duplicates) since the store was opened.
     pub fn folded(&self) -> u64 {
         self.shared.folded.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod merge_rule {
+    //! The session-merge rule, checked: the same events folded in one pass (Rust's `merge`, then
+    //! one upsert) and one pass each (the SQL conflict rule against the stored row) must leave
+    //! the same session row.
+
+    use proptest::prelude::*;
+
+    use crate::storage::{SessionFacts, Storage, StoredEvent};
+
+    fn facts() -> impl Strategy<Value = SessionFacts> {
+        (
+            (
+                0i64..5,
+                prop::sample::select(vec!["starter", "pro"]),
+                0i64..10_000,
+            ),
+            prop::option::of(prop::sample::select(vec!["x:a", "x:b"])),
+            prop::option::of(prop::sample::select(vec!["too_expensive", "not_using"])),
+            prop::option::of(prop::sample::select(vec![
+                ("discount_25", "discount"),
+                ("pause_2", "pause"),
+            ])),
+            (0i64..5000, any::<bool>(), any::<bool>(), any::<bool>()),
+        )
+            .prop_map(
+                |(
+                    (start, plan, mrr),
+                    variant,
+                    reason,
+                    offer,
+                    (cost, saved, cancelled, abandoned),
+                )| {
+                    let started_at = 1_700_000_000 + start * 60;
+                    SessionFacts {
+                        customer_id: "cus_1".into(),
+                        started_at,
+                        week: format!("w{start}"),
+                        plan: plan.into(),
+                        mrr_cents: mrr,
+                        tenure_band: format!("t{start}"),
+                        variant: variant.map(str::to_string),
+                        reason: reason.map(str::to_string),
+                        offer_id: offer.map(|o| o.0.to_string()),
+                        offer_kind: offer.map(|o| o.1.to_string()),
+                        offer_cost_cents: if saved { cost } else { 0 },
+                        saved,
+                        saved_at: saved.then_some(started_at + 30),
+                        cancelled,
+                        abandoned,
+                        trail: format!("{{\"at\":{started_at}}}\n"),
+                    }
+                },
+            )
+    }
+
+    fn event(i: usize, facts: &SessionFacts) -> StoredEvent {
+        StoredEvent {
+            id: format!("00000000-0000-4000-8000-{i:012}"),
+            session_id: "00000000-0000-4000-8000-aaaaaaaaaaaa".into(),
+            kind: "offer_shown",
+            at: facts.started_at,
+            payload: "{}".into(),
+            customer_id: facts.customer_id.clone(),
+            session: Some(facts.clone()),
+            outcome: None,
+        }
+    }
+
+    /// The session row, in two halves (tuples compare up to twelve fields).
+    type Row = (
+        (
+            i64,
+            String,
+            String,
+            i64,
+            String,
+            Option<String>,
+            Option<String>,
+        ),
+        (
+            Option<String>,
+            Option<String>,
+            i64,
+            i64,
+            Option<i64>,
+            i64,
+            i64,
+            String,
+        ),
+    );
+
+    /// The session row after folding `passes` (each a list of events, one log record each).
+    async fn fold(passes: &[Vec<StoredEvent>]) -> Row {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("merge.db").display());
+        let storage = Storage::open(&url).await.unwrap();
+        for pass in passes {
+            storage
+                .record_events("app_merge", false, pass)
+                .await
+                .unwrap();
+            storage.settle().await.unwrap();
+        }
+        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+        let first = sqlx::query_as(
+            "SELECT started_at, week, plan, mrr_cents, tenure_band, variant, reason FROM sessions",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        let second = sqlx::query_as(
+            "SELECT offer_id, offer_kind, offer_cost_cents, saved, saved_at, cancelled, abandoned, \
+             trail FROM sessions",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        (first, second)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+
+        #[test]
+        fn one_pass_and_many_passes_give_the_same_session_row(all in prop::collection::vec(facts(), 1..6)) {
+            let events: Vec<StoredEvent> = all.iter().enumerate().map(|(i, f)| event(i, f)).collect();
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let (one, many) = runtime.block_on(async {
+                let one = fold(std::slice::from_ref(&events)).await;
+                let separate: Vec<Vec<StoredEvent>> = events.iter().map(|e| vec![e.clone()]).collect();
+                (one, fold(&separate).await)
+            });
+            prop_assert_eq!(one, many);
+        }
     }
 }
