@@ -216,7 +216,7 @@ fn app_id_of(path: &str) -> Option<&str> {
 /// The client a request is rate limited as: the peer address, or, when the peer is a trusted
 /// proxy, the last address in `X-Forwarded-For` that is not itself a trusted proxy (proxies
 /// append, so addresses further left could have been written by the client).
-fn client_of(req: &Request, trusted: &[IpAddr]) -> IpAddr {
+pub(crate) fn client_of(req: &Request, trusted: &[IpAddr]) -> IpAddr {
     let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -416,13 +416,33 @@ pub async fn admin_guard(State(state): State<AppState>, mut req: Request, next: 
         .get(header::AUTHORIZATION)
         .and_then(|h| h.to_str().ok())
         .map(str::to_string);
-    let caller =
-        match crate::auth::admin_caller(&state.inner.storage, &app.record.id, header.as_deref())
+    // A dashboard session (a cookie, no key) acts within its person's role on the app.
+    let session = if header.is_none() {
+        let (headers, method, path) = (
+            req.headers().clone(),
+            req.method().clone(),
+            req.uri().path().to_string(),
+        );
+        match crate::routes::auth::session_caller(&state, &headers, &method, &path, &app.record.id)
             .await
         {
-            Ok(caller) => caller,
+            Ok(session) => session,
             Err(e) => return e.into_response(),
-        };
+        }
+    } else {
+        None
+    };
+    let caller = match session {
+        Some(caller) => caller,
+        None => {
+            match crate::auth::admin_caller(&state.inner.storage, &app.record.id, header.as_deref())
+                .await
+            {
+                Ok(caller) => caller,
+                Err(e) => return e.into_response(),
+            }
+        }
+    };
     req.extensions_mut().insert(app);
     req.extensions_mut().insert(caller);
     next.run(req).await

@@ -17,6 +17,7 @@
 //!
 //! [`app`] builds the whole router from an [`AppState`], so tests run it in-process on port 0.
 
+pub mod accounts;
 pub mod apps;
 pub mod audit;
 pub mod auth;
@@ -125,6 +126,8 @@ struct Inner {
     backlog: (std::sync::atomic::AtomicI64, std::sync::atomic::AtomicI64),
     /// Customers whose events were appended to the ingest log lately, and when.
     writers: RecentWriters,
+    /// Sign-in attempts per client: ten, then one every six seconds.
+    sign_in: ratelimit::Limiter,
 }
 
 /// How long after a customer's events were appended their own reads wait for the fold.
@@ -184,8 +187,17 @@ impl AppState {
                 inbox: routes::demo::Inbox::default(),
                 backlog: Default::default(),
                 writers: RecentWriters::default(),
+                sign_in: ratelimit::Limiter::new(RateLimit {
+                    per_second: 1.0 / 6.0,
+                    burst: 10.0,
+                }),
             }),
         }
+    }
+
+    /// Whether a client may try to sign in now (ten attempts, then one every six seconds).
+    pub fn sign_in_allowed(&self, client: std::net::IpAddr) -> bool {
+        self.inner.sign_in.allow(client, "sign-in")
     }
 
     /// Notes that a customer's events were appended to the ingest log (see [`AppState::settle_for`]).

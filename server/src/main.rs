@@ -75,6 +75,31 @@ enum Command {
     /// Create, list, show and update apps, and manage their keys.
     #[command(subcommand)]
     Apps(AppsCommand),
+    /// Create people who sign in to the dashboard, and give them roles on apps.
+    #[command(subcommand)]
+    Users(UsersCommand),
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum UsersCommand {
+    /// Create a person (or reset their password) with a role on an app; prints a generated
+    /// password once unless `HOLDFAST_USER_PASSWORD` gives one.
+    Create {
+        /// Their sign-in email.
+        #[arg(long)]
+        email: String,
+        /// The app they may open.
+        #[arg(long)]
+        app: String,
+        /// viewer (reads), editor (also config and experiments) or owner (also keys, webhooks,
+        /// settings and people).
+        #[arg(long, value_parser = ["viewer", "editor", "owner"])]
+        role: String,
+        /// The password, from the environment (never a command-line argument, which other
+        /// users of the machine can read).
+        #[arg(long = "password-env", default_value = "HOLDFAST_USER_PASSWORD")]
+        password_env: String,
+    },
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -201,6 +226,7 @@ async fn main() -> std::process::ExitCode {
     let args = Args::parse();
     let result = match args.command {
         Some(Command::Apps(command)) => apps(&args.serve.database_url, command).await,
+        Some(Command::Users(command)) => users(&args.serve.database_url, command).await,
         None => run_server(args.serve).await,
     };
     match result {
@@ -250,6 +276,26 @@ async fn run_server(args: ServeArgs) -> anyhow::Result<()> {
         }
         holdfast_server::routes::demo::ensure_inbox(&storage, &format!("http://{addr}")).await?;
         println!("demo webhooks arrive at http://{addr}/demo/webhooks");
+        // The demo's owner: its password is HOLDFAST_DEMO_PASSWORD, or a new one each start.
+        let owner = holdfast_server::operator::create_user(
+            &storage,
+            "demo@holdfast.local",
+            DEMO_APP_ID,
+            "owner",
+            std::env::var("HOLDFAST_DEMO_PASSWORD").ok(),
+            clock::now(),
+        )
+        .await?;
+        match owner.generated_password {
+            Some(password) => println!(
+                "demo owner {} signs in (POST /v1/auth/sign-in) with password {password}",
+                owner.email
+            ),
+            None => println!(
+                "demo owner {} signs in with HOLDFAST_DEMO_PASSWORD",
+                owner.email
+            ),
+        }
         let seeded = demo::seed_history(&storage, clock::now()).await?;
         if seeded > 0 {
             tracing::info!(sessions = seeded, "seeded the demo app's history");
@@ -288,6 +334,32 @@ async fn run_server(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 /// `holdfast-server apps ...`: works on the database directly, where the server runs.
+async fn users(database_url: &str, command: UsersCommand) -> anyhow::Result<()> {
+    let storage = Storage::open_admin(database_url)
+        .await
+        .context("opening the database named by DATABASE_URL")?;
+    let UsersCommand::Create {
+        email,
+        app,
+        role,
+        password_env,
+    } = command;
+    let created = holdfast_server::operator::create_user(
+        &storage,
+        &email,
+        &app,
+        &role,
+        std::env::var(&password_env).ok(),
+        clock::now(),
+    )
+    .await?;
+    println!("{} is {role} of {app}", created.email);
+    if let Some(password) = created.generated_password {
+        println!("  password  {password}  (shown once: pass it on)");
+    }
+    Ok(())
+}
+
 async fn apps(database_url: &str, command: AppsCommand) -> anyhow::Result<()> {
     let storage = Storage::open_admin(database_url)
         .await

@@ -217,3 +217,45 @@ mod tests {
         assert!(check_origin("https://acme.com/path").is_err());
     }
 }
+
+/// A person created by [`create_user`].
+#[derive(Debug, Clone)]
+pub struct CreatedUser {
+    /// Their email, as stored.
+    pub email: String,
+    /// The password generated for them, when none was given: shown once.
+    pub generated_password: Option<String>,
+}
+
+/// Creates a person (or resets their password) with `role` on `app_id`; without a password one
+/// is generated. Used by `holdfast-server users create` and the demo.
+pub async fn create_user(
+    storage: &Storage,
+    email: &str,
+    app_id: &str,
+    role: &str,
+    password: Option<String>,
+    now: i64,
+) -> anyhow::Result<CreatedUser> {
+    let email = crate::accounts::normal_email(email)
+        .map_err(|_| anyhow::anyhow!("{email:?} is not an email address"))?;
+    if crate::accounts::Role::parse(role).is_none() {
+        anyhow::bail!("{role:?} is not a role: viewer, editor or owner");
+    }
+    if storage.app(app_id).await?.is_none() {
+        anyhow::bail!("there is no app {app_id:?}");
+    }
+    let generated = password.is_none();
+    let password = match password {
+        Some(p) if p.chars().count() >= 12 => p,
+        Some(_) => anyhow::bail!("a password needs at least 12 characters"),
+        None => crate::accounts::random_token()?,
+    };
+    let hash = crate::accounts::hash_password(&password)?;
+    let user_id = storage.upsert_user(&email, &hash, now).await?;
+    storage.set_role(&user_id, app_id, role, now).await?;
+    Ok(CreatedUser {
+        email,
+        generated_password: generated.then_some(password),
+    })
+}

@@ -8,6 +8,7 @@
 pub mod admin_config;
 pub mod app_settings;
 pub mod audit;
+pub mod auth;
 pub mod cancel_page;
 pub mod cancel_plan;
 pub mod demo;
@@ -177,6 +178,9 @@ pub fn router(state: AppState) -> Router<AppState> {
     };
     Router::new()
         .merge(demo)
+        .route("/v1/auth/sign-in", post(auth::sign_in))
+        .route("/v1/auth/sign-out", post(auth::sign_out))
+        .route("/v1/auth/me", get(auth::me))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

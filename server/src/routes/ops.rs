@@ -93,6 +93,9 @@ pub async fn preflight() -> StatusCode {
         super::lifecycle::post,
         super::stats::get,
         super::audit::export,
+        super::auth::sign_in,
+        super::auth::sign_out,
+        super::auth::me,
         super::experiments::list,
         super::experiments::create,
         super::experiments::get,
@@ -177,6 +180,10 @@ impl utoipa::Modify for CommonResponses {
                 if operation.request_body.is_some() {
                     add("400", "The body is not JSON");
                     add("413", "The body is too large");
+                    add(
+                        "422",
+                        "A field is refused (unknown, missing or of the wrong type); `field` names it",
+                    );
                 }
                 if query {
                     add("400", "A query parameter is malformed; `field` names it");

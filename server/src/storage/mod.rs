@@ -38,6 +38,8 @@ pub mod outcomes;
 pub mod webhooks;
 #[macro_use]
 pub mod experiments;
+#[macro_use]
+pub mod users;
 pub mod postgres;
 pub mod sqlite;
 
@@ -379,6 +381,7 @@ pub trait Store:
     + outcomes::OutcomeStore
     + webhooks::WebhookStore
     + experiments::ExperimentStore
+    + users::UserStore
     + Send
     + Sync
     + std::fmt::Debug

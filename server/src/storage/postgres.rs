@@ -6,7 +6,7 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
 /// PostgreSQL's migrations, applied in order, each once.
-const MIGRATIONS: [(i64, &str); 13] = [
+const MIGRATIONS: [(i64, &str); 14] = [
     (1, include_str!("../../migrations/postgres/0001_schema.sql")),
     (
         2,
@@ -53,6 +53,7 @@ const MIGRATIONS: [(i64, &str); 13] = [
         13,
         include_str!("../../migrations/postgres/0013_experiment_notes.sql"),
     ),
+    (14, include_str!("../../migrations/postgres/0014_users.sql")),
 ];
 
 /// An arbitrary constant key for the advisory lock that serialises migrations across replicas.
@@ -241,3 +242,4 @@ impl_outcome_store!(
 );
 impl_webhook_store!(PostgresStore, "FOR UPDATE SKIP LOCKED");
 impl_experiment_store!(PostgresStore);
+impl_user_store!(PostgresStore);

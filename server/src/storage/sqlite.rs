@@ -21,7 +21,7 @@ use sqlx::{ConnectOptions, Connection, SqliteConnection, SqlitePool};
 use super::filelog::FileLog;
 
 /// SQLite's migrations, applied in order, each once.
-const MIGRATIONS: [(i64, &str); 14] = [
+const MIGRATIONS: [(i64, &str); 15] = [
     (1, include_str!("../../migrations/sqlite/0001_apps.sql")),
     (2, include_str!("../../migrations/sqlite/0002_outcomes.sql")),
     (3, include_str!("../../migrations/sqlite/0003_prompts.sql")),
@@ -60,6 +60,7 @@ const MIGRATIONS: [(i64, &str); 14] = [
         14,
         include_str!("../../migrations/sqlite/0014_experiment_notes.sql"),
     ),
+    (15, include_str!("../../migrations/sqlite/0015_users.sql")),
 ];
 
 /// Storage on a SQLite file.
@@ -354,6 +355,7 @@ impl_app_store!(SqliteStore);
 impl_outcome_store!(SqliteStore, None);
 impl_webhook_store!(SqliteStore, "");
 impl_experiment_store!(SqliteStore);
+impl_user_store!(SqliteStore);
 
 #[cfg(test)]
 mod tests {

@@ -6,6 +6,7 @@
     reason = "a test fails by panicking; an unexpected error is exactly that"
 )]
 
+mod accounts;
 mod admin_config;
 mod audit;
 mod cancel_page;

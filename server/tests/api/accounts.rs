@@ -1,0 +1,253 @@
+//! People who sign in (the dashboard): Argon2id passwords, a strict session cookie, roles per
+//! app on the admin API, anti-forgery values on every change, rate-limited sign-in. Admin keys
+//! keep working beside sessions.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::{TEST_APP, TestApp, json_of, spawn_app};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+async fn person(app: &TestApp, email: &str, role: &str) {
+    holdfast_server::operator::create_user(
+        &app.storage,
+        email,
+        TEST_APP,
+        role,
+        Some(PASSWORD.into()),
+        holdfast_server::clock::now(),
+    )
+    .await
+    .unwrap();
+}
+
+/// Signs in; returns the cookie header value and the anti-forgery value.
+async fn sign_in(app: &TestApp, email: &str) -> (String, String) {
+    let r = app
+        .post("/v1/auth/sign-in")
+        .json(&json!({ "email": email, "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let set = r.headers()["set-cookie"].to_str().unwrap().to_string();
+    for part in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(set.contains(part), "{set}");
+    }
+    let cookie = set.split(';').next().unwrap().to_string();
+    let me: Value = r.json().await.unwrap();
+    (cookie, me["csrf_token"].as_str().unwrap().to_string())
+}
+
+fn with_session(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    cookie: &str,
+) -> reqwest::RequestBuilder {
+    app.client
+        .request(
+            method,
+            format!("{}/v1/admin/apps/{TEST_APP}{path}", app.url),
+        )
+        .header("cookie", cookie)
+}
+
+#[tokio::test]
+async fn a_wrong_password_and_an_unknown_email_get_the_same_answer() {
+    let app = spawn_app().await;
+    person(&app, "Owner@Acme.example", "owner").await;
+    for body in [
+        json!({ "email": "owner@acme.example", "password": "not it" }),
+        json!({ "email": "nobody@acme.example", "password": PASSWORD }),
+    ] {
+        let (status, body) = json_of(
+            app.post("/v1/auth/sign-in")
+                .json(&body)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(
+            (status, &body["error"]["code"]),
+            (401, &json!("invalid_credentials"))
+        );
+    }
+    // Emails are kept lowercased: the mixed-case one signs in.
+    let (cookie, _) = sign_in(&app, "OWNER@acme.example").await;
+    let (status, me) = json_of(
+        app.client
+            .get(format!("{}/v1/auth/me", app.url))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        (&me["email"], &me["apps"]),
+        (
+            &json!("owner@acme.example"),
+            &json!([{ "app_id": TEST_APP, "role": "owner" }])
+        )
+    );
+}
+
+#[tokio::test]
+async fn a_session_acts_within_its_role_and_every_change_needs_its_anti_forgery_value() {
+    let app = spawn_app().await;
+    person(&app, "viewer@acme.example", "viewer").await;
+    person(&app, "editor@acme.example", "editor").await;
+    let config = serde_json::to_value(holdfast_core::config::AppConfig::default()).unwrap();
+
+    let (viewer, viewer_csrf) = sign_in(&app, "viewer@acme.example").await;
+    let r = with_session(&app, Method::GET, "/stats", &viewer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "a viewer reads");
+    let (status, body) = json_of(
+        with_session(&app, Method::PUT, "/config", &viewer)
+            .header("x-csrf-token", &viewer_csrf)
+            .json(&config)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (403, &json!("role")),
+        "{body}"
+    );
+
+    let (editor, editor_csrf) = sign_in(&app, "editor@acme.example").await;
+    let (status, body) = json_of(
+        with_session(&app, Method::PUT, "/config", &editor)
+            .json(&config)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (403, &json!("csrf")),
+        "no anti-forgery value: {body}"
+    );
+    let r = with_session(&app, Method::PUT, "/config", &editor)
+        .header("x-csrf-token", &editor_csrf)
+        .json(&config)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "an editor changes the config");
+    let (status, body) = json_of(
+        with_session(&app, Method::POST, "/webhooks/endpoints", &editor)
+            .header("x-csrf-token", &editor_csrf)
+            .json(&json!({ "url": "https://billing.acme.example/hook" }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (403, &json!("role")),
+        "webhooks are the owner's: {body}"
+    );
+
+    // Another app is not the person's.
+    let r = app
+        .client
+        .get(format!(
+            "{}/v1/admin/apps/{}/stats",
+            app.url,
+            crate::helpers::LIVE_APP
+        ))
+        .header("cookie", &editor)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+
+    // Signing out ends the session.
+    let r = app
+        .post("/v1/auth/sign-out")
+        .header("cookie", &editor)
+        .header("x-csrf-token", &editor_csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert!(
+        r.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    let (status, body) = json_of(
+        with_session(&app, Method::GET, "/stats", &editor)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (401, &json!("not_signed_in"))
+    );
+
+    // Admin keys keep working beside sessions.
+    assert_eq!(
+        app.admin(Method::GET, TEST_APP, "/stats")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn sign_in_attempts_are_rate_limited() {
+    let app = spawn_app().await;
+    let mut statuses = Vec::new();
+    for _ in 0..12 {
+        let r = app
+            .post("/v1/auth/sign-in")
+            .json(&json!({ "email": "guess@acme.example", "password": "guess" }))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(r.status().as_u16());
+    }
+    assert_eq!(&statuses[..10], &[401; 10]);
+    assert_eq!(statuses[11], 429, "{statuses:?}");
+}
+
+#[test]
+fn the_cli_creates_a_person_with_a_generated_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("cli.db").display());
+    let created = crate::helpers::cli(&db, &["apps", "create", "--name", "Acme", "--json"]);
+    let app: Value = serde_json::from_str(&created).unwrap();
+    let out = crate::helpers::cli(
+        &db,
+        &[
+            "users",
+            "create",
+            "--email",
+            "ana@acme.example",
+            "--app",
+            app["app_id"].as_str().unwrap(),
+            "--role",
+            "owner",
+        ],
+    );
+    assert!(out.contains("ana@acme.example is owner of"), "{out}");
+    assert!(out.contains("password "), "printed once: {out}");
+}
