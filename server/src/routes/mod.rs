@@ -14,6 +14,7 @@ pub mod cancel_plan;
 pub mod demo;
 pub mod events;
 pub mod experiments;
+pub mod keys;
 pub mod lifecycle;
 pub mod offers;
 pub mod ops;
@@ -139,6 +140,14 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(
             "/v1/admin/apps/{app_id}/preview",
             post(experiments::preview),
+        )
+        .route(
+            "/v1/admin/apps/{app_id}/keys",
+            get(keys::list).post(keys::create),
+        )
+        .route(
+            "/v1/admin/apps/{app_id}/keys/{id}",
+            axum::routing::delete(keys::revoke),
         )
         .route(
             "/v1/admin/apps/{app_id}/experiments/{key}/report",

@@ -251,3 +251,115 @@ fn the_cli_creates_a_person_with_a_generated_password() {
     assert!(out.contains("ana@acme.example is owner of"), "{out}");
     assert!(out.contains("password "), "printed once: {out}");
 }
+
+#[tokio::test]
+async fn admin_keys_are_created_listed_and_revoked_through_the_api() {
+    let app = spawn_app().await;
+    let (status, created) = json_of(
+        app.admin(Method::POST, TEST_APP, "/keys")
+            .json(&json!({ "name": "billing-sync" }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["mode"], "test", "the caller's mode");
+    let key = created["key"].as_str().unwrap().to_string();
+    let id = created["id"].as_str().unwrap().to_string();
+    let with_new = |method: Method, path: &str| {
+        app.client
+            .request(
+                method,
+                format!("{}/v1/admin/apps/{TEST_APP}{path}", app.url),
+            )
+            .bearer_auth(&key)
+    };
+    assert_eq!(
+        with_new(Method::GET, "/stats")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200,
+        "the new key works"
+    );
+
+    let (_, list) = json_of(
+        app.admin(Method::GET, TEST_APP, "/keys")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let listed = list["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["id"] == id.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (&listed["name"], &listed["revoked_at"]),
+        (&json!("billing-sync"), &Value::Null)
+    );
+    assert!(!list.to_string().contains(&key), "a list never shows a key");
+
+    let r = app
+        .admin(Method::DELETE, TEST_APP, &format!("/keys/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(
+        with_new(Method::GET, "/stats")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401,
+        "revoked"
+    );
+    let (status, body) = json_of(
+        app.admin(Method::DELETE, TEST_APP, "/keys/nope")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (404, &json!("no_such_key"))
+    );
+    let (status, body) = json_of(
+        app.admin(Method::POST, TEST_APP, "/keys")
+            .json(&json!({ "name": " " }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((status, &body["error"]["field"]), (422, &json!("name")));
+
+    // Keys are an owner's: a viewer's session lists them but cannot create one.
+    person(&app, "viewer@acme.example", "viewer").await;
+    let (viewer, csrf) = sign_in(&app, "viewer@acme.example").await;
+    assert_eq!(
+        with_session(&app, Method::GET, "/keys", &viewer)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let (status, body) = json_of(
+        with_session(&app, Method::POST, "/keys", &viewer)
+            .header("x-csrf-token", &csrf)
+            .json(&json!({ "name": "mine" }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((status, &body["error"]["code"]), (403, &json!("role")));
+}
