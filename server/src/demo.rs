@@ -1,5 +1,6 @@
-//! The demo app: created by `--demo` with the default config and a few thousand realistic
-//! historical cancel sessions, so the stats are worth looking at on first start.
+//! The demo app: created by `--demo` with the default config, an experiment on the "too
+//! expensive" offer, and a few thousand realistic historical cancel sessions, so the stats and the
+//! experiment report are worth looking at on first start.
 //!
 //! Sessions are generated deterministically (a fixed-seed generator) and go through the same
 //! storage use cases as real traffic, so the aggregates are exactly what ingest would build.
@@ -15,6 +16,47 @@ use crate::storage::{LifecycleRecord, NewApp, SessionFacts, Storage, StoredEvent
 /// How many historical sessions the demo gets.
 pub const DEMO_SESSIONS: usize = 3000;
 
+/// The demo's experiment: 20% against 30% off for three months when the price is the reason,
+/// with a holdout that gets no offer.
+pub const DEMO_EXPERIMENT: &str = "too_expensive_depth";
+
+/// The demo app's config: the default one, plus the experiment with its seeded history. It
+/// ships stopped (its results are in), so the demo page's walk-through shows the app's standard
+/// offer; `POST .../experiments/too_expensive_depth/start` runs it again with a new seed.
+pub fn demo_config() -> AppConfig {
+    let mut config = AppConfig::default();
+    config.offers.push(
+        serde_json::from_value(serde_json::json!({
+            "id": "discount_30", "terms": { "type": "discount", "percent": 30, "months": 3 }
+        }))
+        .unwrap_or_else(|_| config.offers[0].clone()),
+    );
+    let experiment = serde_json::json!({
+        "key": DEMO_EXPERIMENT,
+        "active": false,
+        "variants": [
+            { "key": "control", "weight": 0.45 },
+            { "key": "deeper", "weight": 0.45 },
+            { "key": "holdout", "weight": 0.1, "holdout": true }
+        ]
+    });
+    if let Ok(x) = serde_json::from_value(experiment) {
+        config.experiments.push(x);
+    }
+    for (variant, offer) in [("deeper", "discount_30"), ("control", "switch_discount")] {
+        let rule = serde_json::json!({
+            "id": format!("{DEMO_EXPERIMENT}__{variant}"),
+            "reasons": ["too_expensive"],
+            "when": [{ "variant": { "experiment": DEMO_EXPERIMENT, "variant": variant } }],
+            "offer": offer
+        });
+        if let Ok(rule) = serde_json::from_value(rule) {
+            config.rules.insert(0, rule);
+        }
+    }
+    config
+}
+
 /// Creates the demo app if missing (or updates its origins) and its test-mode keys: `secret`,
 /// when given, is both the signing secret and an admin key; otherwise both are generated and
 /// returned for the caller to print.
@@ -23,7 +65,7 @@ pub async fn ensure_demo_app(
     secret: Option<&str>,
     origins: Vec<String>,
 ) -> anyhow::Result<Option<crate::operator::ModeKeys>> {
-    let config = serde_json::to_string(&AppConfig::default())?;
+    let config = serde_json::to_string(&demo_config())?;
     let now = crate::clock::now();
     storage
         .ensure_app(&NewApp {
@@ -63,7 +105,17 @@ pub async fn seed_history(storage: &Storage, now: i64) -> anyhow::Result<usize> 
     if storage.session_count(DEMO_APP_ID).await? > 0 {
         return Ok(0);
     }
-    let config = AppConfig::default();
+    let config = demo_config();
+    // The experiment as it ran: the arms customers were in while it collected the history.
+    let mut running = config
+        .experiments
+        .iter()
+        .find(|x| x.key == DEMO_EXPERIMENT)
+        .cloned();
+    if let Some(x) = running.as_mut() {
+        x.active = true;
+    }
+    let mut exposures = Vec::new();
     let mut rng = Rng(0x686f_6c64);
     let plans = [
         ("starter", 1900),
@@ -93,7 +145,17 @@ pub async fn seed_history(storage: &Storage, now: i64) -> anyhow::Result<usize> 
         let created_at = started - 86_400 * (5 + rng.below(900) as i64);
         let customer = Customer::new(format!("cus_demo_{i:05}"), plan, price, created_at);
         let variants = assigned_variants(&config, &customer.id);
-        let reason = reasons[rng.below(reasons.len() as u64) as usize];
+        // Price is the reason most often given.
+        let reason = if rng.below(100) < 45 {
+            reasons[0]
+        } else {
+            reasons[1 + rng.below(reasons.len() as u64 - 1) as usize]
+        };
+        let arm = running
+            .as_ref()
+            .filter(|_| reason == "too_expensive")
+            .and_then(|x| holdfast_core::assignment::assign(x, &customer.id))
+            .map(|a| a.variant.clone());
         let base = base_facts(&customer, &variants, started);
         let session_id = uuid_from(&mut rng);
         let mut facts = SessionFacts {
@@ -108,13 +170,27 @@ pub async fn seed_history(storage: &Storage, now: i64) -> anyhow::Result<usize> 
             ledger: &[],
             now: started,
         };
-        let offer = select_offer(&ctx).and_then(|s| s.offers.first().copied());
+        let offer = match &arm {
+            Some(v) if v.holdout => None,
+            Some(v) if v.key == "deeper" => config.offer("discount_30"),
+            Some(_) => config.offer("switch_discount"),
+            None => select_offer(&ctx).and_then(|s| s.offers.first().copied()),
+        };
         if let Some(offer) = offer {
             facts = with_offer(facts, &config, offer, &customer);
         }
-        // Roughly 28% saved, 55% cancelled, the rest abandoned: a healthy flow.
+        if let Some(v) = &arm {
+            exposures.push((customer.id.clone(), v.key.clone(), started));
+        }
+        // Roughly 28% saved, 55% cancelled, the rest abandoned: a healthy flow; in the
+        // experiment, 30% off saves more than 20%.
+        let saves = match arm.as_ref().map(|v| v.key.as_str()) {
+            Some("deeper") => 34,
+            Some("control") => 25,
+            _ => 28,
+        };
         let roll = rng.below(100);
-        if offer.is_some() && roll < 28 {
+        if offer.is_some() && roll < saves {
             facts.saved = true;
             facts.saved_at = Some(started + 60);
             if rng.chance(0.2) {
@@ -150,8 +226,8 @@ pub async fn seed_history(storage: &Storage, now: i64) -> anyhow::Result<usize> 
             at: started,
             payload: "{\"demo\":true}".into(),
             customer_id: customer.id.clone(),
+            outcome: seeded_outcome(&facts, reason, started),
             session: Some(facts),
-            outcome: None,
         });
         if batch.len() == 500 {
             storage.record_events(DEMO_APP_ID, false, &batch).await?;
@@ -159,6 +235,17 @@ pub async fn seed_history(storage: &Storage, now: i64) -> anyhow::Result<usize> 
         }
     }
     storage.record_events(DEMO_APP_ID, false, &batch).await?;
+    for (customer_id, variant, at) in exposures {
+        storage
+            .record_exposures(
+                DEMO_APP_ID,
+                false,
+                &customer_id,
+                &[(DEMO_EXPERIMENT.to_string(), variant)],
+                at,
+            )
+            .await?;
+    }
     for (customer_id, at) in churns.into_iter().filter(|(_, at)| *at < now) {
         storage
             .record_lifecycle(
@@ -175,6 +262,34 @@ pub async fn seed_history(storage: &Storage, now: i64) -> anyhow::Result<usize> 
             .await?;
     }
     Ok(DEMO_SESSIONS)
+}
+
+/// The outcome a seeded session's server would have recorded: a save, or a cancellation that
+/// takes effect 20 days later (the end of the paid period); an abandoned flow records none here.
+fn seeded_outcome(
+    facts: &SessionFacts,
+    reason: &str,
+    at: i64,
+) -> Option<crate::storage::outcomes::PendingOutcome> {
+    let (outcome, effective_date) = if facts.saved {
+        ("saved", None)
+    } else if facts.cancelled {
+        let (y, m, d) =
+            holdfast_core::offer::civil_from_days((at + 20 * 86_400).div_euclid(86_400));
+        ("cancelled", Some(format!("{y:04}-{m:02}-{d:02}")))
+    } else {
+        return None;
+    };
+    Some(crate::storage::outcomes::PendingOutcome {
+        outcome: outcome.into(),
+        profile: Some("standard".into()),
+        reason: Some(reason.into()),
+        effective_date,
+        receipt: None,
+        at: at + 60,
+        response: "{}".into(),
+        webhook: None,
+    })
 }
 
 /// The steps of a seeded session as the server's audit trail would hold them: started under the

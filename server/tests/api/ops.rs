@@ -222,6 +222,42 @@ async fn the_demo_app_gets_a_history_worth_looking_at_once() {
         ),
         (cancelled, Some(1.0))
     );
+
+    // The demo's experiment has results on first start: every arm has customers, 30% off saved
+    // more than 20%, and the holdout (no offer) saved nobody.
+    let key = holdfast_server::demo::DEMO_EXPERIMENT;
+    let config = holdfast_server::demo::demo_config();
+    assert!(config.validate().is_ok(), "{:?}", config.validate());
+    let experiment = config.experiments.iter().find(|x| x.key == key).unwrap();
+    let facts = storage
+        .experiment_facts(holdfast_server::DEMO_APP_ID, false, key)
+        .await
+        .unwrap();
+    let report = holdfast_server::experiments::report(
+        experiment,
+        holdfast_server::experiments::ReportMetric::SaveRate,
+        &facts,
+        now,
+    );
+    let rate = |i: usize| report.variants[i].rate.unwrap();
+    assert!(
+        report.variants.iter().all(|v| v.result.units > 50),
+        "{report:#?}"
+    );
+    assert!(rate(1) > rate(0) && rate(2) == 0.0, "{report:#?}");
+    assert!(!report.srm_warning, "{report:#?}");
+    let retained = holdfast_server::experiments::report(
+        experiment,
+        holdfast_server::experiments::ReportMetric::Retained30d,
+        &facts,
+        now,
+    );
+    assert!(retained.variants[0].result.units > 0, "{retained:#?}");
+    println!(
+        "demo experiment: {} ({})",
+        serde_json::to_string(&report.verdict).unwrap(),
+        report.verdict_reason
+    );
 }
 
 #[tokio::test]
