@@ -273,3 +273,84 @@ fn role_changes(method: &axum::http::Method) -> bool {
         axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
     )
 }
+
+/// A one-time link taken up.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Accept {
+    /// The link's token.
+    #[schema(min_length = 1, max_length = 256)]
+    pub token: String,
+    /// The password to sign in with from now on: at least 12 characters.
+    #[schema(min_length = 12, max_length = 1024)]
+    pub password: String,
+}
+
+/// Takes up an invitation or a password reset: sets the password, gives the role, signs in.
+#[utoipa::path(
+    post,
+    path = "/v1/auth/accept",
+    tag = "dashboard",
+    request_body = Accept,
+    responses(
+        (status = 200, description = "Signed in; the cookie is set", body = Me),
+        (status = 410, description = "`link_used_or_expired`: the link was used, has expired, or never was", body = crate::error::ErrorResponse),
+        (status = 422, description = "`password`: not 12 to 1024 characters; `token`: not 1 to 256", body = crate::error::ErrorResponse),
+    )
+)]
+pub async fn accept(State(state): State<AppState>, req: Request) -> Result<Response, ApiError> {
+    let client = crate::apps::client_of(&req, &state.settings().trusted_proxies);
+    if !state.sign_in_allowed(client) {
+        return Err(ApiError::rate_limited());
+    }
+    let https = accounts::is_https(req.headers());
+    let bytes = axum::body::to_bytes(req.into_body(), 16 * 1024)
+        .await
+        .map_err(|_| ApiError::payload_too_large(16 * 1024))?;
+    let body: Accept = parse_json(&bytes)?;
+    if body.token.is_empty() || body.token.len() > 256 {
+        return Err(ApiError::invalid("token", "1 to 256 characters"));
+    }
+    if !(12..=1024).contains(&body.password.chars().count()) {
+        return Err(ApiError::invalid("password", "12 to 1024 characters"));
+    }
+    let now = crate::clock::now();
+    let Some(invitation) = state
+        .inner
+        .storage
+        .use_invitation(&accounts::token_hash(&body.token), now)
+        .await?
+    else {
+        return Err(ApiError::new(
+            StatusCode::GONE,
+            "link_used_or_expired",
+            "this link was used already, has expired, or never was: ask an owner for a new one",
+        ));
+    };
+    let password = body.password;
+    let hash = tokio::task::spawn_blocking(move || accounts::hash_password(&password))
+        .await
+        .map_err(anyhow::Error::from)??;
+    let storage = &state.inner.storage;
+    let user_id = storage.upsert_user(&invitation.email, &hash, now).await?;
+    storage
+        .set_role(&user_id, &invitation.app_id, &invitation.role, now)
+        .await?;
+    let token = accounts::random_token()?;
+    let csrf = accounts::random_token()?;
+    storage
+        .create_user_session(
+            &accounts::token_hash(&token),
+            &user_id,
+            &csrf,
+            now,
+            now + accounts::SESSION_SECONDS,
+        )
+        .await?;
+    let me = me_of(&state, &user_id, invitation.email, csrf).await?;
+    let mut response = axum::Json(me).into_response();
+    if let Ok(cookie) = HeaderValue::from_str(&accounts::set_cookie(Some(&token), https)) {
+        response.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
+    Ok(response)
+}

@@ -18,6 +18,7 @@ pub mod keys;
 pub mod lifecycle;
 pub mod offers;
 pub mod ops;
+pub mod people;
 pub mod prompts;
 pub mod sessions;
 pub mod stats;
@@ -149,6 +150,19 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/v1/admin/apps/{app_id}/keys/{id}",
             axum::routing::delete(keys::revoke),
         )
+        .route("/v1/admin/apps/{app_id}/people", get(people::list))
+        .route(
+            "/v1/admin/apps/{app_id}/people/invitations",
+            post(people::invite),
+        )
+        .route(
+            "/v1/admin/apps/{app_id}/people/{email}/reset",
+            post(people::reset),
+        )
+        .route(
+            "/v1/admin/apps/{app_id}/people/{email}",
+            axum::routing::delete(people::remove),
+        )
         .route(
             "/v1/admin/apps/{app_id}/experiments/{key}/report",
             get(experiments::get),
@@ -190,6 +204,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/v1/auth/sign-in", post(auth::sign_in))
         .route("/v1/auth/sign-out", post(auth::sign_out))
         .route("/v1/auth/me", get(auth::me))
+        .route("/v1/auth/accept", post(auth::accept))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

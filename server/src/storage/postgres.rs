@@ -6,7 +6,7 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
 /// PostgreSQL's migrations, applied in order, each once.
-const MIGRATIONS: [(i64, &str); 14] = [
+const MIGRATIONS: [(i64, &str); 15] = [
     (1, include_str!("../../migrations/postgres/0001_schema.sql")),
     (
         2,
@@ -54,6 +54,10 @@ const MIGRATIONS: [(i64, &str); 14] = [
         include_str!("../../migrations/postgres/0013_experiment_notes.sql"),
     ),
     (14, include_str!("../../migrations/postgres/0014_users.sql")),
+    (
+        15,
+        include_str!("../../migrations/postgres/0015_invitations.sql"),
+    ),
 ];
 
 /// An arbitrary constant key for the advisory lock that serialises migrations across replicas.

@@ -21,7 +21,7 @@ use sqlx::{ConnectOptions, Connection, SqliteConnection, SqlitePool};
 use super::filelog::FileLog;
 
 /// SQLite's migrations, applied in order, each once.
-const MIGRATIONS: [(i64, &str); 15] = [
+const MIGRATIONS: [(i64, &str); 16] = [
     (1, include_str!("../../migrations/sqlite/0001_apps.sql")),
     (2, include_str!("../../migrations/sqlite/0002_outcomes.sql")),
     (3, include_str!("../../migrations/sqlite/0003_prompts.sql")),
@@ -61,6 +61,10 @@ const MIGRATIONS: [(i64, &str); 15] = [
         include_str!("../../migrations/sqlite/0014_experiment_notes.sql"),
     ),
     (15, include_str!("../../migrations/sqlite/0015_users.sql")),
+    (
+        16,
+        include_str!("../../migrations/sqlite/0016_invitations.sql"),
+    ),
 ];
 
 /// Storage on a SQLite file.

@@ -69,6 +69,43 @@ pub trait UserStore: Send + Sync {
 
     /// Ends a session (signing out).
     async fn delete_user_session(&self, token_hash: &str) -> anyhow::Result<()>;
+
+    /// The people with a role on an app: `(email, role)`, by email.
+    async fn people(&self, app_id: &str) -> anyhow::Result<Vec<(String, String)>>;
+
+    /// Takes a person's role on an app away (and their sessions end); false when they had none.
+    async fn remove_role(&self, app_id: &str, email: &str) -> anyhow::Result<bool>;
+
+    /// Records a one-time link.
+    async fn create_invitation(&self, invitation: &Invitation) -> anyhow::Result<()>;
+
+    /// Uses a one-time link: returns it if it was unused and unexpired, and marks it used, in one
+    /// statement (a link works once even when used twice at the same moment).
+    async fn use_invitation(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> anyhow::Result<Option<Invitation>>;
+}
+
+/// A one-time link: an invitation to an app with a role, or a password reset (the person's
+/// current role again).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invitation {
+    /// SHA-256 of the link's token.
+    pub token_hash: String,
+    /// The app.
+    pub app_id: String,
+    /// Who it is for, lowercased.
+    pub email: String,
+    /// The role it gives.
+    pub role: String,
+    /// Who made it.
+    pub created_by: String,
+    /// When it was made, Unix seconds.
+    pub created_at: i64,
+    /// When it stops working.
+    pub expires_at: i64,
 }
 
 /// Implements [`UserStore`] for a backend struct with a `pool` field.
@@ -192,6 +229,97 @@ macro_rules! impl_user_store {
                         expires_at,
                     }
                 }))
+            }
+
+            async fn people(&self, app_id: &str) -> anyhow::Result<Vec<(String, String)>> {
+                Ok(sqlx::query_as(
+                    "SELECT u.email, m.role FROM memberships m JOIN users u ON u.id = m.user_id \
+                     WHERE m.app_id = $1 ORDER BY u.email",
+                )
+                .bind(app_id)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn remove_role(&self, app_id: &str, email: &str) -> anyhow::Result<bool> {
+                let mut tx = self
+                    .pool
+                    .begin_with(<$store as $crate::storage::sql::Backend>::BEGIN)
+                    .await?;
+                let user: Option<(String,)> = sqlx::query_as("SELECT id FROM users WHERE email = $1")
+                    .bind(email)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let Some((user_id,)) = user else {
+                    return Ok(false);
+                };
+                let removed = sqlx::query("DELETE FROM memberships WHERE user_id = $1 AND app_id = $2")
+                    .bind(&user_id)
+                    .bind(app_id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                let (left,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM memberships WHERE user_id = $1")
+                    .bind(&user_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                if left == 0 {
+                    sqlx::query("DELETE FROM user_sessions WHERE user_id = $1")
+                        .bind(&user_id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(removed > 0)
+            }
+
+            async fn create_invitation(
+                &self,
+                i: &$crate::storage::users::Invitation,
+            ) -> anyhow::Result<()> {
+                sqlx::query(
+                    "INSERT INTO invitations (token_hash, app_id, email, role, created_by, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(&i.token_hash)
+                .bind(&i.app_id)
+                .bind(&i.email)
+                .bind(&i.role)
+                .bind(&i.created_by)
+                .bind(i.created_at)
+                .bind(i.expires_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn use_invitation(
+                &self,
+                token_hash: &str,
+                now: i64,
+            ) -> anyhow::Result<Option<$crate::storage::users::Invitation>> {
+                let row: Option<(String, String, String, String, String, i64, i64)> = sqlx::query_as(
+                    "UPDATE invitations SET used_at = $2 \
+                     WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 \
+                     RETURNING token_hash, app_id, email, role, created_by, created_at, expires_at",
+                )
+                .bind(token_hash)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.map(
+                    |(token_hash, app_id, email, role, created_by, created_at, expires_at)| {
+                        $crate::storage::users::Invitation {
+                            token_hash,
+                            app_id,
+                            email,
+                            role,
+                            created_by,
+                            created_at,
+                            expires_at,
+                        }
+                    },
+                ))
             }
 
             async fn delete_user_session(&self, token_hash: &str) -> anyhow::Result<()> {

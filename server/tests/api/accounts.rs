@@ -363,3 +363,118 @@ async fn admin_keys_are_created_listed_and_revoked_through_the_api() {
     .await;
     assert_eq!((status, &body["error"]["code"]), (403, &json!("role")));
 }
+
+#[tokio::test]
+async fn an_owner_invites_with_a_one_time_link_and_resets_a_password_the_same_way() {
+    let app = spawn_app().await;
+    person(&app, "owner@acme.example", "owner").await;
+    let (owner, csrf) = sign_in(&app, "owner@acme.example").await;
+    let (status, link) = json_of(
+        with_session(&app, Method::POST, "/people/invitations", &owner)
+            .header("x-csrf-token", &csrf)
+            .json(&json!({ "email": "Bea@Acme.example", "role": "editor" }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 201, "{link}");
+    assert!(
+        link["link"]
+            .as_str()
+            .unwrap()
+            .starts_with("/dashboard/#accept=")
+    );
+    let token = link["token"].as_str().unwrap().to_string();
+
+    let accept = |token: &str, password: &str| {
+        app.post("/v1/auth/accept")
+            .json(&json!({ "token": token, "password": password }))
+            .send()
+    };
+    let (status, body) = json_of(accept(&token, "short").await.unwrap()).await;
+    assert_eq!((status, &body["error"]["field"]), (422, &json!("password")));
+    let r = accept(&token, "a long enough password").await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("HttpOnly")
+    );
+    let me: Value = r.json().await.unwrap();
+    assert_eq!(
+        me["apps"],
+        json!([{ "app_id": TEST_APP, "role": "editor" }])
+    );
+    let (status, body) = json_of(accept(&token, "a long enough password").await.unwrap()).await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (410, &json!("link_used_or_expired")),
+        "once only"
+    );
+
+    let (_, people) = json_of(
+        with_session(&app, Method::GET, "/people", &owner)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        people["people"],
+        json!([{ "email": "bea@acme.example", "role": "editor" }, { "email": "owner@acme.example", "role": "owner" }])
+    );
+
+    // A forgotten password: the owner makes a reset link; Bea keeps her role.
+    let (status, reset) = json_of(
+        with_session(&app, Method::POST, "/people/bea@acme.example/reset", &owner)
+            .header("x-csrf-token", &csrf)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((status, &reset["role"]), (201, &json!("editor")), "{reset}");
+    let r = accept(reset["token"].as_str().unwrap(), "a brand new password")
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = app
+        .post("/v1/auth/sign-in")
+        .json(&json!({ "email": "bea@acme.example", "password": "a brand new password" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "the new password signs in");
+
+    // Removing her role ends her access.
+    let r = with_session(&app, Method::DELETE, "/people/bea@acme.example", &owner)
+        .header("x-csrf-token", &csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let (status, body) = json_of(
+        with_session(&app, Method::DELETE, "/people/bea@acme.example", &owner)
+            .header("x-csrf-token", &csrf)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (404, &json!("no_such_person"))
+    );
+    // Only an owner invites.
+    let (viewer_link_status, _) = json_of(
+        app.admin(Method::POST, TEST_APP, "/people/invitations")
+            .json(&json!({ "email": "cy@acme.example", "role": "owner" }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(viewer_link_status, 201, "an admin key may invite (scripts)");
+}
