@@ -255,6 +255,9 @@ async fn run() -> anyhow::Result<()> {
     if want_flood {
         // Many sources at the server's limit (no rate limit): what admission control achieves.
         let plan_url = format!("{holdfast}/v1/apps/{APP}/cancel-plan");
+        // Each scenario starts with the log folded: a backlog left by the one before would
+        // compete with the "alone" measurement.
+        storage.settle().await?;
         flood(
             "many sources",
             None,
@@ -276,6 +279,7 @@ async fn run() -> anyhow::Result<()> {
             .build()?;
         // A subscriber opening the cancel flow asks for one plan; 25 a second stays well inside
         // the plan client's own rate limit.
+        storage.settle().await?;
         flood(
             "one source",
             Some(Duration::from_millis(40)),
