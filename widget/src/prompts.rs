@@ -263,6 +263,9 @@ pub async fn run(call: &str, options: JsValue) -> Result<JsValue, String> {
                 .push(Impression::new(prompt.id, &prompt.trigger, now));
             save_cached(&key, &state);
             let e = event("prompt_shown", &prompt);
+            // The impression's second, so the server's copy of it equals the one cached here
+            // (a server state fetched across a second boundary would otherwise count it twice).
+            set(&e, "at", &JsValue::from_f64(now as f64 * 1000.0));
             if let Ask::Usage { used, limit, .. } = &ask {
                 set(
                     &e,
