@@ -106,6 +106,18 @@ pub async fn sign_in(State(state): State<AppState>, req: Request) -> Result<Resp
             "that email and password do not match a person of this Holdfast",
         ));
     };
+    start_session(&state, &user.id, user.email, https).await
+}
+
+/// Starts a signed-in session for a person: the cookie (`Secure` behind https), and the answer
+/// with their apps and the session's anti-forgery value. Sign-in and a taken-up link both end
+/// here.
+async fn start_session(
+    state: &AppState,
+    user_id: &str,
+    email: String,
+    https: bool,
+) -> Result<Response, ApiError> {
     let token = accounts::random_token()?;
     let csrf = accounts::random_token()?;
     let now = crate::clock::now();
@@ -114,13 +126,13 @@ pub async fn sign_in(State(state): State<AppState>, req: Request) -> Result<Resp
         .storage
         .create_user_session(
             &accounts::token_hash(&token),
-            &user.id,
+            user_id,
             &csrf,
             now,
             now + accounts::SESSION_SECONDS,
         )
         .await?;
-    let me = me_of(&state, &user.id, user.email, csrf).await?;
+    let me = me_of(state, user_id, email, csrf).await?;
     let mut response = axum::Json(me).into_response();
     if let Ok(cookie) = HeaderValue::from_str(&accounts::set_cookie(Some(&token), https)) {
         response.headers_mut().insert(header::SET_COOKIE, cookie);
@@ -336,21 +348,5 @@ pub async fn accept(State(state): State<AppState>, req: Request) -> Result<Respo
     storage
         .set_role(&user_id, &invitation.app_id, &invitation.role, now)
         .await?;
-    let token = accounts::random_token()?;
-    let csrf = accounts::random_token()?;
-    storage
-        .create_user_session(
-            &accounts::token_hash(&token),
-            &user_id,
-            &csrf,
-            now,
-            now + accounts::SESSION_SECONDS,
-        )
-        .await?;
-    let me = me_of(&state, &user_id, invitation.email, csrf).await?;
-    let mut response = axum::Json(me).into_response();
-    if let Ok(cookie) = HeaderValue::from_str(&accounts::set_cookie(Some(&token), https)) {
-        response.headers_mut().insert(header::SET_COOKIE, cookie);
-    }
-    Ok(response)
+    start_session(&state, &user_id, invitation.email, https).await
 }

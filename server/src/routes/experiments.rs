@@ -293,12 +293,7 @@ pub async fn get(
     Query(params): Query<ReportParams>,
 ) -> Result<Json<Report>, ApiError> {
     let mode = caller.mode_for(params.mode)?;
-    let Some(experiment) = app.config.experiments.iter().find(|x| x.key == key) else {
-        return Err(ApiError::not_found(
-            "no_such_experiment",
-            format!("{key:?} is not an experiment of this app's config"),
-        ));
-    };
+    let experiment = &app.config.experiments[find(&app, &key)?];
     let facts = state
         .inner
         .storage
