@@ -197,7 +197,8 @@ pub async fn run(call: &str, options: JsValue) -> Result<JsValue, String> {
     };
     let metric = field(&options, "metric").as_string();
     let feature = field(&options, "feature").as_string();
-    let now = (js_sys::Date::now() / 1000.0) as i64;
+    let now_ms = js_sys::Date::now();
+    let now = (now_ms / 1000.0) as i64;
     let config = crate::load_config()
         .await
         .unwrap_or_else(|| Arc::new(AppConfig::default()));
@@ -263,9 +264,11 @@ pub async fn run(call: &str, options: JsValue) -> Result<JsValue, String> {
                 .push(Impression::new(prompt.id, &prompt.trigger, now));
             save_cached(&key, &state);
             let e = event("prompt_shown", &prompt);
-            // The impression's second, so the server's copy of it equals the one cached here
-            // (a server state fetched across a second boundary would otherwise count it twice).
-            set(&e, "at", &JsValue::from_f64(now as f64 * 1000.0));
+            // The impression's own instant, so the server's copy of it falls in the second cached
+            // here (a server state fetched across a second boundary would otherwise count it
+            // twice) and keeps its millisecond, which orders two impressions of one second when
+            // an upgrade is credited to the latest.
+            set(&e, "at", &JsValue::from_f64(now_ms));
             if let Ask::Usage { used, limit, .. } = &ask {
                 set(
                     &e,
