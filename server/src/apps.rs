@@ -418,12 +418,12 @@ pub async fn admin_guard(State(state): State<AppState>, mut req: Request, next: 
         .map(str::to_string);
     // A dashboard session (a cookie, no key) acts within its person's role on the app.
     let session = if header.is_none() {
-        let (headers, method, path) = (
+        let (headers, method, uri) = (
             req.headers().clone(),
             req.method().clone(),
-            req.uri().path().to_string(),
+            req.uri().clone(),
         );
-        match crate::routes::auth::session_caller(&state, &headers, &method, &path, &app.record.id)
+        match crate::routes::auth::session_caller(&state, &headers, &method, &uri, &app.record.id)
             .await
         {
             Ok(session) => session,

@@ -446,8 +446,9 @@ pub fn csv_line(r: &AuditRecord) -> String {
 }
 
 /// Quotes a field when it holds a comma, quote or line break; a leading `=`, `+`, `-` or `@`
-/// is prefixed with `'` so a spreadsheet never runs a customer id as a formula.
-fn csv_field(value: &str) -> String {
+/// is prefixed with `'` so a spreadsheet never runs a customer id as a formula. Every CSV the
+/// server writes (this export, the sessions log's) quotes through it.
+pub fn csv_field(value: &str) -> String {
     let value = if value.starts_with(['=', '+', '-', '@']) && value.parse::<f64>().is_err() {
         format!("'{value}")
     } else {

@@ -1,6 +1,7 @@
 //! The demo app: created by `--demo` with the default config, an experiment on the "too
-//! expensive" offer, and a few thousand realistic historical cancel sessions, so the stats and the
-//! experiment report are worth looking at on first start.
+//! expensive" offer, and a few thousand realistic historical cancel sessions (with what their
+//! subscribers wrote in the survey), so the stats, the experiment report and the sessions log are
+//! worth looking at on first start.
 //!
 //! Sessions are generated deterministically (a fixed-seed generator) and go through the same
 //! storage use cases as real traffic, so the aggregates are exactly what ingest would build.
@@ -79,6 +80,93 @@ pub async fn ensure_demo_app(
     crate::operator::ensure_demo_keys(storage, DEMO_APP_ID, secret, now).await
 }
 
+/// What subscribers write in the survey's free-text box, per reason, so the sessions log has
+/// words to read: short, plain, varied, a few with commas and quotes as real answers have.
+const FREE_TEXTS: [(&str, &[&str]); 7] = [
+    (
+        "other",
+        &[
+            "We're closing the company at the end of the quarter.",
+            "My manager decided to consolidate tools, nothing wrong with yours.",
+            "Honestly I just signed up for the wrong plan.",
+            "The project this was for got cancelled.",
+            "Our budget is frozen for the rest of the year.",
+            "We merged with another company that has its own setup.",
+            "I'll be back after parental leave!",
+            "Invoices need a VAT number field, and support said \"not yet\".",
+            "Too many emails, and I couldn't find where to turn them off.",
+            "Retiring, closing the shop. Thanks for everything.",
+        ],
+    ),
+    (
+        "too_expensive",
+        &[
+            "The price doubled since we signed up, for the same features.",
+            "Can't justify $49 a month for two people.",
+            "Great tool, but our budget got cut in half.",
+            "We only use one feature and it's not on the cheaper plan.",
+        ],
+    ),
+    (
+        "not_using",
+        &[
+            "Forgot I even had this, to be honest.",
+            "We set it up and never got the team onboarded.",
+            "Only needed it for one launch.",
+        ],
+    ),
+    (
+        "missing_feature",
+        &[
+            "No SSO, and IT won't approve anything without it.",
+            "We need a proper API for exports.",
+            "Please add Gantt charts, it's the one thing we miss.",
+            "No offline mode, which we need on site.",
+        ],
+    ),
+    (
+        "switching",
+        &[
+            "Moving to a suite the rest of the company already uses.",
+            "A competitor offered us a year free.",
+            "Our parent company standardised on another vendor.",
+        ],
+    ),
+    (
+        "technical_issues",
+        &[
+            "Sync failed three times last week and we lost edits.",
+            "Very slow on our older laptops.",
+            "Login kept looping back to the sign-in page in Safari.",
+        ],
+    ),
+    (
+        "temporary",
+        &[
+            "Seasonal business, we'll be back in spring.",
+            "Pausing while we rebuild the website.",
+            "Just needed it for tax season.",
+        ],
+    ),
+];
+
+/// The share of answers with an optional text box (every reason but `other`) that come with
+/// words: most subscribers skip an optional box.
+const OPTIONAL_TEXT_SHARE: f64 = 0.25;
+
+/// A seeded session's free-text answer: always one where the reason's box is the answer (the
+/// config's `free_text: true`, `other`), sometimes one elsewhere.
+fn demo_free_text(rng: &mut Rng, config: &AppConfig, reason: &str) -> Option<String> {
+    let boxed = config.reasons.iter().any(|r| r.id == reason && r.free_text);
+    if !boxed && !rng.chance(OPTIONAL_TEXT_SHARE) {
+        return None;
+    }
+    let (_, texts) = FREE_TEXTS.iter().find(|(id, _)| *id == reason)?;
+    texts
+        .get(rng.below(texts.len() as u64) as usize)
+        .map(|t| (*t).to_string())
+}
+
 /// A small deterministic generator (SplitMix64): reproducible demo data without a dependency.
 struct Rng(u64);
 
@@ -117,6 +205,9 @@ pub async fn seed_history(storage: &Storage, now: i64) -> anyhow::Result<usize> 
     }
     let mut exposures = Vec::new();
     let mut rng = Rng(0x686f_6c64);
+    // The free texts draw from their own generator, so the rest of the history (and the
+    // experiment's results) stays what it was before the sessions had words.
+    let mut words = Rng(0x776f_7264);
     let plans = [
         ("starter", 1900),
         ("pro", 4900),
@@ -160,6 +251,7 @@ pub async fn seed_history(storage: &Storage, now: i64) -> anyhow::Result<usize> 
         let session_id = uuid_from(&mut rng);
         let mut facts = SessionFacts {
             reason: Some(reason.into()),
+            free_text: Some(demo_free_text(&mut words, &config, reason).unwrap_or_default()),
             ..base
         };
         let ctx = OfferContext {

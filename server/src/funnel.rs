@@ -405,6 +405,11 @@ fn facts(
 ) -> SessionFacts {
     let mut facts = base_facts(customer, variants, at);
     facts.reason = event.reason.clone();
+    // The survey's answer carries its free text, trimmed, or none: `""` then, so an answer given
+    // again without text does not leave the earlier answer's text beside the new reason.
+    if event.kind == EventType::ReasonSelected {
+        facts.free_text = Some(event.free_text.as_deref().map_or("", str::trim).to_string());
+    }
     let offer = event
         .offer_id
         .as_deref()

@@ -12,7 +12,8 @@
 //! - [`apps`]: loading the app a request names, CORS, admin auth and the config cache.
 //! - [`error`] and [`extract`]: one error body for every failure, and extractors that produce it.
 //! - [`storage`]: the storage trait and its SQLite and PostgreSQL backends.
-//! - [`outcomes`]: how events become the session aggregates stats read.
+//! - [`outcomes`]: how events become the session aggregates stats read; [`session_log`]: those
+//!   sessions one by one, with the survey's free text, as growth teams read them.
 //! - [`auth`], [`ratelimit`], [`metrics`], [`demo`]: the rest of what running a server takes.
 //!
 //! [`app`] builds the whole router from an [`AppState`], so tests run it in-process on port 0.
@@ -37,6 +38,7 @@ pub mod operator;
 pub mod outcomes;
 pub mod ratelimit;
 pub mod routes;
+pub mod session_log;
 pub mod storage;
 pub mod text;
 pub mod webhooks;
@@ -266,8 +268,27 @@ pub fn app(state: AppState) -> Router {
             asset_cache,
         ))
         .service(static_files);
+    // The dashboard is a single-page app: every path below /dashboard/ that is not a file is
+    // one of its pages, answered with its index.html.
+    let dashboard_dir = dist.join("dashboard");
+    let dashboard = ServeDir::new(&dashboard_dir)
+        .precompressed_br()
+        .precompressed_gzip()
+        .fallback(
+            ServeFile::new(dashboard_dir.join("index.html"))
+                .precompressed_br()
+                .precompressed_gzip(),
+        );
+    let dashboard = tower::ServiceBuilder::new()
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(None),
+            asset_cache,
+        ))
+        .service(dashboard);
     server_layers(
-        routes::router(state.clone()).fallback_service(static_files),
+        routes::router(state.clone())
+            .nest_service("/dashboard", dashboard)
+            .fallback_service(static_files),
         state,
     )
 }
@@ -325,11 +346,13 @@ async fn asset_cache(
 /// How long a host page keeps the loader before revalidating it.
 const LOADER_CACHE: &str = "public, max-age=300";
 
-/// Whether a path names a content-hashed bundle file: `-<16 hex>` before `.js` or `_bg.wasm`.
+/// Whether a path names a content-hashed bundle file: `-<16 hex>` before `.js`, `_bg.wasm` or
+/// (the dashboard's stylesheet) `.css`.
 fn hashed_asset(path: &str) -> bool {
     let stem = path
         .strip_suffix("_bg.wasm")
-        .or_else(|| path.strip_suffix(".js"));
+        .or_else(|| path.strip_suffix(".js"))
+        .or_else(|| path.strip_suffix(".css"));
     stem.and_then(|s| s.rsplit_once('-'))
         .is_some_and(|(_, hash)| hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
 }

@@ -230,9 +230,10 @@ pub async fn session_caller(
     state: &AppState,
     headers: &axum::http::HeaderMap,
     method: &axum::http::Method,
-    path: &str,
+    uri: &axum::http::Uri,
     app_id: &str,
 ) -> Result<Option<crate::apps::AdminCaller>, ApiError> {
+    let path = uri.path();
     if accounts::session_cookie(headers).is_none() {
         return Ok(None);
     }
@@ -268,9 +269,17 @@ pub async fn session_caller(
     if role_changes(method) {
         check_csrf(headers, &session.csrf)?;
     }
-    // The dashboard names the mode it shows; test data unless it says live.
+    // The dashboard names the mode it shows; test data unless it says live. A download link
+    // (an export) cannot set a header, so a read may name it in its query instead.
+    let in_query = || {
+        !role_changes(method)
+            && uri
+                .query()
+                .is_some_and(|q| q.split('&').any(|pair| pair == "mode=live"))
+    };
     let mode = match headers.get("x-holdfast-mode").and_then(|v| v.to_str().ok()) {
         Some("live") => crate::keys::Mode::Live,
+        None if in_query() => crate::keys::Mode::Live,
         _ => crate::keys::Mode::Test,
     };
     Ok(Some(crate::apps::AdminCaller {

@@ -437,6 +437,10 @@ pub struct PreviewRequest {
     /// A profile the host would choose explicitly.
     #[serde(default)]
     pub profile: Option<holdfast_core::policy::PolicyProfile>,
+    /// A draft config to plan with instead of the live one (the dashboard's editor): checked
+    /// like a `PUT` of the config, never stored. Variants still come from the live experiments.
+    #[serde(default)]
+    pub config: Option<holdfast_core::config::AppConfig>,
 }
 
 /// A customer's place in one experiment.
@@ -511,8 +515,18 @@ pub async fn preview(
         body.reason.as_deref(),
         crate::text::MAX_KEY,
     )?;
+    let config = match &body.config {
+        Some(draft) => {
+            let validation = draft.validate();
+            if !validation.is_ok() {
+                return Err(ApiError::invalid_config(validation.errors));
+            }
+            draft
+        }
+        None => &app.config,
+    };
     if let Some(r) = body.reason.as_deref()
-        && !app.known.reason(r)
+        && config.reason(r).is_none()
     {
         return Err(ApiError::invalid(
             "reason",
@@ -524,14 +538,14 @@ pub async fn preview(
     let refs = crate::cancel::variant_refs(&variants);
     let now = crate::clock::now();
     let selection = select_offer(&OfferContext {
-        config: &app.config,
+        config,
         customer,
         reason: body.reason.as_deref(),
         variants: &refs,
         ledger: &ledger,
         now,
     });
-    let profile = holdfast_core::plan::session_profile(&app.config, customer, body.profile, None);
+    let profile = holdfast_core::plan::session_profile(config, customer, body.profile, None);
     Ok(Json(Preview {
         variants: variants
             .iter()

@@ -99,6 +99,7 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/v1/admin/apps/{app_id}/customers/{customer_id}/lifecycle",
             post(lifecycle::post),
         )
+        .route("/v1/admin/apps/{app_id}/sessions", get(sessions::list))
         .route(
             "/v1/admin/apps/{app_id}/sessions/{session_id}",
             get(sessions::get),

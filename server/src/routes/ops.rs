@@ -73,6 +73,7 @@ pub async fn preflight() -> StatusCode {
         super::cancel_plan::post,
         super::offers::accept,
         super::sessions::cancel,
+        super::sessions::list,
         super::sessions::get,
         super::sessions::for_customer,
         super::webhooks::create,

@@ -273,10 +273,11 @@ pub fn fold_sessions<'a>(new: &[PassEvent<'a>]) -> Vec<(&'a str, bool, &'a str, 
 /// Folds `new` into `acc`: the session-merge rule, written twice, here (for the events of one
 /// pass) and as SQL in `sql::SESSION_CONFLICT` (for a pass against the stored row). The rule is
 /// order-independent where it can be: the customer's facts are those of the earliest event; the
-/// first variant stays; the latest reason wins; a save fixes the offer and its cost (before a
-/// save, the latest offer shown); saved, cancelled and abandoned only ever turn on; the trail is
-/// appended. The test `one_pass_and_many_passes_give_the_same_session_row` folds random events
-/// both ways against SQLite and compares the rows.
+/// first variant stays; the latest reason wins, and so does the latest survey free text (an
+/// answer without text is `""`, so it replaces an earlier answer's text); a save fixes the offer
+/// and its cost (before a save, the latest offer shown); saved, cancelled and abandoned only ever
+/// turn on; the trail is appended. The test `one_pass_and_many_passes_give_the_same_session_row`
+/// folds random events both ways against SQLite and compares the rows.
 fn merge(acc: &mut SessionFacts, new: &SessionFacts) {
     if new.started_at < acc.started_at {
         acc.started_at = new.started_at;
@@ -290,6 +291,9 @@ fn merge(acc: &mut SessionFacts, new: &SessionFacts) {
     }
     if new.reason.is_some() {
         acc.reason.clone_from(&new.reason);
+    }
+    if new.free_text.is_some() {
+        acc.free_text.clone_from(&new.free_text);
     }
     if !acc.saved {
         if new.saved {
@@ -571,6 +575,7 @@ mod merge_rule {
             ),
             prop::option::of(prop::sample::select(vec!["x:a", "x:b"])),
             prop::option::of(prop::sample::select(vec!["too_expensive", "not_using"])),
+            prop::option::of(prop::sample::select(vec!["", "too pricey", "we moved"])),
             prop::option::of(prop::sample::select(vec![
                 ("discount_25", "discount"),
                 ("pause_2", "pause"),
@@ -582,6 +587,7 @@ mod merge_rule {
                     (start, plan, mrr),
                     variant,
                     reason,
+                    free_text,
                     offer,
                     (cost, saved, cancelled, abandoned),
                 )| {
@@ -595,6 +601,7 @@ mod merge_rule {
                         tenure_band: format!("t{start}"),
                         variant: variant.map(str::to_string),
                         reason: reason.map(str::to_string),
+                        free_text: free_text.map(str::to_string),
                         offer_id: offer.map(|o| o.0.to_string()),
                         offer_kind: offer.map(|o| o.1.to_string()),
                         offer_cost_cents: if saved { cost } else { 0 },
@@ -631,6 +638,7 @@ mod merge_rule {
             String,
             Option<String>,
             Option<String>,
+            Option<String>,
         ),
         (
             Option<String>,
@@ -658,7 +666,8 @@ mod merge_rule {
         }
         let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
         let first = sqlx::query_as(
-            "SELECT started_at, week, plan, mrr_cents, tenure_band, variant, reason FROM sessions",
+            "SELECT started_at, week, plan, mrr_cents, tenure_band, variant, reason, free_text \
+             FROM sessions",
         )
         .fetch_one(&pool)
         .await

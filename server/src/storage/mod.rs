@@ -40,6 +40,8 @@ pub mod webhooks;
 pub mod experiments;
 #[macro_use]
 pub mod users;
+#[macro_use]
+pub mod session_log;
 pub mod postgres;
 pub mod sqlite;
 
@@ -180,6 +182,11 @@ pub struct SessionFacts {
     /// The survey answer, when this event carries it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The survey's free-text answer, on a `reason_selected` event only: `Some("")` when that
+    /// answer came without text, so a later answer without text replaces an earlier one's (the
+    /// latest answer wins, as `reason` does); `None` on every other event, which keeps it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub free_text: Option<String>,
     /// The offer shown or accepted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub offer_id: Option<String>,
@@ -382,6 +389,7 @@ pub trait Store:
     + webhooks::WebhookStore
     + experiments::ExperimentStore
     + users::UserStore
+    + session_log::SessionLogStore
     + Send
     + Sync
     + std::fmt::Debug

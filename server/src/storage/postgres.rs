@@ -6,7 +6,7 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
 /// PostgreSQL's migrations, applied in order, each once.
-const MIGRATIONS: [(i64, &str); 15] = [
+const MIGRATIONS: [(i64, &str); 16] = [
     (1, include_str!("../../migrations/postgres/0001_schema.sql")),
     (
         2,
@@ -57,6 +57,10 @@ const MIGRATIONS: [(i64, &str); 15] = [
     (
         15,
         include_str!("../../migrations/postgres/0015_invitations.sql"),
+    ),
+    (
+        16,
+        include_str!("../../migrations/postgres/0016_session_free_text.sql"),
     ),
 ];
 
@@ -247,3 +251,4 @@ impl_outcome_store!(
 impl_webhook_store!(PostgresStore, "FOR UPDATE SKIP LOCKED");
 impl_experiment_store!(PostgresStore);
 impl_user_store!(PostgresStore);
+impl_session_log_store!(PostgresStore);

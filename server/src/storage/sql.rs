@@ -18,11 +18,12 @@ pub const IN_RANGE: &str = "app_id = $1 AND live = $2 AND started_at >= $3 AND s
 /// The session columns, in bind order.
 pub const SESSION_COLUMNS: &str = "INSERT INTO sessions (app_id, session_id, live, customer_id, \
      started_at, week, plan, mrr_cents, tenure_band, variant, reason, offer_id, offer_kind, \
-     offer_cost_cents, saved, saved_at, cancelled, abandoned, trail) ";
+     offer_cost_cents, saved, saved_at, cancelled, abandoned, trail, free_text) ";
 
 /// How an incoming session row folds into the stored one: order-independent, so retries and
 /// events that arrive out of order give the same row. The customer's facts (week, plan, MRR,
-/// tenure) are those at the session's earliest moment; a save fixes the session's offer.
+/// tenure) are those at the session's earliest moment; the latest survey answer (reason and free
+/// text) wins; a save fixes the session's offer.
 pub const SESSION_CONFLICT: &str = " ON CONFLICT (app_id, session_id) DO UPDATE SET \
      started_at = CASE WHEN excluded.started_at < sessions.started_at THEN excluded.started_at ELSE sessions.started_at END, \
      week = CASE WHEN excluded.started_at < sessions.started_at THEN excluded.week ELSE sessions.week END, \
@@ -31,6 +32,7 @@ pub const SESSION_CONFLICT: &str = " ON CONFLICT (app_id, session_id) DO UPDATE 
      tenure_band = CASE WHEN excluded.started_at < sessions.started_at THEN excluded.tenure_band ELSE sessions.tenure_band END, \
      variant = COALESCE(sessions.variant, excluded.variant), \
      reason = COALESCE(excluded.reason, sessions.reason), \
+     free_text = COALESCE(excluded.free_text, sessions.free_text), \
      offer_id = CASE WHEN sessions.saved = 1 THEN sessions.offer_id WHEN excluded.saved = 1 THEN excluded.offer_id ELSE COALESCE(excluded.offer_id, sessions.offer_id) END, \
      offer_kind = CASE WHEN sessions.saved = 1 THEN sessions.offer_kind WHEN excluded.saved = 1 THEN excluded.offer_kind ELSE COALESCE(excluded.offer_kind, sessions.offer_kind) END, \
      offer_cost_cents = CASE WHEN sessions.saved = 1 THEN sessions.offer_cost_cents WHEN excluded.saved = 1 THEN excluded.offer_cost_cents ELSE sessions.offer_cost_cents END, \
@@ -751,7 +753,8 @@ macro_rules! impl_store {
                         .push_bind(f.saved_at)
                         .push_bind(i64::from(f.cancelled))
                         .push_bind(i64::from(f.abandoned))
-                        .push_bind(&f.trail);
+                        .push_bind(&f.trail)
+                        .push_bind(&f.free_text);
                 });
                 q.push($crate::storage::sql::SESSION_CONFLICT);
                 q.build().execute(&mut **tx).await?;

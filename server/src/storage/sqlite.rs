@@ -21,7 +21,7 @@ use sqlx::{ConnectOptions, Connection, SqliteConnection, SqlitePool};
 use super::filelog::FileLog;
 
 /// SQLite's migrations, applied in order, each once.
-const MIGRATIONS: [(i64, &str); 16] = [
+const MIGRATIONS: [(i64, &str); 17] = [
     (1, include_str!("../../migrations/sqlite/0001_apps.sql")),
     (2, include_str!("../../migrations/sqlite/0002_outcomes.sql")),
     (3, include_str!("../../migrations/sqlite/0003_prompts.sql")),
@@ -64,6 +64,10 @@ const MIGRATIONS: [(i64, &str); 16] = [
     (
         16,
         include_str!("../../migrations/sqlite/0016_invitations.sql"),
+    ),
+    (
+        17,
+        include_str!("../../migrations/sqlite/0017_session_free_text.sql"),
     ),
 ];
 
@@ -360,6 +364,7 @@ impl_outcome_store!(SqliteStore, None);
 impl_webhook_store!(SqliteStore, "");
 impl_experiment_store!(SqliteStore);
 impl_user_store!(SqliteStore);
+impl_session_log_store!(SqliteStore);
 
 #[cfg(test)]
 mod tests {

@@ -478,3 +478,40 @@ async fn an_owner_invites_with_a_one_time_link_and_resets_a_password_the_same_wa
     .await;
     assert_eq!(viewer_link_status, 201, "an admin key may invite (scripts)");
 }
+
+#[tokio::test]
+async fn a_session_reads_the_mode_its_dashboard_names_and_a_download_link_names_it_in_its_query() {
+    let app = spawn_app().await;
+    person(&app, "reader@example.com", "viewer").await;
+    let (cookie, _) = sign_in(&app, "reader@example.com").await;
+    let mode_of = |r: Value| r["mode"].as_str().unwrap_or_default().to_string();
+    let r = with_session(&app, Method::GET, "/stats", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        mode_of(json_of(r).await.1),
+        "test",
+        "test data unless it says live"
+    );
+    let r = with_session(&app, Method::GET, "/stats", &cookie)
+        .header("x-holdfast-mode", "live")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mode_of(json_of(r).await.1), "live");
+    // A link (an export) cannot set a header: its query names the mode.
+    let r = with_session(&app, Method::GET, "/evidence?mode=live", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mode_of(json_of(r).await.1), "live");
+    // The header wins over the query, so a page cannot be tricked into the other mode.
+    let r = with_session(&app, Method::GET, "/evidence?mode=live", &cookie)
+        .header("x-holdfast-mode", "test")
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = json_of(r).await;
+    assert_eq!(status, 403, "{body}");
+}

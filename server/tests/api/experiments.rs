@@ -451,6 +451,62 @@ async fn the_preview_says_which_variant_and_offer_and_why_and_records_nothing() 
 }
 
 #[tokio::test]
+async fn the_preview_plans_from_a_draft_config_checks_it_like_a_save_and_stores_nothing() {
+    let app = spawn_app().await;
+    let mut config = config();
+    config["experiments"] = json!([]);
+    config["rules"] =
+        json!([{ "id": "too_expensive", "reasons": ["too_expensive"], "offer": "discount_25" }]);
+    assert_eq!(app.put_config(TEST_APP, &config).await.status(), 200);
+    let mut draft = config.clone();
+    draft["offers"][0]["terms"]["percent"] = json!(15);
+    let (status, body) = admin_post(
+        &app,
+        "/preview",
+        json!({ "customer": customer("cus_draft"), "reason": "too_expensive", "config": draft }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["offers"][0]["terms"]["percent"], 15,
+        "the draft's terms: {body}"
+    );
+
+    // An invalid draft is refused with every problem's path, as a PUT would be.
+    draft["offers"][0]["terms"]["percent"] = json!(60);
+    let (status, body) = admin_post(
+        &app,
+        "/preview",
+        json!({ "customer": customer("cus_draft"), "reason": "too_expensive", "config": draft }),
+    )
+    .await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (422, &json!("invalid_config")),
+        "{body}"
+    );
+    assert_eq!(
+        body["error"]["problems"][0]["path"],
+        "offers[0].terms.percent"
+    );
+
+    // Nothing was stored: the live config is the one saved before.
+    let live: serde_json::Value = app
+        .admin(Method::GET, TEST_APP, "/config")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(live["version"], 2);
+    assert_eq!(
+        live["config"]["offers"][0]["terms"]["percent"],
+        config["offers"][0]["terms"]["percent"]
+    );
+}
+
+#[tokio::test]
 async fn an_experiment_is_created_stopped_with_a_rule_per_arm_and_its_note() {
     let app = spawn_app().await;
     let body = json!({

@@ -20,6 +20,7 @@ mod offers;
 mod ops;
 mod outcomes;
 mod prompts;
+mod sessions_log;
 mod stats;
 mod story;
 mod tokens;

@@ -223,6 +223,38 @@ async fn the_demo_app_gets_a_history_worth_looking_at_once() {
         (cancelled, Some(1.0))
     );
 
+    // The sessions log has words to read: every `other` answer comes with some (its box is the
+    // answer), a share of the other answers too.
+    let filter = holdfast_server::storage::session_log::SessionFilter {
+        live: false,
+        from: range.from,
+        to: range.to,
+        ..Default::default()
+    };
+    let log = storage
+        .session_log_page(
+            holdfast_server::DEMO_APP_ID,
+            &filter,
+            None,
+            holdfast_server::demo::DEMO_SESSIONS as i64,
+        )
+        .await
+        .unwrap();
+    assert_eq!(log.len(), holdfast_server::demo::DEMO_SESSIONS);
+    let (other, rest): (Vec<_>, Vec<_>) = log
+        .iter()
+        .partition(|s| s.reason.as_deref() == Some("other"));
+    assert!(
+        !other.is_empty() && other.iter().all(|s| s.free_text.is_some()),
+        "every `other` answer has words"
+    );
+    let worded = rest.iter().filter(|s| s.free_text.is_some()).count() as f64;
+    assert!(
+        (0.15..0.35).contains(&(worded / rest.len() as f64)),
+        "a share of the optional boxes are filled: {worded} of {}",
+        rest.len()
+    );
+
     // The demo's experiment has results on first start: every arm has customers, 30% off saved
     // more than 20%, and the holdout (no offer) saved nobody.
     let key = holdfast_server::demo::DEMO_EXPERIMENT;
