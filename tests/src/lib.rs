@@ -51,6 +51,22 @@ pub fn dist_dir() -> PathBuf {
 
 /// Starts the server in-process on 127.0.0.1:0 with a fresh SQLite file and the demo app.
 pub async fn spawn_server() -> anyhow::Result<TestServer> {
+    start(false).await
+}
+
+/// The dashboard's people in end-to-end tests: `(email, password, role)`.
+pub const PEOPLE: [(&str, &str, &str); 2] = [
+    ("owner@example.com", "owner-password-1", "owner"),
+    ("viewer@example.com", "viewer-password-1", "viewer"),
+];
+
+/// Like [`spawn_server`], with the demo's seeded history (so the dashboard has numbers) and the
+/// [`PEOPLE`] who sign in to it.
+pub async fn spawn_dashboard_server() -> anyhow::Result<TestServer> {
+    start(true).await
+}
+
+async fn start(dashboard: bool) -> anyhow::Result<TestServer> {
     let dist = dist_dir();
     if !dist.join("index.html").exists() || !dist.join("holdfast.js").exists() {
         bail!(
@@ -98,6 +114,26 @@ pub async fn spawn_server() -> anyhow::Result<TestServer> {
             .stored,
         )
         .await?;
+    if dashboard {
+        if !dist.join("dashboard/index.html").exists() {
+            bail!(
+                "{} has no dashboard build: run `scripts/build-dashboard` first (scripts/test does)",
+                dist.display()
+            );
+        }
+        holdfast_server::demo::seed_history(&storage, now).await?;
+        for (email, password, role) in PEOPLE {
+            holdfast_server::operator::create_user(
+                &storage,
+                email,
+                holdfast_server::DEMO_APP_ID,
+                role,
+                Some(password.into()),
+                now,
+            )
+            .await?;
+        }
+    }
     tokio::spawn(serve(
         listener,
         AppState::new(storage, dist),
