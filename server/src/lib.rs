@@ -36,6 +36,7 @@ pub mod keys;
 pub mod metrics;
 pub mod operator;
 pub mod outcomes;
+pub mod preview;
 pub mod ratelimit;
 pub mod routes;
 pub mod session_log;
@@ -130,6 +131,8 @@ struct Inner {
     writers: RecentWriters,
     /// Sign-in attempts per client: ten, then one every six seconds.
     sign_in: ratelimit::Limiter,
+    /// The flow editor's draft configs being previewed, by token (memory only).
+    previews: preview::Drafts,
 }
 
 /// How long after a customer's events were appended their own reads wait for the fold.
@@ -193,6 +196,7 @@ impl AppState {
                     per_second: 1.0 / 6.0,
                     burst: 10.0,
                 }),
+                previews: preview::Drafts::default(),
             }),
         }
     }

@@ -288,11 +288,11 @@ async fn run_server(args: ServeArgs) -> anyhow::Result<()> {
         .await?;
         match owner.generated_password {
             Some(password) => println!(
-                "demo owner {} signs in (POST /v1/auth/sign-in) with password {password}",
+                "the dashboard is at http://{addr}/dashboard/: sign in as {} with password {password}",
                 owner.email
             ),
             None => println!(
-                "demo owner {} signs in with HOLDFAST_DEMO_PASSWORD",
+                "the dashboard is at http://{addr}/dashboard/: sign in as {} with HOLDFAST_DEMO_PASSWORD",
                 owner.email
             ),
         }

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use fantoccini::{Client, Locator};
+use holdfast_e2e::demo::{click, in_widget};
 use holdfast_e2e::{PEOPLE, spawn_dashboard_server, wait_for, with_browser};
 use serde_json::Value;
 
@@ -236,9 +237,49 @@ async fn an_invalid_edit_shows_at_its_field_and_a_publish_and_a_restore_change_t
         let preview = wait_for(&client, "const p = document.querySelector('[data-testid=preview-result]'); return p && p.textContent.includes('off') && p.textContent;", Duration::from_secs(10)).await?;
         assert!(preview.as_str().unwrap_or_default().contains("15% off"), "the draft's terms: {preview}");
         assert_eq!(live_percent(&api).await?, 25, "the preview changed nothing");
+
+        // The real widget runs the draft in a frame: the survey, the draft's 15% offer, a save
+        // that is answered but never recorded.
+        let sessions_before = sessions_of(&api, "preview_customer").await?;
+        client.find(Locator::XPath("//button[text()='Run the widget on the draft']")).await?.click().await?;
+        wait_for(
+            &client,
+            "return !!document.querySelector('[data-testid=live-preview]');",
+            Duration::from_secs(10),
+        )
+        .await?;
+        let frame = client.find(Locator::Css("[data-testid=live-preview]")).await?;
+        frame.enter_frame().await?;
+        wait_for(&client, "const r = document.getElementById('holdfast-root'); return !!(r && r.shadowRoot.querySelector('[data-testid=hf-dialog]'));", Duration::from_secs(20)).await?;
+        click(&client, "hf-reason-too_expensive").await?;
+        click(&client, "hf-survey-continue").await?;
+        let offer = in_widget(&client, "const o = root.querySelector('[data-testid=hf-offer]'); return o && o.textContent;").await?;
+        assert!(offer.as_str().unwrap_or_default().contains("15%"), "the draft's offer in the real widget: {offer}");
+        click(&client, "hf-accept").await?;
+        let outcome = wait_for(&client, "const t = document.getElementById('outcome').textContent; return t.includes('saved') && t;", Duration::from_secs(10)).await?;
+        assert!(outcome.as_str().unwrap_or_default().contains("not recorded"), "{outcome}");
+        client.enter_parent_frame().await?;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(sessions_of(&api, "preview_customer").await?, sessions_before, "the preview recorded no session");
         Ok(())
     })
     .await
+}
+
+/// How many sessions the server holds for a customer (through the sessions log).
+async fn sessions_of(base: &str, customer: &str) -> anyhow::Result<i64> {
+    let log: Value = reqwest::Client::new()
+        .get(format!(
+            "{base}/v1/admin/apps/app_demo/sessions?q={customer}"
+        ))
+        .bearer_auth("sk_test_e2e")
+        .send()
+        .await?
+        .json()
+        .await?;
+    log["total"]
+        .as_i64()
+        .ok_or_else(|| anyhow::anyhow!("no total: {log}"))
 }
 
 async fn live_percent(base: &str) -> anyhow::Result<i64> {

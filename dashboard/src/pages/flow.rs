@@ -485,6 +485,31 @@ fn Preview(draft: Draft) -> impl IntoView {
             })
             .unwrap_or_default()
     };
+    // The real widget on a page the server writes for the draft (it records nothing).
+    let width = RwSignal::new("375".to_string());
+    let locale = RwSignal::new(String::new());
+    let profile = RwSignal::new("standard".to_string());
+    let frame = RwSignal::new(None::<Result<String, String>>);
+    let run_widget = move |_| {
+        let body = json!({ "config": draft.value.get_untracked() });
+        let url = ctx.admin("/preview/page");
+        let query = format!(
+            "?plan={}&mrr_cents={}&tenure_days={}&profile={}&locale={}",
+            api::enc(&plan.get_untracked()),
+            api::enc(mrr.get_untracked().trim()),
+            api::enc(tenure.get_untracked().trim()),
+            api::enc(&profile.get_untracked()),
+            api::enc(locale.get_untracked().trim()),
+        );
+        spawn_local(async move {
+            frame.set(Some(
+                api::call("POST", &url, Some(&body))
+                    .await
+                    .map(|v| format!("{}{query}", s(&v, "url")))
+                    .map_err(|f| f.message),
+            ));
+        });
+    };
     view! {
         <section aria-labelledby="preview-h" class="preview">
             <h2 id="preview-h">"Preview the draft"</h2>
@@ -515,6 +540,31 @@ fn Preview(draft: Draft) -> impl IntoView {
                     Err(e) => view! { <p class="error">{e}</p> }.into_any(),
                 })}
             </div>
+            <h3>"Run the real widget"</h3>
+            <div class="stack">
+                <label for="pv-width">"Screen width"</label>
+                <select id="pv-width" on:change=move |ev| width.set(event_target_value(&ev)) prop:value=move || width.get()>
+                    <option value="375">"Phone (375 px)"</option>
+                    <option value="768">"Tablet (768 px)"</option>
+                    <option value="1280">"Desktop (1280 px)"</option>
+                </select>
+                <label for="pv-profile">"Policy profile"</label>
+                <select id="pv-profile" on:change=move |ev| profile.set(event_target_value(&ev)) prop:value=move || profile.get()>
+                    {["standard", "california", "minnesota", "germany", "france"].into_iter().map(|p| view! { <option value=p>{label(p)}</option> }).collect_view()}
+                </select>
+                <label for="pv-locale">"Locale (empty: the browser's)"</label>
+                <input id="pv-locale" type="text" bind:value=locale placeholder="de"/>
+                <button type="button" on:click=run_widget>"Run the widget on the draft"</button>
+            </div>
+            {move || frame.get().map(|f| match f {
+                Ok(src) => view! {
+                    <div class="frame">
+                        <iframe src=src title="The cancel flow with the draft config" data-testid="live-preview"
+                            width=move || width.get() height="640"></iframe>
+                    </div>
+                }.into_any(),
+                Err(e) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
+            })}
         </section>
     }
 }

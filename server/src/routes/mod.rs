@@ -182,6 +182,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         )
         .route("/v1/admin/apps/{app_id}/audit", get(audit::export))
         .route("/v1/admin/apps/{app_id}/evidence", get(audit::evidence))
+        .route(
+            "/v1/admin/apps/{app_id}/preview/page",
+            post(crate::preview::make_page),
+        )
         .route("/v1/admin/apps/{app_id}/prompts/stats", get(prompts::stats))
         .route_layer(axum::middleware::from_fn_with_state(state, admin_guard))
         .layer(DefaultBodyLimit::max(ADMIN_BODY_LIMIT));
@@ -200,8 +204,29 @@ pub fn router(state: AppState) -> Router<AppState> {
     } else {
         Router::new()
     };
+    // The flow editor's live preview: a page and the widget's calls against a draft, recording
+    // nothing (see `crate::preview`).
+    let preview = Router::new()
+        .route("/preview/{token}/", get(crate::preview::page))
+        .route(
+            "/preview/{token}/v1/apps/{app_id}/cancel-plan",
+            post(crate::preview::cancel_plan),
+        )
+        .route(
+            "/preview/{token}/v1/apps/{app_id}/events",
+            post(crate::preview::events),
+        )
+        .route(
+            "/preview/{token}/v1/apps/{app_id}/offers/accept",
+            post(crate::preview::accept),
+        )
+        .route(
+            "/preview/{token}/v1/apps/{app_id}/sessions/{session_id}/cancel",
+            post(crate::preview::cancel),
+        );
     Router::new()
         .merge(demo)
+        .merge(preview)
         .route("/v1/auth/sign-in", post(auth::sign_in))
         .route("/v1/auth/sign-out", post(auth::sign_out))
         .route("/v1/auth/me", get(auth::me))

@@ -113,6 +113,7 @@ pub async fn preflight() -> StatusCode {
         super::experiments::ship,
         super::experiments::preview,
         super::audit::evidence,
+        crate::preview::make_page,
         super::prompts::state,
         super::prompts::trial,
         super::prompts::stats,

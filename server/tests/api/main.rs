@@ -19,6 +19,7 @@ mod helpers;
 mod offers;
 mod ops;
 mod outcomes;
+mod preview;
 mod prompts;
 mod sessions_log;
 mod stats;

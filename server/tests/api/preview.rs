@@ -1,0 +1,159 @@
+//! The flow editor's live preview: a draft config served to the real widget on a page of its own,
+//! answered as the real routes answer and recording nothing.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::{TEST_APP, TestApp, customer, json_of, spawn_app, uuid};
+
+/// The default config with the first offer (the 25% discount) at `percent`.
+async fn draft(app: &TestApp, percent: i64) -> Value {
+    let (_, current) = json_of(
+        app.admin(Method::GET, TEST_APP, "/config")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let mut config = current["config"].clone();
+    config["offers"][0]["terms"]["percent"] = json!(percent);
+    config
+}
+
+/// Makes a preview page; returns its token.
+async fn page(app: &TestApp, config: &Value) -> (u16, Value) {
+    json_of(
+        app.admin(Method::POST, TEST_APP, "/preview/page")
+            .json(&json!({ "config": config }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_draft_runs_on_its_own_page_as_the_real_routes_answer_and_nothing_is_stored() {
+    let app = spawn_app().await;
+    let (status, made) = page(&app, &draft(&app, 15).await).await;
+    assert_eq!(status, 201, "{made}");
+    let url = made["url"].as_str().unwrap().to_string();
+    assert!(url.starts_with("/preview/") && url.ends_with('/'), "{url}");
+
+    // The page loads the real loader against this preview, and only the dashboard may frame it.
+    let r = app.get(&url).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(csp.contains("frame-ancestors 'self'"), "{csp}");
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains(&format!("data-endpoint=\"{}\"", url.trim_end_matches('/'))),
+        "{html}"
+    );
+
+    // The plan is the draft's.
+    let base = format!("{}v1/apps/{TEST_APP}", url);
+    let who = customer("cus_preview");
+    let (status, plan) = json_of(
+        app.post(&format!("{base}/cancel-plan"))
+            .json(&json!({ "customer": who, "profile": "standard" }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{plan}");
+    let offers = plan.to_string();
+    assert!(
+        offers.contains("\"percent\":15"),
+        "the draft's terms: {plan}"
+    );
+
+    // Events, an acceptance and a cancellation are answered and not stored.
+    let session = uuid();
+    let (status, body) = json_of(
+        app.post(&format!("{base}/events"))
+            .json(&json!({ "customer": who, "events": [{ "id": uuid(), "type": "flow_started", "at": 1, "session_id": session }] }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((status, &body["accepted"]), (200, &json!(1)));
+    let (status, body) = json_of(
+        app.post(&format!("{base}/offers/accept"))
+            .json(&json!({ "customer": who, "session_id": session, "event_id": uuid(), "reason": "too_expensive", "offer_id": "discount_25" }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (&body["outcome"], &body["offer"]["terms"]["percent"]),
+        (&json!("saved"), &json!(15))
+    );
+    let (status, body) = json_of(
+        app.post(&format!("{base}/sessions/{session}/cancel"))
+            .json(&json!({ "customer": who, "reason": "too_expensive" }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["effective_date"].is_string(), "{body}");
+
+    let (status, _) = json_of(
+        app.admin(Method::GET, TEST_APP, &format!("/sessions/{session}"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 404, "no outcome was recorded");
+    let (_, log) = json_of(
+        app.admin(Method::GET, TEST_APP, "/sessions?q=cus_preview")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(log["total"], 0, "no session was recorded: {log}");
+}
+
+#[tokio::test]
+async fn an_invalid_draft_is_refused_like_a_save_and_an_unknown_preview_is_not_found() {
+    let app = spawn_app().await;
+    let (status, body) = page(&app, &draft(&app, 60).await).await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (422, &json!("invalid_config")),
+        "{body}"
+    );
+    assert_eq!(
+        body["error"]["problems"][0]["path"],
+        "offers[0].terms.percent"
+    );
+
+    let r = app.get("/preview/not-a-token/").send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    let (status, body) = json_of(
+        app.post(&format!(
+            "/preview/not-a-token/v1/apps/{TEST_APP}/cancel-plan"
+        ))
+        .json(&json!({ "customer": customer("cus_x") }))
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (404, &json!("no_such_preview")),
+        "{body}"
+    );
+}
