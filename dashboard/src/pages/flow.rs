@@ -46,6 +46,20 @@ fn pretty(v: &Value) -> String {
     serde_json::to_string_pretty(v).unwrap_or_default()
 }
 
+/// The config's settings edited as fields, by JSON pointer and title (lists and maps stay in the
+/// JSON below).
+const SETTINGS: [(&str, &str); 9] = [
+    ("/policy", "Policy profiles"),
+    ("/cooldowns", "Cooldowns (days between offers of a kind)"),
+    ("/theme", "Theme"),
+    ("/locale", "Locale"),
+    ("/prompts", "Prompts"),
+    ("/prompts/group_caps", "Prompt caps"),
+    ("/prompts/usage", "Usage prompts"),
+    ("/prompts/gate", "Locked-feature prompts"),
+    ("/prompts/seats", "Seat prompts"),
+];
+
 /// The editor's state, shared by its parts.
 #[derive(Clone, Copy)]
 struct Draft {
@@ -233,7 +247,36 @@ pub fn Editor() -> impl IntoView {
                     (s(&o["terms"], "type"), terms)
                 })
                 .collect();
-            (reasons, offers)
+            let sections: Vec<(String, String, Vec<String>)> = SETTINGS
+                .iter()
+                .filter_map(|(pointer, title)| {
+                    let keys: Vec<String> = d
+                        .pointer(pointer)?
+                        .as_object()?
+                        .iter()
+                        .filter(|(_, v)| v.is_number() || v.is_string() || v.is_boolean())
+                        .map(|(k, _)| k.clone())
+                        .collect();
+                    (!keys.is_empty()).then(|| ((*pointer).to_string(), (*title).to_string(), keys))
+                })
+                .chain(
+                    d["locale"]["messages"]
+                        .as_object()
+                        .into_iter()
+                        .flat_map(|m| {
+                            m.iter().map(|(locale, copy)| {
+                                (
+                                    format!("/locale/messages/{locale}"),
+                                    format!("Copy in {locale}"),
+                                    copy.as_object()
+                                        .map(|c| c.keys().cloned().collect())
+                                        .unwrap_or_default(),
+                                )
+                            })
+                        }),
+                )
+                .collect();
+            (reasons, offers, sections)
         })
     });
     let changed = move || match (live.get(), value.get()) {
@@ -326,7 +369,7 @@ pub fn Editor() -> impl IntoView {
         {notice_view(notice)}
         <div class="editor">
             <div class="draft">
-                {move || shape.get().map(|(reasons, offers)| view! {
+                {move || shape.get().map(|(reasons, offers, sections)| view! {
                     <section aria-labelledby="offers-h">
                         <h2 id="offers-h">"Offers and their terms"</h2>
                         {offers.into_iter().enumerate().map(|(o, (kind, terms))| view! {
@@ -346,6 +389,18 @@ pub fn Editor() -> impl IntoView {
                                 <legend>{move || value.get().map(|d| label(&s(&d["reasons"][r], "id"))).unwrap_or_default()}</legend>
                                 <Field draft=draft pointer=format!("/reasons/{r}/id") name="Id".into()/>
                                 <Field draft=draft pointer=format!("/reasons/{r}/free_text") name="Asks for their words".into() toggle=true/>
+                            </fieldset>
+                        }).collect_view()}
+                    </section>
+                    <section aria-labelledby="settings-h">
+                        <h2 id="settings-h">"Policy, cooldowns, theme, prompts and copy"</h2>
+                        {sections.into_iter().map(|(pointer, title, keys)| view! {
+                            <fieldset class="item">
+                                <legend>{title}</legend>
+                                {keys.into_iter().map(|k| {
+                                    let name = label(&k);
+                                    view! { <Field draft=draft pointer=format!("{pointer}/{k}") name=name/> }
+                                }).collect_view()}
                             </fieldset>
                         }).collect_view()}
                     </section>
