@@ -11,9 +11,10 @@
 //!   (dismissing is not "not seen");
 //! - "snooze N days" is the customer's explicit choice, recorded as a [`Snooze`];
 //! - each usage threshold fires at most once per usage period, keyed by [`Trigger::key`];
-//! - only one prompt is on screen at a time;
+//! - only one prompt is on screen at a time, which is the browser's to weigh
+//!   ([`crate::priority`]: a more urgent prompt replaces a lower one);
 //! - a feature-gate hit is the customer's own action, so it is exempt from windows, lifetime and
-//!   group limits (but still waits for the screen and respects a snooze).
+//!   group limits (but still respects a snooze).
 
 use serde::{Deserialize, Serialize};
 
@@ -330,8 +331,6 @@ pub struct PromptRequest<'a> {
     pub history: &'a History,
     /// What fired the prompt.
     pub trigger: &'a Trigger,
-    /// Whether any prompt (or the cancel flow) is already showing.
-    pub another_prompt_on_screen: bool,
     /// The current time, from the caller.
     pub now: UnixSeconds,
 }
@@ -341,8 +340,6 @@ pub struct PromptRequest<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "reason", rename_all = "snake_case", deny_unknown_fields)]
 pub enum SuppressReason {
-    /// Only one prompt is on screen at a time.
-    AnotherPromptOnScreen,
     /// The customer snoozed this prompt.
     Snoozed {
         /// When the snooze ends.
@@ -375,7 +372,6 @@ impl SuppressReason {
     /// Stable snake_case code returned by the JS API; never rename one.
     pub const fn code(&self) -> &'static str {
         match self {
-            Self::AnotherPromptOnScreen => "another_prompt_on_screen",
             Self::Snoozed { .. } => "snoozed",
             Self::AlreadyShownThisPeriod => "already_shown_this_period",
             Self::Lifetime { .. } => "lifetime",
@@ -403,7 +399,7 @@ impl Decision {
 
 /// Whether `request.prompt` may show now.
 ///
-/// Checks run from the customer's own signals to the throttles: the screen, their snooze, the
+/// Checks run from the customer's own signals to the throttles: their snooze, the
 /// once-per-period rule, then (unless the trigger is their own action) the prompt's lifetime and
 /// windows and finally the group limit.
 pub fn decide(request: &PromptRequest<'_>) -> Decision {
@@ -414,9 +410,6 @@ pub fn decide(request: &PromptRequest<'_>) -> Decision {
 }
 
 fn suppress_reason(r: &PromptRequest<'_>) -> Option<SuppressReason> {
-    if r.another_prompt_on_screen {
-        return Some(SuppressReason::AnotherPromptOnScreen);
-    }
     if let Some(until) = r.history.snoozed_until(r.prompt, r.now) {
         return Some(SuppressReason::Snoozed { until });
     }
@@ -501,7 +494,6 @@ mod tests {
             group,
             history,
             trigger,
-            another_prompt_on_screen: false,
             now: NOW,
         })
     }
@@ -670,34 +662,6 @@ mod tests {
     }
 
     #[test]
-    fn a_gate_hit_still_waits_for_the_screen() {
-        let d = decide(&PromptRequest {
-            prompt: "gate",
-            caps: &PromptCaps::default(),
-            group: &GroupCaps::default(),
-            history: &History::default(),
-            trigger: &gate(),
-            another_prompt_on_screen: true,
-            now: NOW,
-        });
-        assert_eq!(d, Decision::Suppress(SuppressReason::AnotherPromptOnScreen));
-    }
-
-    #[test]
-    fn only_one_prompt_is_on_screen_at_a_time() {
-        let d = decide(&PromptRequest {
-            prompt: "p",
-            caps: &PromptCaps::default(),
-            group: &GroupCaps::default(),
-            history: &History::default(),
-            trigger: &Trigger::Seats,
-            another_prompt_on_screen: true,
-            now: NOW,
-        });
-        assert_eq!(d, Decision::Suppress(SuppressReason::AnotherPromptOnScreen));
-    }
-
-    #[test]
     fn a_snooze_holds_the_prompt_until_it_ends() {
         let until = NOW + 3 * DAY;
         let history = History {
@@ -723,7 +687,6 @@ mod tests {
             group: &group,
             history: &history,
             trigger: &Trigger::Seats,
-            another_prompt_on_screen: false,
             now: until,
         });
         assert_eq!(later, Decision::Show);
@@ -828,10 +791,6 @@ mod tests {
     #[test]
     fn suppress_codes_are_stable_and_match_the_serialized_tag() {
         let reasons = [
-            (
-                SuppressReason::AnotherPromptOnScreen,
-                "another_prompt_on_screen",
-            ),
             (SuppressReason::Snoozed { until: 1 }, "snoozed"),
             (
                 SuppressReason::AlreadyShownThisPeriod,

@@ -98,6 +98,38 @@ pub struct AppConfig {
     pub experiments: Vec<Experiment>,
 }
 
+/// What `GET /v1/apps/{app_id}/config` publishes to anyone: what a subscriber sees anyway (the
+/// survey's reasons, the plans, the theme and the copy). The offers, targeting rules, cooldowns,
+/// prompt thresholds and caps and the experiments' weights stay on the server: the cancel plan and
+/// the prompt plan apply them, so no widget needs them and no one learns the rules from the page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PublicConfig {
+    /// Config schema version; see [`SCHEMA`].
+    pub schema: u32,
+    /// The survey's answers, in display order.
+    pub reasons: Vec<Reason>,
+    /// The host's plans.
+    pub plans: Vec<Plan>,
+    /// Colours, font and shape.
+    pub theme: Theme,
+    /// Locale default and message overrides.
+    pub locale: LocaleConfig,
+}
+
+impl From<&AppConfig> for PublicConfig {
+    fn from(c: &AppConfig) -> Self {
+        Self {
+            schema: c.schema,
+            reasons: c.reasons.clone(),
+            plans: c.plans.clone(),
+            theme: c.theme.clone(),
+            locale: c.locale.clone(),
+        }
+    }
+}
+
 /// One survey answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

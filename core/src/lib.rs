@@ -21,7 +21,9 @@
 //!   shipping a variant writes its rules in for everyone).
 //! - [`caps`]: frequency caps for upgrade prompts.
 //! - [`i18n`]: the message catalog, locale resolution and plural choice.
-//! - [`prompts`]: whether a usage report, gate hit or seat count earns an upgrade prompt.
+//! - [`prompts`]: whether a usage report, gate hit or seat count earns an upgrade prompt, and the
+//!   prompt plan the server writes for the widget to render.
+//! - [`priority`]: which prompt has the screen when a second one is earned.
 //! - `stats` (feature `stats`, for the server only): the experiment statistics engine, uplift,
 //!   intervals, chance to win, always-valid sequential tests, sample ratio mismatch and the minimum
 //!   data rule, cross-checked against GrowthBook's `gbstats`.
@@ -39,6 +41,7 @@ pub mod i18n;
 pub mod offer;
 pub mod plan;
 pub mod policy;
+pub mod priority;
 pub mod prompts;
 #[cfg(feature = "stats")]
 pub mod stats;

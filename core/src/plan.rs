@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{AppConfig, Audience, ThemeMode};
-use crate::i18n::{DIALOG, Lang, OFFERS, date_token, fill, money_token};
+use crate::i18n::{DIALOG, Lang, OFFERS, PROMPTS, date_token, fill, money_token};
 use crate::offer::{Offer, OfferKind, OfferTerms, add_months};
 use crate::policy::{PolicyProfile, resolve_profile};
 use crate::targeting::{OfferContext, Redemption, VariantRef, select_offer};
@@ -274,7 +274,7 @@ pub fn build(config: &AppConfig, input: &PlanInput<'_>) -> CancelPlan {
     }
 }
 
-fn theme(config: &AppConfig) -> PlanTheme {
+pub(crate) fn theme(config: &AppConfig) -> PlanTheme {
     let t = &config.theme;
     let mut style = [
         "--hf-primary:",
@@ -303,31 +303,31 @@ fn theme(config: &AppConfig) -> PlanTheme {
 
 /// Strings in the session's language: the app's override, else the built-in catalog, else the
 /// key itself (visible, so a missing string is noticed rather than blank).
-struct Text<'a> {
-    lang: &'a Lang,
-    overrides: &'a BTreeMap<String, String>,
+pub(crate) struct Text<'a> {
+    pub(crate) lang: &'a Lang,
+    pub(crate) overrides: &'a BTreeMap<String, String>,
 }
 
 impl Text<'_> {
     fn find(&self, key: &str) -> Option<String> {
         self.overrides.get(key).cloned().or_else(|| {
-            [DIALOG, OFFERS]
+            [DIALOG, OFFERS, PROMPTS]
                 .iter()
                 .find_map(|t| self.lang.builtin(t, key))
                 .map(str::to_string)
         })
     }
 
-    fn get(&self, key: &str) -> String {
+    pub(crate) fn get(&self, key: &str) -> String {
         self.find(key).unwrap_or_else(|| key.to_string())
     }
 
-    fn fill(&self, key: &str, args: &[(&str, &str)]) -> String {
+    pub(crate) fn fill(&self, key: &str, args: &[(&str, &str)]) -> String {
         fill(&self.get(key), args)
     }
 
     /// `key.one` or `key.other`, by the language's plural rule.
-    fn plural(&self, key: &str, n: u32, args: &[(&str, &str)]) -> String {
+    pub(crate) fn plural(&self, key: &str, n: u32, args: &[(&str, &str)]) -> String {
         let one = [key, ".one"].concat();
         match self.find(&one).filter(|_| self.lang.is_one(n)) {
             Some(template) => fill(&template, args),

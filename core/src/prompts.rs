@@ -168,14 +168,13 @@ pub fn suggested_plan(config: &AppConfig, current: &str, configured: Option<&str
         .cloned()
 }
 
-/// Whether (and how) to prompt for `ask`, given the customer's prompt history and whether another
-/// prompt (or the cancel flow) is on screen.
+/// Whether (and how) to prompt for `ask`, given the customer's prompt history. What is on screen
+/// is the browser's to weigh ([`crate::priority`]).
 pub fn evaluate(
     config: &AppConfig,
     customer: &Customer,
     ask: &Ask<'_>,
     history: &History,
-    another_on_screen: bool,
     now: UnixSeconds,
 ) -> Result<Prompt, Quiet> {
     let p = &config.prompts;
@@ -282,7 +281,6 @@ pub fn evaluate(
         group: &p.group_caps,
         history,
         trigger: &trigger,
-        another_prompt_on_screen: another_on_screen,
         now,
     };
     match caps::decide(&request) {
@@ -296,6 +294,293 @@ pub fn evaluate(
             trial_days,
             grace_days,
         }),
+    }
+}
+
+/// The answer to a prompt plan request: whether a prompt shows, and if so everything it shows.
+///
+/// The server writes it from the app's config and the customer's history (with [`evaluate`]), so
+/// the browser fetches the prompt bundle only when it will render, and never sees the app's
+/// thresholds, caps or plans to suggest. A "no" is a few bytes: `{"show":false,"reason":"window"}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PromptPlan {
+    /// Whether the prompt shows.
+    pub show: bool,
+    /// Why not ([`Quiet::code`]), when it does not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The prompt, when it does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<PlannedPrompt>,
+}
+
+/// One prompt, written out in the session's language: the widget only renders it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlannedPrompt {
+    /// Prompt id for caps and stats ([`USAGE`], [`USAGE_COMPARE`], ...).
+    pub id: String,
+    /// How it looks.
+    pub kind: PromptKind,
+    /// [`Trigger::key`] of what fired it: the impression's key.
+    pub trigger: String,
+    /// The usage metric, for usage prompts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric: Option<String>,
+    /// The usage threshold reached, in percent, for usage prompts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<u32>,
+    /// The locked feature, for gate prompts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feature: Option<String>,
+    /// Used so far (usage and seat prompts): fills `{used}` in the text, so newer numbers of the
+    /// same threshold refresh the prompt on screen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub used: Option<u64>,
+    /// The limit (usage and seat prompts): fills `{limit}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u64>,
+    /// The plan suggested, handed to the host's `onUpgrade`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suggested_plan: Option<String>,
+    /// The session's locale (BCP 47), for `Intl` and `lang`.
+    pub locale: String,
+    /// Right-to-left text.
+    pub rtl: bool,
+    /// ISO 4217 currency of the money tokens.
+    pub currency: String,
+    /// The dialog's class and theme custom properties.
+    pub theme: crate::plan::PlanTheme,
+    /// The heading.
+    pub title: String,
+    /// The lines below it (money as [`crate::i18n::money_token`]s).
+    pub lines: Vec<String>,
+    /// The buttons, the first one primary.
+    pub actions: Vec<PromptAction>,
+    /// The close button's accessible label.
+    pub dismiss: String,
+}
+
+/// A button of a prompt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PromptAction {
+    /// What it does.
+    pub choice: Choice,
+    /// What it says.
+    pub label: String,
+}
+
+/// What a prompt button does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Choice {
+    /// Calls the host's `onUpgrade` with the suggested plan.
+    Upgrade,
+    /// Takes the grace period offered at 100%.
+    Grace,
+    /// Asks the server to start the locked feature's trial.
+    Trial,
+    /// "Remind me later": a snooze.
+    Snooze,
+    /// Closes it ("not now").
+    Dismiss,
+}
+
+/// Writes the prompt plan for `ask`: [`evaluate`], then the prompt's text in the first of
+/// `locale` (the host's option), the customer's locale and the app's default that is supported.
+pub fn write_plan(
+    config: &AppConfig,
+    customer: &Customer,
+    ask: &Ask<'_>,
+    history: &History,
+    locale: Option<&str>,
+    now: UnixSeconds,
+) -> PromptPlan {
+    match evaluate(config, customer, ask, history, now) {
+        Err(quiet) => PromptPlan {
+            show: false,
+            reason: Some(quiet.code().to_string()),
+            prompt: None,
+        },
+        Ok(prompt) => PromptPlan {
+            show: true,
+            reason: None,
+            prompt: Some(write_prompt(config, customer, ask, &prompt, locale)),
+        },
+    }
+}
+
+fn write_prompt(
+    config: &AppConfig,
+    customer: &Customer,
+    ask: &Ask<'_>,
+    p: &Prompt,
+    locale: Option<&str>,
+) -> PlannedPrompt {
+    use crate::i18n::{Lang, money_token};
+    let mut wanted: Vec<String> = locale.map(str::to_string).into_iter().collect();
+    wanted.extend(customer.locale.clone());
+    wanted.push(config.locale.default.clone());
+    let lang = Lang::resolve(&wanted, config.locale.messages.keys().map(String::as_str));
+    let overrides = config
+        .locale
+        .messages
+        .iter()
+        .find(|(tag, _)| tag.eq_ignore_ascii_case(&lang.tag))
+        .map(|(_, m)| m.clone())
+        .unwrap_or_default();
+    let m = crate::plan::Text {
+        lang: &lang,
+        overrides: &overrides,
+    };
+    let (metric, used, limit) = match ask {
+        Ask::Usage {
+            metric,
+            used,
+            limit,
+            ..
+        } => (Some((*metric).to_string()), Some(*used), Some(*limit)),
+        Ask::Seats { used, limit, .. } => (
+            Some("seats".to_string()),
+            Some(u64::from(*used)),
+            Some(u64::from(*limit)),
+        ),
+        Ask::Gate { .. } => (None, None, None),
+    };
+    let metric_text = metric.clone().unwrap_or_default();
+    // `{used}` and `{limit}` stay in the text: the widget fills them with the newest numbers.
+    let usage_args = [("metric", metric_text.as_str())];
+    let plan = p.suggest.as_ref();
+    let action = |choice, label| PromptAction { choice, label };
+    let upgrade = action(
+        Choice::Upgrade,
+        plan.map_or_else(
+            || m.get("prompt.upgrade_generic"),
+            |pl| m.fill("prompt.upgrade", &[("plan", &pl.name)]),
+        ),
+    );
+    let snooze = action(Choice::Snooze, m.get("prompt.snooze"));
+    let line = |label: &str, pl: &Plan| {
+        let price = m.fill(
+            "prompt.per_month",
+            &[("price", &money_token(pl.price_cents))],
+        );
+        [
+            label,
+            ": ",
+            &pl.name,
+            " · ",
+            &price,
+            " · ",
+            &pl.features.join(", "),
+        ]
+        .concat()
+    };
+    let comparison = || match (&p.current, plan) {
+        (Some(cur), Some(next)) => vec![
+            line(&m.get("prompt.current"), cur),
+            line(&m.get("prompt.suggested"), next),
+        ],
+        _ => Vec::new(),
+    };
+    let (title, lines, actions) = match p.kind {
+        PromptKind::Banner => {
+            let percent = match &p.trigger {
+                Trigger::Usage { threshold, .. } => threshold.percent().to_string(),
+                _ => String::new(),
+            };
+            (
+                m.fill(
+                    "prompt.banner",
+                    &[("percent", &percent), ("metric", &metric_text)],
+                ),
+                vec![],
+                vec![upgrade, snooze],
+            )
+        }
+        PromptKind::Compare => {
+            let mut lines = vec![m.fill("prompt.usage.body", &usage_args)];
+            lines.extend(comparison());
+            (
+                m.fill("prompt.compare.title", &usage_args),
+                lines,
+                vec![upgrade, snooze],
+            )
+        }
+        PromptKind::LimitReached => {
+            let mut lines = vec![
+                m.fill("prompt.usage.body", &usage_args),
+                m.get("prompt.limit.body"),
+            ];
+            lines.extend(comparison());
+            let mut actions = vec![upgrade];
+            if let Some(days) = p.grace_days {
+                actions.push(action(
+                    Choice::Grace,
+                    m.plural(
+                        "prompt.grace",
+                        u32::from(days),
+                        &[("days", &days.to_string())],
+                    ),
+                ));
+            }
+            (m.fill("prompt.limit.title", &usage_args), lines, actions)
+        }
+        PromptKind::GateTrial => {
+            let days = p.trial_days.unwrap_or(7);
+            let feature = match &p.trigger {
+                Trigger::Gate { feature } => feature.as_str(),
+                _ => "",
+            };
+            (
+                m.fill("prompt.gate.title", &[("feature", feature)]),
+                vec![m.plural(
+                    "prompt.gate.body",
+                    u32::from(days),
+                    &[("days", &days.to_string())],
+                )],
+                vec![
+                    action(Choice::Trial, m.get("prompt.gate.trial")),
+                    action(Choice::Dismiss, m.get("prompt.not_now")),
+                ],
+            )
+        }
+        PromptKind::SeatsTeam => {
+            let mut lines = vec![m.get("prompt.seats.body")];
+            lines.extend(comparison());
+            (m.get("prompt.seats.title"), lines, vec![upgrade, snooze])
+        }
+    };
+    let (threshold, feature) = match &p.trigger {
+        Trigger::Usage { threshold, .. } => (Some(threshold.percent()), None),
+        Trigger::Gate { feature } => (None, Some(feature.clone())),
+        Trigger::Seats => (None, None),
+    };
+    let currency = plan
+        .or(p.current.as_ref())
+        .map(|pl| pl.currency.clone())
+        .or_else(|| customer.currency.clone())
+        .unwrap_or_else(|| "USD".into());
+    PlannedPrompt {
+        id: p.id.to_string(),
+        kind: p.kind,
+        trigger: p.trigger.key(),
+        metric: metric.filter(|_| !matches!(p.trigger, Trigger::Gate { .. })),
+        threshold,
+        feature,
+        used,
+        limit,
+        suggested_plan: plan.map(|pl| pl.id.clone()),
+        locale: lang.tag.clone(),
+        rtl: lang.rtl,
+        currency,
+        theme: crate::plan::theme(config),
+        title,
+        lines,
+        actions,
+        dismiss: m.get("prompt.dismiss"),
     }
 }
 
@@ -323,7 +608,7 @@ mod tests {
     }
 
     fn eval(ask: &Ask<'_>, history: &History) -> Result<Prompt, Quiet> {
-        evaluate(&AppConfig::default(), &pro(), ask, history, false, NOW)
+        evaluate(&AppConfig::default(), &pro(), ask, history, NOW)
     }
 
     #[test]
@@ -493,7 +778,6 @@ mod tests {
                     invites: 0
                 },
                 &h,
-                false,
                 NOW
             ),
             Err(Quiet::AlreadyOnPlan)
@@ -501,26 +785,69 @@ mod tests {
     }
 
     #[test]
-    fn only_one_prompt_is_on_screen_at_a_time() {
-        let r = evaluate(
-            &AppConfig::default(),
-            &pro(),
-            &usage(9, 10),
-            &History::default(),
-            true,
-            NOW,
-        );
-        assert_eq!(r.map_err(|q| q.code()), Err("another_prompt_on_screen"));
-    }
-
-    #[test]
     fn prompts_can_be_switched_off() {
         let mut c = AppConfig::default();
         c.prompts.enabled = false;
         assert_eq!(
-            evaluate(&c, &pro(), &usage(10, 10), &History::default(), false, NOW),
+            evaluate(&c, &pro(), &usage(10, 10), &History::default(), NOW),
             Err(Quiet::Disabled)
         );
+    }
+
+    #[test]
+    fn a_plan_says_no_in_a_few_bytes() {
+        let plan = write_plan(
+            &AppConfig::default(),
+            &pro(),
+            &usage(3, 10),
+            &History::default(),
+            None,
+            NOW,
+        );
+        let json = serde_json::to_string(&plan).unwrap();
+        assert_eq!(json, r#"{"show":false,"reason":"below_threshold"}"#);
+    }
+
+    #[test]
+    fn a_plan_writes_the_prompt_in_the_session_s_language_with_its_numbers_left_to_fill() {
+        let plan = write_plan(
+            &AppConfig::default(),
+            &pro(),
+            &usage(10, 10),
+            &History::default(),
+            Some("zh-CN"),
+            NOW,
+        );
+        let p = plan.prompt.unwrap();
+        assert!(plan.show);
+        assert_eq!(
+            (p.id.as_str(), p.kind, p.threshold),
+            (USAGE_LIMIT, PromptKind::LimitReached, Some(100))
+        );
+        assert_eq!(p.locale, "zh-CN");
+        assert!(p.lines[0].contains("{used}/{limit}"), "{:?}", p.lines);
+        assert_eq!(
+            p.actions.iter().map(|a| a.choice).collect::<Vec<_>>(),
+            [Choice::Upgrade, Choice::Grace]
+        );
+        assert_eq!(p.suggested_plan.as_deref(), Some("team"));
+        let gate = write_plan(
+            &AppConfig::default(),
+            &pro(),
+            &Ask::Gate {
+                feature: "sso",
+                hits: 3,
+            },
+            &History::default(),
+            None,
+            NOW,
+        );
+        let g = gate.prompt.unwrap();
+        assert_eq!(
+            (g.feature.as_deref(), g.metric.as_deref()),
+            (Some("sso"), None)
+        );
+        assert_eq!(g.title, "sso is part of a higher plan");
     }
 
     proptest! {

@@ -35,7 +35,7 @@ pub struct LoadedApp {
     pub known: Arc<KnownIds>,
     /// Its current config, parsed once.
     pub config: AppConfig,
-    /// The widget config body, serialized once per version.
+    /// The public config body (core's `PublicConfig`), serialized once per version.
     pub config_body: Bytes,
     /// Strong ETag of `config_body`.
     pub etag: HeaderValue,
@@ -49,7 +49,7 @@ impl LoadedApp {
         known: Arc<KnownIds>,
     ) -> anyhow::Result<Self> {
         let config: AppConfig = serde_json::from_str(&record.config_json)?;
-        let body = serde_json::to_vec(&config)?;
+        let body = serde_json::to_vec(&holdfast_core::config::PublicConfig::from(&config))?;
         let digest = Sha256::digest(&body);
         let etag = HeaderValue::from_str(&format!("\"{}\"", hex::encode(&digest[..12])))?;
         Ok(Self {

@@ -103,6 +103,65 @@ async fn a_page_that_calls_nothing_downloads_the_loader_only_and_still_sends_the
     .await
 }
 
+/// A host page that reports usage at 30% of a limit: nothing shows, and the loader knows it
+/// without asking (below half of a limit, under every threshold), so the page moves the loader
+/// alone; a first gate hit, which the server must plan (it records the hit), adds one small
+/// answer. Goal: at most 3.5 KB over the wire, and never the prompt bundle.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_usage_report_that_shows_nothing_moves_at_most_3_5_kb() -> anyhow::Result<()> {
+    let server = spawn_server().await?;
+    let url = server.url.clone();
+    with_browser(move |client| async move {
+        client.goto(&format!("{url}/healthz")).await?;
+        // The README's two-line stub, a call queued before the loader arrives, then the loader.
+        let answer = client
+            .execute_async(
+                "const done = arguments[0];
+                 window.Holdfast = window.Holdfast || { q: [] };
+                 ['cancel', 'usage', 'gate'].forEach(function (m) { window.Holdfast[m] = window.Holdfast[m] || function (o) { return new Promise(function (a, b) { window.Holdfast.q.push([m, o, a, b]); }); }; });
+                 const customer = { id: 'cus_wire_usage', plan: 'pro', mrr_cents: 4900, created_at: 1700000000 };
+                 const usage = Holdfast.usage({ customer, metric: 'projects', used: 3, limit: 10, period_end: 4000000000, onUpgrade() {} });
+                 const s = document.createElement('script');
+                 s.async = true; s.src = '/holdfast.js'; s.setAttribute('data-app', 'app_demo');
+                 document.head.append(s);
+                 usage.then(u => Holdfast.gate({ customer, feature: 'sso' }).then(g => done(JSON.stringify([u, g]))), e => done('error: ' + e.message));",
+                vec![],
+            )
+            .await?;
+        let answer: serde_json::Value = serde_json::from_str(answer.as_str().unwrap_or_default())?;
+        assert_eq!(answer[0], serde_json::json!({ "status": "suppressed", "reason": "below_threshold" }));
+        assert_eq!(answer[1], serde_json::json!({ "status": "suppressed", "reason": "not_yet" }));
+        let entries = client
+            .execute(
+                "return performance.getEntriesByType('resource')
+                    .filter(e => /holdfast|\\/v1\\//.test(e.name))
+                    .map(e => [e.name.replace(location.origin, ''), e.encodedBodySize, e.decodedBodySize]);",
+                vec![],
+            )
+            .await?;
+        let entries = entries.as_array().cloned().unwrap_or_default();
+        let (mut usage_page, mut with_gate) = (0_u64, 0_u64);
+        for e in &entries {
+            let (name, encoded) = (e[0].as_str().unwrap_or_default(), e[1].as_u64().unwrap_or(0));
+            println!("  {name}: {encoded} bytes over the wire");
+            anyhow::ensure!(!name.contains("prompts-") && !name.ends_with(".wasm"), "no bundle for a prompt that does not show: {name}");
+            if !name.contains("/prompts/plan") {
+                usage_page += encoded;
+            }
+            with_gate += encoded;
+        }
+        anyhow::ensure!(
+            entries.iter().filter(|e| e[0].as_str().is_some_and(|n| n.ends_with("/prompts/plan"))).count() == 1,
+            "the usage report asked nothing, the gate hit one plan: {entries:?}"
+        );
+        println!("a usage report at 30%: {usage_page} bytes over the wire; with a first gate hit: {with_gate}");
+        anyhow::ensure!(usage_page <= 3_500, "{usage_page} bytes is over the 3.5 KB goal");
+        anyhow::ensure!(with_gate <= 3_500, "{with_gate} bytes is over the 3.5 KB goal");
+        Ok(())
+    })
+    .await
+}
+
 /// Caching: a bundle's name carries a hash of its content, so it is sent immutable for a year; the
 /// loader keeps one URL, cached five minutes and revalidated by its ETag (a 304, no body).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,8 +1,9 @@
 /* Holdfast loader. One <script async src=".../holdfast.js" data-app="app_..."> tag in the host page.
    Defines window.Holdfast, queues every call made before its WebAssembly bundle is ready (none is
-   lost), fetches the cancel-flow bundle at the first cancel call and the upgrade-prompt bundle at
-   the first usage or gate call (a page that calls nothing downloads nothing else), sends the
-   events an earlier page left in the outbox itself, and never throws into the host page. */
+   lost), fetches the cancel-flow bundle at the first cancel call, asks the server whether a usage
+   or gate call earns a prompt before it fetches the upgrade-prompt bundle (only to render one), so
+   a page that calls nothing, or whose call earns nothing, downloads nothing else; sends the events
+   an earlier page left in the outbox itself, and never throws into the host page. */
 (function (w, d) {
   "use strict";
   var s = d.currentScript || d.querySelector("script[data-app][src*='holdfast']");
@@ -15,7 +16,7 @@
   // Two bundles, each fetched on its own intent: the cancel flow and the upgrade prompts. A bundle
   // is { name, api, loading, queue }.
   var cancelB = { name: "holdfast-widget" }, promptsB = { name: "holdfast-prompts" };
-  function bundle(name) { return name === "cancel" ? cancelB : promptsB; }
+  var key = "holdfast:outbox:" + cfg.app;
   function load(b) {
     return b.loading || (b.loading = import(base + b.name + ".js").then(function (m) {
       return m.default({ module_or_path: base + b.name + "_bg.wasm" }).then(function () {
@@ -38,8 +39,22 @@
   }
   function drain(b) { var q = b.queue || []; b.queue = []; q.forEach(function (c) { run(b, c); }); }
   function enqueue(c) {
-    var b = bundle(c[0]);
-    if (b.api) run(b, c); else { (b.queue = b.queue || []).push(c); load(b); }
+    if (c[0] !== "cancel") return ask(c[0], c[1]).then(c[2], c[3]);
+    if (cancelB.api) run(cancelB, c); else { (cancelB.queue = cancelB.queue || []).push(c); load(cancelB); }
+  }
+  // Holdfast.usage / Holdfast.gate: the server's prompt plan decides (with this customer's events
+  // still in the outbox, so a prompt shown a moment ago counts); usage below half of its limit,
+  // under every threshold, is a no without asking. The prompt bundle is fetched to render a
+  // prompt, to settle one of its own on screen, or to check a call the server refused.
+  function ask(name, o) {
+    var q = Object(o), c = q.customer;
+    return (name === "usage" && q.metric !== "seats" && q.limit > 0 && q.used >= 0 && q.used * 2 < q.limit
+      ? Promise.resolve({ reason: "below_threshold" })
+      : fetch(cfg.endpoint + "/v1/apps/" + cfg.app + "/prompts/plan", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(Object.assign({}, q, { ask: name, pending: outbox().filter(function (x) { return idOf(x.customer) === idOf(c); }).map(function (x) { return x.event; }) })) })
+        .then(function (r) { return r.ok ? r.json() : null; }, function () { return null; })
+    ).then(function (p) {
+      return p && !p.show && !promptsB.api ? { status: "suppressed", reason: p.reason } : load(promptsB).then(function () { return promptsB.api.prompt(name, o, p || void 0); });
+    });
   }
   function call(name) {
     return function (opts) {
@@ -57,7 +72,6 @@
   // Events an earlier page left in the outbox ([{ customer, event }] in localStorage) go out from
   // here, batch by batch, without WebAssembly; a loaded bundle's outbox takes over. Sent or
   // refused for good (a 4xx but 408 and 429) leaves the outbox; the server drops duplicates.
-  var key = "holdfast:outbox:" + cfg.app;
   function idOf(c) {
     try { return typeof c === "string" ? JSON.parse(atob(c.split(".")[1].replace(/-/g, "+").replace(/_/g, "/"))).sub : c.id; } catch (e) { return c; }
   }

@@ -9,7 +9,10 @@ use web_sys::HtmlElement;
 use crate::decode::field;
 use crate::dialog::{self, Setup};
 use crate::session::{self, Session, Target};
-use crate::{CONFIG_TIMEOUT_MS, customer, document, mount, net, outbox, plan};
+use crate::{customer, document, mount, net, outbox, plan};
+
+/// How long the flow waits for its plan before it falls back to built-in reasons.
+const CONFIG_TIMEOUT_MS: i32 = 3_000;
 
 thread_local! {
     /// A plan given by [`crate::use_plan`], used instead of asking the server.

@@ -11,7 +11,8 @@
 //! - [`cancel`]: `Holdfast.cancel(options)`, the cancel flow ([`dialog`]).
 //! - [`session`]: the open flow's promise, events and focus.
 //! - [`outbox`]: events kept in `localStorage` until the server has them.
-//! - [`decode`]: config and options from JavaScript values into core's types.
+//! - [`prompts`]: `Holdfast.usage` and `Holdfast.gate`, rendering the server's prompt plan.
+//! - [`decode`]: reading fields of JavaScript values.
 //! - [`i18n`]: the message catalog and locale formatting.
 
 pub mod customer;
@@ -28,11 +29,6 @@ pub mod prompts;
 pub mod session;
 pub mod text;
 
-#[cfg(feature = "prompts")]
-use std::sync::Arc;
-
-#[cfg(feature = "prompts")]
-use holdfast_core::config::AppConfig;
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 use web_sys::{Document, ShadowRoot, ShadowRootInit, ShadowRootMode};
@@ -48,16 +44,8 @@ static ALLOCATOR: lol_alloc::LockedAllocator<lol_alloc::FreeListAllocator> =
 /// The id of the host element the widget appends to `body`; host pages can use it to find us.
 pub const HOST_ID: &str = "holdfast-root";
 
-/// How long the flow waits for the config before it falls back to built-in reasons.
-pub(crate) const CONFIG_TIMEOUT_MS: i32 = 3_000;
-
 /// The widget's stylesheet, injected once into the shadow root (never into the host document).
 const STYLESHEET: &str = include_str!(concat!(env!("OUT_DIR"), "/widget.min.css"));
-
-thread_local! {
-    #[cfg(feature = "prompts")]
-    static CONFIG: std::cell::RefCell<Option<Arc<AppConfig>>> = const { std::cell::RefCell::new(None) };
-}
 
 pub(crate) fn document() -> Result<Document, JsValue> {
     web_sys::window()
@@ -129,18 +117,9 @@ pub fn configure(options: JsValue) {
     });
 }
 
-/// Uses `config` for the next flows instead of fetching it: for hosts that embed the crate
-/// directly, and for tests.
-#[cfg(feature = "prompts")]
-pub fn use_config(config: AppConfig) {
-    CONFIG.with(|c| *c.borrow_mut() = Some(Arc::new(config)));
-}
-
-/// Forgets the cached config, so the next flow fetches it again (after an admin edit, in tests).
+/// Forgets a cancel plan set with [`use_plan`], so the next flow asks the server again.
 #[wasm_bindgen]
 pub fn reset_config() {
-    #[cfg(feature = "prompts")]
-    CONFIG.with(|c| *c.borrow_mut() = None);
     #[cfg(feature = "cancel")]
     flow::use_plan(None);
 }
@@ -166,23 +145,25 @@ pub fn cancel(options: JsValue) -> Promise {
     promise
 }
 
-/// `Holdfast.usage({ customer, metric, used, limit, unlimited?, period_end?, onUpgrade? })`:
-/// reports usage of a metric; at 50 and 75% a quiet banner, at 90% a plan comparison, at 100% a
-/// "limit reached" dialog. `metric: "seats"` takes `used`/`limit` from the customer's seats and
-/// accepts `invites`. Resolves with `{ status: "shown", prompt }` or
-/// `{ status: "suppressed", reason }`; a wrong call rejects with a `TypeError` naming the field.
+/// `Holdfast.usage({ customer, metric, used, limit, unlimited?, period_end?, onUpgrade? })` and
+/// `Holdfast.gate({ customer, feature, onTrial?, onUpgrade? })`, called by the loader as
+/// `prompt("usage" | "gate", options, plan)` with the server's prompt plan (or `undefined`: then
+/// the bundle asks the server itself). Usage at 50 and 75% earns a quiet banner, at 90% a plan
+/// comparison, at 100% a "limit reached" dialog (`metric: "seats"` suggests the team plan); a gate
+/// from its configured hit on shows the feature with a free trial. Resolves with
+/// `{ status: "shown", prompt }` or `{ status: "suppressed", reason }`; a wrong call rejects with a
+/// `TypeError` naming the field.
 #[cfg(feature = "prompts")]
 #[wasm_bindgen]
-pub fn usage(options: JsValue) -> Promise {
-    prompt_call("usage", options)
-}
-
-/// `Holdfast.gate({ customer, feature, onTrial?, onUpgrade? })`: the customer tried a locked
-/// feature; from the configured hit on, shows the feature with a free trial offer.
-#[cfg(feature = "prompts")]
-#[wasm_bindgen]
-pub fn gate(options: JsValue) -> Promise {
-    prompt_call("gate", options)
+pub fn prompt(call: String, options: JsValue, plan: JsValue) -> Promise {
+    let call: &'static str = if call == "gate" { "gate" } else { "usage" };
+    wasm_bindgen_futures::future_to_promise(async move {
+        prompts::run(call, options, plan).await.map_err(|message| {
+            let message = ["Holdfast.", call, ": ", &message].concat();
+            web_sys::console::error_1(&message.as_str().into());
+            JsValue::from(js_sys::TypeError::new(&message))
+        })
+    })
 }
 
 /// Takes any upgrade prompt off the screen: the loader calls it when the cancel flow opens, since
@@ -191,47 +172,4 @@ pub fn gate(options: JsValue) -> Promise {
 #[wasm_bindgen]
 pub fn hide_prompts() {
     prompts::hide();
-}
-
-#[cfg(feature = "prompts")]
-fn prompt_call(call: &'static str, options: JsValue) -> Promise {
-    wasm_bindgen_futures::future_to_promise(async move {
-        prompts::run(call, options).await.map_err(|message| {
-            let message = ["Holdfast.", call, ": ", &message].concat();
-            web_sys::console::error_1(&message.as_str().into());
-            JsValue::from(js_sys::TypeError::new(&message))
-        })
-    })
-}
-
-#[cfg(feature = "prompts")]
-/// The config for this app: cached after the first fetch; `None` when the server does not answer
-/// in time or answers something unusable.
-pub(crate) async fn load_config() -> Option<Arc<AppConfig>> {
-    if let Some(c) = CONFIG.with(|c| c.borrow().clone()) {
-        return Some(c);
-    }
-    let Target { endpoint, app } = session::target();
-    let url = [endpoint.as_str(), "/v1/apps/", &app, "/config"].concat();
-    let reply = net::fetch("GET", &url, None, CONFIG_TIMEOUT_MS)
-        .await
-        .ok()?;
-    if !reply.ok() {
-        return None;
-    }
-    match decode::config(&reply.body) {
-        Ok(config) => {
-            let config = Arc::new(config);
-            CONFIG.with(|c| *c.borrow_mut() = Some(config.clone()));
-            Some(config)
-        }
-        Err(e) => {
-            web_sys::console::warn_1(
-                &["Holdfast: unusable config, using defaults: ", &e.message()]
-                    .concat()
-                    .into(),
-            );
-            None
-        }
-    }
 }

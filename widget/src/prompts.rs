@@ -1,40 +1,174 @@
-//! Upgrade prompts: `Holdfast.usage` and `Holdfast.gate`.
+//! Upgrade prompts: rendering the server's prompt plan for `Holdfast.usage` and `Holdfast.gate`.
 //!
-//! `holdfast-core` decides ([`holdfast_core::prompts::evaluate`]); this module supplies what it
-//! decides from (the config, the customer's prompt history from the server, cached in
-//! `localStorage` so caps hold offline and across reloads) and renders the answer: a quiet
-//! non-modal nudge announced through an `aria-live` region, or a modal dialog for the 100% limit and
-//! the locked feature. Only one prompt is on screen at a time, and never over the cancel flow.
+//! The server decides (`POST .../prompts/plan`, core's `write_plan` over the customer's history
+//! and the app's caps) and writes the prompt out; the loader asks it before this bundle is ever
+//! fetched, so a report that earns nothing costs one small answer. This module renders a plan:
+//! it weighs the prompt against what is on screen ([`holdfast_core::priority`]: the cancel flow
+//! outranks every prompt, a caused or more urgent prompt replaces a lower one), shows it (a quiet
+//! non-modal nudge announced through an `aria-live` region, or a modal dialog for the 100% limit
+//! and the locked feature), reports `prompt_shown` (the server's impression), and keeps the
+//! numbers of the prompt on screen fresh as later reports arrive.
 
 use std::cell::RefCell;
-use std::sync::Arc;
 
-use holdfast_core::caps::{History, Impression, Snooze, Trigger};
-use holdfast_core::config::AppConfig;
-use holdfast_core::customer::{Customer, DAY};
-use holdfast_core::prompts::{Ask, Prompt, PromptKind, evaluate};
-use js_sys::{Function, JSON, Object};
+use holdfast_core::caps::UsageThreshold;
+use holdfast_core::i18n::expand_tokens;
+use holdfast_core::priority::{AfterReport, Arbitration, Screen, Showing};
+use holdfast_core::priority::{after_quiet_report, arbitrate};
+use holdfast_core::prompts::{Choice, PromptKind};
+use js_sys::{Array, Function, JSON, Object, Reflect};
 use leptos::prelude::*;
 use wasm_bindgen::prelude::*;
 
-use crate::decode::{self, field};
-use crate::i18n::Messages;
+use crate::decode::field;
 use crate::outbox::{self, set};
 use crate::session::{self, Target};
 use crate::{net, shadow_root};
 
 /// Days a "remind me later" snoozes a prompt.
 const SNOOZE_DAYS: u32 = 7;
+/// How long the bundle waits for a plan it asks for itself.
+const PLAN_TIMEOUT_MS: i32 = 3_000;
+
+/// A prompt as the server wrote it (core's `PlannedPrompt`, read from `JSON.parse` output).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Planned {
+    /// Prompt id for caps and stats.
+    pub id: String,
+    /// How it looks.
+    pub kind: PromptKind,
+    /// The trigger key: the impression's key.
+    pub trigger: String,
+    /// Usage prompts: the metric and the threshold reached, in percent.
+    pub usage: Option<(String, u32)>,
+    /// Gate prompts: the feature.
+    pub feature: Option<String>,
+    /// The numbers `{used}` and `{limit}` stand for.
+    pub numbers: Option<(u64, u64)>,
+    /// The plan suggested, for `onUpgrade`.
+    pub suggested_plan: Option<String>,
+    /// Locale, for `Intl` and `lang`.
+    pub locale: String,
+    /// Right to left.
+    pub rtl: bool,
+    /// Currency of the money tokens.
+    pub currency: String,
+    /// The theme's class and custom properties.
+    pub class: String,
+    /// Theme custom properties.
+    pub style: String,
+    /// The heading.
+    pub title: String,
+    /// The lines under it.
+    pub lines: Vec<String>,
+    /// Buttons, the first primary.
+    pub actions: Vec<(Choice, String)>,
+    /// The close button's label.
+    pub dismiss: String,
+}
+
+fn text(v: &JsValue, key: &str) -> Option<String> {
+    field(v, key).as_string()
+}
+
+fn whole(v: &JsValue, key: &str) -> Option<u64> {
+    field(v, key).as_f64().map(|n| n as u64)
+}
+
+fn strings(v: &JsValue) -> Vec<JsValue> {
+    v.dyn_ref::<Array>()
+        .map(|a| a.iter().collect())
+        .unwrap_or_default()
+}
+
+const KINDS: [PromptKind; 5] = [
+    PromptKind::Banner,
+    PromptKind::Compare,
+    PromptKind::LimitReached,
+    PromptKind::GateTrial,
+    PromptKind::SeatsTeam,
+];
+
+const CHOICES: [(Choice, &str, &str); 5] = [
+    (Choice::Upgrade, "upgrade", "hf-prompt-upgrade"),
+    (Choice::Grace, "grace", "hf-prompt-grace"),
+    (Choice::Trial, "trial", "hf-prompt-trial"),
+    (Choice::Snooze, "snooze", "hf-prompt-snooze"),
+    (Choice::Dismiss, "dismiss", "hf-prompt-not-now"),
+];
+
+/// Reads the `prompt` of a plan that shows; `None` if anything it needs is missing.
+pub fn decode(v: &JsValue) -> Option<Planned> {
+    let theme = field(v, "theme");
+    let kind = text(v, "kind")?;
+    let usage = text(v, "metric").zip(field(v, "threshold").as_f64().map(|t| t as u32));
+    Some(Planned {
+        id: text(v, "id")?,
+        kind: KINDS.into_iter().find(|k| k.as_str() == kind)?,
+        trigger: text(v, "trigger")?,
+        usage,
+        feature: text(v, "feature"),
+        numbers: whole(v, "used").zip(whole(v, "limit")),
+        suggested_plan: text(v, "suggested_plan"),
+        locale: text(v, "locale")?,
+        rtl: field(v, "rtl").as_bool().unwrap_or(false),
+        currency: text(v, "currency")?,
+        class: text(&theme, "class")?,
+        style: text(&theme, "style")?,
+        title: text(v, "title")?,
+        lines: strings(&field(v, "lines"))
+            .iter()
+            .filter_map(JsValue::as_string)
+            .collect(),
+        actions: strings(&field(v, "actions"))
+            .iter()
+            .filter_map(|a| {
+                let choice = text(a, "choice")?;
+                let (c, ..) = CHOICES.into_iter().find(|(_, n, _)| *n == choice)?;
+                Some((c, text(a, "label")?))
+            })
+            .collect(),
+        dismiss: text(v, "dismiss")?,
+    })
+}
+
+impl Planned {
+    /// What the screen needs to know of it.
+    fn showing(&self) -> Showing {
+        let threshold = self.usage.as_ref().and_then(|(m, t)| {
+            UsageThreshold::ALL
+                .into_iter()
+                .find(|x| x.percent() == *t)
+                .map(|x| (m.clone(), x))
+        });
+        Showing {
+            kind: self.kind,
+            usage: threshold,
+        }
+    }
+}
 
 /// The prompt on screen.
 struct OnScreen {
     mounted: Box<dyn std::any::Any>,
     container: web_sys::Element,
     restore: Option<web_sys::HtmlElement>,
+    showing: Showing,
+    /// Its `{used}` and `{limit}`, refreshed by later reports of its metric.
+    numbers: RwSignal<(u64, u64)>,
+}
+
+/// What a shown prompt's buttons need.
+struct Current {
+    planned: Planned,
+    customer: JsValue,
+    on_upgrade: Option<Function>,
+    on_trial: Option<Function>,
 }
 
 thread_local! {
     static ON_SCREEN: RefCell<Option<OnScreen>> = const { RefCell::new(None) };
+    static CURRENT: RefCell<Option<Current>> = const { RefCell::new(None) };
 }
 
 /// Whether a prompt is showing.
@@ -42,151 +176,31 @@ pub fn is_showing() -> bool {
     ON_SCREEN.with(|s| s.borrow().is_some())
 }
 
-fn cache_key(app: &str, customer: &str) -> String {
-    ["holdfast:prompts:", app, ":", customer].concat()
-}
-
-/// The customer's prompt state: impressions, snoozes and gate hits.
-#[derive(Default)]
-struct State {
-    history: History,
-    gate_hits: Vec<(String, u32)>,
-}
-
-fn read_state(v: &JsValue) -> State {
-    let num = |v: JsValue| v.as_f64().unwrap_or(0.0) as i64;
-    let text = |v: JsValue| v.as_string().unwrap_or_default();
-    let list = |k: &str| decode::list(&field(v, k), k).unwrap_or_default();
-    State {
-        history: History {
-            impressions: list("impressions")
-                .iter()
-                .map(|i| Impression {
-                    prompt: text(field(i, "prompt")),
-                    at: num(field(i, "at")),
-                    trigger_key: text(field(i, "trigger_key")),
-                })
-                .collect(),
-            snoozes: list("snoozes")
-                .iter()
-                .map(|s| Snooze {
-                    prompt: text(field(s, "prompt")),
-                    until: num(field(s, "until")),
-                })
-                .collect(),
-        },
-        gate_hits: decode_hits(&field(v, "gate_hits")),
-    }
-}
-
-fn decode_hits(v: &JsValue) -> Vec<(String, u32)> {
-    if !v.is_object() {
-        return Vec::new();
-    }
-    Object::entries(v.unchecked_ref())
-        .iter()
-        .filter_map(|pair| {
-            let pair: js_sys::Array = pair.unchecked_into();
-            Some((pair.get(0).as_string()?, pair.get(1).as_f64()? as u32))
-        })
-        .collect()
-}
-
-fn write_state(state: &State) -> JsValue {
+fn result(status: &str, key: &str, value: &JsValue) -> JsValue {
     let o = Object::new();
-    let impressions = js_sys::Array::new();
-    for i in &state.history.impressions {
-        let e = Object::new();
-        set(&e, "prompt", &i.prompt.as_str().into());
-        set(&e, "at", &(i.at as f64).into());
-        set(&e, "trigger_key", &i.trigger_key.as_str().into());
-        impressions.push(&e);
-    }
-    let snoozes = js_sys::Array::new();
-    for s in &state.history.snoozes {
-        let e = Object::new();
-        set(&e, "prompt", &s.prompt.as_str().into());
-        set(&e, "until", &(s.until as f64).into());
-        snoozes.push(&e);
-    }
-    let hits = Object::new();
-    for (k, n) in &state.gate_hits {
-        set(&hits, k, &(*n).into());
-    }
-    set(&o, "impressions", &impressions);
-    set(&o, "snoozes", &snoozes);
-    set(&o, "gate_hits", &hits);
+    set(&o, "status", &status.into());
+    set(&o, key, value);
     o.into()
 }
 
-fn storage() -> Option<web_sys::Storage> {
-    web_sys::window()?.local_storage().ok()?
+fn suppressed(reason: &str) -> JsValue {
+    result("suppressed", "reason", &reason.into())
 }
 
-fn load_cached(key: &str) -> State {
-    storage()
-        .and_then(|s| s.get_item(key).ok()?)
-        .and_then(|t| JSON::parse(&t).ok())
-        .map(|v| read_state(&v))
-        .unwrap_or_default()
+/// The host's options checked: what the plan request and the prompt need.
+struct Call {
+    customer: JsValue,
+    /// A usage report's metric and numbers (`None`: a gate hit, or seats without numbers).
+    report: Option<(String, u64, u64)>,
 }
 
-fn save_cached(key: &str, state: &State) {
-    if let (Some(s), Some(text)) = (
-        storage(),
-        JSON::stringify(&write_state(state))
-            .ok()
-            .and_then(|t| t.as_string()),
-    ) {
-        let _ = s.set_item(key, &text);
-    }
-}
-
-/// The server's state for the customer merged with what this browser recorded and has not yet
-/// delivered (the union, so a prompt shown offline still counts against the caps).
-async fn load_state(customer: &JsValue, id: &str) -> State {
-    let Target { endpoint, app } = session::target();
-    let key = cache_key(&app, id);
-    let mut state = load_cached(&key);
-    let body = Object::new();
-    set(&body, "customer", customer);
-    let url = [endpoint.as_str(), "/v1/apps/", &app, "/prompts/state"].concat();
-    if let Some(payload) = JSON::stringify(&body).ok().and_then(|s| s.as_string())
-        && let Ok(reply) = net::fetch("POST", &url, Some(&payload), 1_500).await
-        && reply.ok()
-    {
-        let server = read_state(&reply.body);
-        for i in server.history.impressions {
-            if !state.history.impressions.contains(&i) {
-                state.history.impressions.push(i);
-            }
-        }
-        for s in server.history.snoozes {
-            if !state.history.snoozes.contains(&s) {
-                state.history.snoozes.push(s);
-            }
-        }
-        for (k, n) in server.gate_hits {
-            match state.gate_hits.iter_mut().find(|(f, _)| *f == k) {
-                Some((_, local)) => *local = (*local).max(n),
-                None => state.gate_hits.push((k, n)),
-            }
-        }
-        state.history.impressions.sort_by_key(|i| i.at);
-        save_cached(&key, &state);
-    }
-    state
-}
-
-/// `Holdfast.usage` and `Holdfast.gate`: evaluates, shows if earned, and reports what happened.
-pub async fn run(call: &str, options: JsValue) -> Result<JsValue, String> {
+fn check(call: &str, options: &JsValue) -> Result<Call, String> {
     if !options.is_object() {
         return Err("expected an options object { customer, ... }".into());
     }
-    let (customer, customer_js) = decode::customer(&field(&options, "customer"), "customer")?;
-    let callback = |k: &str| field(&options, k).dyn_into::<Function>().ok();
+    let subject = crate::customer::accept(&field(options, "customer"), "customer")?;
     let num = |k: &str| -> Result<Option<f64>, String> {
-        let v = field(&options, k);
+        let v = field(options, k);
         if v.is_undefined() || v.is_null() {
             return Ok(None);
         }
@@ -195,184 +209,179 @@ pub async fn run(call: &str, options: JsValue) -> Result<JsValue, String> {
             _ => Err([k, ": expected a number of 0 or more"].concat()),
         }
     };
-    let metric = field(&options, "metric").as_string();
-    let feature = field(&options, "feature").as_string();
-    let now_ms = js_sys::Date::now();
-    let now = (now_ms / 1000.0) as i64;
-    let config = crate::load_config()
-        .await
-        .unwrap_or_else(|| Arc::new(AppConfig::default()));
-    let Target { app, .. } = session::target();
-    let key = cache_key(&app, &customer.id);
-    let mut state = load_state(&customer_js, &customer.id).await;
-
-    let ask = match call {
-        "gate" => {
-            let feature = feature
-                .as_deref()
-                .filter(|f| !f.is_empty())
-                .ok_or("feature: expected a non-empty string")?;
-            let hits = match state.gate_hits.iter_mut().find(|(f, _)| f == feature) {
-                Some((_, n)) => {
-                    *n += 1;
-                    *n
-                }
-                None => {
-                    state.gate_hits.push((feature.to_string(), 1));
-                    1
-                }
-            };
-            save_cached(&key, &state);
-            let e = outbox::event("gate_hit", "");
-            set(&e, "feature", &feature.into());
-            outbox::push(&customer_js, e);
-            Ask::Gate { feature, hits }
-        }
-        _ => {
-            let metric = metric
-                .as_deref()
-                .filter(|m| !m.is_empty())
-                .ok_or("metric: expected a non-empty string")?;
-            if metric == "seats" {
-                Ask::Seats {
-                    used: num("used")?.map_or(customer.seats_used.unwrap_or(0), |n| n as u32),
-                    limit: num("limit")?.map_or(customer.seats_limit.unwrap_or(0), |n| n as u32),
-                    invites: num("invites")?.unwrap_or(0.0) as u32,
-                }
-            } else {
-                Ask::Usage {
-                    metric,
-                    used: num("used")?.ok_or("used: expected a number of 0 or more")? as u64,
-                    limit: num("limit")?.unwrap_or(0.0) as u64,
-                    unlimited: field(&options, "unlimited").as_bool().unwrap_or(false),
-                    period_end: num("period_end")?.map(|n| n as i64),
-                }
-            }
+    let non_empty = |k: &str| {
+        text(options, k)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| [k, ": expected a non-empty string"].concat())
+    };
+    let report = if call == "gate" {
+        non_empty("feature")?;
+        None
+    } else {
+        let metric = non_empty("metric")?;
+        let (used, limit) = (num("used")?, num("limit")?);
+        num("invites")?;
+        num("period_end")?;
+        if metric == "seats" {
+            used.zip(limit).map(|(u, l)| (metric, u as u64, l as u64))
+        } else {
+            let used = used.ok_or("used: expected a number of 0 or more")?;
+            Some((metric, used as u64, limit.unwrap_or(0.0) as u64))
         }
     };
-    let on_screen = is_showing() || session::cancel_on_screen();
-    let result = Object::new();
-    match evaluate(&config, &customer, &ask, &state.history, on_screen, now) {
-        Err(quiet) => {
-            set(&result, "status", &"suppressed".into());
-            set(&result, "reason", &quiet.code().into());
-        }
-        Ok(prompt) => {
-            state
-                .history
-                .impressions
-                .push(Impression::new(prompt.id, &prompt.trigger, now));
-            save_cached(&key, &state);
-            let e = event("prompt_shown", &prompt);
-            // The impression's own instant, so the server's copy of it falls in the second cached
-            // here (a server state fetched across a second boundary would otherwise count it
-            // twice) and keeps its millisecond, which orders two impressions of one second when
-            // an upgrade is credited to the latest.
-            set(&e, "at", &JsValue::from_f64(now_ms));
-            if let Ask::Usage { used, limit, .. } = &ask {
-                set(
-                    &e,
-                    "step",
-                    &[used.to_string(), "/".into(), limit.to_string()]
-                        .concat()
-                        .into(),
-                );
-            }
-            outbox::push(&customer_js, e);
-            let summary = Object::new();
-            set(&summary, "id", &prompt.id.into());
-            set(&summary, "kind", &prompt.kind.as_str().into());
-            set(&summary, "trigger", &prompt.trigger.key().into());
-            if let Some(plan) = &prompt.suggest {
-                set(&summary, "suggested_plan", &plan.id.as_str().into());
-            }
-            set(&result, "status", &"shown".into());
-            set(&result, "prompt", &summary);
-            let mut wanted: Vec<String> = Vec::new();
-            wanted.extend(field(&options, "locale").as_string());
-            wanted.extend(customer.locale.clone());
-            wanted.push(config.locale.default.clone());
-            let messages = Messages::resolve(&wanted, &config.locale.messages);
-            show(Shown {
-                prompt,
-                ask_used: match ask {
-                    Ask::Usage {
-                        used,
-                        limit,
-                        metric,
-                        ..
-                    } => Some((used, limit, metric.to_string())),
-                    Ask::Seats { used, limit, .. } => {
-                        Some((u64::from(used), u64::from(limit), "seats".into()))
-                    }
-                    Ask::Gate { .. } => None,
-                },
-                feature,
-                messages,
-                customer,
-                customer_js,
-                state_key: key,
-                on_upgrade: callback("onUpgrade"),
-                on_trial: callback("onTrial"),
-            })?;
-        }
-    }
-    Ok(result.into())
+    Ok(Call {
+        customer: subject.wire,
+        report,
+    })
 }
 
-fn event(kind: &str, prompt: &Prompt) -> Object {
-    let e = outbox::event(kind, "");
-    set(&e, "prompt", &prompt.id.into());
-    set(&e, "trigger", &prompt.trigger.key().into());
-    match &prompt.trigger {
-        Trigger::Usage {
-            metric, threshold, ..
-        } => {
-            set(&e, "metric", &metric.as_str().into());
-            set(&e, "threshold", &threshold.percent().into());
+/// Asks the server for the plan (when the loader could not): the host's options with the
+/// checked customer, and this customer's events still in the outbox.
+async fn ask_plan(call: &str, options: &JsValue, customer: &JsValue) -> Result<JsValue, String> {
+    let Target { endpoint, app } = session::target();
+    let body = Object::assign(&Object::new(), options.unchecked_ref());
+    set(&body, "customer", customer);
+    set(&body, "ask", &call.into());
+    let id = crate::customer::id_of(customer);
+    let pending = Array::new();
+    for entry in outbox::pending(&app).iter() {
+        if crate::customer::id_of(&field(&entry, "customer")) == id {
+            pending.push(&field(&entry, "event"));
         }
-        Trigger::Gate { feature } => set(&e, "feature", &feature.as_str().into()),
-        Trigger::Seats => {}
+    }
+    set(&body, "pending", &pending);
+    let url = [endpoint.as_str(), "/v1/apps/", &app, "/prompts/plan"].concat();
+    let payload = JSON::stringify(&body)
+        .ok()
+        .and_then(|s| s.as_string())
+        .unwrap_or_default();
+    match net::fetch("POST", &url, Some(&payload), PLAN_TIMEOUT_MS).await {
+        Ok(reply) if reply.ok() => Ok(reply.body),
+        Ok(reply) if (400..500).contains(&reply.status) && reply.status != 429 => {
+            let error = field(&reply.body, "error");
+            Err(text(&error, "message").unwrap_or_else(|| "refused by the server".into()))
+        }
+        _ => Ok(JsValue::UNDEFINED),
+    }
+}
+
+/// `Holdfast.usage` and `Holdfast.gate` with the server's `plan` (or `undefined`: then asked here).
+pub async fn run(call: &str, options: JsValue, plan: JsValue) -> Result<JsValue, String> {
+    let Call { customer, report } = check(call, &options)?;
+    let plan = if plan.is_object() {
+        plan
+    } else {
+        ask_plan(call, &options, &customer).await?
+    };
+    if !plan.is_object() {
+        return Ok(suppressed("unavailable"));
+    }
+    if field(&plan, "show").as_bool() != Some(true) {
+        if let Some((metric, used, limit)) = &report {
+            settle_quiet(metric, *used, *limit);
+        }
+        return Ok(suppressed(
+            &text(&plan, "reason").unwrap_or_else(|| "unavailable".into()),
+        ));
+    }
+    let planned = decode(&field(&plan, "prompt")).ok_or("the server's plan could not be read")?;
+    let incoming = planned.showing();
+    let verdict = ON_SCREEN.with(|s| {
+        let on = s.borrow();
+        let screen = if session::cancel_on_screen() {
+            Screen::CancelFlow
+        } else if let Some(on) = on.as_ref() {
+            Screen::Prompt(&on.showing)
+        } else {
+            Screen::Clear
+        };
+        arbitrate(screen, &incoming)
+    });
+    match verdict {
+        Arbitration::HoldBack => return Ok(suppressed("another_prompt_on_screen")),
+        Arbitration::Replace => hide(),
+        Arbitration::Show => {}
+    }
+    let now_ms = js_sys::Date::now();
+    let e = event("prompt_shown", &planned);
+    // The impression's own instant: its second is the impression's, its millisecond orders two
+    // impressions of one second when an upgrade is credited to the latest.
+    set(&e, "at", &JsValue::from_f64(now_ms));
+    let numbers = report
+        .as_ref()
+        .map(|(_, u, l)| (*u, *l))
+        .or(planned.numbers)
+        .unwrap_or_default();
+    if planned.usage.is_some() {
+        set(
+            &e,
+            "step",
+            &[numbers.0.to_string(), "/".into(), numbers.1.to_string()]
+                .concat()
+                .into(),
+        );
+    }
+    outbox::push(&customer, e);
+    let summary = Object::new();
+    set(&summary, "id", &planned.id.as_str().into());
+    set(&summary, "kind", &planned.kind.as_str().into());
+    set(&summary, "trigger", &planned.trigger.as_str().into());
+    if let Some(plan) = &planned.suggested_plan {
+        set(&summary, "suggested_plan", &plan.as_str().into());
+    }
+    let callback = |k: &str| field(&options, k).dyn_into::<Function>().ok();
+    show(
+        Current {
+            planned,
+            customer,
+            on_upgrade: callback("onUpgrade"),
+            on_trial: callback("onTrial"),
+        },
+        incoming,
+        numbers,
+    )?;
+    Ok(result("shown", "prompt", &summary.into()))
+}
+
+/// A report of `metric` that earned no prompt: the prompt on screen shows its numbers, or goes.
+fn settle_quiet(metric: &str, used: u64, limit: u64) {
+    let change = ON_SCREEN.with(|s| {
+        s.borrow().as_ref().map(|on| {
+            let change = after_quiet_report(&on.showing, metric, used, limit);
+            if change == AfterReport::Refresh {
+                on.numbers.set((used, limit));
+            }
+            change
+        })
+    });
+    if change == Some(AfterReport::Remove) {
+        hide();
+    }
+}
+
+fn event(kind: &str, p: &Planned) -> Object {
+    let e = outbox::event(kind, "");
+    set(&e, "prompt", &p.id.as_str().into());
+    set(&e, "trigger", &p.trigger.as_str().into());
+    if let Some((metric, threshold)) = &p.usage {
+        set(&e, "metric", &metric.as_str().into());
+        set(&e, "threshold", &(*threshold).into());
+    }
+    if let Some(feature) = &p.feature {
+        set(&e, "feature", &feature.as_str().into());
     }
     e
 }
 
-/// What a shown prompt needs after the decision.
-struct Shown {
-    prompt: Prompt,
-    ask_used: Option<(u64, u64, String)>,
-    feature: Option<String>,
-    messages: Messages,
-    customer: Customer,
-    customer_js: JsValue,
-    state_key: String,
-    on_upgrade: Option<Function>,
-    on_trial: Option<Function>,
-}
-
-/// What a prompt button does.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Choice {
-    Upgrade,
-    Grace,
-    Trial,
-    Snooze,
-    Dismiss,
-}
-
-thread_local! {
-    static CURRENT: RefCell<Option<Shown>> = const { RefCell::new(None) };
-}
-
 fn choose(choice: Choice) {
-    let Some(shown) = CURRENT.with(|c| c.borrow_mut().take()) else {
+    let Some(current) = CURRENT.with(|c| c.borrow_mut().take()) else {
         return;
     };
-    let p = &shown.prompt;
+    let p = &current.planned;
     let (kind, call) = match choice {
-        Choice::Upgrade => ("prompt_clicked", shown.on_upgrade.clone()),
+        Choice::Upgrade => ("prompt_clicked", current.on_upgrade.clone()),
         Choice::Grace => ("prompt_clicked", None),
-        Choice::Trial => ("trial_started", shown.on_trial.clone()),
+        Choice::Trial => ("trial_started", current.on_trial.clone()),
         Choice::Snooze | Choice::Dismiss => ("prompt_dismissed", None),
     };
     let e = event(kind, p);
@@ -381,34 +390,25 @@ fn choose(choice: Choice) {
     }
     if choice == Choice::Snooze {
         set(&e, "snooze_days", &SNOOZE_DAYS.into());
-        let mut state = load_cached(&shown.state_key);
-        let now = (js_sys::Date::now() / 1000.0) as i64;
-        state.history.snoozes.push(Snooze {
-            prompt: p.id.to_string(),
-            until: now + i64::from(SNOOZE_DAYS) * DAY,
-        });
-        save_cached(&shown.state_key, &state);
     }
-    let session = js_sys::Reflect::get(&e, &"session_id".into()).unwrap_or_default();
-    outbox::push(&shown.customer_js, e);
-    if let (Choice::Trial, Some(feature)) = (choice, &shown.feature) {
+    let session = Reflect::get(&e, &"session_id".into()).unwrap_or_default();
+    outbox::push(&current.customer, e);
+    if let (Choice::Trial, Some(feature)) = (choice, &p.feature) {
         // The server records the trial (one per feature, re-checked by core) before the host
         // grants it: `onTrial` runs only once the server said yes.
-        start_trial(&shown.customer_js, feature, session, call);
+        start_trial(&current.customer, feature, session, call);
         hide();
         return;
     }
     if let Some(f) = call {
-        let arg: JsValue = match (&p.suggest, &shown.feature) {
-            (_, Some(feature)) if choice == Choice::Trial => feature.as_str().into(),
-            (Some(plan), _) => plan.id.as_str().into(),
-            _ => JsValue::NULL,
-        };
+        let arg: JsValue = p
+            .suggested_plan
+            .as_deref()
+            .map_or(JsValue::NULL, JsValue::from);
         if let Err(e) = f.call1(&JsValue::NULL, &arg) {
             web_sys::console::error_2(&"Holdfast: callback threw".into(), &e);
         }
     }
-    let _ = &shown.customer;
     hide();
 }
 
@@ -418,32 +418,14 @@ fn start_trial(customer: &JsValue, feature: &str, session: JsValue, on_trial: Op
     set(&body, "customer", customer);
     set(&body, "feature", &feature.into());
     set(&body, "session_id", &session);
-    let Some(payload) = js_sys::JSON::stringify(&body)
-        .ok()
-        .and_then(|s| s.as_string())
-    else {
+    let Some(payload) = JSON::stringify(&body).ok().and_then(|s| s.as_string()) else {
         return;
     };
     let Target { endpoint, app } = session::target();
     let url = [endpoint.as_str(), "/v1/apps/", &app, "/prompts/trial"].concat();
     let feature = feature.to_string();
     wasm_bindgen_futures::spawn_local(async move {
-        // The gate hits that earned the trial may still be on their way from the outbox: a
-        // refusal for too few hits is asked again a few times.
-        let mut answer = net::fetch("POST", &url, Some(&payload), 8_000).await;
-        for _ in 0..4 {
-            if !matches!(&answer, Ok(r) if r.status == 403) {
-                break;
-            }
-            let wait = js_sys::Promise::new(&mut |resolve, _| {
-                net::later(700, move || {
-                    let _ = resolve.call0(&JsValue::NULL);
-                })
-            });
-            let _ = wasm_bindgen_futures::JsFuture::from(wait).await;
-            answer = net::fetch("POST", &url, Some(&payload), 8_000).await;
-        }
-        match answer {
+        match net::fetch("POST", &url, Some(&payload), 8_000).await {
             Ok(reply) if reply.ok() => {
                 if let Some(f) = on_trial
                     && let Err(e) = f.call1(&JsValue::NULL, &feature.as_str().into())
@@ -466,6 +448,7 @@ pub fn hide() {
     let Some(on) = ON_SCREEN.with(|s| s.borrow_mut().take()) else {
         return;
     };
+    CURRENT.with(|c| c.borrow_mut().take());
     drop(on.mounted);
     on.container.remove();
     if let Some(el) = on.restore {
@@ -473,144 +456,19 @@ pub fn hide() {
     }
 }
 
-/// The lines and buttons of a prompt, from its kind.
-/// A button of a prompt: label, test id, what it does.
-type PromptButton = (String, &'static str, Choice);
-
-fn content(s: &Shown) -> (String, Vec<String>, Vec<PromptButton>) {
-    let m = &s.messages;
-    let p = &s.prompt;
-    let plan = p.suggest.as_ref();
-    let upgrade = (
-        plan.map_or_else(
-            || m.get("prompt.upgrade_generic"),
-            |pl| m.fill("prompt.upgrade", &[("plan", &pl.name)]),
-        ),
-        "hf-prompt-upgrade",
-        Choice::Upgrade,
-    );
-    let (used, limit, metric) = s.ask_used.clone().unwrap_or_default();
-    let (used, limit) = (used.to_string(), limit.to_string());
-    let usage_args = [
-        ("used", used.as_str()),
-        ("limit", limit.as_str()),
-        ("metric", metric.as_str()),
-    ];
-    let price = |pl: &holdfast_core::config::Plan| {
-        m.fill(
-            "prompt.per_month",
-            &[("price", &m.money(pl.price_cents, &pl.currency))],
-        )
-    };
-    let comparison = || {
-        let mut lines = Vec::new();
-        if let (Some(cur), Some(next)) = (&p.current, plan) {
-            lines.push(
-                [
-                    m.get("prompt.current"),
-                    ": ".into(),
-                    cur.name.clone(),
-                    " · ".into(),
-                    price(cur),
-                    " · ".into(),
-                    cur.features.join(", "),
-                ]
-                .concat(),
-            );
-            lines.push(
-                [
-                    m.get("prompt.suggested"),
-                    ": ".into(),
-                    next.name.clone(),
-                    " · ".into(),
-                    price(next),
-                    " · ".into(),
-                    next.features.join(", "),
-                ]
-                .concat(),
-            );
-        }
-        lines
-    };
-    let snooze = (m.get("prompt.snooze"), "hf-prompt-snooze", Choice::Snooze);
-    match p.kind {
-        PromptKind::Banner => {
-            let percent = match &p.trigger {
-                Trigger::Usage { threshold, .. } => threshold.percent().to_string(),
-                _ => String::new(),
-            };
-            (
-                m.fill(
-                    "prompt.banner",
-                    &[("percent", &percent), ("metric", &metric)],
-                ),
-                vec![],
-                vec![upgrade, snooze],
-            )
-        }
-        PromptKind::Compare => {
-            let mut lines = vec![m.fill("prompt.usage.body", &usage_args)];
-            lines.extend(comparison());
-            (
-                m.fill("prompt.compare.title", &[("metric", &metric)]),
-                lines,
-                vec![upgrade, snooze],
-            )
-        }
-        PromptKind::LimitReached => {
-            let mut lines = vec![
-                m.fill("prompt.usage.body", &usage_args),
-                m.get("prompt.limit.body"),
-            ];
-            lines.extend(comparison());
-            let mut buttons = vec![upgrade];
-            if let Some(days) = p.grace_days {
-                buttons.push((
-                    m.plural(
-                        "prompt.grace",
-                        u32::from(days),
-                        &[("days", &days.to_string())],
-                    ),
-                    "hf-prompt-grace",
-                    Choice::Grace,
-                ));
-            }
-            (
-                m.fill("prompt.limit.title", &[("metric", &metric)]),
-                lines,
-                buttons,
-            )
-        }
-        PromptKind::GateTrial => {
-            let days = p.trial_days.unwrap_or(7);
-            let feature = s.feature.clone().unwrap_or_default();
-            (
-                m.fill("prompt.gate.title", &[("feature", &feature)]),
-                vec![m.plural(
-                    "prompt.gate.body",
-                    u32::from(days),
-                    &[("days", &days.to_string())],
-                )],
-                vec![
-                    (m.get("prompt.gate.trial"), "hf-prompt-trial", Choice::Trial),
-                    (
-                        m.get("prompt.not_now"),
-                        "hf-prompt-not-now",
-                        Choice::Dismiss,
-                    ),
-                ],
-            )
-        }
-        PromptKind::SeatsTeam => {
-            let mut lines =
-                vec![m.fill("prompt.seats.body", &[("used", &used), ("limit", &limit)])];
-            lines.extend(comparison());
-            (m.get("prompt.seats.title"), lines, vec![upgrade, snooze])
-        }
-    }
+/// Server-written text: money tokens in the prompt's locale and currency, `{used}` and `{limit}`
+/// from the newest numbers.
+fn spell(p: &Planned, text: &str, (used, limit): (u64, u64)) -> String {
+    let money = |cents| crate::text::money(&p.locale, cents, &p.currency);
+    let date = |at| crate::text::date(&p.locale, at);
+    let text = expand_tokens(text, &money, &date);
+    holdfast_core::i18n::fill(
+        &text,
+        &[("used", &used.to_string()), ("limit", &limit.to_string())],
+    )
 }
 
-fn show(shown: Shown) -> Result<(), String> {
+fn show(current: Current, showing: Showing, numbers: (u64, u64)) -> Result<(), String> {
     let document = web_sys::window()
         .and_then(|w| w.document())
         .ok_or("no document")?;
@@ -620,11 +478,9 @@ fn show(shown: Shown) -> Result<(), String> {
         .map_err(|_| "could not mount".to_string())?;
     root.append_child(&container)
         .map_err(|_| "could not mount".to_string())?;
-    let (title, lines, buttons) = content(&shown);
-    let title_text = title.clone();
-    let kind = shown.prompt.kind;
+    let p = current.planned.clone();
+    let kind = p.kind;
     let modal = kind.is_modal();
-    let dismiss = shown.messages.get("prompt.dismiss");
     let restore = if modal {
         document
             .active_element()
@@ -632,46 +488,64 @@ fn show(shown: Shown) -> Result<(), String> {
     } else {
         None
     };
-    CURRENT.with(|c| *c.borrow_mut() = Some(shown));
-    let view = move || {
-        let lines = lines
-            .iter()
-            .map(|l| view! { <p class="hf-terms">{l.clone()}</p> })
-            .collect_view();
-        let buttons = buttons
-            .iter()
-            .enumerate()
-            .map(|(i, (label, testid, choice))| {
-                let choice = *choice;
-                let class = if i == 0 { "hf-btn hf-primary" } else { "hf-btn" };
-                view! { <button class=class type="button" data-testid=*testid on:click=move |_| choose(choice)>{label.clone()}</button> }
-            })
-            .collect_view();
-        let body = view! {
-            <button class="hf-close" type="button" aria-label=dismiss.clone() data-testid="hf-prompt-dismiss" on:click=move |_| choose(Choice::Dismiss)>"×"</button>
-            <h2 id="hf-prompt-title" tabindex="-1">{title.clone()}</h2>
-            {lines}
-            <div class="hf-actions">{buttons}</div>
-        };
-        if modal {
-            view! {
-                <div class="hf-backdrop">
-                    <div class="hf-dialog" role="dialog" aria-modal="true" aria-labelledby="hf-prompt-title" data-testid="hf-prompt" data-kind=kind.as_str()
-                        on:keydown=move |ev| session::keydown(&ev, || choose(Choice::Dismiss))>
-                        {body}
+    CURRENT.with(|c| *c.borrow_mut() = Some(current));
+    let numbers = RwSignal::new(numbers);
+    let dir = if p.rtl { "rtl" } else { "ltr" };
+    let view = {
+        let p = p.clone();
+        move || {
+            let title = {
+                let p = p.clone();
+                move || spell(&p, &p.title, numbers.get())
+            };
+            let lines = p
+                .lines
+                .iter()
+                .map(|l| {
+                    let (p, l) = (p.clone(), l.clone());
+                    view! { <p class="hf-terms">{move || spell(&p, &l, numbers.get())}</p> }
+                })
+                .collect_view();
+            let buttons = p
+                .actions
+                .iter()
+                .enumerate()
+                .map(|(i, (choice, label))| {
+                    let choice = *choice;
+                    let testid = CHOICES
+                        .into_iter()
+                        .find(|(c, ..)| *c == choice)
+                        .map_or("hf-prompt-action", |(.., t)| t);
+                    let class = if i == 0 { "hf-btn hf-primary" } else { "hf-btn" };
+                    view! { <button class=class type="button" data-testid=testid on:click=move |_| choose(choice)>{label.clone()}</button> }
+                })
+                .collect_view();
+            let body = view! {
+                <button class="hf-close" type="button" aria-label=p.dismiss.clone() data-testid="hf-prompt-dismiss" on:click=move |_| choose(Choice::Dismiss)>"×"</button>
+                <h2 id="hf-prompt-title" tabindex="-1">{title}</h2>
+                {lines}
+                <div class="hf-actions">{buttons}</div>
+            };
+            if modal {
+                view! {
+                    <div class="hf-backdrop">
+                        <div class=p.class.clone() style=p.style.clone() lang=p.locale.clone() dir=dir role="dialog" aria-modal="true" aria-labelledby="hf-prompt-title" data-testid="hf-prompt" data-kind=kind.as_str()
+                            on:keydown=move |ev| session::keydown(&ev, || choose(Choice::Dismiss))>
+                            {body}
+                        </div>
                     </div>
-                </div>
+                }
+                .into_any()
+            } else {
+                view! {
+                    <div class=[p.class.as_str(), " hf-nudge"].concat() style=p.style.clone() lang=p.locale.clone() dir=dir role="status" aria-live="polite" data-testid="hf-prompt" data-kind=kind.as_str()>{body}</div>
+                }
+                .into_any()
             }
-            .into_any()
-        } else {
-            view! {
-                <div class="hf-nudge hf-dialog" role="status" aria-live="polite" data-testid="hf-prompt" data-kind=kind.as_str()>{body}</div>
-            }
-            .into_any()
         }
     };
     if !modal && let Some(live) = root.get_element_by_id("hf-live") {
-        live.set_text_content(Some(&title_text));
+        live.set_text_content(Some(&spell(&p, &p.title, numbers.get_untracked())));
     }
     let mounted = leptos::mount::mount_to(container.clone().unchecked_into(), view);
     ON_SCREEN.with(|s| {
@@ -679,6 +553,8 @@ fn show(shown: Shown) -> Result<(), String> {
             mounted: Box::new(mounted),
             container,
             restore,
+            showing,
+            numbers,
         })
     });
     if modal && let Some(h) = root.query_selector("#hf-prompt-title").ok().flatten() {

@@ -1,15 +1,17 @@
-//! Browser tests of upgrade prompts in headless Chromium: the real widget deciding with
-//! holdfast-core and rendering in its shadow root. The server is unreachable here, so the prompt
-//! history comes from the `localStorage` cache alone, which is also what makes caps hold across a
-//! reload.
+//! Browser tests of upgrade prompts in headless Chromium: the real widget rendering prompt plans
+//! that holdfast-core writes (as the server does), weighing them against the prompt on screen, and
+//! reporting what it showed. The server is unreachable here, so every call is given its plan, as
+//! the loader gives it.
 #![cfg(target_arch = "wasm32")]
 #![expect(
     clippy::unwrap_used,
     reason = "a failed unwrap is a failed browser test"
 )]
 
+use holdfast_core::caps::History;
 use holdfast_core::config::AppConfig;
-use holdfast_widget::{HOST_ID, configure, gate, outbox, usage, use_config};
+use holdfast_core::prompts::{Ask, write_plan};
+use holdfast_widget::{HOST_ID, configure, outbox, prompt};
 use js_sys::{Object, Promise, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -17,6 +19,8 @@ use wasm_bindgen_test::*;
 use web_sys::{Element, HtmlElement, ShadowRoot};
 
 wasm_bindgen_test_configure!(run_in_browser);
+
+const NOW: i64 = 1_800_000_000;
 
 fn set(o: &Object, k: &str, v: &JsValue) {
     Reflect::set(o, &k.into(), v).unwrap();
@@ -29,7 +33,6 @@ fn setup(app: &str) {
     set(&cfg, "endpoint", &"http://127.0.0.1:9".into());
     set(&cfg, "app", &app.into());
     configure(cfg.into());
-    use_config(AppConfig::default());
     web_sys::window()
         .unwrap()
         .local_storage()
@@ -48,6 +51,20 @@ fn customer(id: &str) -> Object {
     c
 }
 
+/// The plan the server writes for `ask` with an empty history, as JSON parsed by the browser.
+fn plan_for(ask: &Ask<'_>) -> JsValue {
+    let core_customer = holdfast_core::Customer::new("c", "pro", 4900, 1_700_000_000);
+    let plan = write_plan(
+        &AppConfig::default(),
+        &core_customer,
+        ask,
+        &History::default(),
+        None,
+        NOW,
+    );
+    js_sys::JSON::parse(&serde_json::to_string(&plan).unwrap()).unwrap()
+}
+
 fn usage_call(id: &str, metric: &str, used: u32, limit: u32) -> Promise {
     let o = Object::new();
     set(&o, "customer", &customer(id));
@@ -55,14 +72,25 @@ fn usage_call(id: &str, metric: &str, used: u32, limit: u32) -> Promise {
     set(&o, "used", &used.into());
     set(&o, "limit", &limit.into());
     set(&o, "period_end", &4_000_000_000u32.into());
-    usage(o.into())
+    let plan = plan_for(&Ask::Usage {
+        metric,
+        used: used.into(),
+        limit: limit.into(),
+        unlimited: false,
+        period_end: Some(4_000_000_000),
+    });
+    prompt("usage".into(), o.into(), plan)
 }
 
-fn gate_call(id: &str, feature: &str) -> Promise {
+fn gate_call(id: &str, feature: &str, hits: u32) -> Promise {
     let o = Object::new();
     set(&o, "customer", &customer(id));
     set(&o, "feature", &feature.into());
-    gate(o.into())
+    prompt(
+        "gate".into(),
+        o.into(),
+        plan_for(&Ask::Gate { feature, hits }),
+    )
 }
 
 fn root() -> ShadowRoot {
@@ -162,34 +190,66 @@ async fn half_the_limit_shows_a_quiet_banner_that_never_takes_focus() {
 }
 
 #[wasm_bindgen_test]
-async fn each_threshold_fires_once_per_period_even_after_a_reload() {
-    setup("app_once");
+async fn a_plan_that_says_no_shows_nothing_and_records_nothing() {
+    setup("app_no");
+    let o = Object::new();
+    set(&o, "customer", &customer("c_no"));
+    set(&o, "metric", &"projects".into());
+    set(&o, "used", &3.into());
+    set(&o, "limit", &10.into());
+    let no = js_sys::JSON::parse(r#"{"show":false,"reason":"window"}"#).unwrap();
     assert_eq!(
-        answer(usage_call("c_once", "projects", 9, 10)).await,
-        ("shown".into(), "compare".into())
-    );
-    let text = testid("hf-prompt").unwrap().text_content().unwrap();
-    assert!(
-        text.contains("9 of 10 projects used") && text.contains("Team"),
-        "a plan comparison: {text}"
-    );
-    click("hf-prompt-snooze").await;
-    // A reload: a new page configures the widget again; the cached history still counts.
-    let cfg = Object::new();
-    set(&cfg, "endpoint", &"http://127.0.0.1:9".into());
-    set(&cfg, "app", &"app_once".into());
-    configure(cfg.into());
-    let again = answer(usage_call("c_once", "projects", 9, 10)).await;
-    assert_eq!(again.0, "suppressed");
-    assert!(
-        ["snoozed", "already_shown_this_period"].contains(&again.1.as_str()),
-        "{again:?}"
+        answer(prompt("usage".into(), o.into(), no)).await,
+        ("suppressed".into(), "window".into())
     );
     assert!(testid("hf-prompt").is_none());
+    assert!(outbox_types("app_no").is_empty());
 }
 
 #[wasm_bindgen_test]
-async fn only_one_prompt_is_on_screen_at_a_time() {
+async fn the_comparison_shows_the_numbers_and_refreshes_them_without_a_second_impression() {
+    setup("app_compare");
+    assert_eq!(
+        answer(usage_call("c_cmp", "projects", 90, 100)).await,
+        ("shown".into(), "compare".into())
+    );
+    leptos::task::tick().await;
+    let text = testid("hf-prompt").unwrap().text_content().unwrap();
+    assert!(
+        text.contains("90 of 100 projects used") && text.contains("Team"),
+        "a plan comparison: {text}"
+    );
+    // The same threshold again: the server says it was shown this period; the numbers move.
+    let o = Object::new();
+    set(&o, "customer", &customer("c_cmp"));
+    set(&o, "metric", &"projects".into());
+    set(&o, "used", &95.into());
+    set(&o, "limit", &100.into());
+    let no = js_sys::JSON::parse(r#"{"show":false,"reason":"already_shown_this_period"}"#).unwrap();
+    assert_eq!(
+        answer(prompt("usage".into(), o.into(), no)).await.0,
+        "suppressed"
+    );
+    leptos::task::tick().await;
+    let text = testid("hf-prompt").unwrap().text_content().unwrap();
+    assert!(
+        text.contains("95 of 100 projects used"),
+        "a prompt never shows stale numbers: {text}"
+    );
+    // A new period: usage fell below what the prompt says, so it goes.
+    let o = Object::new();
+    set(&o, "customer", &customer("c_cmp"));
+    set(&o, "metric", &"projects".into());
+    set(&o, "used", &1.into());
+    set(&o, "limit", &100.into());
+    let no = js_sys::JSON::parse(r#"{"show":false,"reason":"below_threshold"}"#).unwrap();
+    answer(prompt("usage".into(), o.into(), no)).await;
+    assert!(testid("hf-prompt").is_none(), "the stale prompt is gone");
+    assert_eq!(outbox_types("app_compare"), ["prompt_shown"]);
+}
+
+#[wasm_bindgen_test]
+async fn only_an_equal_or_lower_prompt_is_held_back_by_the_one_on_screen() {
     setup("app_one");
     assert_eq!(
         answer(usage_call("c_one", "projects", 5, 10)).await.0,
@@ -197,7 +257,52 @@ async fn only_one_prompt_is_on_screen_at_a_time() {
     );
     assert_eq!(
         answer(usage_call("c_one", "storage", 8, 10)).await,
-        ("suppressed".into(), "another_prompt_on_screen".into())
+        ("suppressed".into(), "another_prompt_on_screen".into()),
+        "a banner of another metric waits"
+    );
+    assert_eq!(
+        answer(gate_call("c_one", "sso", 3)).await,
+        ("shown".into(), "gate_trial".into()),
+        "the subscriber's own gate hit replaces the banner"
+    );
+    assert_eq!(
+        root()
+            .query_selector_all("[data-testid=hf-prompt]")
+            .unwrap()
+            .length(),
+        1
+    );
+    assert_eq!(
+        answer(usage_call("c_one", "projects", 9, 10)).await,
+        ("suppressed".into(), "another_prompt_on_screen".into()),
+        "a comparison does not replace the caused prompt"
+    );
+    click("hf-prompt-dismiss").await;
+    assert_eq!(
+        outbox_types("app_one"),
+        ["prompt_shown", "prompt_shown", "prompt_dismissed"],
+        "held-back prompts are no impressions"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_more_urgent_prompt_replaces_a_banner_on_screen() {
+    setup("app_urgent");
+    assert_eq!(
+        answer(usage_call("c_urgent", "projects", 5, 10)).await.0,
+        "shown"
+    );
+    assert_eq!(
+        answer(usage_call("c_urgent", "storage", 10, 10)).await,
+        ("shown".into(), "limit_reached".into())
+    );
+    leptos::task::tick().await;
+    assert_eq!(
+        testid("hf-prompt")
+            .unwrap()
+            .get_attribute("data-kind")
+            .as_deref(),
+        Some("limit_reached")
     );
     click("hf-prompt-dismiss").await;
 }
@@ -243,18 +348,10 @@ async fn the_limit_is_a_modal_that_traps_and_restores_focus() {
 }
 
 #[wasm_bindgen_test]
-async fn the_third_gate_hit_offers_a_free_trial() {
+async fn the_gate_plan_offers_a_free_trial() {
     setup("app_gate");
     assert_eq!(
-        answer(gate_call("c_gate", "sso")).await,
-        ("suppressed".into(), "not_yet".into())
-    );
-    assert_eq!(
-        answer(gate_call("c_gate", "sso")).await,
-        ("suppressed".into(), "not_yet".into())
-    );
-    assert_eq!(
-        answer(gate_call("c_gate", "sso")).await,
+        answer(gate_call("c_gate", "sso", 3)).await,
         ("shown".into(), "gate_trial".into())
     );
     let text = testid("hf-prompt").unwrap().text_content().unwrap();
@@ -262,13 +359,8 @@ async fn the_third_gate_hit_offers_a_free_trial() {
     click("hf-prompt-trial").await;
     assert_eq!(
         outbox_types("app_gate"),
-        [
-            "gate_hit",
-            "gate_hit",
-            "gate_hit",
-            "prompt_shown",
-            "trial_started"
-        ]
+        ["prompt_shown", "trial_started"],
+        "the gate hits are the server's (the plan records them)"
     );
 }
 
@@ -281,10 +373,17 @@ async fn seats_at_eighty_percent_suggest_the_team_plan() {
     let o = Object::new();
     set(&o, "customer", &c);
     set(&o, "metric", &"seats".into());
+    let plan = plan_for(&Ask::Seats {
+        used: 4,
+        limit: 5,
+        invites: 0,
+    });
     assert_eq!(
-        answer(usage(o.into())).await,
+        answer(prompt("usage".into(), o.into(), plan)).await,
         ("shown".into(), "seats_team".into())
     );
+    let text = testid("hf-prompt").unwrap().text_content().unwrap();
+    assert!(text.contains("4 of 5 seats"), "{text}");
     assert!(
         testid("hf-prompt-upgrade")
             .unwrap()
@@ -300,7 +399,9 @@ async fn a_wrong_call_is_rejected_with_an_error_naming_the_field() {
     setup("app_wrong");
     let o = Object::new();
     set(&o, "customer", &customer("c_wrong"));
-    let err = JsFuture::from(usage(o.into())).await.unwrap_err();
+    let err = JsFuture::from(prompt("usage".into(), o.into(), JsValue::UNDEFINED))
+        .await
+        .unwrap_err();
     let message = Reflect::get(&err, &"message".into())
         .unwrap()
         .as_string()

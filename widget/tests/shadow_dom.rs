@@ -90,98 +90,15 @@ async fn the_widget_stylesheet_stays_inside_the_shadow_root() {
 }
 
 #[wasm_bindgen_test]
-fn the_config_decoder_reads_exactly_what_the_server_serialises() {
-    use holdfast_core::config::{AppConfig, Cmp, Comparison, Condition, Rule};
-    use holdfast_core::offer::{Offer, OfferTerms};
-    use holdfast_core::{AttributeValue, assignment};
-    let mut config = AppConfig::default();
-    config.offers.push(Offer {
-        id: "trial".into(),
-        terms: OfferTerms::TrialExtension { days: 14 },
-        headline: Some("Two more weeks on us".into()),
-    });
-    config.experiments.push(assignment::Experiment {
-        key: "pause_first".into(),
-        seed: Some("s1".into()),
-        coverage: 0.5,
-        variants: vec![
-            assignment::Variant {
-                key: "control".into(),
-                weight: 0.5,
-                holdout: false,
-            },
-            assignment::Variant {
-                key: "holdout".into(),
-                weight: 0.5,
-                holdout: true,
-            },
-        ],
-        active: true,
-    });
-    config.rules.insert(
-        0,
-        Rule {
-            id: "every_condition".into(),
-            reasons: vec!["other".into()],
-            when: vec![
-                Condition::PlanIn(vec!["pro".into()]),
-                Condition::PlanNotIn(vec!["team".into()]),
-                Condition::MrrCents(Comparison {
-                    op: Cmp::Gte,
-                    value: 100.0,
-                }),
-                Condition::TenureDays(Comparison {
-                    op: Cmp::Lt,
-                    value: 30.0,
-                }),
-                Condition::SegmentIn(vec!["smb".into()]),
-                Condition::Attribute {
-                    name: "beta".into(),
-                    op: Cmp::Eq,
-                    value: AttributeValue::Bool(true),
-                },
-                Condition::Variant {
-                    experiment: "pause_first".into(),
-                    variant: "control".into(),
-                },
-            ],
-            offer: Some("trial".into()),
-            fallback: None,
-        },
-    );
-    config.locale.messages.insert(
-        "fr".into(),
-        [("survey.continue".to_string(), "Continuer".to_string())].into(),
-    );
-    config.theme.mode = holdfast_core::config::ThemeMode::Dark;
-    config.prompts.usage.thresholds = vec![75, 100];
-    config.prompts.usage.suggest_plan = Some("team".into());
-    config.prompts.gate.hits_before_prompt = 2;
-    config.prompts.seats.caps.lifetime = Some(4);
-    config.prompts.group_caps.windows = vec![holdfast_core::caps::Window::new(1, 2)];
-    for c in [AppConfig::default(), config] {
-        let json = serde_json::to_string(&c).unwrap();
-        let parsed = js_sys::JSON::parse(&json).unwrap();
-        assert_eq!(
-            holdfast_widget::decode::config(&parsed).unwrap(),
-            c,
-            "decoding {json}"
-        );
-    }
-}
-
-#[wasm_bindgen_test]
 fn a_customer_round_trips_to_what_the_server_accepts() {
     let json = r#"{"id":"c1","plan":"pro","mrr_cents":4900,"created_at":1700000000,"country":"DE","attributes":{"beta":true,"seats":3}}"#;
-    let c = holdfast_widget::decode::customer(&js_sys::JSON::parse(json).unwrap(), "customer")
+    let wire = holdfast_widget::customer::accept(&js_sys::JSON::parse(json).unwrap(), "customer")
         .unwrap()
-        .0;
-    let back = js_sys::JSON::stringify(&holdfast_widget::decode::customer_to_js(&c))
-        .unwrap()
-        .as_string()
-        .unwrap();
-    let again: holdfast_core::Customer = serde_json::from_str(&back).unwrap();
-    assert_eq!(again, c);
+        .wire;
+    let back = js_sys::JSON::stringify(&wire).unwrap().as_string().unwrap();
+    let sent: holdfast_core::Customer = serde_json::from_str(&back).unwrap();
+    let expected: holdfast_core::Customer = serde_json::from_str(json).unwrap();
+    assert_eq!(sent, expected);
 }
 
 #[wasm_bindgen_test]
@@ -271,8 +188,10 @@ fn b64url(text: &str) -> String {
 fn a_customer_token_is_sent_as_it_is_and_its_claims_are_read_for_display() {
     let claims = r#"{"sub":"cus_9","aud":"app_x","plan":"team","mrr_cents":9900,"created_at":1700000000,"locale":"zh-CN","seats_used":4,"seats_limit":5}"#;
     let token = [b64url(r#"{"alg":"HS256"}"#), b64url(claims), "sig".into()].join(".");
-    let (customer, wire) =
-        holdfast_widget::decode::customer(&JsValue::from_str(&token), "customer").unwrap();
+    let subject =
+        holdfast_widget::customer::accept(&JsValue::from_str(&token), "customer").unwrap();
+    let (view, wire) = (subject.view, subject.wire);
+    let text = |k: &str| holdfast_widget::customer::text(&view, k);
     assert_eq!(
         wire.as_string().as_deref(),
         Some(token.as_str()),
@@ -280,11 +199,13 @@ fn a_customer_token_is_sent_as_it_is_and_its_claims_are_read_for_display() {
     );
     assert_eq!(
         (
-            customer.id.as_str(),
-            customer.plan.as_str(),
-            customer.seats_used
+            text("id"),
+            text("plan"),
+            js_sys::Reflect::get(&view, &"seats_used".into())
+                .unwrap()
+                .as_f64()
         ),
-        ("cus_9", "team", Some(4)),
+        (Some("cus_9".into()), Some("team".into()), Some(4.0)),
         "the browser reads the claims for what it shows"
     );
     assert_eq!(
@@ -294,7 +215,7 @@ fn a_customer_token_is_sent_as_it_is_and_its_claims_are_read_for_display() {
         Some("cus_9"),
         "the outbox groups a token's events by its subject"
     );
-    let refused = holdfast_widget::decode::customer(&JsValue::from_str("not a token"), "customer");
+    let refused = holdfast_widget::customer::accept(&JsValue::from_str("not a token"), "customer");
     assert_eq!(
         refused.err().as_deref(),
         Some("customer: expected a customer token (JWT)")

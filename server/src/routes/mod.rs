@@ -62,6 +62,10 @@ pub fn router(state: AppState) -> Router<AppState> {
             post(offers::accept).options(ops::preflight),
         )
         .route(
+            "/v1/apps/{app_id}/prompts/plan",
+            post(prompts::plan).options(ops::preflight),
+        )
+        .route(
             "/v1/apps/{app_id}/prompts/state",
             post(prompts::state).options(ops::preflight),
         )

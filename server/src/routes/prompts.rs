@@ -1,5 +1,8 @@
 //! Upgrade prompts: each customer's prompt state for the widget's caps, and conversion stats.
 //!
+//! - `POST /v1/apps/{app_id}/prompts/plan` (public): whether a usage report or a gate hit earns a
+//!   prompt, and if so the prompt written out (core's `PromptPlan`), decided here from the app's
+//!   config and the customer's history so the browser downloads the prompt bundle only to render.
 //! - `POST /v1/apps/{app_id}/prompts/state` (public): the history `holdfast_core::caps::decide`
 //!   needs, kept by the server so caps hold across the customer's devices.
 //! - `GET /v1/admin/apps/{app_id}/prompts/stats` (admin): shown, clicked, dismissed, trials and
@@ -13,7 +16,8 @@ use std::sync::Arc;
 
 use axum::Extension;
 use axum::extract::State;
-use holdfast_core::caps::{Impression, Snooze};
+use holdfast_core::caps::{History, Impression, Snooze};
+use holdfast_core::prompts::{Ask, PromptPlan, write_plan};
 use serde::{Deserialize, Serialize};
 
 use crate::AppState;
@@ -102,6 +106,258 @@ pub async fn state(
         snoozes: s.snoozes,
         gate_hits: s.gate_hits,
     }))
+}
+
+/// What the host called: `Holdfast.usage` or `Holdfast.gate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PromptCall {
+    /// `Holdfast.usage`: a metric against its limit (`seats` for seats).
+    Usage,
+    /// `Holdfast.gate`: the customer tried a locked feature (this request is the hit).
+    Gate,
+}
+
+/// The most pending events a plan request may carry: the outbox's capacity.
+const MAX_PENDING: usize = 1000;
+
+/// A prompt plan request: the customer as `prompts/state` takes it, and the host's options as
+/// given to `Holdfast.usage` / `Holdfast.gate` (other fields of those options, such as the
+/// callbacks, are ignored).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct PromptPlanRequest {
+    /// The customer: a token signed by the host's backend, or (test mode) core's `Customer`.
+    pub customer: crate::customers::CustomerInput,
+    /// Which call.
+    pub ask: PromptCall,
+    /// Usage: the host's metric name (`projects`); `seats` reads seats from the customer.
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]+$"
+    )]
+    pub metric: Option<String>,
+    /// Usage: used so far this period (seats: seats in use, default the customer's).
+    #[schema(minimum = 0)]
+    pub used: Option<f64>,
+    /// Usage: the plan's limit; 0 or absent is no limit (seats: default the customer's).
+    #[schema(minimum = 0)]
+    pub limit: Option<f64>,
+    /// Usage: the plan has no limit on this metric.
+    pub unlimited: Option<bool>,
+    /// Usage: when usage resets, Unix seconds (identifies the period).
+    #[schema(minimum = 0)]
+    pub period_end: Option<i64>,
+    /// Seats: teammates invited so far.
+    #[schema(minimum = 0)]
+    pub invites: Option<f64>,
+    /// Gate: the host's feature name (`sso`).
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]+$"
+    )]
+    pub feature: Option<String>,
+    /// The host's locale option, before the customer's and the app's default.
+    #[schema(max_length = 35)]
+    pub locale: Option<String>,
+    /// Events still in the browser's outbox (widget events, as `POST .../events` takes them):
+    /// the prompts it showed and the snoozes it recorded that the server may not have yet, so a
+    /// prompt shown a moment ago counts against the caps. They only ever hold a prompt back, so
+    /// they are taken as they are; anything else in them is ignored.
+    #[serde(default)]
+    #[schema(value_type = Vec<Object>, max_items = 1000)]
+    pub pending: Vec<serde_json::Value>,
+}
+
+fn amount(value: Option<f64>, field: &str) -> Result<Option<f64>, ApiError> {
+    match value {
+        Some(n) if !(n.is_finite() && n >= 0.0) => {
+            Err(ApiError::invalid(field, "expected a number of 0 or more"))
+        }
+        other => Ok(other),
+    }
+}
+
+/// Whether a usage report or gate hit earns a prompt.
+#[utoipa::path(
+    post,
+    path = "/v1/apps/{app_id}/prompts/plan",
+    tag = "public",
+    params(("app_id" = String, Path, description = "Public app id")),
+    request_body = PromptPlanRequest,
+    responses(
+        (status = 200, description = "The plan (core's PromptPlan): `{ show: false, reason }`, or `{ show: true, prompt }` with its text, theme and buttons", body = Object),
+        (status = 400, description = "Malformed JSON", body = crate::error::ErrorResponse),
+        (status = 401, description = "The customer token is refused (expired, wrong audience, bad signature, unknown key id, missing claim)", body = crate::error::ErrorResponse),
+        (status = 403, description = "Origin not allowed", body = crate::error::ErrorResponse),
+        (status = 404, description = "No such app", body = crate::error::ErrorResponse),
+        (status = 422, description = "A field is refused (a call without its metric or feature, a number below 0); `field` names it", body = crate::error::ErrorResponse),
+        (status = 429, description = "Rate limited", body = crate::error::ErrorResponse),
+        (status = 503, description = "A backlog of events is being folded (a gate hit could not be recorded): retry after `Retry-After`", body = crate::error::ErrorResponse),
+    )
+)]
+/// Decides with core's `evaluate` over the customer's stored history plus what the browser has
+/// not delivered yet, and writes the prompt out. The impression is recorded when the widget reports
+/// `prompt_shown`, not here: the browser may still hold the prompt back (the cancel flow or a more
+/// urgent prompt is on screen), and an impression is a display. A gate call is the hit itself: it
+/// is recorded here, through the events path, so the count is the server's.
+pub async fn plan(
+    State(state): State<AppState>,
+    Extension(app): Extension<Arc<LoadedApp>>,
+    Json(body): Json<PromptPlanRequest>,
+) -> Result<axum::Json<PromptPlan>, ApiError> {
+    let now = crate::clock::now();
+    let verified =
+        crate::customers::verify(&app, &body.customer, now, crate::customers::Expiry::Strict)?;
+    let customer = &verified.customer;
+    if body.pending.len() > MAX_PENDING {
+        return Err(ApiError::invalid(
+            "pending",
+            "at most 1000 pending events may be sent",
+        ));
+    }
+    if let Some(locale) = &body.locale
+        && (locale.is_empty()
+            || locale.len() > 35
+            || !locale
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-'))
+    {
+        return Err(ApiError::invalid(
+            "locale",
+            "expected a BCP 47 language tag such as en-GB",
+        ));
+    }
+    let (used, limit) = (amount(body.used, "used")?, amount(body.limit, "limit")?);
+    let invites = amount(body.invites, "invites")?;
+    if body.period_end.is_some_and(|t| t < 0) {
+        return Err(ApiError::invalid("period_end", "expected Unix seconds"));
+    }
+    state
+        .settle_for(&app.record.id, verified.mode.is_live(), &customer.id)
+        .await;
+    let stored = state
+        .inner
+        .storage
+        .prompt_state(
+            &app.record.id,
+            verified.mode.is_live(),
+            &customer.id,
+            now - HISTORY_DAYS * DAY,
+            now,
+            MAX_IMPRESSIONS,
+        )
+        .await?;
+    let mut history = History {
+        impressions: stored.impressions,
+        snoozes: stored.snoozes,
+    };
+    for (i, value) in body.pending.iter().enumerate() {
+        let Ok(event) = serde_json::from_value::<crate::funnel::Event>(value.clone()) else {
+            continue;
+        };
+        use crate::storage::prompts::PromptChange;
+        match crate::funnel::prompt_event(i, &event, &event.id, customer, &[]) {
+            Ok(Some(e)) => match e.change {
+                PromptChange::Shown(shown) => {
+                    let impression = Impression {
+                        prompt: shown.prompt,
+                        at: e.at,
+                        trigger_key: shown.trigger_key,
+                    };
+                    if !history.impressions.contains(&impression) {
+                        history.impressions.push(impression);
+                    }
+                }
+                PromptChange::Dismissed(Some(snooze)) => history.snoozes.push(snooze),
+                _ => {}
+            },
+            _ => continue,
+        }
+    }
+    let text = |field: &str, value: &Option<String>| match value.as_deref() {
+        Some(v) if !v.is_empty() => {
+            crate::text::key(|| field.into(), v, crate::text::MAX_KEY).map(|()| v.to_string())
+        }
+        _ => Err(ApiError::invalid(
+            field,
+            format!(
+                "expected a non-empty string for a {} call",
+                match body.ask {
+                    PromptCall::Usage => "usage",
+                    PromptCall::Gate => "gate",
+                }
+            ),
+        )),
+    };
+    let whole = |n: Option<f64>| n.map(|n| n as u64);
+    let (metric, feature);
+    let ask = match body.ask {
+        PromptCall::Gate => {
+            feature = text("feature", &body.feature)?;
+            let hits = stored.gate_hits.get(&feature).copied().unwrap_or(0) + 1;
+            record_gate_hit(&state, &app, &verified, &feature).await?;
+            Ask::Gate {
+                feature: &feature,
+                hits: u32::try_from(hits).unwrap_or(u32::MAX),
+            }
+        }
+        PromptCall::Usage => {
+            metric = text("metric", &body.metric)?;
+            if metric == "seats" {
+                let seats = |n: Option<u64>, own: Option<u32>| {
+                    n.map_or(own.unwrap_or(0), |n| u32::try_from(n).unwrap_or(u32::MAX))
+                };
+                Ask::Seats {
+                    used: seats(whole(used), customer.seats_used),
+                    limit: seats(whole(limit), customer.seats_limit),
+                    invites: seats(whole(invites), None),
+                }
+            } else {
+                Ask::Usage {
+                    metric: &metric,
+                    used: whole(used).ok_or_else(|| {
+                        ApiError::invalid(
+                            "used",
+                            "a usage call needs `used`, a number of 0 or more",
+                        )
+                    })?,
+                    limit: whole(limit).unwrap_or(0),
+                    unlimited: body.unlimited.unwrap_or(false),
+                    period_end: body.period_end,
+                }
+            }
+        }
+    };
+    Ok(axum::Json(write_plan(
+        &app.config,
+        customer,
+        &ask,
+        &history,
+        body.locale.as_deref(),
+        now,
+    )))
+}
+
+/// Records a gate hit as the widget's `gate_hit` event would be, so stats and the trial check
+/// count it.
+async fn record_gate_hit(
+    state: &AppState,
+    app: &LoadedApp,
+    verified: &crate::customers::VerifiedCustomer,
+    feature: &str,
+) -> Result<(), ApiError> {
+    let event: crate::funnel::Event = serde_json::from_value(serde_json::json!({
+        "id": uuid::Uuid::new_v4().to_string(),
+        "type": "gate_hit",
+        "at": crate::clock::now_ms(),
+        "session_id": uuid::Uuid::new_v4().to_string(),
+        "feature": feature,
+    }))
+    .map_err(|e| ApiError::internal(anyhow::anyhow!("a gate hit event: {e}")))?;
+    crate::funnel::record(state, app, verified, &[event]).await?;
+    Ok(())
 }
 
 /// Query parameters of prompt stats.

@@ -1,5 +1,7 @@
-//! `GET /v1/apps/{app_id}/config`: the widget's config, exactly core's `AppConfig`, served from
-//! the in-memory cache with an ETag so a returning browser gets a 304.
+//! `GET /v1/apps/{app_id}/config`: the app's public config (core's `PublicConfig`: reasons, plans,
+//! theme, copy; never its offers, rules, prompt thresholds or experiment weights, which only the
+//! cancel and prompt plans apply), served from the in-memory cache with an ETag so a returning
+//! browser gets a 304.
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -8,14 +10,14 @@ use axum::response::{IntoResponse, Response};
 use crate::AppState;
 use crate::apps::{LoadedApp, add_cors, admit_public, preflight_response};
 
-/// The widget config.
+/// The app's public config.
 #[utoipa::path(
     get,
     path = "/v1/apps/{app_id}/config",
     tag = "public",
     params(("app_id" = String, Path, description = "Public app id")),
     responses(
-        (status = 200, description = "The app's config (core's AppConfig); carries an ETag", body = holdfast_core::config::AppConfig),
+        (status = 200, description = "The app's public config (core's PublicConfig); carries an ETag", body = holdfast_core::config::PublicConfig),
         (status = 304, description = "Unchanged since the If-None-Match ETag"),
         (status = 403, description = "Origin not allowed", body = crate::error::ErrorResponse),
         (status = 404, description = "No such app", body = crate::error::ErrorResponse),

@@ -469,3 +469,121 @@ async fn of_two_prompts_shown_within_one_second_the_later_one_converts() {
     assert_eq!(upgraded("usage_compare"), Some(json!(1)), "{stats}");
     assert_eq!(upgraded("usage"), Some(json!(0)), "{stats}");
 }
+
+async fn plan(app: &TestApp, body: Value) -> (u16, Value) {
+    let (status, body) = json_of(
+        app.post(&format!("/v1/apps/{TEST_APP}/prompts/plan"))
+            .header("origin", ORIGIN)
+            .json(&body)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    (status, body)
+}
+
+#[tokio::test]
+async fn a_usage_plan_below_the_first_threshold_is_a_small_no() {
+    let app = spawn_app().await;
+    let r = app
+        .post(&format!("/v1/apps/{TEST_APP}/prompts/plan"))
+        .header("origin", ORIGIN)
+        .json(&json!({ "customer": customer("cus_p1"), "ask": "usage", "metric": "projects", "used": 3, "limit": 10, "onUpgrade": {} }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let text = r.text().await.unwrap();
+    assert_eq!(text, r#"{"show":false,"reason":"below_threshold"}"#);
+}
+
+#[tokio::test]
+async fn a_usage_plan_writes_the_prompt_and_what_the_browser_showed_counts_before_it_arrives() {
+    let app = spawn_app().await;
+    let ask = json!({ "customer": customer("cus_p2"), "ask": "usage", "metric": "projects", "used": 9, "limit": 10, "period_end": 4_000_000_000_i64 });
+    let (status, first) = plan(&app, ask.clone()).await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(first["show"], true);
+    let p = &first["prompt"];
+    assert_eq!(
+        (&p["id"], &p["kind"], &p["threshold"], &p["suggested_plan"]),
+        (
+            &json!("usage_compare"),
+            &json!("compare"),
+            &json!(90),
+            &json!("team")
+        )
+    );
+    assert_eq!(p["trigger"], "usage:projects:90:4000000000");
+    assert_eq!(p["lines"][0], "{used} of {limit} projects used.");
+    // The browser showed it; the event is still in its outbox.
+    let mut pending = ask.clone();
+    pending["pending"] = json!([shown(
+        &uuid(),
+        now(),
+        "usage_compare",
+        "usage:projects:90:4000000000"
+    )]);
+    let (_, again) = plan(&app, pending).await;
+    assert_eq!(
+        again,
+        json!({ "show": false, "reason": "already_shown_this_period" })
+    );
+    // Nothing was recorded by planning: without the pending event it would show again.
+    let (_, unrecorded) = plan(&app, ask).await;
+    assert_eq!(unrecorded["show"], true, "{unrecorded}");
+}
+
+#[tokio::test]
+async fn a_gate_plan_is_the_hit_and_offers_the_trial_from_the_third() {
+    let app = spawn_app().await;
+    let ask = json!({ "customer": customer("cus_p3"), "ask": "gate", "feature": "sso" });
+    let mut answers = Vec::new();
+    for _ in 0..3 {
+        let (status, body) = plan(&app, ask.clone()).await;
+        assert_eq!(status, 200, "{body}");
+        answers.push(body["show"].as_bool().unwrap_or_default());
+    }
+    assert_eq!(answers, [false, false, true]);
+    assert_eq!(
+        state_of(&app, "cus_p3").await["gate_hits"]["sso"],
+        3,
+        "each plan recorded its hit"
+    );
+}
+
+#[tokio::test]
+async fn a_plan_without_its_metric_or_with_a_negative_number_names_the_field() {
+    let app = spawn_app().await;
+    let (status, body) = plan(
+        &app,
+        json!({ "customer": customer("cus_p4"), "ask": "usage", "used": 3 }),
+    )
+    .await;
+    assert_eq!(
+        (status, &body["error"]["field"]),
+        (422, &json!("metric")),
+        "{body}"
+    );
+    let (status, body) = plan(
+        &app,
+        json!({ "customer": customer("cus_p4"), "ask": "usage", "metric": "projects", "used": -1 }),
+    )
+    .await;
+    assert_eq!(
+        (status, &body["error"]["field"]),
+        (422, &json!("used")),
+        "{body}"
+    );
+    let (status, body) = plan(
+        &app,
+        json!({ "customer": customer("cus_p4"), "ask": "gate" }),
+    )
+    .await;
+    assert_eq!(
+        (status, &body["error"]["field"]),
+        (422, &json!("feature")),
+        "{body}"
+    );
+}

@@ -1,11 +1,11 @@
-//! `GET /v1/apps/{app_id}/config`: exactly core's config, cacheable, CORS from the allow-list.
+//! `GET /v1/apps/{app_id}/config`: the app's public config, cacheable, CORS from the allow-list.
 
-use holdfast_core::config::AppConfig;
+use holdfast_core::config::{AppConfig, PublicConfig};
 
 use crate::helpers::{ORIGIN, TEST_APP, json_of, spawn_app};
 
 #[tokio::test]
-async fn the_widget_config_is_the_apps_config_with_an_etag() {
+async fn the_public_config_publishes_no_rules_thresholds_or_weights_and_has_an_etag() {
     let app = spawn_app().await;
     let r = app
         .get(&format!("/v1/apps/{TEST_APP}/config"))
@@ -17,11 +17,25 @@ async fn the_widget_config_is_the_apps_config_with_an_etag() {
         r.headers().get("etag").is_some(),
         "a config carries an ETag"
     );
-    let config: AppConfig = r.json().await.unwrap();
+    let body: serde_json::Value = r.json().await.unwrap();
+    for private in [
+        "offers",
+        "rules",
+        "cooldowns",
+        "prompts",
+        "experiments",
+        "policy",
+    ] {
+        assert!(
+            body.get(private).is_none(),
+            "{private} stays on the server: {body}"
+        );
+    }
+    let config: PublicConfig = serde_json::from_value(body).unwrap();
     assert_eq!(
         config,
-        AppConfig::default(),
-        "the body is core's AppConfig and nothing else"
+        PublicConfig::from(&AppConfig::default()),
+        "the body is core's PublicConfig and nothing else"
     );
 }
 
