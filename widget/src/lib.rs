@@ -13,14 +13,12 @@
 //! - [`outbox`]: events kept in `localStorage` until the server has them.
 //! - [`prompts`]: `Holdfast.usage` and `Holdfast.gate`, rendering the server's prompt plan.
 //! - [`decode`]: reading fields of JavaScript values.
-//! - [`i18n`]: the message catalog and locale formatting.
 
 pub mod customer;
 pub mod decode;
 pub mod dialog;
 #[cfg(feature = "cancel")]
 mod flow;
-pub mod i18n;
 pub mod net;
 pub mod outbox;
 pub mod plan;
