@@ -17,6 +17,7 @@ use holdfast_core::stats::{AnalysisOptions, ArmData, ArmResult, Metric, analyse,
 use serde::{Deserialize, Serialize};
 
 use crate::storage::experiments::ExperimentFacts;
+use crate::storage::rollup::{cancellation_change, churned_at, lifecycle_change};
 
 /// The window of the 30-day metrics.
 const WINDOW: i64 = 30 * DAY;
@@ -292,7 +293,8 @@ fn conversions<'a>(
 }
 
 /// When each exposed customer churned for good, if they did: the effective day of a recorded
-/// cancellation or a `churned` event, unless a later `resumed` or `upgraded` undid it.
+/// cancellation or a `churned` event, unless a later `resumed` or `upgraded` undid it (the rule
+/// the stats apply per session: `storage::rollup::churned_at`).
 fn churns<'a>(
     facts: &'a ExperimentFacts,
     first: &HashMap<&'a str, (&'a str, i64)>,
@@ -301,24 +303,21 @@ fn churns<'a>(
     let mut changes: HashMap<&str, Vec<(i64, bool)>> = HashMap::new();
     for o in &facts.outcomes {
         if o.outcome == "cancelled"
-            && let Some(day) = o.effective_date.as_deref().and_then(day_start)
+            && let Some(change) = cancellation_change(o.effective_date.as_deref(), o.recorded_at)
         {
             changes
                 .entry(o.customer_id.as_str())
                 .or_default()
-                .push((day.max(o.recorded_at), true));
+                .push(change);
         }
     }
     for l in &facts.lifecycle {
-        let churn = match l.kind.as_str() {
-            "churned" => true,
-            "resumed" | "upgraded" => false,
-            _ => continue,
-        };
-        changes
-            .entry(l.customer_id.as_str())
-            .or_default()
-            .push((l.at, churn));
+        if let Some(change) = lifecycle_change(&l.kind, l.at) {
+            changes
+                .entry(l.customer_id.as_str())
+                .or_default()
+                .push(change);
+        }
     }
     let mut churned = HashMap::new();
     for (customer, list) in &mut changes {
@@ -326,11 +325,7 @@ fn churns<'a>(
             continue;
         };
         list.sort_unstable();
-        let mut since = None;
-        for (when, churn) in list.iter().filter(|(when, _)| *when <= at + window) {
-            since = churn.then_some(*when);
-        }
-        if let Some(when) = since {
+        if let Some(when) = churned_at(list, i64::MIN, at + window) {
             churned.insert(*customer, when);
         }
     }
@@ -361,26 +356,6 @@ fn net_revenue<'a>(
             (*customer, mrr as f64 * months - cost as f64)
         })
         .collect()
-}
-
-/// The first second of a `YYYY-MM-DD` day, UTC.
-fn day_start(date: &str) -> Option<i64> {
-    let mut parts = date.splitn(3, '-');
-    let y: i64 = parts.next()?.parse().ok()?;
-    let m: i64 = parts.next()?.parse().ok()?;
-    let d: i64 = parts.next()?.parse().ok()?;
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return None;
-    }
-    // Days from the civil date (Howard Hinnant's algorithm), the inverse of core's
-    // `civil_from_days`.
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    Some((era * 146_097 + doe - 719_468) * DAY)
 }
 
 /// The verdict and the sentence that explains it: health first, then the minimum sample, then
@@ -466,6 +441,7 @@ fn verdict(
 mod tests {
     use super::*;
     use crate::storage::experiments::{ExposedLifecycle, ExposedOutcome, Exposure};
+    use crate::storage::rollup::day_start;
 
     fn experiment() -> Experiment {
         serde_json::from_value(serde_json::json!({

@@ -74,6 +74,11 @@ pub fn with_offer(
     facts.offer_id = Some(offer.id.clone());
     facts.offer_kind = Some(offer.terms.kind().as_str().to_string());
     facts.offer_cost_cents = offer.terms.cost_cents(customer.mrr_cents, target_price);
+    facts.offer_months = match &offer.terms {
+        holdfast_core::offer::OfferTerms::Discount { months, .. }
+        | holdfast_core::offer::OfferTerms::Pause { months } => i64::from(*months),
+        _ => 0,
+    };
     facts
 }
 

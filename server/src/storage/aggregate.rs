@@ -258,16 +258,28 @@ pub fn fold_sessions<'a>(new: &[PassEvent<'a>]) -> Vec<(&'a str, bool, &'a str, 
         let Some(facts) = &e.event.session else {
             continue;
         };
+        let facts = with_steps(facts.clone(), &e.event.kind, e.event.at);
         match rows.last_mut() {
             Some((app_id, _, session_id, acc))
                 if *app_id == e.app_id && *session_id == e.event.session_id =>
             {
-                merge(acc, facts);
+                merge(acc, &facts);
             }
-            _ => rows.push((e.app_id, e.live, &e.event.session_id, facts.clone())),
+            _ => rows.push((e.app_id, e.live, &e.event.session_id, facts)),
         }
     }
     rows
+}
+
+/// What the event's type says about the flow: `flow_abandoned` closes it (the bounce rule reads
+/// when), any other step but `flow_started` is an interaction.
+fn with_steps(mut facts: SessionFacts, kind: &str, at: i64) -> SessionFacts {
+    match kind {
+        "flow_started" => {}
+        "flow_abandoned" => facts.closed_at = Some(at),
+        _ => facts.interacted = true,
+    }
+    facts
 }
 
 /// Folds `new` into `acc`: the session-merge rule, written twice, here (for the events of one
@@ -276,7 +288,7 @@ pub fn fold_sessions<'a>(new: &[PassEvent<'a>]) -> Vec<(&'a str, bool, &'a str, 
 /// first variant stays; the latest reason wins, and so does the latest survey free text (an
 /// answer without text is `""`, so it replaces an earlier answer's text); a save fixes the offer
 /// and its cost (before a save, the latest offer shown); saved, cancelled and abandoned only ever
-/// turn on; the trail is appended. The test `one_pass_and_many_passes_give_the_same_session_row`
+/// turn on, and so does an interaction; the earliest close stays; the trail is appended. The test `one_pass_and_many_passes_give_the_same_session_row`
 /// folds random events both ways against SQLite and compares the rows.
 fn merge(acc: &mut SessionFacts, new: &SessionFacts) {
     if new.started_at < acc.started_at {
@@ -300,6 +312,7 @@ fn merge(acc: &mut SessionFacts, new: &SessionFacts) {
             acc.offer_id.clone_from(&new.offer_id);
             acc.offer_kind.clone_from(&new.offer_kind);
             acc.offer_cost_cents = new.offer_cost_cents;
+            acc.offer_months = new.offer_months;
         } else if new.offer_id.is_some() {
             acc.offer_id.clone_from(&new.offer_id);
             acc.offer_kind.clone_from(&new.offer_kind);
@@ -311,6 +324,11 @@ fn merge(acc: &mut SessionFacts, new: &SessionFacts) {
     }
     acc.cancelled |= new.cancelled;
     acc.abandoned |= new.abandoned;
+    acc.interacted |= new.interacted;
+    acc.closed_at = match (acc.closed_at, new.closed_at) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
     acc.trail.push_str(&new.trail);
 }
 
@@ -605,6 +623,9 @@ mod merge_rule {
                         offer_id: offer.map(|o| o.0.to_string()),
                         offer_kind: offer.map(|o| o.1.to_string()),
                         offer_cost_cents: if saved { cost } else { 0 },
+                        offer_months: if saved { cost % 4 } else { 0 },
+                        interacted: cost % 2 == 0,
+                        closed_at: abandoned.then_some(started_at + cost % 7),
                         saved,
                         saved_at: saved.then_some(started_at + 30),
                         cancelled,
@@ -628,7 +649,7 @@ mod merge_rule {
         }
     }
 
-    /// The session row, in two halves (tuples compare up to twelve fields).
+    /// The session row, in three parts (tuples compare up to twelve fields).
     type Row = (
         (
             i64,
@@ -650,6 +671,7 @@ mod merge_rule {
             i64,
             String,
         ),
+        (i64, i64, Option<i64>),
     );
 
     /// The session row after folding `passes` (each a list of events, one log record each).
@@ -679,7 +701,11 @@ mod merge_rule {
         .fetch_one(&pool)
         .await
         .unwrap();
-        (first, second)
+        let third = sqlx::query_as("SELECT offer_months, interacted, closed_at FROM sessions")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        (first, second, third)
     }
 
     proptest! {

@@ -43,6 +43,7 @@ pub mod users;
 #[macro_use]
 pub mod session_log;
 pub mod postgres;
+pub mod rollup;
 pub mod sqlite;
 
 use std::sync::Arc;
@@ -193,9 +194,14 @@ pub struct SessionFacts {
     /// Its kind, for breakdowns.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub offer_kind: Option<String>,
-    /// What the offer costs (`OfferTerms::cost_cents`), subtracted from saved MRR.
+    /// What the offer costs over its whole term (`OfferTerms::cost_cents`), reported beside
+    /// saved MRR.
     #[serde(skip_serializing_if = "is_zero")]
     pub offer_cost_cents: i64,
+    /// The offer's term in months (a discount's or a pause's; 0 for a one-off), so net revenue
+    /// counts only the part of its cost inside a window.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub offer_months: i64,
     /// The session ended with an accepted offer.
     #[serde(skip_serializing_if = "is_false")]
     pub saved: bool,
@@ -208,6 +214,13 @@ pub struct SessionFacts {
     /// The subscriber closed the flow.
     #[serde(skip_serializing_if = "is_false")]
     pub abandoned: bool,
+    /// A step after `flow_started` happened (set by the fold from the event's type): a flow
+    /// closed quickly without one is a bounce.
+    #[serde(skip_serializing_if = "is_false")]
+    pub interacted: bool,
+    /// When the flow was closed (the earliest `flow_abandoned`; set by the fold).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub closed_at: Option<i64>,
     /// Audit trail lines this event adds to the session (see `crate::audit::TrailEntry`), each
     /// a JSON object ending in a newline: appended, never rewritten.
     #[serde(skip_serializing_if = "String::is_empty")]
@@ -329,22 +342,7 @@ pub struct StatsRange {
     pub now: i64,
 }
 
-/// Outcome counts over a set of sessions.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Tally {
-    /// Cancel sessions started.
-    pub sessions: i64,
-    /// Sessions that ended with an accepted offer.
-    pub saves: i64,
-    /// Sessions that ended with a confirmed cancellation.
-    pub cancels: i64,
-    /// Sessions closed without either.
-    pub abandons: i64,
-    /// MRR of saved sessions.
-    pub saved_mrr_cents: i64,
-    /// What the accepted offers cost.
-    pub offer_cost_cents: i64,
-}
+pub use rollup::{RetentionCount, Tally};
 
 /// Of the saves whose window has elapsed, how many were still subscribed `days` later.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -367,6 +365,32 @@ pub struct StatsData {
     pub breakdowns: Vec<(&'static str, Vec<(String, Tally)>)>,
     /// Save durability at 30, 60 and 90 days.
     pub durability: Vec<DurabilityCount>,
+}
+
+impl StatsData {
+    /// The report's data from its tallies.
+    pub fn from_tallies(mut tallies: rollup::Tallies) -> Self {
+        let totals = tallies.totals;
+        Self {
+            durability: rollup::HORIZONS
+                .iter()
+                .zip(totals.durability)
+                .map(|(days, d)| DurabilityCount {
+                    days: *days,
+                    measured: d.measured,
+                    retained: d.retained,
+                })
+                .collect(),
+            totals,
+            breakdowns: DIMENSIONS
+                .iter()
+                .map(|d| {
+                    let rows = tallies.breakdowns.remove(d).unwrap_or_default();
+                    (*d, rows.into_iter().collect())
+                })
+                .collect(),
+        }
+    }
 }
 
 /// The dimensions stats are broken down by: session columns, never user input.
@@ -519,8 +543,26 @@ pub trait Store:
         event: &LifecycleRecord,
     ) -> anyhow::Result<()>;
 
-    /// Tallies, breakdowns and durability for sessions started in the range.
+    /// Tallies, breakdowns and durability for sessions started in the range, read from the
+    /// hourly rollups (and the sessions of the few hours a clock cut or a range edge falls in).
     async fn stats(&self, app_id: &str, range: &StatsRange) -> anyhow::Result<StatsData>;
+
+    /// The same report computed from every session row in range: what the rollups must equal
+    /// (the equality test), and the benchmark's slow reference.
+    async fn stats_from_sessions(
+        &self,
+        app_id: &str,
+        range: &StatsRange,
+    ) -> anyhow::Result<StatsData>;
+
+    /// Stores cancel sessions as the fold does (upsert by the merge rule, rollups kept), many per
+    /// transaction: bulk loads such as the benchmark's million sessions.
+    async fn import_sessions(
+        &self,
+        app_id: &str,
+        live: bool,
+        sessions: &[(String, SessionFacts)],
+    ) -> anyhow::Result<()>;
 
     /// How many cancel sessions the app has in either mode (demo seeding runs once).
     async fn session_count(&self, app_id: &str) -> anyhow::Result<i64>;

@@ -314,6 +314,11 @@ macro_rules! impl_outcome_store {
                         .execute(&mut *tx)
                         .await?;
                 }
+                // The customer's stats contributions before the write (the outcome changes the
+                // session and, for a cancellation, the customer's churn history); the difference
+                // is added to the rollups at the end.
+                let scope = $crate::storage::sql::Scope::of([(app_id, live, new.customer_id.as_str())]);
+                let before = snapshot(&mut tx, &scope).await?;
                 // A write first: on SQLite it takes the database's write lock, so the reads below
                 // see everything committed before and nothing commits in between.
                 let inserted = sqlx::query(
@@ -417,6 +422,7 @@ macro_rules! impl_outcome_store {
                     .await?;
                 }
                 upsert_session(&mut tx, app_id, live, &new.session_id, &new.session).await?;
+                settle_rollups(&mut tx, &scope, before).await?;
                 enqueue_webhooks(&mut tx, app_id, live, None, &new.webhooks, new.at).await?;
                 tx.commit().await?;
                 Ok(Recorded::New(new.response_json.clone()))

@@ -6,7 +6,7 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
 /// PostgreSQL's migrations, applied in order, each once.
-const MIGRATIONS: [(i64, &str); 16] = [
+const MIGRATIONS: [(i64, &str); 17] = [
     (1, include_str!("../../migrations/postgres/0001_schema.sql")),
     (
         2,
@@ -62,6 +62,10 @@ const MIGRATIONS: [(i64, &str); 16] = [
         16,
         include_str!("../../migrations/postgres/0016_session_free_text.sql"),
     ),
+    (
+        17,
+        include_str!("../../migrations/postgres/0017_stats_rollups.sql"),
+    ),
 ];
 
 /// An arbitrary constant key for the advisory lock that serialises migrations across replicas.
@@ -103,6 +107,11 @@ impl PostgresStore {
         migrate(&pool)
             .await
             .context("applying PostgreSQL migrations")?;
+        if options.log {
+            build_rollups_if_missing(&pool)
+                .await
+                .context("building the stats rollups")?;
+        }
         let folder = pool.clone();
         let aggregator = super::aggregate::Aggregator::spawn(options, move |max_rows| {
             let pool = folder.clone();
@@ -238,6 +247,26 @@ async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
         }
     }
     tx.commit().await?;
+    Ok(())
+}
+
+/// The per-customer locks a rollup write takes (the outcome store's, keyed `app\ncustomer`),
+/// in the order of their lock ids so two writers never wait on each other in a cycle: a write reads a
+/// customer's contributions before and after it, and nothing else may change them in between.
+async fn lock_customers(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    keys: &[String],
+) -> anyhow::Result<()> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "SELECT pg_advisory_xact_lock(hashtext(k)) FROM \
+         (SELECT k FROM unnest($1::text[]) AS k ORDER BY hashtext(k)) AS sorted",
+    )
+    .bind(keys)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 

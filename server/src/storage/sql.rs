@@ -4,21 +4,11 @@
 //! with a `pool` field and an `aggregator`; the backend modules own connecting, migrations and
 //! their ingest log (see [`Backend`]).
 
-/// One outcome tally over `sessions`; `{where}` and grouping are appended by the caller.
-pub const TALLY_COLUMNS: &str = "COUNT(*), \
-     CAST(COALESCE(SUM(saved), 0) AS BIGINT), \
-     CAST(COALESCE(SUM(CASE WHEN saved = 0 AND cancelled = 1 THEN 1 ELSE 0 END), 0) AS BIGINT), \
-     CAST(COALESCE(SUM(CASE WHEN saved = 0 AND cancelled = 0 AND abandoned = 1 THEN 1 ELSE 0 END), 0) AS BIGINT), \
-     CAST(COALESCE(SUM(CASE WHEN saved = 1 THEN mrr_cents ELSE 0 END), 0) AS BIGINT), \
-     CAST(COALESCE(SUM(CASE WHEN saved = 1 THEN offer_cost_cents ELSE 0 END), 0) AS BIGINT)";
-
-/// The range filter every stats query shares.
-pub const IN_RANGE: &str = "app_id = $1 AND live = $2 AND started_at >= $3 AND started_at < $4";
-
 /// The session columns, in bind order.
 pub const SESSION_COLUMNS: &str = "INSERT INTO sessions (app_id, session_id, live, customer_id, \
      started_at, week, plan, mrr_cents, tenure_band, variant, reason, offer_id, offer_kind, \
-     offer_cost_cents, saved, saved_at, cancelled, abandoned, trail, free_text) ";
+     offer_cost_cents, saved, saved_at, cancelled, abandoned, trail, free_text, offer_months, \
+     interacted, closed_at) ";
 
 /// How an incoming session row folds into the stored one: order-independent, so retries and
 /// events that arrive out of order give the same row. The customer's facts (week, plan, MRR,
@@ -40,32 +30,76 @@ pub const SESSION_CONFLICT: &str = " ON CONFLICT (app_id, session_id) DO UPDATE 
      saved_at = COALESCE(sessions.saved_at, excluded.saved_at), \
      cancelled = CASE WHEN excluded.cancelled > sessions.cancelled THEN excluded.cancelled ELSE sessions.cancelled END, \
      abandoned = CASE WHEN excluded.abandoned > sessions.abandoned THEN excluded.abandoned ELSE sessions.abandoned END, \
-     trail = sessions.trail || excluded.trail";
+     trail = sessions.trail || excluded.trail, \
+     offer_months = CASE WHEN sessions.saved = 1 THEN sessions.offer_months WHEN excluded.saved = 1 THEN excluded.offer_months ELSE sessions.offer_months END, \
+     interacted = CASE WHEN excluded.interacted > sessions.interacted THEN excluded.interacted ELSE sessions.interacted END, \
+     closed_at = CASE WHEN sessions.closed_at IS NULL OR excluded.closed_at < sessions.closed_at THEN COALESCE(excluded.closed_at, sessions.closed_at) ELSE sessions.closed_at END";
 
-/// Of saves old enough, those whose customer's last lifecycle event inside the window is not a
-/// churn. `$5` is the window in seconds, `$6` now.
-pub const DURABILITY: &str = "SELECT COUNT(*), CAST(COALESCE(SUM(CASE WHEN COALESCE((\
-     SELECT l.type FROM lifecycle l WHERE l.app_id = s.app_id AND l.live = s.live \
-     AND l.customer_id = s.customer_id AND l.at > s.saved_at AND l.at <= s.saved_at + $5 \
-     ORDER BY l.at DESC LIMIT 1), '') = 'churned' THEN 0 ELSE 1 END), 0) AS BIGINT) \
-     FROM sessions s WHERE s.app_id = $1 AND s.live = $2 AND s.started_at >= $3 \
-     AND s.started_at < $4 AND s.saved = 1 AND s.saved_at + $5 <= $6";
+/// The customers whose sessions' contributions a write may change, per `(app, live)`: their
+/// whole history is read before and after the write (a customer has few sessions, and a churn
+/// reaches back 90 days, a recorded cancellation's effective date months ahead).
+#[derive(Debug, Default)]
+pub struct Scope {
+    /// Customer ids per `(app, live)`.
+    pub customers: std::collections::BTreeMap<(String, bool), std::collections::BTreeSet<String>>,
+}
 
-/// A tally row as decoded.
-pub type TallyRow = (i64, i64, i64, i64, i64, i64);
-
-/// Turns a decoded row into a [`super::Tally`].
-pub fn tally(
-    (sessions, saves, cancels, abandons, saved_mrr_cents, offer_cost_cents): TallyRow,
-) -> super::Tally {
-    super::Tally {
-        sessions,
-        saves,
-        cancels,
-        abandons,
-        saved_mrr_cents,
-        offer_cost_cents,
+impl Scope {
+    /// The scope of these `(app, live, customer)`s.
+    pub fn of<'a>(customers: impl IntoIterator<Item = (&'a str, bool, &'a str)>) -> Self {
+        let mut scope = Self::default();
+        for (app_id, live, customer_id) in customers {
+            scope
+                .customers
+                .entry((app_id.to_string(), live))
+                .or_default()
+                .insert(customer_id.to_string());
+        }
+        scope
     }
+
+    /// The per-customer lock keys (`app\ncustomer`, as the outcome store's lock), sorted, so
+    /// writers that lock several customers always take them in one order.
+    pub fn lock_keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = self
+            .customers
+            .iter()
+            .flat_map(|((app_id, _), customers)| {
+                customers.iter().map(move |c| format!("{app_id}\n{c}"))
+            })
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        keys
+    }
+}
+
+/// Contributions per `(app, live)`, read in a write's transaction.
+pub type Snapshot = std::collections::BTreeMap<
+    (String, bool),
+    std::collections::BTreeMap<super::rollup::RollupKey, super::rollup::Counters>,
+>;
+
+/// The upsert that adds a difference to a rollup row.
+pub fn rollup_upsert() -> String {
+    use super::rollup::Counters;
+    let add: Vec<String> = Counters::COLUMNS
+        .iter()
+        .map(|c| format!("{c} = stats_rollup.{c} + excluded.{c}"))
+        .collect();
+    format!(
+        " ON CONFLICT (app_id, live, hour, dimension, key) DO UPDATE SET {}",
+        add.join(", ")
+    )
+}
+
+/// The sums of a rollup read, in `Counters::COLUMNS` order.
+pub fn rollup_sums() -> String {
+    super::rollup::Counters::COLUMNS
+        .iter()
+        .map(|c| format!("CAST(COALESCE(SUM({c}), 0) AS BIGINT)"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Implements [`super::Store`] for `$store`, a struct with a sqlx `pool` field.
@@ -368,7 +402,10 @@ macro_rules! impl_store {
                     tx.commit().await?;
                     return Ok(response);
                 }
+                let scope = $crate::storage::sql::Scope::of([(app_id, live, customer_id)]);
+                let before = snapshot(&mut tx, &scope).await?;
                 upsert_session(&mut tx, app_id, live, &a.session_id, &a.session).await?;
+                settle_rollups(&mut tx, &scope, before).await?;
                 tx.commit().await?;
                 Ok(a.response_json.clone())
             }
@@ -379,6 +416,12 @@ macro_rules! impl_store {
                 live: bool,
                 e: &$crate::storage::LifecycleRecord,
             ) -> anyhow::Result<()> {
+                let mut tx = self
+                    .pool
+                    .begin_with(<$store as $crate::storage::sql::Backend>::BEGIN)
+                    .await?;
+                let scope = $crate::storage::sql::Scope::of([(app_id, live, e.customer_id.as_str())]);
+                let before = snapshot(&mut tx, &scope).await?;
                 sqlx::query(
                     "INSERT INTO lifecycle (app_id, live, customer_id, type, at, plan, mrr_cents) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -390,8 +433,10 @@ macro_rules! impl_store {
                 .bind(e.at)
                 .bind(&e.plan)
                 .bind(e.mrr_cents)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
+                settle_rollups(&mut tx, &scope, before).await?;
+                tx.commit().await?;
                 Ok(())
             }
 
@@ -400,57 +445,111 @@ macro_rules! impl_store {
                 app_id: &str,
                 r: &$crate::storage::StatsRange,
             ) -> anyhow::Result<$crate::storage::StatsData> {
-                use $crate::storage::sql::{DURABILITY, IN_RANGE, TALLY_COLUMNS, TallyRow, tally};
+                use $crate::storage::rollup::{
+                    Age, BUCKET, Counters, HORIZONS, PENDING_FOR, Tallies, bucket_of,
+                };
+                use $crate::storage::sql::rollup_sums;
                 if !self.settle_within($crate::storage::REPORT_WAIT).await {
                     return Err($crate::storage::Backlogged.into());
                 }
-                let totals: TallyRow = sqlx::query_as(&format!(
-                    "SELECT {TALLY_COLUMNS} FROM sessions WHERE {IN_RANGE}"
-                ))
-                .bind(app_id)
-                .bind(r.live)
-                .bind(r.from)
-                .bind(r.to)
-                .fetch_one(&self.pool)
-                .await?;
-                let mut data = $crate::storage::StatsData {
-                    totals: tally(totals),
-                    ..Default::default()
-                };
-                for dimension in $crate::storage::DIMENSIONS {
-                    let rows: Vec<(String, i64, i64, i64, i64, i64, i64)> = sqlx::query_as(&format!(
-                        "SELECT COALESCE({dimension}, 'none') AS k, {TALLY_COLUMNS} FROM sessions \
-                         WHERE {IN_RANGE} GROUP BY k ORDER BY k"
-                    ))
-                    .bind(app_id)
-                    .bind(r.live)
-                    .bind(r.from)
-                    .bind(r.to)
-                    .fetch_all(&self.pool)
+                let mut tallies = Tallies::default();
+                if r.from >= r.to {
+                    return Ok($crate::storage::StatsData::from_tallies(tallies));
+                }
+                let (first, last) = (bucket_of(r.from), bucket_of(r.to - 1));
+                // The hours a clock cut falls in, and partial hours at the range's edges, are
+                // read from the sessions; every other hour lies on one side of each cut.
+                let cuts = [
+                    bucket_of(r.now - PENDING_FOR),
+                    bucket_of(r.now - HORIZONS[0] * 86_400),
+                    bucket_of(r.now - HORIZONS[1] * 86_400),
+                    bucket_of(r.now - HORIZONS[2] * 86_400),
+                ];
+                let mut direct: std::collections::BTreeSet<i64> = cuts.into_iter().collect();
+                if r.from.rem_euclid(BUCKET) != 0 {
+                    direct.insert(first);
+                }
+                if r.to.rem_euclid(BUCKET) != 0 {
+                    direct.insert(last);
+                }
+                direct.retain(|h| (first..=last).contains(h));
+                // Per dimension and key, and per side of each cut (at most five groups each).
+                let mut q = sqlx::QueryBuilder::new("SELECT dimension, key");
+                for cut in cuts {
+                    q.push(", CAST(CASE WHEN hour < ").push_bind(cut);
+                    q.push(" THEN 1 ELSE 0 END AS BIGINT)");
+                }
+                q.push(", ");
+                q.push(rollup_sums());
+                q.push(" FROM stats_rollup WHERE app_id = ").push_bind(app_id);
+                q.push(" AND live = ").push_bind(r.live);
+                q.push(" AND hour >= ").push_bind(first);
+                q.push(" AND hour <= ").push_bind(last);
+                for hour in &direct {
+                    q.push(" AND hour <> ").push_bind(*hour);
+                }
+                q.push(" GROUP BY 1, 2, 3, 4, 5, 6");
+                let rows = q.build().fetch_all(&self.pool).await?;
+                for row in rows {
+                    use sqlx::Row as _;
+                    let (dimension, key): (String, String) = (row.try_get(0)?, row.try_get(1)?);
+                    let flag = |i: usize| row.try_get::<i64, _>(i).map(|f| f == 1);
+                    let age = Age {
+                        past_pending: flag(2)?,
+                        measured: [flag(3)?, flag(4)?, flag(5)?],
+                    };
+                    let mut sums = [0_i64; 16];
+                    for (i, sum) in sums.iter_mut().enumerate() {
+                        *sum = row.try_get(6 + i)?;
+                    }
+                    tallies.add(&dimension, &key, &Counters::from_array(sums), age);
+                }
+                let ranges: Vec<(i64, i64)> = direct
+                    .iter()
+                    .map(|h| ((h * BUCKET).max(r.from), ((h + 1) * BUCKET).min(r.to)))
+                    .collect();
+                tally_range(&self.pool, app_id, r.live, &ranges, r.now, &mut tallies).await?;
+                Ok($crate::storage::StatsData::from_tallies(tallies))
+            }
+
+            async fn stats_from_sessions(
+                &self,
+                app_id: &str,
+                r: &$crate::storage::StatsRange,
+            ) -> anyhow::Result<$crate::storage::StatsData> {
+                if !self.settle_within($crate::storage::REPORT_WAIT).await {
+                    return Err($crate::storage::Backlogged.into());
+                }
+                let mut tallies = $crate::storage::rollup::Tallies::default();
+                tally_range(&self.pool, app_id, r.live, &[(r.from, r.to)], r.now, &mut tallies)
                     .await?;
-                    let rows = rows
-                        .into_iter()
-                        .map(|(k, a, b, c, d, e, f)| (k, tally((a, b, c, d, e, f))))
-                        .collect();
-                    data.breakdowns.push((dimension, rows));
-                }
-                for days in [30_i64, 60, 90] {
-                    let (measured, retained): (i64, i64) = sqlx::query_as(DURABILITY)
-                        .bind(app_id)
-                        .bind(r.live)
-                        .bind(r.from)
-                        .bind(r.to)
-                        .bind(days * 86_400)
-                        .bind(r.now)
-                        .fetch_one(&self.pool)
+                Ok($crate::storage::StatsData::from_tallies(tallies))
+            }
+
+            async fn import_sessions(
+                &self,
+                app_id: &str,
+                live: bool,
+                sessions: &[(String, $crate::storage::SessionFacts)],
+            ) -> anyhow::Result<()> {
+                for chunk in sessions.chunks(5000) {
+                    let mut tx = self
+                        .pool
+                        .begin_with(<$store as $crate::storage::sql::Backend>::BEGIN)
                         .await?;
-                    data.durability.push($crate::storage::DurabilityCount {
-                        days,
-                        measured,
-                        retained,
-                    });
+                    let rows: Vec<(&str, bool, &str, $crate::storage::SessionFacts)> = chunk
+                        .iter()
+                        .map(|(id, f)| (app_id, live, id.as_str(), f.clone()))
+                        .collect();
+                    let scope = $crate::storage::sql::Scope::of(
+                        rows.iter().map(|(a, l, _, f)| (*a, *l, f.customer_id.as_str())),
+                    );
+                    let before = snapshot(&mut tx, &scope).await?;
+                    upsert_sessions(&mut tx, &rows).await?;
+                    settle_rollups(&mut tx, &scope, before).await?;
+                    tx.commit().await?;
                 }
-                Ok(data)
+                Ok(())
             }
 
             async fn session_count(&self, app_id: &str) -> anyhow::Result<i64> {
@@ -607,8 +706,19 @@ macro_rules! impl_store {
             pass.stored = u64::try_from(new.len())?;
             pass.duplicates = u64::try_from(total.saturating_sub(new.len()))?;
 
-            // Sessions: the new events' facts, folded in log order, one upsert per session.
+            // Sessions: the new events' facts, folded in log order, one upsert per session. The
+            // customers they touch (and those whose cancellation is recorded below) have their
+            // rollup contributions read before and after, and the difference added.
             let sessions = fold_sessions(&new);
+            let scope = $crate::storage::sql::Scope::of(
+                sessions
+                    .iter()
+                    .map(|(app_id, live, _, f)| (*app_id, *live, f.customer_id.as_str()))
+                    .chain(new.iter().filter(|e| e.event.outcome.is_some()).map(|e| {
+                        (e.app_id, e.live, e.event.customer_id.as_str())
+                    })),
+            );
+            let before = snapshot(tx, &scope).await?;
             upsert_sessions(tx, &sessions).await?;
 
             // Outcomes that waited in the outbox: recorded unless the session has one, many per
@@ -685,6 +795,8 @@ macro_rules! impl_store {
                 }
             }
 
+            settle_rollups(tx, &scope, before).await?;
+
             // First exposures: the earliest batch wins, as sticky assignment requires.
             let exposures: Vec<_> = entries
                 .iter()
@@ -716,6 +828,245 @@ macro_rules! impl_store {
                     .await?;
             }
             Ok(pass)
+        }
+
+        /// The contributions of the scope's customers, after taking their locks (PostgreSQL;
+        /// SQLite's writer is alone): what `settle_rollups` compares with.
+        async fn snapshot(
+            tx: &mut sqlx::Transaction<'_, <$store as $crate::storage::sql::Backend>::Db>,
+            scope: &$crate::storage::sql::Scope,
+        ) -> anyhow::Result<$crate::storage::sql::Snapshot> {
+            lock_customers(tx, &scope.lock_keys()).await?;
+            contributions_of(tx, scope).await
+        }
+
+        async fn contributions_of(
+            tx: &mut sqlx::Transaction<'_, <$store as $crate::storage::sql::Backend>::Db>,
+            scope: &$crate::storage::sql::Scope,
+        ) -> anyhow::Result<$crate::storage::sql::Snapshot> {
+            let mut out = $crate::storage::sql::Snapshot::new();
+            for ((app_id, live), customers) in &scope.customers {
+                let customers: Vec<&str> = customers.iter().map(String::as_str).collect();
+                let entry = out.entry((app_id.clone(), *live)).or_default();
+                for chunk in customers.chunks(400) {
+                    let (rows, changes) =
+                        customer_facts(&mut **tx, app_id, *live, chunk, None).await?;
+                    entry.extend($crate::storage::rollup::contributions(&rows, &rows, &changes));
+                }
+            }
+            Ok(out)
+        }
+
+        /// Adds to the rollups what changed since `before` for the scope's customers.
+        async fn settle_rollups(
+            tx: &mut sqlx::Transaction<'_, <$store as $crate::storage::sql::Backend>::Db>,
+            scope: &$crate::storage::sql::Scope,
+            before: $crate::storage::sql::Snapshot,
+        ) -> anyhow::Result<()> {
+            let after = contributions_of(tx, scope).await?;
+            let empty = std::collections::BTreeMap::new();
+            let mut changes = Vec::new();
+            for ((app_id, live), rows) in &after {
+                let old = before.get(&(app_id.clone(), *live)).unwrap_or(&empty);
+                for (key, d) in $crate::storage::rollup::difference(old, rows) {
+                    changes.push((app_id.as_str(), *live, key, d));
+                }
+            }
+            for ((app_id, live), old) in &before {
+                if !after.contains_key(&(app_id.clone(), *live)) {
+                    for (key, d) in $crate::storage::rollup::difference(old, &empty) {
+                        changes.push((app_id.as_str(), *live, key, d));
+                    }
+                }
+            }
+            for chunk in changes.chunks(200) {
+                let mut q = sqlx::QueryBuilder::new(format!(
+                    "INSERT INTO stats_rollup (app_id, live, hour, dimension, key, {}) ",
+                    $crate::storage::rollup::Counters::COLUMNS.join(", ")
+                ));
+                q.push_values(chunk, |mut row, (app_id, live, (hour, dimension, key), d)| {
+                    row.push_bind(*app_id)
+                        .push_bind(*live)
+                        .push_bind(*hour)
+                        .push_bind(*dimension)
+                        .push_bind(key.as_str());
+                    for value in d.to_array() {
+                        row.push_bind(value);
+                    }
+                });
+                q.push($crate::storage::sql::rollup_upsert());
+                q.build().execute(&mut **tx).await?;
+            }
+            Ok(())
+        }
+
+        /// The sessions of `customers` (started within `range` when given, else all) and their
+        /// churn history (recorded cancellations and lifecycle changes), sorted.
+        async fn customer_facts(
+            conn: &mut <<$store as $crate::storage::sql::Backend>::Db as sqlx::Database>::Connection,
+            app_id: &str,
+            live: bool,
+            customers: &[&str],
+            range: Option<(i64, i64)>,
+        ) -> anyhow::Result<(
+            Vec<$crate::storage::rollup::SessionRow>,
+            std::collections::HashMap<String, Vec<$crate::storage::rollup::Change>>,
+        )> {
+            use $crate::storage::rollup::{
+                SESSION_ROW_COLUMNS, SessionRow, SessionTuple, cancellation_change,
+                lifecycle_change,
+            };
+            let mut rows = Vec::new();
+            let mut changes: std::collections::HashMap<String, Vec<_>> =
+                std::collections::HashMap::new();
+            if customers.is_empty() {
+                return Ok((rows, changes));
+            }
+            let mut q = sqlx::QueryBuilder::new(format!(
+                "SELECT {SESSION_ROW_COLUMNS} FROM sessions WHERE app_id = "
+            ));
+            q.push_bind(app_id).push(" AND live = ").push_bind(live);
+            if let Some((lo, hi)) = range {
+                q.push(" AND started_at >= ").push_bind(lo);
+                q.push(" AND started_at <= ").push_bind(hi);
+            }
+            q.push(" AND customer_id IN (");
+            let mut list = q.separated(", ");
+            for c in customers {
+                list.push_bind(*c);
+            }
+            q.push(")");
+            let found: Vec<SessionTuple> = q.build_query_as().fetch_all(&mut *conn).await?;
+            rows.extend(found.into_iter().map(SessionRow::from_tuple));
+
+            let mut q = sqlx::QueryBuilder::new(
+                "SELECT customer_id, effective_date, recorded_at FROM outcomes WHERE app_id = ",
+            );
+            q.push_bind(app_id).push(" AND live = ").push_bind(live);
+            q.push(" AND outcome = 'cancelled' AND customer_id IN (");
+            let mut list = q.separated(", ");
+            for c in customers {
+                list.push_bind(*c);
+            }
+            q.push(")");
+            let cancelled: Vec<(String, Option<String>, i64)> =
+                q.build_query_as().fetch_all(&mut *conn).await?;
+            for (customer_id, effective_date, recorded_at) in cancelled {
+                if let Some(change) = cancellation_change(effective_date.as_deref(), recorded_at) {
+                    changes.entry(customer_id).or_default().push(change);
+                }
+            }
+            let mut q = sqlx::QueryBuilder::new(
+                "SELECT customer_id, type, at FROM lifecycle WHERE app_id = ",
+            );
+            q.push_bind(app_id).push(" AND live = ").push_bind(live);
+            q.push(" AND customer_id IN (");
+            let mut list = q.separated(", ");
+            for c in customers {
+                list.push_bind(*c);
+            }
+            q.push(")");
+            let lifecycle: Vec<(String, String, i64)> =
+                q.build_query_as().fetch_all(&mut *conn).await?;
+            for (customer_id, kind, at) in lifecycle {
+                if let Some(change) = lifecycle_change(&kind, at) {
+                    changes.entry(customer_id).or_default().push(change);
+                }
+            }
+            for list in changes.values_mut() {
+                list.sort_unstable();
+            }
+            Ok((rows, changes))
+        }
+
+        /// Adds the sessions started in `ranges` to a report, each judged against its
+        /// customer's neighbouring sessions and churn history, with its own age at `now`.
+        async fn tally_range(
+            pool: &sqlx::Pool<<$store as $crate::storage::sql::Backend>::Db>,
+            app_id: &str,
+            live: bool,
+            ranges: &[(i64, i64)],
+            now: i64,
+            into: &mut $crate::storage::rollup::Tallies,
+        ) -> anyhow::Result<()> {
+            use $crate::storage::rollup::{
+                DUPLICATE_WINDOW, SESSION_ROW_COLUMNS, SessionRow, SessionTuple, tally_sessions,
+            };
+            let mut conn = pool.acquire().await?;
+            let mut rows: Vec<SessionRow> = Vec::new();
+            for (from, to) in ranges.iter().filter(|(from, to)| from < to) {
+                let found: Vec<SessionTuple> = sqlx::query_as(&format!(
+                    "SELECT {SESSION_ROW_COLUMNS} FROM sessions WHERE app_id = $1 AND live = $2 \
+                     AND started_at >= $3 AND started_at < $4"
+                ))
+                .bind(app_id)
+                .bind(live)
+                .bind(from)
+                .bind(to)
+                .fetch_all(&mut *conn)
+                .await?;
+                rows.extend(found.into_iter().map(SessionRow::from_tuple));
+            }
+            let (Some(lo), Some(hi)) = (
+                rows.iter().map(|r| r.started_at).min(),
+                rows.iter().map(|r| r.started_at).max(),
+            ) else {
+                return Ok(());
+            };
+            rows.sort_unstable_by(|a, b| a.customer_id.cmp(&b.customer_id));
+            for group in rows.chunk_by(|a, b| a.customer_id == b.customer_id).collect::<Vec<_>>().chunks(400) {
+                let customers: Vec<&str> = group.iter().map(|g| g[0].customer_id.as_str()).collect();
+                let (all, changes) = customer_facts(
+                    &mut *conn,
+                    app_id,
+                    live,
+                    &customers,
+                    Some((lo, hi + DUPLICATE_WINDOW)),
+                )
+                .await?;
+                let mine: Vec<SessionRow> = group.iter().flat_map(|g| g.iter().cloned()).collect();
+                tally_sessions(&mine, &all, &changes, now, into);
+            }
+            Ok(())
+        }
+
+        /// Builds the rollups from the stored sessions once (the first start after the
+        /// migration that added them): in one transaction, before the aggregator starts.
+        async fn build_rollups_if_missing(
+            pool: &sqlx::Pool<<$store as $crate::storage::sql::Backend>::Db>,
+        ) -> anyhow::Result<()> {
+            let mut tx = pool
+                .begin_with(<$store as $crate::storage::sql::Backend>::BEGIN)
+                .await?;
+            let marked = sqlx::query(
+                "INSERT INTO stats_rollup_built (id, built_at) VALUES (1, $1) \
+                 ON CONFLICT (id) DO NOTHING",
+            )
+            .bind($crate::clock::now())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if marked == 0 {
+                tx.commit().await?;
+                return Ok(());
+            }
+            sqlx::query("DELETE FROM stats_rollup").execute(&mut *tx).await?;
+            let customers: Vec<(String, bool, String)> = sqlx::query_as(
+                "SELECT DISTINCT app_id, live, customer_id FROM sessions ORDER BY 1, 2, 3",
+            )
+            .fetch_all(&mut *tx)
+            .await?;
+            for chunk in customers.chunks(2000) {
+                let scope = $crate::storage::sql::Scope::of(
+                    chunk.iter().map(|(a, l, c)| (a.as_str(), *l, c.as_str())),
+                );
+                settle_rollups(&mut tx, &scope, $crate::storage::sql::Snapshot::new()).await?;
+            }
+            tx.commit().await?;
+            if !customers.is_empty() {
+                tracing::info!(customers = customers.len(), "built the stats rollups from the stored sessions");
+            }
+            Ok(())
         }
 
         async fn upsert_session(
@@ -754,7 +1105,10 @@ macro_rules! impl_store {
                         .push_bind(i64::from(f.cancelled))
                         .push_bind(i64::from(f.abandoned))
                         .push_bind(&f.trail)
-                        .push_bind(&f.free_text);
+                        .push_bind(&f.free_text)
+                        .push_bind(f.offer_months)
+                        .push_bind(i64::from(f.interacted))
+                        .push_bind(f.closed_at);
                 });
                 q.push($crate::storage::sql::SESSION_CONFLICT);
                 q.build().execute(&mut **tx).await?;

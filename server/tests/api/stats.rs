@@ -1,10 +1,15 @@
-//! Stats and lifecycle: tallies, breakdowns, net saved MRR and save durability.
+//! Stats and lifecycle: the numbers of `../shared/METRICS.md` for hand-built stories (on SQLite,
+//! and on PostgreSQL when `HOLDFAST_TEST_POSTGRES_URL` is set), the rollups against the sessions
+//! they sum for random stories, breakdowns and save durability.
 
 use reqwest::Method;
 use serde_json::json;
 
-use holdfast_server::storage::SessionFacts;
 use holdfast_server::storage::outcomes::{NewOutcome, OutcomePolicy};
+use holdfast_server::storage::{
+    LifecycleRecord, NewApp, RetentionCount, SessionFacts, StatsRange, Storage, StoredEvent,
+};
+use proptest::prelude::*;
 
 use crate::helpers::{TEST_APP, json_of, now, session, spawn_app, uuid};
 
@@ -37,7 +42,7 @@ async fn stats_count_sessions_saves_cancels_and_abandons_with_breakdowns() {
 }
 
 #[tokio::test]
-async fn saved_mrr_is_net_of_the_offers_cost() {
+async fn offer_cost_is_shown_beside_saved_mrr_never_subtracted() {
     let app = spawn_app().await;
     let body = session(
         "cus_1",
@@ -51,7 +56,22 @@ async fn saved_mrr_is_net_of_the_offers_cost() {
     // 25% of 4900 for 3 months.
     assert_eq!(totals["saved_mrr_cents"], 4900);
     assert_eq!(totals["offer_cost_cents"], 3675);
-    assert_eq!(totals["net_saved_mrr_cents"], 1225);
+    assert!(
+        totals.get("net_saved_mrr_cents").is_none(),
+        "one month of MRR less a whole term's cost meant nothing: {totals}"
+    );
+    assert_eq!(
+        (
+            &totals["save_rate"],
+            &totals["deflection_rate"],
+            &totals["pending"]
+        ),
+        (&json!(1.0), &json!(1.0), &json!(0))
+    );
+    assert_eq!(
+        totals["retained_30d"],
+        json!({ "measured": 0, "retained": 0, "rate": null, "pending": 1 })
+    );
 }
 
 #[tokio::test]
@@ -194,4 +214,420 @@ async fn an_unknown_stats_parameter_is_refused_naming_it() {
     let (status, body) = json_of(r).await;
     assert_eq!(status, 400);
     assert_eq!(body["error"]["field"], "since");
+}
+
+const DAY: i64 = 86_400;
+
+fn facts(customer: &str, started_at: i64) -> SessionFacts {
+    SessionFacts {
+        customer_id: customer.into(),
+        started_at,
+        week: format!("w{}", started_at / (7 * DAY)),
+        plan: "pro".into(),
+        mrr_cents: 4900,
+        tenure_band: "365d+".into(),
+        ..SessionFacts::default()
+    }
+}
+
+/// An event of a cancel session, folded like the widget's.
+fn flow_event(
+    kind: &'static str,
+    session: &str,
+    customer: &str,
+    started_at: i64,
+    at: i64,
+) -> StoredEvent {
+    let mut f = facts(customer, started_at);
+    f.started_at = at;
+    match kind {
+        "reason_selected" => f.reason = Some("too_expensive".into()),
+        "flow_abandoned" => f.abandoned = true,
+        _ => {}
+    }
+    StoredEvent {
+        id: uuid(),
+        session_id: session.into(),
+        kind,
+        at,
+        payload: "{}".into(),
+        customer_id: customer.into(),
+        session: Some(f),
+        outcome: None,
+    }
+}
+
+/// Records a session's outcome as the acceptance and cancellation calls do, at any time.
+async fn record(
+    storage: &Storage,
+    app_id: &str,
+    session_id: &str,
+    outcome: &'static str,
+    mut f: SessionFacts,
+) {
+    f.cancelled = outcome == "cancelled";
+    let new = NewOutcome {
+        session_id: session_id.into(),
+        customer_id: f.customer_id.clone(),
+        outcome,
+        profile: Some("standard".into()),
+        reason: Some("too_expensive".into()),
+        offer_id: f.offer_id.clone(),
+        offer_json: None,
+        effective_date: None,
+        receipt_json: None,
+        at: f.started_at + 60,
+        response_json: "{}".into(),
+        redemption: (outcome == "saved").then(|| (uuid(), "discount".into())),
+        session: f,
+        webhooks: Vec::new(),
+        on_replace: None,
+    };
+    let policy = OutcomePolicy {
+        save_after_cancel: |_| false,
+        recheck: None,
+    };
+    storage
+        .record_outcome(app_id, false, &new, &policy)
+        .await
+        .unwrap();
+}
+
+fn saved(customer: &str, started_at: i64, kind: &str, cost: i64, months: i64) -> SessionFacts {
+    SessionFacts {
+        offer_id: Some(format!("{kind}_offer")),
+        offer_kind: Some(kind.into()),
+        offer_cost_cents: cost,
+        offer_months: months,
+        saved: true,
+        saved_at: Some(started_at + 60),
+        reason: Some("too_expensive".into()),
+        ..facts(customer, started_at)
+    }
+}
+
+async fn fresh_app(storage: &Storage, prefix: &str) -> String {
+    let app_id = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
+    storage
+        .ensure_app(&NewApp {
+            id: app_id.clone(),
+            name: "stats".into(),
+            origins: vec![],
+            config_json: "{}".into(),
+            now: now(),
+        })
+        .await
+        .unwrap();
+    app_id
+}
+
+/// The stories of `METRICS.md`, each with its exact numbers.
+async fn metrics_stories(storage: Storage) {
+    let app_id = fresh_app(&storage, "app_metrics").await;
+    let app = app_id.as_str();
+    let now = now();
+    let mut events = Vec::new();
+    // A flow reopened 10 minutes later and cancelled there: one session, one duplicate.
+    let t = now - 5 * DAY;
+    for (kind, at) in [
+        ("flow_started", t),
+        ("reason_selected", t + 5),
+        ("flow_abandoned", t + 60),
+    ] {
+        events.push(flow_event(kind, "s_dup_1", "cus_dup", t, at));
+    }
+    let t2 = t + 600;
+    for (kind, at) in [("flow_started", t2), ("reason_selected", t2 + 5)] {
+        events.push(flow_event(kind, "s_dup_2", "cus_dup", t2, at));
+    }
+    // Opened and closed two seconds later with no step: a bounce.
+    let b = now - 4 * DAY;
+    for (kind, at) in [("flow_started", b), ("flow_abandoned", b + 2)] {
+        events.push(flow_event(kind, "s_bounce", "cus_bounce", b, at));
+    }
+    // Abandoned ten days ago: pending for every retention window.
+    let y = now - 10 * DAY;
+    for (kind, at) in [
+        ("flow_started", y),
+        ("reason_selected", y + 3),
+        ("flow_abandoned", y + 30),
+    ] {
+        events.push(flow_event(kind, "s_young", "cus_young", y, at));
+    }
+    // Still open after an hour: pending; open for three days: abandoned.
+    for (session, customer, at) in [
+        ("s_open", "cus_open", now - 3600),
+        ("s_stale", "cus_stale", now - 3 * DAY),
+    ] {
+        for (kind, at) in [("flow_started", at), ("reason_selected", at + 3)] {
+            events.push(flow_event(kind, session, customer, at, at));
+        }
+    }
+    storage.record_events(app, false, &events).await.unwrap();
+    storage.settle().await.unwrap();
+    record(&storage, app, "s_dup_2", "cancelled", facts("cus_dup", t2)).await;
+    // A two-month pause 100 days ago, never churned: one month of MRR kept over 90 days.
+    let old = now - 100 * DAY;
+    record(
+        &storage,
+        app,
+        "s_pause",
+        "saved",
+        saved("cus_pause", old, "pause", 9800, 2),
+    )
+    .await;
+    // 25% off for three months 100 days ago, churned on day 40: retained at 30, not at 60.
+    record(
+        &storage,
+        app,
+        "s_churn",
+        "saved",
+        saved("cus_churn", old, "discount", 3675, 3),
+    )
+    .await;
+    storage
+        .record_lifecycle(
+            app,
+            false,
+            &LifecycleRecord {
+                customer_id: "cus_churn".into(),
+                kind: "churned".into(),
+                at: old + 40 * DAY,
+                plan: None,
+                mrr_cents: None,
+            },
+        )
+        .await
+        .unwrap();
+
+    let range = StatsRange {
+        live: false,
+        from: now - 200 * DAY,
+        to: now + 1,
+        now,
+    };
+    let stats = storage.stats(app, &range).await.unwrap();
+    let t = stats.totals;
+    assert_eq!(
+        (t.sessions, t.bounces, t.duplicates),
+        (6, 1, 1),
+        "the duplicate counts once, the bounce apart"
+    );
+    assert_eq!(
+        (t.saves, t.cancels, t.abandons, t.pending),
+        (2, 1, 2, 1),
+        "one outcome each: the stale session is abandoned, the hour-old one pending"
+    );
+    assert_eq!((t.saved_mrr_cents, t.offer_cost_cents), (9800, 13_475));
+    let retention = |measured, retained, pending| RetentionCount {
+        measured,
+        retained,
+        pending,
+    };
+    assert_eq!(
+        t.retention,
+        [retention(2, 2, 4), retention(2, 1, 4), retention(2, 1, 4)],
+        "the churn on day 40 is retained at 30 days, not at 60; young sessions are pending"
+    );
+    assert_eq!(
+        (t.net_revenue_sessions, t.net_revenue_90d_cents),
+        (2, 9800),
+        "the pause keeps 3 x 4900 - 9800; the discount 40 days of 4900 less 40/90 of its cost"
+    );
+    assert!(t.net_revenue_90d_cents >= 0);
+    assert_eq!(
+        stats
+            .durability
+            .iter()
+            .map(|d| (d.days, d.measured, d.retained))
+            .collect::<Vec<_>>(),
+        [(30, 2, 2), (60, 2, 1), (90, 2, 1)]
+    );
+    let by_kind: Vec<(String, i64)> = stats
+        .breakdowns
+        .iter()
+        .find(|(d, _)| *d == "offer_kind")
+        .unwrap()
+        .1
+        .iter()
+        .map(|(k, t)| (k.clone(), t.sessions))
+        .collect();
+    assert_eq!(
+        by_kind,
+        [
+            ("discount".to_string(), 1),
+            ("none".to_string(), 4),
+            ("pause".to_string(), 1)
+        ]
+    );
+    assert_eq!(
+        stats,
+        storage.stats_from_sessions(app, &range).await.unwrap(),
+        "the rollups equal the sessions they sum"
+    );
+}
+
+#[tokio::test]
+async fn the_metrics_stories_hold_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("stats.db").display());
+    metrics_stories(Storage::open(&url).await.unwrap()).await;
+}
+
+#[tokio::test]
+async fn the_metrics_stories_hold_on_postgres() {
+    let Ok(url) = std::env::var("HOLDFAST_TEST_POSTGRES_URL") else {
+        println!(
+            "skipped PostgreSQL: HOLDFAST_TEST_POSTGRES_URL is not set (scripts/test sets it)"
+        );
+        return;
+    };
+    metrics_stories(Storage::open(&url).await.unwrap()).await;
+}
+
+#[tokio::test]
+async fn a_two_month_pause_reads_as_cost_beside_mrr_and_positive_revenue_kept() {
+    let app = spawn_app().await;
+    let old = now() - 100 * DAY;
+    record(
+        &app.storage,
+        TEST_APP,
+        &uuid(),
+        "saved",
+        saved("cus_pause", old, "pause", 9800, 2),
+    )
+    .await;
+    let stats = app.stats(TEST_APP, &format!("from={}", old - 10)).await;
+    let totals = &stats["totals"];
+    assert_eq!(
+        (
+            &totals["saved_mrr_cents"],
+            &totals["offer_cost_cents"],
+            &totals["net_revenue_kept_90d_cents"],
+            &totals["net_revenue_kept_90d_per_session_cents"],
+        ),
+        (&json!(4900), &json!(9800), &json!(4900), &json!(4900.0))
+    );
+    assert_eq!(
+        stats["breakdowns"]["reason"][0]["share"], 1.0,
+        "the reason share"
+    );
+    assert_eq!(
+        stats["breakdowns"]["reason"][0]["net_revenue_kept_90d_cents"],
+        4900
+    );
+}
+
+/// One random session: its customer, start (minutes before now), events, and outcome.
+#[derive(Debug, Clone)]
+struct RandomSession {
+    customer: usize,
+    minutes_ago: i64,
+    interacted: bool,
+    closed_after: Option<i64>,
+    outcome: u8,
+}
+
+fn random_session() -> impl Strategy<Value = RandomSession> {
+    (
+        0usize..4,
+        prop_oneof![0i64..3000, 0i64..200 * 1440],
+        any::<bool>(),
+        prop::option::of(0i64..20),
+        0u8..4,
+    )
+        .prop_map(
+            |(customer, minutes_ago, interacted, closed_after, outcome)| RandomSession {
+                customer,
+                minutes_ago,
+                interacted,
+                closed_after,
+                outcome,
+            },
+        )
+}
+
+/// Writes random sessions, outcomes and lifecycle events through the fold and the recording
+/// calls, and compares the report from the rollups with the one from the sessions over ranges
+/// whose edges fall anywhere.
+async fn rollups_equal_sessions(
+    storage: &Storage,
+    sessions: &[RandomSession],
+    churns: &[(usize, i64, bool)],
+    ranges: &[(i64, i64)],
+) -> Result<(), TestCaseError> {
+    let app_id = fresh_app(storage, "app_equal").await;
+    let app = app_id.as_str();
+    let now = now();
+    let mut events = Vec::new();
+    let mut outcomes = Vec::new();
+    for (i, s) in sessions.iter().enumerate() {
+        let customer = format!("cus_{}", s.customer);
+        let id = format!("s_{i}");
+        let at = now - s.minutes_ago * 60;
+        events.push(flow_event("flow_started", &id, &customer, at, at));
+        if s.interacted {
+            events.push(flow_event("reason_selected", &id, &customer, at, at + 1));
+        }
+        if let Some(after) = s.closed_after {
+            events.push(flow_event("flow_abandoned", &id, &customer, at, at + after));
+        }
+        match s.outcome {
+            0 => outcomes.push((id, "saved", saved(&customer, at, "pause", 9800, 2))),
+            1 => outcomes.push((id, "cancelled", facts(&customer, at))),
+            _ => {}
+        }
+    }
+    storage.record_events(app, false, &events).await.unwrap();
+    storage.settle().await.unwrap();
+    for (id, outcome, f) in outcomes {
+        record(storage, app, &id, outcome, f).await;
+    }
+    for (customer, days_ago, churn) in churns {
+        let record = LifecycleRecord {
+            customer_id: format!("cus_{customer}"),
+            kind: if *churn { "churned" } else { "resumed" }.into(),
+            at: now - days_ago * DAY,
+            plan: None,
+            mrr_cents: None,
+        };
+        storage.record_lifecycle(app, false, &record).await.unwrap();
+    }
+    for (from_minutes, length_minutes) in ranges {
+        let from = now - from_minutes * 60 - 17;
+        let range = StatsRange {
+            live: false,
+            from,
+            to: from + length_minutes * 60 + 1,
+            now,
+        };
+        let rolled = storage.stats(app, &range).await.unwrap();
+        let direct = storage.stats_from_sessions(app, &range).await.unwrap();
+        prop_assert_eq!(rolled, direct, "range {:?}", (range.from, range.to));
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(16))]
+
+    #[test]
+    fn the_stats_from_rollups_equal_the_stats_from_sessions(
+        sessions in prop::collection::vec(random_session(), 1..14),
+        churns in prop::collection::vec((0usize..4, 0i64..200, any::<bool>()), 0..5),
+        ranges in prop::collection::vec((0i64..200 * 1440, 1i64..200 * 1440), 1..4),
+    ) {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let dir = tempfile::tempdir().unwrap();
+            let url = format!("sqlite://{}", dir.path().join("equal.db").display());
+            let storage = Storage::open(&url).await.unwrap();
+            rollups_equal_sessions(&storage, &sessions, &churns, &ranges).await?;
+            if let Ok(url) = std::env::var("HOLDFAST_TEST_POSTGRES_URL") {
+                let storage = Storage::open(&url).await.unwrap();
+                rollups_equal_sessions(&storage, &sessions, &churns, &ranges).await?;
+            }
+            Ok::<(), TestCaseError>(())
+        })?;
+    }
 }
