@@ -23,6 +23,7 @@ pub mod apps;
 pub mod audit;
 pub mod auth;
 pub mod cancel;
+pub mod changes;
 pub mod clock;
 pub mod customers;
 pub mod demo;

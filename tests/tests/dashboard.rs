@@ -224,6 +224,13 @@ async fn an_invalid_edit_shows_at_its_field_and_a_publish_and_a_restore_change_t
         client.find(Locator::XPath("//div[@role='alertdialog']//button[text()='Publish']")).await?.click().await?;
         wait_for(&client, "return document.body.textContent.includes('Published as version 2');", Duration::from_secs(10)).await?;
         assert_eq!(live_percent(&api).await?, 20);
+        // The history says who made each version.
+        wait_for(
+            &client,
+            "return [...document.querySelectorAll('.versions li')].some(l => l.textContent.includes('Version 2') && l.textContent.includes('owner@example.com'));",
+            Duration::from_secs(10),
+        )
+        .await?;
 
         client.find(Locator::XPath("//button[text()='Restore version 1']")).await?.click().await?;
         wait_for(&client, "return document.body.textContent.includes('Version 1 restored as version 3');", Duration::from_secs(10)).await?;

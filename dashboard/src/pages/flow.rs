@@ -439,10 +439,9 @@ pub fn Editor() -> impl IntoView {
                             {rows(&v, "versions").into_iter().map(|ver| {
                                 let n = i(&ver, "version");
                                 let current = ver["current"] == true;
-                                let by = s(&ver, "created_by");
                                 view! {
                                     <li>
-                                        <span>{format!("Version {n} · {}{}", when(i(&ver, "created_at")), if by.is_empty() { String::new() } else { format!(" · {}", by.trim_start_matches("user:")) })}</span>
+                                        <span>{version_line(&ver)}</span>
                                         {if current {
                                             view! { <span class="badge running">"live"</span> }.into_any()
                                         } else if ctx.can_edit() {
@@ -692,4 +691,22 @@ fn diff(old: &str, new: &str) -> Vec<(char, String)> {
     }
     flush(&mut run, &mut folded);
     folded
+}
+
+/// A config version as the history lists it: its number, when, who made it and how.
+fn version_line(ver: &Value) -> String {
+    let mut line = format!(
+        "Version {} · {}",
+        i(ver, "version"),
+        when(i(ver, "created_at"))
+    );
+    let by = s(ver, "created_by");
+    if !by.is_empty() {
+        line.push_str(&format!(" · {}", by.trim_start_matches("user:")));
+    }
+    let detail = s(ver, "detail");
+    if !detail.is_empty() {
+        line.push_str(&format!(" · {detail}"));
+    }
+    line
 }

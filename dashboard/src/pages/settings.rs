@@ -53,6 +53,44 @@ pub fn Settings() -> impl IntoView {
             {show(app, move |v| view! { <AppForm v=v send=send/> }.into_any())}
         </section>
         {move || ctx.is_owner().then(|| view! { <Keys send=send/><People send=send/> })}
+        <Activity/>
+    }
+}
+
+/// Who changed what: config versions, experiment steps, keys, endpoints and people.
+#[component]
+fn Activity() -> impl IntoView {
+    let ctx = Ctx::get();
+    let changes = api::fetch(move || {
+        ctx.version.get();
+        format!("{}?limit=50", ctx.admin("/changes"))
+    });
+    view! {
+        <section aria-labelledby="activity-h">
+            <h2 id="activity-h">"Recent changes"</h2>
+            {show(changes, |v| {
+                let list = rows(&v, "changes");
+                if list.is_empty() {
+                    return view! { <p class="muted">"No changes made through the API or the dashboard yet."</p> }.into_any();
+                }
+                view! {
+                    <div class="scroll"><table>
+                        <thead><tr><th scope="col">"When"</th><th scope="col">"Who"</th><th scope="col">"What"</th><th scope="col">"To"</th><th scope="col">"Detail"</th></tr></thead>
+                        <tbody>
+                            {list.into_iter().map(|c| view! {
+                                <tr>
+                                    <td>{crate::text::when(i(&c, "at"))}</td>
+                                    <td>{s(&c, "actor").trim_start_matches("user:").to_string()}</td>
+                                    <td><code>{s(&c, "action")}</code></td>
+                                    <td>{s(&c, "subject")}</td>
+                                    <td>{s(&c, "detail")}</td>
+                                </tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table></div>
+                }.into_any()
+            })}
+        </section>
     }
 }
 

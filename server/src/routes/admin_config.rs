@@ -35,6 +35,13 @@ pub struct VersionEntry {
     pub created_at: i64,
     /// Whether it is the current config.
     pub current: bool,
+    /// Who made it: an admin key's id or `user:` and an email (none for versions made before
+    /// changes were logged, or by the demo's setup).
+    pub created_by: Option<String>,
+    /// How it was made (`config.published`, `config.restored`, `experiment.shipped`, ...).
+    pub change: Option<String>,
+    /// More, in words (`from version 2`, `variant deeper of experiment too_expensive_depth`).
+    pub detail: Option<String>,
 }
 
 /// The history, newest first.
@@ -83,18 +90,33 @@ pub async fn get(Extension(app): Extension<Arc<LoadedApp>>) -> Json<CurrentConfi
 pub async fn put(
     State(state): State<AppState>,
     Extension(app): Extension<Arc<LoadedApp>>,
+    Extension(caller): Extension<crate::apps::AdminCaller>,
     Json(config): Json<AppConfig>,
 ) -> Result<Json<CurrentConfig>, ApiError> {
-    save(&state, &app, config).await
+    let why = Why {
+        caller: &caller,
+        action: "config.published",
+        detail: String::new(),
+    };
+    save(&state, &app, config, why).await
 }
 
 /// Makes `config` the app's config as a new version: validated by core, and refused with 409
 /// when it changes the split of a running experiment (which would bias its results). Every config
 /// change goes through here: a PUT, a restore, and an experiment's start, stop and ship.
+/// Why a config version is saved, for the change log (whose subject is the new version): who,
+/// what (`config.published`, `experiment.started`), and more in words.
+pub(crate) struct Why<'a> {
+    pub caller: &'a crate::apps::AdminCaller,
+    pub action: &'static str,
+    pub detail: String,
+}
+
 pub(crate) async fn save(
     state: &AppState,
     app: &LoadedApp,
     config: AppConfig,
+    why: Why<'_>,
 ) -> Result<Json<CurrentConfig>, ApiError> {
     let app_id = app.record.id.as_str();
     let validation = config.validate();
@@ -118,6 +140,15 @@ pub(crate) async fn save(
         .await?;
     state.inner.apps.invalidate(app_id);
     tracing::info!(app_id, version, "config replaced");
+    crate::changes::note(
+        state,
+        app_id,
+        why.caller,
+        why.action,
+        version.to_string(),
+        why.detail,
+    )
+    .await;
     Ok(Json(CurrentConfig {
         version,
         config,
@@ -147,16 +178,32 @@ pub async fn versions(
         .app(&app.record.id)
         .await?
         .map_or(app.record.config_version, |a| a.config_version);
+    // The change that made each version (config and experiment changes name it as subject).
+    let made_by: std::collections::HashMap<String, crate::storage::changes::Change> = state
+        .inner
+        .storage
+        .changes(&app.record.id, None, 500)
+        .await?
+        .into_iter()
+        .filter(|c| c.action.starts_with("config.") || c.action.starts_with("experiment."))
+        .map(|c| (c.subject.clone(), c))
+        .collect();
     let versions = state
         .inner
         .storage
         .config_versions(&app.record.id)
         .await?
         .into_iter()
-        .map(|v| VersionEntry {
-            current: v.version == current,
-            version: v.version,
-            created_at: v.created_at,
+        .map(|v| {
+            let made = made_by.get(&v.version.to_string());
+            VersionEntry {
+                current: v.version == current,
+                version: v.version,
+                created_at: v.created_at,
+                created_by: made.map(|c| c.actor.clone()),
+                change: made.map(|c| c.action.clone()),
+                detail: made.map(|c| c.detail.clone()).filter(|d| !d.is_empty()),
+            }
         })
         .collect();
     Ok(Json(Versions { versions }))
@@ -182,6 +229,7 @@ pub async fn versions(
 pub async fn restore(
     State(state): State<AppState>,
     Extension(app): Extension<Arc<LoadedApp>>,
+    Extension(caller): Extension<crate::apps::AdminCaller>,
     Path((_, version)): Path<(String, String)>,
 ) -> Result<Json<CurrentConfig>, ApiError> {
     let version: i64 = version.parse().map_err(|_| {
@@ -201,5 +249,10 @@ pub async fn restore(
             .field("version")
         })?;
     let config: AppConfig = serde_json::from_str(&json).map_err(anyhow::Error::from)?;
-    save(&state, &app, config).await
+    let why = Why {
+        caller: &caller,
+        action: "config.restored",
+        detail: format!("from version {version}"),
+    };
+    save(&state, &app, config, why).await
 }

@@ -158,6 +158,7 @@ pub struct NewExperiment {
 pub async fn create(
     State(state): State<AppState>,
     Extension(app): Extension<Arc<LoadedApp>>,
+    Extension(caller): Extension<AdminCaller>,
     Json(body): Json<NewExperiment>,
 ) -> Result<Json<crate::routes::admin_config::CurrentConfig>, ApiError> {
     use holdfast_core::assignment::{Experiment, Variant};
@@ -233,7 +234,12 @@ pub async fn create(
             .collect(),
         active: false,
     });
-    let saved = crate::routes::admin_config::save(&state, &app, config).await?;
+    let why = crate::routes::admin_config::Why {
+        caller: &caller,
+        action: "experiment.created",
+        detail: format!("experiment {}", body.key),
+    };
+    let saved = crate::routes::admin_config::save(&state, &app, config, why).await?;
     let metric = body.primary_metric.unwrap_or(ReportMetric::NetRevenue90d);
     let note = crate::storage::experiments::ExperimentNote {
         key: body.key.clone(),
@@ -347,6 +353,7 @@ fn find(app: &LoadedApp, key: &str) -> Result<usize, ApiError> {
 pub async fn start(
     State(state): State<AppState>,
     Extension(app): Extension<Arc<LoadedApp>>,
+    Extension(caller): Extension<AdminCaller>,
     Path((_, key)): Path<(String, String)>,
 ) -> Result<Json<crate::routes::admin_config::CurrentConfig>, ApiError> {
     let i = find(&app, &key)?;
@@ -356,7 +363,12 @@ pub async fn start(
         x.active = true;
         x.seed = Some(format!("{key}@{}", app.record.config_version + 1));
     }
-    crate::routes::admin_config::save(&state, &app, config).await
+    let why = crate::routes::admin_config::Why {
+        caller: &caller,
+        action: "experiment.started",
+        detail: format!("experiment {key}"),
+    };
+    crate::routes::admin_config::save(&state, &app, config, why).await
 }
 
 /// Stops an experiment: nobody is assigned or exposed any more; its report stays readable.
@@ -377,12 +389,18 @@ pub async fn start(
 pub async fn stop(
     State(state): State<AppState>,
     Extension(app): Extension<Arc<LoadedApp>>,
+    Extension(caller): Extension<AdminCaller>,
     Path((_, key)): Path<(String, String)>,
 ) -> Result<Json<crate::routes::admin_config::CurrentConfig>, ApiError> {
     let i = find(&app, &key)?;
     let mut config = app.config.clone();
     config.experiments[i].active = false;
-    crate::routes::admin_config::save(&state, &app, config).await
+    let why = crate::routes::admin_config::Why {
+        caller: &caller,
+        action: "experiment.stopped",
+        detail: format!("experiment {key}"),
+    };
+    crate::routes::admin_config::save(&state, &app, config, why).await
 }
 
 /// What to ship.
@@ -415,13 +433,19 @@ pub struct Ship {
 pub async fn ship(
     State(state): State<AppState>,
     Extension(app): Extension<Arc<LoadedApp>>,
+    Extension(caller): Extension<AdminCaller>,
     Path((_, key)): Path<(String, String)>,
     Json(body): Json<Ship>,
 ) -> Result<Json<crate::routes::admin_config::CurrentConfig>, ApiError> {
     find(&app, &key)?;
     let config = holdfast_core::experiment::ship(&app.config, &key, &body.variant)
         .map_err(|p| ApiError::invalid(p.path, p.message))?;
-    crate::routes::admin_config::save(&state, &app, config).await
+    let why = crate::routes::admin_config::Why {
+        caller: &caller,
+        action: "experiment.shipped",
+        detail: format!("variant {} of experiment {key}", body.variant),
+    };
+    crate::routes::admin_config::save(&state, &app, config, why).await
 }
 
 /// Whom to preview.

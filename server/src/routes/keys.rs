@@ -133,6 +133,15 @@ pub async fn create(
         crate::clock::now(),
     )
     .await?;
+    crate::changes::note(
+        &state,
+        &app.record.id,
+        &caller,
+        "key.created",
+        &created.stored.id,
+        name,
+    )
+    .await;
     Ok((
         StatusCode::CREATED,
         axum::Json(CreatedKey {
@@ -181,5 +190,6 @@ pub async fn revoke(
             "this app has no admin key with that id in this mode",
         ));
     }
+    crate::changes::note(&state, &app.record.id, &caller, "key.revoked", id, "").await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -186,6 +186,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         )
         .route("/v1/admin/apps/{app_id}/audit", get(audit::export))
         .route("/v1/admin/apps/{app_id}/evidence", get(audit::evidence))
+        .route("/v1/admin/apps/{app_id}/changes", get(crate::changes::list))
         .route(
             "/v1/admin/apps/{app_id}/preview/page",
             post(crate::preview::make_page),

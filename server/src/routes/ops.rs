@@ -114,6 +114,7 @@ pub async fn preflight() -> StatusCode {
         super::experiments::preview,
         super::audit::evidence,
         crate::preview::make_page,
+        crate::changes::list,
         super::prompts::plan,
         super::prompts::state,
         super::prompts::trial,

@@ -141,7 +141,17 @@ pub async fn invite(
     let email = accounts::normal_email(&body.email)?;
     let role = Role::parse(&body.role)
         .ok_or_else(|| ApiError::invalid("role", "expected viewer, editor or owner"))?;
-    link(&state, &app, &caller, email, role).await
+    let answer = link(&state, &app, &caller, email.clone(), role).await?;
+    crate::changes::note(
+        &state,
+        &app.record.id,
+        &caller,
+        "person.invited",
+        email,
+        role.as_str(),
+    )
+    .await;
+    Ok(answer)
 }
 
 /// A one-time link for a person of the app to choose a new password (they keep their role).
@@ -180,7 +190,9 @@ pub async fn reset(
                 "nobody with that email has a role on this app",
             )
         })?;
-    link(&state, &app, &caller, email, role).await
+    let answer = link(&state, &app, &caller, email.clone(), role).await?;
+    crate::changes::note(&state, &app.record.id, &caller, "person.reset", email, "").await;
+    Ok(answer)
 }
 
 /// Takes a person's role on the app away; their sessions end when they have no app left.
@@ -201,14 +213,17 @@ pub async fn reset(
 pub async fn remove(
     State(state): State<AppState>,
     Extension(app): Extension<Arc<LoadedApp>>,
+    Extension(caller): Extension<AdminCaller>,
     Path((_, email)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
+    let email = email.trim().to_lowercase();
     if state
         .inner
         .storage
-        .remove_role(&app.record.id, &email.trim().to_lowercase())
+        .remove_role(&app.record.id, &email)
         .await?
     {
+        crate::changes::note(&state, &app.record.id, &caller, "person.removed", email, "").await;
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found(

@@ -232,6 +232,15 @@ pub async fn create(
         updated_at: now,
     };
     state.inner.storage.create_endpoint(&endpoint).await?;
+    crate::changes::note(
+        &state,
+        &app.record.id,
+        &caller,
+        "webhook.endpoint_created",
+        &endpoint.id,
+        &endpoint.url,
+    )
+    .await;
     Ok((
         StatusCode::CREATED,
         axum::Json(EndpointWithSecret {
@@ -346,6 +355,15 @@ pub async fn delete(
         .delete_endpoint(&app.record.id, caller.mode.is_live(), &id)
         .await?
     {
+        crate::changes::note(
+            &state,
+            &app.record.id,
+            &caller,
+            "webhook.endpoint_deleted",
+            id,
+            "",
+        )
+        .await;
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(not_found(&id))

@@ -42,6 +42,8 @@ pub mod experiments;
 pub mod users;
 #[macro_use]
 pub mod session_log;
+#[macro_use]
+pub mod changes;
 pub mod postgres;
 pub mod rollup;
 pub mod sqlite;
@@ -414,6 +416,7 @@ pub trait Store:
     + experiments::ExperimentStore
     + users::UserStore
     + session_log::SessionLogStore
+    + changes::ChangeStore
     + Send
     + Sync
     + std::fmt::Debug

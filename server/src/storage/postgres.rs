@@ -6,7 +6,7 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
 /// PostgreSQL's migrations, applied in order, each once.
-const MIGRATIONS: [(i64, &str); 17] = [
+const MIGRATIONS: [(i64, &str); 18] = [
     (1, include_str!("../../migrations/postgres/0001_schema.sql")),
     (
         2,
@@ -65,6 +65,10 @@ const MIGRATIONS: [(i64, &str); 17] = [
     (
         17,
         include_str!("../../migrations/postgres/0017_stats_rollups.sql"),
+    ),
+    (
+        18,
+        include_str!("../../migrations/postgres/0018_changes.sql"),
     ),
 ];
 
@@ -281,3 +285,4 @@ impl_webhook_store!(PostgresStore, "FOR UPDATE SKIP LOCKED");
 impl_experiment_store!(PostgresStore);
 impl_user_store!(PostgresStore);
 impl_session_log_store!(PostgresStore);
+impl_change_store!(PostgresStore);

@@ -21,7 +21,7 @@ use sqlx::{ConnectOptions, Connection, SqliteConnection, SqlitePool};
 use super::filelog::FileLog;
 
 /// SQLite's migrations, applied in order, each once.
-const MIGRATIONS: [(i64, &str); 18] = [
+const MIGRATIONS: [(i64, &str); 19] = [
     (1, include_str!("../../migrations/sqlite/0001_apps.sql")),
     (2, include_str!("../../migrations/sqlite/0002_outcomes.sql")),
     (3, include_str!("../../migrations/sqlite/0003_prompts.sql")),
@@ -73,6 +73,7 @@ const MIGRATIONS: [(i64, &str); 18] = [
         18,
         include_str!("../../migrations/sqlite/0018_stats_rollups.sql"),
     ),
+    (19, include_str!("../../migrations/sqlite/0019_changes.sql")),
 ];
 
 /// Storage on a SQLite file.
@@ -383,6 +384,7 @@ impl_webhook_store!(SqliteStore, "");
 impl_experiment_store!(SqliteStore);
 impl_user_store!(SqliteStore);
 impl_session_log_store!(SqliteStore);
+impl_change_store!(SqliteStore);
 
 #[cfg(test)]
 mod tests {

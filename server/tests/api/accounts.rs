@@ -515,3 +515,123 @@ async fn a_session_reads_the_mode_its_dashboard_names_and_a_download_link_names_
     let (status, body) = json_of(r).await;
     assert_eq!(status, 403, "{body}");
 }
+
+#[tokio::test]
+async fn every_change_names_who_made_it_and_each_config_version_shows_it() {
+    let app = spawn_app().await;
+    person(&app, "ed@example.com", "editor").await;
+    let (cookie, csrf) = sign_in(&app, "ed@example.com").await;
+    let (_, current) = json_of(
+        app.admin(Method::GET, TEST_APP, "/config")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let config = current["config"].clone();
+
+    // A person publishes, a key publishes, the person restores the first version.
+    let r = with_session(&app, Method::PUT, "/config", &cookie)
+        .header("x-csrf-token", &csrf)
+        .json(&config)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(app.put_config(TEST_APP, &config).await.status(), 200);
+    let r = with_session(&app, Method::POST, "/config/versions/1/restore", &cookie)
+        .header("x-csrf-token", &csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    let (status, body) = json_of(
+        app.admin(Method::GET, TEST_APP, "/config/versions")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let by = |v: i64| {
+        body["versions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["version"] == v)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(
+        (&by(2)["created_by"], &by(2)["change"]),
+        (&json!("user:ed@example.com"), &json!("config.published"))
+    );
+    let key_id = by(3)["created_by"].as_str().unwrap().to_string();
+    assert!(
+        key_id.starts_with("hfk_test_"),
+        "a key's id, never its secret: {key_id}"
+    );
+    assert_eq!(by(4)["change"], "config.restored");
+    assert_eq!(by(4)["detail"], "from version 1");
+    assert_eq!(
+        by(1)["created_by"],
+        Value::Null,
+        "made before anyone could change it"
+    );
+
+    // Keys: created and revoked by the person (an owner's change) — the editor is refused, and
+    // a refused change is not logged.
+    let r = with_session(&app, Method::POST, "/keys", &cookie)
+        .header("x-csrf-token", &csrf)
+        .json(&json!({ "name": "ci" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let (status, created) = json_of(
+        app.admin(Method::POST, TEST_APP, "/keys")
+            .json(&json!({ "name": "ci" }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let (status, keys) = json_of(
+        app.admin(Method::GET, TEST_APP, "/changes?action=key.")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{keys}");
+    assert_eq!(keys["changes"].as_array().unwrap().len(), 1, "{keys}");
+    assert_eq!(
+        (
+            &keys["changes"][0]["action"],
+            &keys["changes"][0]["subject"],
+            &keys["changes"][0]["detail"]
+        ),
+        (&json!("key.created"), &created["id"], &json!("ci"))
+    );
+
+    // Newest first; a bad limit names the field.
+    let (_, all) = json_of(
+        app.admin(Method::GET, TEST_APP, "/changes?limit=2")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(all["changes"][0]["action"], "key.created");
+    assert_eq!(all["changes"][1]["action"], "config.restored");
+    let (status, body) = json_of(
+        app.admin(Method::GET, TEST_APP, "/changes?limit=0")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((status, &body["error"]["field"]), (422, &json!("limit")));
+}
