@@ -69,19 +69,16 @@ pub fn shadow_root(document: &Document) -> Result<ShadowRoot, JsValue> {
     let style = document.create_element("style")?;
     style.set_text_content(Some(STYLESHEET));
     root.append_child(&style)?;
-    // One polite live region for non-modal prompts: it exists before anything is announced.
-    let live = document.create_element("div")?;
-    live.set_id("hf-live");
-    live.set_class_name("hf-sr");
-    live.set_attribute("aria-live", "polite")?;
-    live.set_attribute("role", "status")?;
-    root.append_child(&live)?;
     Ok(root)
 }
 
 /// Mounts the widget's root view into the shadow root and leaves it mounted for the page's life.
 pub fn mount(document: &Document) -> Result<ShadowRoot, JsValue> {
     let root = shadow_root(document)?;
+    // The prompts' polite live region, made when their bundle starts so it exists before anything
+    // is announced (whichever bundle made the root: the cancel bundle announces nothing).
+    #[cfg(feature = "prompts")]
+    prompts::live_region(document, &root)?;
     if root.query_selector(".hf-app")?.is_some() {
         return Ok(root);
     }

@@ -171,6 +171,23 @@ thread_local! {
     static CURRENT: RefCell<Option<Current>> = const { RefCell::new(None) };
 }
 
+/// The polite live region non-modal prompts are announced through (`#hf-live`), made once.
+pub fn live_region(
+    document: &web_sys::Document,
+    root: &web_sys::ShadowRoot,
+) -> Result<web_sys::Element, JsValue> {
+    if let Some(live) = root.get_element_by_id("hf-live") {
+        return Ok(live);
+    }
+    let live = document.create_element("div")?;
+    live.set_id("hf-live");
+    live.set_class_name("hf-sr");
+    live.set_attribute("aria-live", "polite")?;
+    live.set_attribute("role", "status")?;
+    root.append_child(&live)?;
+    Ok(live)
+}
+
 /// Whether a prompt is showing.
 pub fn is_showing() -> bool {
     ON_SCREEN.with(|s| s.borrow().is_some())
@@ -316,7 +333,7 @@ pub async fn run(call: &str, options: JsValue, plan: JsValue) -> Result<JsValue,
         set(
             &e,
             "step",
-            &[numbers.0.to_string(), "/".into(), numbers.1.to_string()]
+            &[digits(numbers.0), "/".into(), digits(numbers.1)]
                 .concat()
                 .into(),
         );
@@ -456,16 +473,26 @@ pub fn hide() {
     }
 }
 
+/// `n` in decimal digits, without pulling `core::fmt` into the bundle.
+fn digits(mut n: u64) -> String {
+    let mut out = Vec::new();
+    loop {
+        out.push(b'0' + (n % 10) as u8);
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.iter().rev().map(|&d| char::from(d)).collect()
+}
+
 /// Server-written text: money tokens in the prompt's locale and currency, `{used}` and `{limit}`
 /// from the newest numbers.
 fn spell(p: &Planned, text: &str, (used, limit): (u64, u64)) -> String {
     let money = |cents| crate::text::money(&p.locale, cents, &p.currency);
     let date = |at| crate::text::date(&p.locale, at);
     let text = expand_tokens(text, &money, &date);
-    holdfast_core::i18n::fill(
-        &text,
-        &[("used", &used.to_string()), ("limit", &limit.to_string())],
-    )
+    holdfast_core::i18n::fill(&text, &[("used", &digits(used)), ("limit", &digits(limit))])
 }
 
 fn show(current: Current, showing: Showing, numbers: (u64, u64)) -> Result<(), String> {
@@ -526,25 +553,26 @@ fn show(current: Current, showing: Showing, numbers: (u64, u64)) -> Result<(), S
                 {lines}
                 <div class="hf-actions">{buttons}</div>
             };
-            if modal {
-                view! {
-                    <div class="hf-backdrop">
-                        <div class=p.class.clone() style=p.style.clone() lang=p.locale.clone() dir=dir role="dialog" aria-modal="true" aria-labelledby="hf-prompt-title" data-testid="hf-prompt" data-kind=kind.as_str()
-                            on:keydown=move |ev| session::keydown(&ev, || choose(Choice::Dismiss))>
-                            {body}
-                        </div>
-                    </div>
-                }
-                .into_any()
+            // One element for both looks: the modal sits on a backdrop, traps focus and closes on
+            // Escape; the nudge is a polite live region in the corner that never takes focus.
+            let class = if modal {
+                p.class.clone()
             } else {
-                view! {
-                    <div class=[p.class.as_str(), " hf-nudge"].concat() style=p.style.clone() lang=p.locale.clone() dir=dir role="status" aria-live="polite" data-testid="hf-prompt" data-kind=kind.as_str()>{body}</div>
-                }
-                .into_any()
+                [p.class.as_str(), " hf-nudge"].concat()
+            };
+            view! {
+                <div class=modal.then_some("hf-backdrop")>
+                    <div class=class style=p.style.clone() lang=p.locale.clone() dir=dir role=if modal { "dialog" } else { "status" }
+                        aria-modal=modal.then_some("true") aria-labelledby=modal.then_some("hf-prompt-title") aria-live=(!modal).then_some("polite")
+                        data-testid="hf-prompt" data-kind=kind.as_str()
+                        on:keydown=move |ev| if modal { session::keydown(&ev, || choose(Choice::Dismiss)) }>
+                        {body}
+                    </div>
+                </div>
             }
         }
     };
-    if !modal && let Some(live) = root.get_element_by_id("hf-live") {
+    if !modal && let Ok(live) = live_region(&document, &root) {
         live.set_text_content(Some(&spell(&p, &p.title, numbers.get_untracked())));
     }
     let mounted = leptos::mount::mount_to(container.clone().unchecked_into(), view);
