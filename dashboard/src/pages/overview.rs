@@ -36,11 +36,22 @@ pub fn Overview() -> impl IntoView {
                 [a, b, c] => format!("{a} · {b} · {c}"),
             };
             let sessions = i(&t, "sessions");
-            let deflected = if sessions > 0 {
-                Some((sessions - i(&t, "cancels")) as f64 / sessions as f64)
-            } else {
-                None
+            // Retained at 30 · 60 · 90 days: a rate once any session is old enough to know.
+            let retained = {
+                let at = |k: &str| {
+                    let r = &t[k];
+                    if i(r, "measured") == 0 { "pending".to_string() } else { pct(f(r, "rate")) }
+                };
+                match [at("retained_30d"), at("retained_60d"), at("retained_90d")] {
+                    [a, b, c] if a == b && b == c => a,
+                    [a, b, c] => format!("{a} · {b} · {c}"),
+                }
             };
+            let kept_90 = match f(&t, "net_revenue_kept_90d_per_session_cents") {
+                Some(per) => format!("{} ({} a session)", money(i(&t, "net_revenue_kept_90d_cents")), money(per.round() as i64)),
+                None => "pending".to_string(),
+            };
+            let apart = format!("{} bounces and {} repeat opens within 30 minutes not counted", count(i(&t, "bounces")), count(i(&t, "duplicates")));
             let weeks: Vec<(String, f64)> = rows(&v["breakdowns"], "week")
                 .iter()
                 .map(|r| (s(r, "key"), f(r, "save_rate").unwrap_or(0.0)))
@@ -50,7 +61,7 @@ pub fn Overview() -> impl IntoView {
             reasons.sort_by_key(|r| -i(r, "sessions"));
             let reason_bars: Vec<(String, f64, String)> = reasons
                 .iter()
-                .map(|r| (label(&s(r, "key")), f(r, "save_rate").unwrap_or(0.0), format!("of {} sessions", count(i(r, "sessions")))))
+                .map(|r| (label(&s(r, "key")), f(r, "save_rate").unwrap_or(0.0), format!("of {} sessions ({} of all)", count(i(r, "sessions")), pct(f(r, "share")))))
                 .collect();
             let best = reason_bars
                 .iter()
@@ -62,11 +73,14 @@ pub fn Overview() -> impl IntoView {
                 <dl class="kpis">
                     <Kpi name="Sessions" value=count(sessions) formula="cancel flows opened"/>
                     <Kpi name="Save rate" value=pct(f(&t, "save_rate")) formula="saved sessions ÷ sessions"/>
-                    <Kpi name="Deflection rate" value=pct(deflected) formula="sessions not ending in a cancellation ÷ sessions"/>
+                    <Kpi name="Deflection rate" value=pct(f(&t, "deflection_rate")) formula="sessions not ending in a cancellation ÷ sessions"/>
                     <Kpi name="Saved MRR" value=money(i(&t, "saved_mrr_cents")) formula="monthly revenue of saved customers at session time"/>
                     <Kpi name="Offer cost" value=money(i(&t, "offer_cost_cents")) formula="what accepted offers give away over their terms"/>
+                    <Kpi name="Net revenue kept (90 days)" value=kept_90 formula="revenue paid over 90 days after each session, less the offer's cost in that window"/>
+                    <Kpi name="Retained" value=retained formula="sessions whose customer was still subscribed 30 · 60 · 90 days later (pending: too recent to know)"/>
                     <Kpi name="Save durability" value=durable formula="saved customers still subscribed at 30 · 60 · 90 days (pending: saves too recent to know)"/>
                 </dl>
+                <p class="muted">{apart}"."</p>
                 <section aria-labelledby="trend-h">
                     <h2 id="trend-h">"Save rate by week"</h2>
                     {if weeks.is_empty() {
@@ -137,24 +151,28 @@ pub fn Breakdowns() -> impl IntoView {
                             <thead><tr>
                                 <th scope="col">{label(dim)}</th>
                                 <th scope="col" class="num">"Sessions"</th>
+                                <th scope="col" class="num">"Share"</th>
                                 <th scope="col" class="num">"Saves"</th>
                                 <th scope="col" class="num">"Save rate"</th>
                                 <th scope="col" class="num">"Cancels"</th>
                                 <th scope="col" class="num">"Abandons"</th>
                                 <th scope="col" class="num">"Saved MRR"</th>
                                 <th scope="col" class="num">"Offer cost"</th>
+                                <th scope="col" class="num">"Net revenue kept (90 days)"</th>
                             </tr></thead>
                             <tbody>
                                 {list.into_iter().map(|r| view! {
                                     <tr>
                                         <th scope="row">{s(&r, "key")}</th>
                                         <td class="num">{count(i(&r, "sessions"))}</td>
+                                        <td class="num">{pct(f(&r, "share"))}</td>
                                         <td class="num">{count(i(&r, "saves"))}</td>
                                         <td class="num">{pct(f(&r, "save_rate"))}</td>
                                         <td class="num">{count(i(&r, "cancels"))}</td>
                                         <td class="num">{count(i(&r, "abandons"))}</td>
                                         <td class="num">{money(i(&r, "saved_mrr_cents"))}</td>
                                         <td class="num">{money(i(&r, "offer_cost_cents"))}</td>
+                                        <td class="num">{if i(&r, "net_revenue_kept_90d_sessions") == 0 { "pending".to_string() } else { money(i(&r, "net_revenue_kept_90d_cents")) }}</td>
                                     </tr>
                                 }).collect_view()}
                             </tbody>
