@@ -343,6 +343,11 @@ impl Counters {
         Self::from_array(std::array::from_fn(|i| a[i] + sign * b[i]))
     }
 
+    /// Adds `other` to these counters.
+    pub fn add(&mut self, other: &Self) {
+        *self = self.combine(other, 1);
+    }
+
     /// Whether every counter is zero.
     pub fn is_zero(&self) -> bool {
         self.to_array().iter().all(|c| *c == 0)

@@ -4,6 +4,27 @@
 //! with a `pool` field and an `aggregator`; the backend modules own connecting, migrations and
 //! their ingest log (see [`Backend`]).
 
+/// Recorded first exposures by `(app, live, customer)`: `(experiment, variant)` pairs.
+pub type Exposed = std::collections::HashMap<(String, bool, String), Vec<(String, String)>>;
+
+/// A session's variant label (`experiment:variant`, from the customer's assignment when the
+/// event was accepted) made sticky: when the customer's first exposure to that experiment is
+/// recorded, the label names the variant of that exposure, so a session is never credited to an
+/// arm the customer did not see (after a rerun re-randomised the hash, say).
+pub fn sticky_label(
+    label: Option<String>,
+    exposed: Option<&Vec<(String, String)>>,
+) -> Option<String> {
+    let label = label?;
+    let Some((experiment, _)) = label.split_once(':') else {
+        return Some(label);
+    };
+    match exposed.and_then(|e| e.iter().find(|(x, _)| x == experiment)) {
+        Some((x, v)) => Some(format!("{x}:{v}")),
+        None => Some(label),
+    }
+}
+
 /// The session columns, in bind order.
 pub const SESSION_COLUMNS: &str = "INSERT INTO sessions (app_id, session_id, live, customer_id, \
      started_at, week, plan, mrr_cents, tenure_band, variant, reason, offer_id, offer_kind, \
@@ -851,7 +872,10 @@ macro_rules! impl_store {
                 for chunk in customers.chunks(400) {
                     let (rows, changes) =
                         customer_facts(&mut **tx, app_id, *live, chunk, None).await?;
-                    entry.extend($crate::storage::rollup::contributions(&rows, &rows, &changes));
+                    // Chunks of customers share hours: their contributions add up.
+                    for (key, c) in $crate::storage::rollup::contributions(&rows, &rows, &changes) {
+                        entry.entry(key).or_default().add(&c);
+                    }
                 }
             }
             Ok(out)
@@ -1069,6 +1093,39 @@ macro_rules! impl_store {
             Ok(())
         }
 
+        /// The recorded first exposures of the customers of `chunk` whose sessions carry a
+        /// variant label: `(app, live, customer)` to `(experiment, variant)` pairs.
+        async fn sticky_variants(
+            tx: &mut sqlx::Transaction<'_, <$store as $crate::storage::sql::Backend>::Db>,
+            chunk: &[(&str, bool, &str, $crate::storage::SessionFacts)],
+        ) -> anyhow::Result<$crate::storage::sql::Exposed> {
+            let mut customers: Vec<(&str, bool, &str)> = chunk
+                .iter()
+                .filter(|(_, _, _, f)| f.variant.is_some())
+                .map(|(a, l, _, f)| (*a, *l, f.customer_id.as_str()))
+                .collect();
+            customers.sort_unstable();
+            customers.dedup();
+            let mut found = $crate::storage::sql::Exposed::new();
+            if customers.is_empty() {
+                return Ok(found);
+            }
+            let mut q = sqlx::QueryBuilder::new(
+                "SELECT app_id, live, customer_id, experiment, variant FROM exposures \
+                 WHERE (app_id, live, customer_id) IN (",
+            );
+            q.push_values(customers, |mut row, (a, l, c)| {
+                row.push_bind(a).push_bind(l).push_bind(c);
+            });
+            q.push(")");
+            let rows: Vec<(String, bool, String, String, String)> =
+                q.build_query_as().fetch_all(&mut **tx).await?;
+            for (a, l, c, experiment, variant) in rows {
+                found.entry((a, l, c)).or_default().push((experiment, variant));
+            }
+            Ok(found)
+        }
+
         async fn upsert_session(
             tx: &mut sqlx::Transaction<'_, <$store as $crate::storage::sql::Backend>::Db>,
             app_id: &str,
@@ -1084,6 +1141,24 @@ macro_rules! impl_store {
             sessions: &[(&str, bool, &str, $crate::storage::SessionFacts)],
         ) -> anyhow::Result<()> {
             for chunk in sessions.chunks(500) {
+                let sticky = sticky_variants(tx, chunk).await?;
+                let relabelled: Vec<_>;
+                let chunk = if sticky.is_empty() {
+                    chunk
+                } else {
+                    relabelled = chunk
+                        .iter()
+                        .map(|(app_id, live, session_id, f)| {
+                            let mut f = f.clone();
+                            f.variant = $crate::storage::sql::sticky_label(
+                                f.variant.take(),
+                                sticky.get(&(app_id.to_string(), *live, f.customer_id.clone())),
+                            );
+                            (*app_id, *live, *session_id, f)
+                        })
+                        .collect();
+                    &relabelled[..]
+                };
                 let mut q = sqlx::QueryBuilder::new($crate::storage::sql::SESSION_COLUMNS);
                 q.push_values(chunk, |mut row, (app_id, live, session_id, f)| {
                     row.push_bind(*app_id)

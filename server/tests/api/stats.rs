@@ -631,3 +631,37 @@ proptest! {
         })?;
     }
 }
+
+#[tokio::test]
+async fn a_write_of_many_customers_in_the_same_hours_adds_them_all_to_the_rollups() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("many.db").display());
+    let storage = Storage::open(&url).await.unwrap();
+    let app_id = fresh_app(&storage, "app_many").await;
+    let now = now();
+    // More customers than one read of contributions takes at once, all in two hours.
+    let sessions: Vec<(String, SessionFacts)> = (0..1500)
+        .map(|i| {
+            let mut f = facts(&format!("cus_{i}"), now - 2 * 3600 + i);
+            f.interacted = true;
+            f.cancelled = i % 3 == 0;
+            (format!("s_{i}"), f)
+        })
+        .collect();
+    storage
+        .import_sessions(&app_id, false, &sessions)
+        .await
+        .unwrap();
+    let range = StatsRange {
+        live: false,
+        from: now - DAY,
+        to: now + 1,
+        now,
+    };
+    let stats = storage.stats(&app_id, &range).await.unwrap();
+    assert_eq!((stats.totals.sessions, stats.totals.cancels), (1500, 500));
+    assert_eq!(
+        stats,
+        storage.stats_from_sessions(&app_id, &range).await.unwrap()
+    );
+}
