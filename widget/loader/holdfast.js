@@ -42,15 +42,16 @@
     if (c[0] !== "cancel") return ask(c[0], c[1]).then(c[2], c[3]);
     if (cancelB.api) run(cancelB, c); else { (cancelB.queue = cancelB.queue || []).push(c); load(cancelB); }
   }
-  // Holdfast.usage / Holdfast.gate: the server's prompt plan decides (with this customer's events
-  // still in the outbox, so a prompt shown a moment ago counts); usage below half of its limit,
+  // Holdfast.usage / Holdfast.gate: the server's prompt plan decides (with this customer's latest
+  // prompt_shown and prompt_dismissed events still in the outbox, so a prompt shown or snoozed a
+  // moment ago counts); usage below half of its limit,
   // under every threshold, is a no without asking. The prompt bundle is fetched to render a
   // prompt, to settle one of its own on screen, or to check a call the server refused.
   function ask(name, o) {
     var q = Object(o), c = q.customer;
     return (name === "usage" && q.metric !== "seats" && q.limit > 0 && q.used >= 0 && q.used * 2 < q.limit
       ? Promise.resolve({ reason: "below_threshold" })
-      : fetch(cfg.endpoint + "/v1/apps/" + cfg.app + "/prompts/plan", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(Object.assign({}, q, { ask: name, pending: outbox().filter(function (x) { return idOf(x.customer) === idOf(c); }).map(function (x) { return x.event; }) })) })
+      : fetch(cfg.endpoint + "/v1/apps/" + cfg.app + "/prompts/plan", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(Object.assign({}, q, { ask: name, pending: outbox().filter(function (x) { return idOf(x.customer) === idOf(c) && /^prompt_[sd]/.test(x.event && x.event.type); }).slice(-100).map(function (x) { return x.event; }) })) })
         .then(function (r) { return r.ok ? r.json() : null; }, function () { return null; })
     ).then(function (p) {
       return p && !p.show && !promptsB.api ? { status: "suppressed", reason: p.reason } : load(promptsB).then(function () { return promptsB.api.prompt(name, o, p || void 0); });

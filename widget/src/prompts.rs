@@ -259,13 +259,20 @@ async fn ask_plan(call: &str, options: &JsValue, customer: &JsValue) -> Result<J
     let body = Object::assign(&Object::new(), options.unchecked_ref());
     set(&body, "customer", customer);
     set(&body, "ask", &call.into());
+    // This customer's impressions and snoozes the server may not have yet (the latest 100: caps
+    // never allow nearly as many within their windows).
     let id = crate::customer::id_of(customer);
     let pending = Array::new();
     for entry in outbox::pending(&app).iter() {
-        if crate::customer::id_of(&field(&entry, "customer")) == id {
-            pending.push(&field(&entry, "event"));
+        let event = field(&entry, "event");
+        let kind = text(&event, "type").unwrap_or_default();
+        if crate::customer::id_of(&field(&entry, "customer")) == id
+            && (kind == "prompt_shown" || kind == "prompt_dismissed")
+        {
+            pending.push(&event);
         }
     }
+    let pending = pending.slice(pending.length().saturating_sub(100), pending.length());
     set(&body, "pending", &pending);
     let url = [endpoint.as_str(), "/v1/apps/", &app, "/prompts/plan"].concat();
     let payload = JSON::stringify(&body)
