@@ -16,7 +16,7 @@ use holdfast_core::customer::DAY;
 use holdfast_core::stats::{AnalysisOptions, ArmData, ArmResult, Metric, analyse, data_progress};
 use serde::{Deserialize, Serialize};
 
-use crate::storage::experiments::ExperimentFacts;
+use crate::storage::experiments::{ExperimentFacts, FactsNeeded};
 use crate::storage::rollup::{cancellation_change, churned_at, lifecycle_change};
 
 /// The window of the 30-day metrics.
@@ -49,6 +49,28 @@ pub enum ReportMetric {
 }
 
 impl ReportMetric {
+    /// The facts the metric is computed from, beyond exposures.
+    pub fn needs(self) -> FactsNeeded {
+        match self {
+            Self::SaveRate => FactsNeeded {
+                outcomes: true,
+                lifecycle: false,
+                revenue: false,
+            },
+            Self::Retained30d => FactsNeeded {
+                outcomes: true,
+                lifecycle: true,
+                revenue: false,
+            },
+            Self::PromptConversion => FactsNeeded {
+                outcomes: false,
+                lifecycle: true,
+                revenue: false,
+            },
+            Self::NetRevenue90d => FactsNeeded::ALL,
+        }
+    }
+
     /// How long after exposure a customer must be before they count (0: at once).
     fn window(self) -> i64 {
         match self {

@@ -300,11 +300,6 @@ pub async fn get(
 ) -> Result<Json<Report>, ApiError> {
     let mode = caller.mode_for(params.mode)?;
     let experiment = &app.config.experiments[find(&app, &key)?];
-    let facts = state
-        .inner
-        .storage
-        .experiment_facts(&app.record.id, mode == Mode::Live, &key)
-        .await?;
     let metric = match params.metric {
         Some(metric) => metric,
         None => {
@@ -312,6 +307,12 @@ pub async fn get(
             primary(note_of(&notes, &key))
         }
     };
+    // Only the facts the metric reads: each is a read per exposed customer.
+    let facts = state
+        .inner
+        .storage
+        .experiment_facts(&app.record.id, mode == Mode::Live, &key, metric.needs())
+        .await?;
     Ok(Json(report(
         experiment,
         metric,

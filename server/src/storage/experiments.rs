@@ -3,6 +3,10 @@
 //! host reported, the variant their cancel sessions were credited to). The report's arithmetic
 //! lives in `crate::experiments` and core's `stats`.
 //!
+//! Every per-customer read starts from the experiment's exposures (`CROSS JOIN`, which SQLite
+//! keeps in the written order): its cost grows with the exposed customers, never with the app's
+//! sessions or outcomes (SQLite otherwise walked every session of the app and probed exposures).
+//!
 //! `impl_experiment_store!` implements [`ExperimentStore`] once for both backends.
 
 use async_trait::async_trait;
@@ -59,6 +63,27 @@ pub struct ExperimentFacts {
     pub revenue: Vec<(String, i64, i64)>,
 }
 
+/// Which facts a report's metric reads beyond the exposures and multiple exposures: each costs a
+/// read per exposed customer, so a report reads only its metric's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FactsNeeded {
+    /// Recorded outcomes (saves, and cancellations for churn).
+    pub outcomes: bool,
+    /// Lifecycle events (churn, resumption, upgrades).
+    pub lifecycle: bool,
+    /// MRR and offer cost from the customers' sessions.
+    pub revenue: bool,
+}
+
+impl FactsNeeded {
+    /// Every fact.
+    pub const ALL: Self = Self {
+        outcomes: true,
+        lifecycle: true,
+        revenue: true,
+    };
+}
+
 /// What the growth team wrote about an experiment it created through the API.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExperimentNote {
@@ -84,12 +109,14 @@ pub trait ExperimentStore: Send + Sync {
     /// The app's experiment notes.
     async fn experiment_notes(&self, app_id: &str) -> anyhow::Result<Vec<ExperimentNote>>;
 
-    /// The facts of one experiment's report, read after the fold settled.
+    /// The facts of one experiment's report, read after the fold settled: the exposures and
+    /// multiple exposures always, the rest as `needs` says (the others stay empty).
     async fn experiment_facts(
         &self,
         app_id: &str,
         live: bool,
         experiment: &str,
+        needs: FactsNeeded,
     ) -> anyhow::Result<ExperimentFacts>;
 }
 
@@ -152,6 +179,7 @@ macro_rules! impl_experiment_store {
                 app_id: &str,
                 live: bool,
                 experiment: &str,
+                needs: $crate::storage::experiments::FactsNeeded,
             ) -> anyhow::Result<$crate::storage::experiments::ExperimentFacts> {
                 use $crate::storage::experiments::{
                     ExperimentFacts, ExposedLifecycle, ExposedOutcome, Exposure,
@@ -169,34 +197,44 @@ macro_rules! impl_experiment_store {
                 .bind(experiment)
                 .fetch_all(&self.pool)
                 .await?;
-                let outcomes: Vec<(String, String, Option<String>, i64)> = sqlx::query_as(
+                let outcomes: Vec<(String, String, Option<String>, i64)> = if !needs.outcomes {
+                    Vec::new()
+                } else {
+                    sqlx::query_as(
                     "SELECT o.customer_id, o.outcome, o.effective_date, o.recorded_at \
-                     FROM exposures e JOIN outcomes o ON o.app_id = e.app_id AND o.live = e.live \
-                     AND o.customer_id = e.customer_id AND o.recorded_at >= e.at \
-                     WHERE e.app_id = $1 AND e.live = $2 AND e.experiment = $3",
+                     FROM exposures e CROSS JOIN outcomes o \
+                     WHERE e.app_id = $1 AND e.live = $2 AND e.experiment = $3 \
+                     AND o.app_id = e.app_id AND o.live = e.live \
+                     AND o.customer_id = e.customer_id AND o.recorded_at >= e.at",
                 )
                 .bind(app_id)
                 .bind(live)
                 .bind(experiment)
                 .fetch_all(&self.pool)
-                .await?;
-                let lifecycle: Vec<(String, String, i64)> = sqlx::query_as(
+                .await?
+                };
+                let lifecycle: Vec<(String, String, i64)> = if !needs.lifecycle {
+                    Vec::new()
+                } else {
+                    sqlx::query_as(
                     "SELECT l.customer_id, l.type, l.at \
-                     FROM exposures e JOIN lifecycle l ON l.app_id = e.app_id AND l.live = e.live \
-                     AND l.customer_id = e.customer_id AND l.at >= e.at \
-                     WHERE e.app_id = $1 AND e.live = $2 AND e.experiment = $3",
+                     FROM exposures e CROSS JOIN lifecycle l \
+                     WHERE e.app_id = $1 AND e.live = $2 AND e.experiment = $3 \
+                     AND l.app_id = e.app_id AND l.live = e.live \
+                     AND l.customer_id = e.customer_id AND l.at >= e.at",
                 )
                 .bind(app_id)
                 .bind(live)
                 .bind(experiment)
                 .fetch_all(&self.pool)
-                .await?;
+                .await?
+                };
                 let crossed: Vec<(String, String)> = sqlx::query_as(
                     "SELECT DISTINCT s.customer_id, s.variant \
-                     FROM exposures e JOIN sessions s ON s.app_id = e.app_id AND s.live = e.live \
-                     AND s.customer_id = e.customer_id \
+                     FROM exposures e CROSS JOIN sessions s \
                      WHERE e.app_id = $1 AND e.live = $2 AND e.experiment = $3 \
-                     AND s.variant LIKE $4 AND s.variant <> $3 || ':' || e.variant",
+                     AND s.app_id = e.app_id AND s.live = e.live AND s.customer_id = e.customer_id \
+                     AND s.variant LIKE $4 ESCAPE '\\' AND s.variant <> $3 || ':' || e.variant",
                 )
                 .bind(app_id)
                 .bind(live)
@@ -204,19 +242,24 @@ macro_rules! impl_experiment_store {
                 .bind(format!("{}:%", experiment.replace('%', "\\%").replace('_', "\\_")))
                 .fetch_all(&self.pool)
                 .await?;
-                let revenue: Vec<(String, i64, i64)> = sqlx::query_as(
+                let revenue: Vec<(String, i64, i64)> = if !needs.revenue {
+                    Vec::new()
+                } else {
+                    sqlx::query_as(
                     "SELECT s.customer_id, MAX(s.mrr_cents), \
                      CAST(COALESCE(SUM(CASE WHEN s.saved = 1 THEN s.offer_cost_cents ELSE 0 END), 0) AS BIGINT) \
-                     FROM exposures e JOIN sessions s ON s.app_id = e.app_id AND s.live = e.live \
-                     AND s.customer_id = e.customer_id AND s.started_at >= e.at - 86400 \
+                     FROM exposures e CROSS JOIN sessions s \
                      WHERE e.app_id = $1 AND e.live = $2 AND e.experiment = $3 \
+                     AND s.app_id = e.app_id AND s.live = e.live \
+                     AND s.customer_id = e.customer_id AND s.started_at >= e.at - 86400 \
                      GROUP BY s.customer_id",
                 )
                 .bind(app_id)
                 .bind(live)
                 .bind(experiment)
                 .fetch_all(&self.pool)
-                .await?;
+                .await?
+                };
                 Ok(ExperimentFacts {
                     exposures: exposures
                         .into_iter()

