@@ -163,3 +163,45 @@ async fn a_trial_is_granted_by_the_server_before_the_host_hears_of_it() -> anyho
     })
     .await
 }
+
+/// Priority on the real page: a banner never holds back the subscriber's own action (the third
+/// try of a locked feature replaces it with the trial offer), and a usage report that falls below
+/// the banner on screen takes the stale banner away.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gate_hit_replaces_a_banner_and_a_stale_banner_goes() -> anyhow::Result<()> {
+    let server = spawn_server().await?;
+    let url = server.url.clone();
+    with_browser(move |client| async move {
+        client.goto(&url).await?;
+        wait_for(&client, "return document.getElementById('holdfast-status').textContent.includes('mounted');", Duration::from_secs(20)).await?;
+        let on_screen = "const p = document.getElementById('holdfast-root').shadowRoot.querySelectorAll('[data-testid=hf-prompt]'); return p.length === 1 ? p[0].getAttribute('data-kind') : String(p.length);";
+        let report = |button: &'static str| {
+            let client = client.clone();
+            async move {
+                client.execute(&format!("document.getElementById('prompt-result').textContent = ''; document.getElementById('{button}').click();"), vec![]).await?;
+                wait_for(&client, "const t = document.getElementById('prompt-result').textContent; return t.startsWith('{') && t;", Duration::from_secs(10)).await
+            }
+        };
+        // 5 of 10 projects: the banner; then three tries of SSO: the third one's trial offer
+        // replaces it.
+        report("add-project").await?;
+        assert_eq!(client.execute(on_screen, vec![]).await?, "banner");
+        for _ in 0..3 {
+            report("sso").await?;
+        }
+        assert_eq!(client.execute(on_screen, vec![]).await?, "gate_trial", "the subscriber's own action wins the screen");
+        client.execute("document.getElementById('holdfast-root').shadowRoot.querySelector('[data-testid=hf-prompt-dismiss]').click();", vec![]).await?;
+        // Another customer reaches 5 of 10 (a banner), then a new month starts and they create a
+        // project: 1 of 10 needs no plan, and the banner's 50% is no longer true.
+        client.execute("document.getElementById('demo-customer').value = 'starter'; document.getElementById('reset-usage').click();", vec![]).await?;
+        for _ in 0..5 {
+            report("add-project").await?;
+        }
+        assert_eq!(client.execute(on_screen, vec![]).await?, "banner");
+        client.execute("document.getElementById('reset-usage').click();", vec![]).await?;
+        report("add-project").await?;
+        wait_for(&client, "return document.getElementById('holdfast-root').shadowRoot.querySelectorAll('[data-testid=hf-prompt]').length === 0;", Duration::from_secs(5)).await?;
+        Ok(())
+    })
+    .await
+}
