@@ -173,6 +173,16 @@ pub fn App() -> impl IntoView {
         let _ = w.add_event_listener_with_callback("popstate", on_pop.as_ref().unchecked_ref());
     }
     on_pop.forget();
+    // A one-time link opened in a tab already on the dashboard changes only the hash.
+    let on_hash = wasm_bindgen::closure::Closure::<dyn Fn()>::new(move || {
+        if let Some(token) = hash().strip_prefix("#accept=") {
+            accept_token.set(Some(token.to_string()));
+        }
+    });
+    if let Some(w) = web_sys::window() {
+        let _ = w.add_event_listener_with_callback("hashchange", on_hash.as_ref().unchecked_ref());
+    }
+    on_hash.forget();
 
     Effect::new(move |_| {
         let mode = ctx.mode.get();

@@ -425,3 +425,42 @@ async fn screenshots_of_the_dashboard() -> anyhow::Result<()> {
     })
     .await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_invites_a_viewer_whose_one_time_link_sets_a_password_and_signs_in()
+-> anyhow::Result<()> {
+    let server = spawn_dashboard_server().await?;
+    let base = server.url.clone();
+    with_browser(move |client| async move {
+        sign_in(&client, &base, 0).await?;
+        nav(&client, "Settings").await?;
+        settled(&client, "Settings").await?;
+        let email = client.find(Locator::Css("section[aria-labelledby=people-h] input[type=email]")).await?;
+        email.send_keys("new.viewer@example.com").await?;
+        client.find(Locator::XPath("//button[text()='Invite']")).await?.click().await?;
+        let link = wait_for(&client, "const c = document.querySelector('[data-testid=shown-once]'); return c && c.textContent;", Duration::from_secs(10)).await?;
+        let link = link.as_str().unwrap_or_default().to_string();
+        assert!(link.starts_with(&format!("{base}/dashboard/#accept=")), "{link}");
+        wait_for(&client, "return document.body.textContent.includes('person.invited');", Duration::from_secs(10)).await?;
+        client.find(Locator::XPath("//button[text()='Sign out']")).await?.click().await?;
+        wait_for(&client, "return !!document.getElementById('email');", Duration::from_secs(10)).await?;
+
+        // The link, opened: choose a password, and the viewer is signed in.
+        client.goto(&link).await?;
+        wait_for(&client, "return !!document.getElementById('new-password');", Duration::from_secs(20)).await?;
+        client.find(Locator::Id("new-password")).await?.send_keys("a-new-password-1").await?;
+        client.find(Locator::XPath("//button[text()='Set password and sign in']")).await?.click().await?;
+        settled(&client, "Overview").await?;
+        assert_eq!(text_of(&client, ".who").await?, "new.viewer@example.com");
+        // Taken up once: the same link again is refused.
+        client.find(Locator::XPath("//button[text()='Sign out']")).await?.click().await?;
+        client.goto(&link).await?;
+        wait_for(&client, "return !!document.getElementById('new-password');", Duration::from_secs(20)).await?;
+        client.find(Locator::Id("new-password")).await?.send_keys("another-password-2").await?;
+        client.find(Locator::XPath("//button[text()='Set password and sign in']")).await?.click().await?;
+        let refused = wait_for(&client, "const e = document.querySelector('[role=alert]'); return e && e.textContent;", Duration::from_secs(10)).await?;
+        assert!(!refused.as_str().unwrap_or_default().is_empty());
+        Ok(())
+    })
+    .await
+}

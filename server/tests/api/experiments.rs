@@ -593,3 +593,53 @@ async fn an_experiment_is_created_stopped_with_a_rule_per_arm_and_its_note() {
         (422, &json!("variants[2].offer"))
     );
 }
+
+#[tokio::test]
+async fn a_session_is_credited_to_the_arm_the_customer_was_first_exposed_to_not_todays_hash() {
+    let app = spawn_app().await;
+    let config = config();
+    assert_eq!(app.put_config(TEST_APP, &config).await.status(), 200);
+    let experiment: Experiment = serde_json::from_value(config["experiments"][0].clone()).unwrap();
+    // A customer the hash puts in `deeper`, whose recorded first exposure (an earlier run) is
+    // `control`: the plan offers control's terms, so the session is control's.
+    let id = (0..)
+        .map(|i| format!("cus_sticky_{i}"))
+        .find(|id| assign(&experiment, id).unwrap().variant.key == "deeper")
+        .unwrap();
+    app.storage
+        .record_exposures(
+            TEST_APP,
+            false,
+            &id,
+            &[(KEY.to_string(), "control".to_string())],
+            now() - 86_400,
+        )
+        .await
+        .unwrap();
+    let s = uuid();
+    let t = now() * 1000;
+    app.play(
+        TEST_APP,
+        &json!({ "customer": customer(&id), "events": [
+            event("flow_started", &s, t, json!({})),
+            event("reason_selected", &s, t + 1, json!({ "reason": "too_expensive" })),
+            event("offer_shown", &s, t + 2, json!({ "offer_id": "discount_25" })),
+        ]}),
+    )
+    .await;
+    let (status, stats) = json_of(
+        app.admin(Method::GET, TEST_APP, "/stats")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{stats}");
+    let keys: Vec<&str> = stats["breakdowns"]["variant"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["key"].as_str())
+        .collect();
+    assert_eq!(keys, [format!("{KEY}:control")], "{stats}");
+}

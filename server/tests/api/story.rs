@@ -103,10 +103,9 @@ async fn story(storage: Storage, app_id: &str) {
     assert_eq!(status.backlog_rows, 0, "settle folds the whole log");
     if storage.backend() == "sqlite" {
         assert_eq!(status.folded_events, 6, "both batches were folded");
-    } else {
-        // Other tests' stores append to the same PostgreSQL log, and this store folds theirs too.
-        assert!(status.folded_events >= 6, "both batches were folded");
     }
+    // On PostgreSQL other tests' stores share the log: any of them may fold these batches (and
+    // this one theirs), so no count is this store's own; the empty backlog says they were folded.
 
     // Exposures are sticky.
     let exposure = [("exp".to_string(), "a".to_string())];

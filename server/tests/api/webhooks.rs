@@ -180,13 +180,21 @@ async fn a_failed_attempt_is_retried_with_the_same_webhook_id() {
         "one message, one id, whatever the attempt"
     );
     verify(&secret, &got[1]);
-    let (_, list) = json_of(
-        app.admin(Method::GET, TEST_APP, "/webhooks/deliveries")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    // The receiver has the second attempt; the sender records its answer a moment later.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let list = loop {
+        let (_, list) = json_of(
+            app.admin(Method::GET, TEST_APP, "/webhooks/deliveries")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        if list["deliveries"][0]["status"] == "delivered" || std::time::Instant::now() > deadline {
+            break list;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
     let delivery = &list["deliveries"][0];
     assert_eq!(delivery["status"], "delivered", "{delivery}");
     let log = delivery["attempt_log"].as_array().unwrap();
