@@ -152,13 +152,26 @@ pub fn cancel(options: JsValue) -> Promise {
 #[wasm_bindgen]
 pub fn prompt(call: String, options: JsValue, plan: JsValue) -> Promise {
     let call: &'static str = if call == "gate" { "gate" } else { "usage" };
-    wasm_bindgen_futures::future_to_promise(async move {
-        prompts::run(call, options, plan).await.map_err(|message| {
-            let message = ["Holdfast.", call, ": ", &message].concat();
-            web_sys::console::error_1(&message.as_str().into());
-            JsValue::from(js_sys::TypeError::new(&message))
-        })
-    })
+    let mut fns = None;
+    let promise = Promise::new(&mut |resolve, reject| fns = Some((resolve, reject)));
+    if let Some((resolve, reject)) = fns {
+        prompts::run(
+            call,
+            options,
+            plan,
+            Box::new(move |answer| {
+                let _ = match answer {
+                    Ok(result) => resolve.call1(&JsValue::NULL, &result),
+                    Err(message) => {
+                        let message = ["Holdfast.", call, ": ", &message].concat();
+                        web_sys::console::error_1(&message.as_str().into());
+                        reject.call1(&JsValue::NULL, &js_sys::TypeError::new(&message))
+                    }
+                };
+            }),
+        );
+    }
+    promise
 }
 
 /// Takes any upgrade prompt off the screen: the loader calls it when the cancel flow opens, since

@@ -1,8 +1,8 @@
 //! Talking to the Holdfast server with the browser's own `fetch` (no HTTP crate in the bundle),
 //! always with a timeout so a slow server can never hold a subscriber in the flow.
 //!
-//! Requests take a callback rather than returning a future: the cancel bundle then needs no async
-//! executor at all. The prompt bundle, written with `async`, awaits [`fetch`].
+//! Requests take a callback rather than returning a future: neither bundle needs an async executor
+//! of its own for them.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -135,25 +135,4 @@ pub fn later(ms: i32, f: impl FnOnce() + 'static) {
         let f = Closure::once_into_js(f);
         let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(f.unchecked_ref(), ms);
     }
-}
-
-/// [`request`] as a future, for the prompt bundle's `async` code.
-#[cfg(feature = "prompts")]
-pub async fn fetch(
-    method: &str,
-    url: &str,
-    body: Option<&str>,
-    timeout_ms: i32,
-) -> Result<Reply, JsValue> {
-    let slot: Rc<RefCell<Option<Reply>>> = Rc::default();
-    let filled = slot.clone();
-    let promise = Promise::new(&mut |resolve, _| {
-        let filled = filled.clone();
-        request(method, url, body, timeout_ms, false, move |reply| {
-            *filled.borrow_mut() = reply;
-            let _ = resolve.call0(&JsValue::NULL);
-        });
-    });
-    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
-    slot.borrow_mut().take().ok_or_else(|| "no answer".into())
 }

@@ -252,9 +252,18 @@ fn check(call: &str, options: &JsValue) -> Result<Call, String> {
     })
 }
 
+/// What a prompt call answers: its result, or the message of the `TypeError` it rejects with.
+pub type Answer = Box<dyn FnOnce(Result<JsValue, String>)>;
+
 /// Asks the server for the plan (when the loader could not): the host's options with the
-/// checked customer, and this customer's events still in the outbox.
-async fn ask_plan(call: &str, options: &JsValue, customer: &JsValue) -> Result<JsValue, String> {
+/// checked customer, and this customer's events still in the outbox. `done` gets the plan
+/// (`undefined` when the server did not answer) or the server's refusal.
+fn ask_plan(
+    call: &str,
+    options: &JsValue,
+    customer: &JsValue,
+    done: impl FnOnce(Result<JsValue, String>) + 'static,
+) {
     let Target { endpoint, app } = session::target();
     let body = Object::assign(&Object::new(), options.unchecked_ref());
     set(&body, "customer", customer);
@@ -279,24 +288,45 @@ async fn ask_plan(call: &str, options: &JsValue, customer: &JsValue) -> Result<J
         .ok()
         .and_then(|s| s.as_string())
         .unwrap_or_default();
-    match net::fetch("POST", &url, Some(&payload), PLAN_TIMEOUT_MS).await {
-        Ok(reply) if reply.ok() => Ok(reply.body),
-        Ok(reply) if (400..500).contains(&reply.status) && reply.status != 429 => {
-            let error = field(&reply.body, "error");
-            Err(text(&error, "message").unwrap_or_else(|| "refused by the server".into()))
-        }
-        _ => Ok(JsValue::UNDEFINED),
-    }
+    net::request(
+        "POST",
+        &url,
+        Some(&payload),
+        PLAN_TIMEOUT_MS,
+        false,
+        move |reply| {
+            done(match reply {
+                Some(reply) if reply.ok() => Ok(reply.body),
+                Some(reply) if (400..500).contains(&reply.status) && reply.status != 429 => {
+                    let error = field(&reply.body, "error");
+                    Err(text(&error, "message").unwrap_or_else(|| "refused by the server".into()))
+                }
+                _ => Ok(JsValue::UNDEFINED),
+            })
+        },
+    );
 }
 
-/// `Holdfast.usage` and `Holdfast.gate` with the server's `plan` (or `undefined`: then asked here).
-pub async fn run(call: &str, options: JsValue, plan: JsValue) -> Result<JsValue, String> {
-    let Call { customer, report } = check(call, &options)?;
-    let plan = if plan.is_object() {
-        plan
-    } else {
-        ask_plan(call, &options, &customer).await?
+/// `Holdfast.usage` and `Holdfast.gate` with the server's `plan` (or `undefined`: then asked
+/// here); `done` gets the answer. Callbacks, not `async`: the bundle then needs no executor of its
+/// own for a call.
+pub fn run(call: &str, options: JsValue, plan: JsValue, done: Answer) {
+    let checked = match check(call, &options) {
+        Ok(checked) => checked,
+        Err(e) => return done(Err(e)),
     };
+    if plan.is_object() {
+        return done(present(checked, &options, plan));
+    }
+    let customer = checked.customer.clone();
+    ask_plan(call, &options.clone(), &customer, move |plan| {
+        done(plan.and_then(|plan| present(checked, &options, plan)))
+    });
+}
+
+/// Weighs a plan against the screen and shows its prompt, or settles the one on screen.
+fn present(checked: Call, options: &JsValue, plan: JsValue) -> Result<JsValue, String> {
+    let Call { customer, report } = checked;
     if !plan.is_object() {
         return Ok(suppressed("unavailable"));
     }
@@ -353,7 +383,7 @@ pub async fn run(call: &str, options: JsValue, plan: JsValue) -> Result<JsValue,
     if let Some(plan) = &planned.suggested_plan {
         set(&summary, "suggested_plan", &plan.as_str().into());
     }
-    let callback = |k: &str| field(&options, k).dyn_into::<Function>().ok();
+    let callback = |k: &str| field(options, k).dyn_into::<Function>().ok();
     show(
         Current {
             planned,
@@ -448,23 +478,26 @@ fn start_trial(customer: &JsValue, feature: &str, session: JsValue, on_trial: Op
     let Target { endpoint, app } = session::target();
     let url = [endpoint.as_str(), "/v1/apps/", &app, "/prompts/trial"].concat();
     let feature = feature.to_string();
-    wasm_bindgen_futures::spawn_local(async move {
-        match net::fetch("POST", &url, Some(&payload), 8_000).await {
-            Ok(reply) if reply.ok() => {
+    net::request(
+        "POST",
+        &url,
+        Some(&payload),
+        8_000,
+        false,
+        move |reply| match reply {
+            Some(reply) if reply.ok() => {
                 if let Some(f) = on_trial
                     && let Err(e) = f.call1(&JsValue::NULL, &feature.as_str().into())
                 {
                     web_sys::console::error_2(&"Holdfast: onTrial threw".into(), &e);
                 }
             }
-            Ok(reply) => {
+            Some(reply) => {
                 web_sys::console::warn_2(&"Holdfast: the trial was not started".into(), &reply.body)
             }
-            Err(e) => {
-                web_sys::console::warn_2(&"Holdfast: the trial could not be started".into(), &e)
-            }
-        }
-    });
+            None => web_sys::console::warn_1(&"Holdfast: the trial could not be started".into()),
+        },
+    );
 }
 
 /// Removes the prompt on screen, if any (the cancel flow always takes precedence).
