@@ -158,7 +158,7 @@ pub fn App() -> impl IntoView {
         me: RwSignal::new(None),
         app: RwSignal::new(String::new()),
         mode: RwSignal::new("test"),
-        days: RwSignal::new(30),
+        days: RwSignal::new(90),
         route: RwSignal::new(current_path()),
         version: RwSignal::new(0),
     };
@@ -351,7 +351,7 @@ fn Shell() -> impl IntoView {
                     <span class="sr-only">"Range"</span>
                     <select
                         aria-label="Range"
-                        on:change=move |ev| ctx.days.set(event_target_value(&ev).parse().unwrap_or(30))
+                        on:change=move |ev| ctx.days.set(event_target_value(&ev).parse().unwrap_or(90))
                         prop:value=move || ctx.days.get().to_string()
                     >
                         <option value="7">"Last 7 days"</option>

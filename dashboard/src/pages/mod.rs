@@ -37,10 +37,12 @@ pub fn Kpi(
     /// How it is computed.
     formula: &'static str,
 ) -> impl IntoView {
+    // Several numbers in one (30 · 60 · 90 days) are set smaller so they fit a card.
+    let class = if value.contains('·') { "value multi" } else { "value" };
     view! {
         <div class="kpi">
             <dt>{name}</dt>
-            <dd><span class="value">{value}</span><span class="formula">{formula}</span></dd>
+            <dd><span class=class>{value}</span><span class="formula">{formula}</span></dd>
         </div>
     }
 }
