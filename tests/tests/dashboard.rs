@@ -214,6 +214,22 @@ async fn an_invalid_edit_shows_at_its_field_and_a_publish_and_a_restore_change_t
         let publish = client.find(Locator::XPath("//button[text()='Publish…']")).await?;
         assert!(publish.attr("disabled").await?.is_some(), "an invalid draft cannot be published");
 
+        // A rule's reasons name one the config does not have: core says so at the list.
+        let reasons = client.find(Locator::Id("f-rules-0-reasons")).await?;
+        let before = reasons.prop("value").await?.unwrap_or_default();
+        reasons.clear().await?;
+        reasons.send_keys(&format!("{before}, bored\t")).await?;
+        let shown = wait_for(
+            &client,
+            "const p = document.querySelector('[data-field=\"rules[0].reasons\"]'); return p && p.textContent;",
+            Duration::from_secs(5),
+        )
+        .await?;
+        assert!(shown.as_str().unwrap_or_default().contains("bored"), "{shown}");
+        reasons.clear().await?;
+        reasons.send_keys(&format!("{before}\t")).await?;
+        wait_for(&client, "return !document.querySelector('[data-field=\"rules[0].reasons\"]');", Duration::from_secs(5)).await?;
+
         field.clear().await?;
         field.send_keys("20").await?;
         wait_for(&client, "return !document.querySelector('[data-field=\"offers[0].terms.percent\"]');", Duration::from_secs(5)).await?;

@@ -83,6 +83,41 @@ impl Draft {
         });
     }
 
+    /// Removes the field at `pointer` (an optional one left empty).
+    fn remove(&self, pointer: &str) {
+        self.value.update(|d| {
+            if let Some((parent, key)) = pointer.rsplit_once('/')
+                && let Some(Value::Object(map)) = d.as_mut().and_then(|d| d.pointer_mut(parent))
+            {
+                map.remove(key);
+            }
+        });
+    }
+
+    /// The errors and warnings core reports at this list or any of its items (`reasons[1]`).
+    fn problems_under(&self, path: &str) -> (Vec<String>, Vec<String>) {
+        let under = |p: &str| {
+            p == path
+                || p.strip_prefix(path)
+                    .is_some_and(|rest| rest.starts_with('['))
+        };
+        match self.checked.get() {
+            Some(Checked::Parsed(v)) => (
+                v.errors
+                    .iter()
+                    .filter(|p| under(&p.path))
+                    .map(|p| p.message.clone())
+                    .collect(),
+                v.warnings
+                    .iter()
+                    .filter(|p| under(&p.path))
+                    .map(|p| p.message.clone())
+                    .collect(),
+            ),
+            _ => (Vec::new(), Vec::new()),
+        }
+    }
+
     /// The errors and warnings core reports at exactly this field.
     fn problems_at(&self, path: &str) -> (Vec<String>, Vec<String>) {
         match self.checked.get() {
@@ -114,6 +149,9 @@ fn Field(
     /// A yes-or-no field (a checkbox), also when the config leaves it out.
     #[prop(optional)]
     toggle: bool,
+    /// A text the config may leave out: emptied, it is removed.
+    #[prop(optional)]
+    optional: bool,
 ) -> impl IntoView {
     let path = field_path(&pointer);
     let id = format!("f{}", pointer.replace('/', "-"));
@@ -173,7 +211,14 @@ fn Field(
             view! {
                 <input id=id.clone() type="text" aria-invalid=invalid aria-describedby=hint_id.clone()
                     prop:value=move || match c() { Value::String(s) => s, Value::Null => String::new(), v => v.to_string() }
-                    on:input=move |ev| draft.set(&p_write, Value::String(event_target_value(&ev)))/>
+                    on:input=move |ev| {
+                        let text = event_target_value(&ev);
+                        if optional && text.is_empty() {
+                            draft.remove(&p_write);
+                        } else {
+                            draft.set(&p_write, Value::String(text));
+                        }
+                    }/>
             }.into_any()
         }
     };
@@ -192,6 +237,104 @@ fn Field(
             </div>
         </div>
     }
+}
+
+/// A list of ids edited as comma-separated text (a rule's reasons), with core's problems for it.
+#[component]
+fn ListField(
+    draft: Draft,
+    /// Where in the config.
+    pointer: String,
+    /// What the growth team calls it.
+    name: String,
+) -> impl IntoView {
+    let path = field_path(&pointer);
+    let id = format!("f{}", pointer.replace('/', "-"));
+    let hint_id = format!("{id}-problems");
+    let p_read = pointer.clone();
+    let text = move || {
+        draft
+            .value
+            .get()
+            .and_then(|d| d.pointer(&p_read).cloned())
+            .and_then(|v| v.as_array().cloned())
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|i| i.as_str().map(str::to_string))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default()
+    };
+    let path2 = path.clone();
+    let problems = move || draft.problems_under(&path2);
+    let invalid = {
+        let problems = problems.clone();
+        move || (!problems().0.is_empty()).to_string()
+    };
+    view! {
+        <div class="field">
+            <label for=id.clone()>{name}</label>
+            <input id=id type="text" aria-invalid=invalid aria-describedby=hint_id.clone()
+                prop:value=text
+                on:change=move |ev| {
+                    let items: Vec<Value> = event_target_value(&ev)
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|t| !t.is_empty())
+                        .map(|t| Value::String(t.to_string()))
+                        .collect();
+                    draft.set(&pointer, Value::Array(items));
+                }/>
+            <div id=hint_id class="problems" aria-live="polite">
+                {move || {
+                    let (errors, warnings) = problems();
+                    view! {
+                        {errors.into_iter().map(|e| view! { <p class="error" data-field=path.clone()>{e}</p> }).collect_view()}
+                        {warnings.into_iter().map(|w| view! { <p class="warning">{w}</p> }).collect_view()}
+                    }
+                }}
+            </div>
+        </div>
+    }
+}
+
+/// A rule's conditions in words (`when plan in pro, team and tenure days ≥ 90`).
+fn conditions(when: &Value) -> String {
+    let Some(list) = when.as_array().filter(|l| !l.is_empty()) else {
+        return "For every customer.".into();
+    };
+    let words: Vec<String> = list
+        .iter()
+        .filter_map(|c| c.as_object())
+        .filter_map(|c| c.iter().next())
+        .map(|(kind, arg)| {
+            let list = |v: &Value| {
+                v.as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(Value::as_str)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    })
+                    .unwrap_or_default()
+            };
+            match kind.as_str() {
+                "plan_in" => format!("plan in {}", list(arg)),
+                "plan_not_in" => format!("plan not in {}", list(arg)),
+                "segment_in" => format!("segment in {}", list(arg)),
+                "variant" => format!("variant {} of {}", s(arg, "variant"), s(arg, "experiment")),
+                other => format!(
+                    "{} {} {}",
+                    label(other).to_lowercase(),
+                    s(arg, "op"),
+                    s(arg, "value")
+                ),
+            }
+        })
+        .collect();
+    format!("When {}.", words.join(" and "))
 }
 
 /// The editor page.
@@ -276,7 +419,8 @@ pub fn Editor() -> impl IntoView {
                         }),
                 )
                 .collect();
-            (reasons, offers, sections)
+            let rules = rows(&d, "rules").len();
+            (reasons, offers, sections, rules)
         })
     });
     let changed = move || match (live.get(), value.get()) {
@@ -369,7 +513,7 @@ pub fn Editor() -> impl IntoView {
         {notice_view(notice)}
         <div class="editor">
             <div class="draft">
-                {move || shape.get().map(|(reasons, offers, sections)| view! {
+                {move || shape.get().map(|(reasons, offers, sections, rules)| view! {
                     <section aria-labelledby="offers-h">
                         <h2 id="offers-h">"Offers and their terms"</h2>
                         {offers.into_iter().enumerate().map(|(o, (kind, terms))| view! {
@@ -389,6 +533,20 @@ pub fn Editor() -> impl IntoView {
                                 <legend>{move || value.get().map(|d| label(&s(&d["reasons"][r], "id"))).unwrap_or_default()}</legend>
                                 <Field draft=draft pointer=format!("/reasons/{r}/id") name="Id".into()/>
                                 <Field draft=draft pointer=format!("/reasons/{r}/free_text") name="Asks for their words".into() toggle=true/>
+                            </fieldset>
+                        }).collect_view()}
+                    </section>
+                    <section aria-labelledby="rules-h">
+                        <h2 id="rules-h">"Targeting rules"</h2>
+                        <p class="muted">"The first rule that matches the reason and the customer picks the offer; its conditions are edited in the JSON below."</p>
+                        {(0..rules).map(|r| view! {
+                            <fieldset class="item">
+                                <legend>{move || value.get().map(|d| format!("Rule {}", s(&d["rules"][r], "id"))).unwrap_or_default()}</legend>
+                                <Field draft=draft pointer=format!("/rules/{r}/id") name="Id".into()/>
+                                <ListField draft=draft pointer=format!("/rules/{r}/reasons") name="Reasons (comma-separated; empty: any)".into()/>
+                                <Field draft=draft pointer=format!("/rules/{r}/offer") name="Offer".into() optional=true/>
+                                <Field draft=draft pointer=format!("/rules/{r}/fallback") name="Fallback offer".into() optional=true/>
+                                <p class="when">{move || value.get().map(|d| conditions(&d["rules"][r]["when"])).unwrap_or_default()}</p>
                             </fieldset>
                         }).collect_view()}
                     </section>
