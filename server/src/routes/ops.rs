@@ -121,9 +121,78 @@ pub async fn preflight() -> StatusCode {
         super::prompts::stats,
     ),
     components(schemas(crate::error::ErrorResponse, crate::error::ErrorBody)),
-    modifiers(&BearerAuth, &CommonResponses),
+    modifiers(&BearerAuth, &CommonResponses, &TaggedPromptPlan),
 )]
 pub struct ApiDoc;
+
+/// `POST .../prompts/plan`'s body says which fields each call needs, tagged by `ask`: a usage call
+/// its `metric` and `used` (a `seats` call reads seats from the customer, so `used` may be left
+/// out), a gate call its `feature`. The server reads one struct with every field optional and
+/// checks them in the handler; the document gives the same JSON as the alternatives it accepts,
+/// so a client (or schemathesis) generating a body from it makes one the server takes.
+struct TaggedPromptPlan;
+
+impl utoipa::Modify for TaggedPromptPlan {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use serde_json::{Value, json};
+        use utoipa::openapi::schema::{AnyOfBuilder, Schema};
+        let Some(components) = openapi.components.as_mut() else {
+            return;
+        };
+        let Some(base) = components
+            .schemas
+            .get("PromptPlanRequest")
+            .and_then(|s| serde_json::to_value(s).ok())
+        else {
+            return;
+        };
+        // A variant: the request's properties, `ask` fixed, `fields` required and not null.
+        let variant = |ask: &str, fields: &[&str], metric: Option<&str>| -> Option<Schema> {
+            let mut v = base.clone();
+            let description = format!(
+                "A `{ask}` call{}",
+                metric.map_or(String::new(), |m| format!(" on `{m}`"))
+            );
+            v["description"] = json!(description);
+            v["properties"]["ask"] = json!({ "type": "string", "enum": [ask] });
+            let mut required = vec!["customer", "ask"];
+            for field in fields {
+                let property = &mut v["properties"][*field];
+                let kind = match property["type"].as_array() {
+                    Some(kinds) => kinds.iter().find(|k| *k != "null").cloned(),
+                    None => Some(property["type"].clone()),
+                };
+                property["type"] = kind.unwrap_or(Value::Null);
+                required.push(field);
+            }
+            if let Some(m) = metric {
+                v["properties"]["metric"] = json!({ "type": "string", "enum": [m] });
+            }
+            v["required"] = json!(required);
+            serde_json::from_value(v).ok()
+        };
+        let variants = [
+            variant("usage", &["metric", "used"], None),
+            variant("usage", &["metric"], Some("seats")),
+            variant("gate", &["feature"], None),
+        ];
+        let mut tagged = AnyOfBuilder::new().description(
+            base["description"]
+                .as_str()
+                .map(|d| format!("{d} Which fields are required depends on `ask`.")),
+        );
+        for v in variants {
+            let Some(v) = v else {
+                return;
+            };
+            tagged = tagged.item(v);
+        }
+        components.schemas.insert(
+            "PromptPlanRequest".into(),
+            Schema::AnyOf(tagged.build()).into(),
+        );
+    }
+}
 
 struct BearerAuth;
 

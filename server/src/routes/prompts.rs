@@ -158,8 +158,9 @@ pub struct PromptPlanRequest {
         pattern = r"^[^\x00-\x1F\x7F-\x9F]+$"
     )]
     pub feature: Option<String>,
-    /// The host's locale option, before the customer's and the app's default.
-    #[schema(max_length = 35)]
+    /// The host's locale option, before the customer's and the app's default: a BCP 47 tag
+    /// (letters, digits and hyphens).
+    #[schema(min_length = 1, max_length = 35, pattern = r"^[A-Za-z0-9-]+$")]
     pub locale: Option<String>,
     /// Events still in the browser's outbox (widget events, as `POST .../events` takes them):
     /// the prompts it showed and the snoozes it recorded that the server may not have yet, so a

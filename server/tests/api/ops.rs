@@ -69,6 +69,36 @@ async fn the_openapi_document_lists_every_api_path() {
             .collect();
         assert_eq!(kinds, ["string", "object"], "{body}");
     }
+    // A prompt plan's body is tagged by `ask`: each call's own fields are required (so a body
+    // generated from the document is one the server takes), the customer in every variant.
+    let plan = &doc["components"]["schemas"]["PromptPlanRequest"]["anyOf"];
+    let variants: Vec<(&str, Vec<&str>)> = plan
+        .as_array()
+        .unwrap_or_else(|| panic!("PromptPlanRequest is anyOf: {plan}"))
+        .iter()
+        .map(|v| {
+            (
+                v["properties"]["ask"]["enum"][0]
+                    .as_str()
+                    .unwrap_or_default(),
+                v["required"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|r| r.as_str())
+                    .collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        variants,
+        [
+            ("usage", vec!["customer", "ask", "metric", "used"]),
+            ("usage", vec!["customer", "ask", "metric"]),
+            ("gate", vec!["customer", "ask", "feature"]),
+        ]
+    );
+    assert_eq!(plan[1]["properties"]["metric"]["enum"][0], "seats");
 }
 
 #[tokio::test]
