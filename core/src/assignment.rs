@@ -15,7 +15,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::Problem;
+use crate::validation::Problem;
 
 /// Number of hash buckets: GrowthBook v2 takes the hash modulo this, so the resolution is 0.01%.
 pub const BUCKETS: u32 = 10_000;

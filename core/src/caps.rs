@@ -18,8 +18,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::Problem;
 use crate::customer::{DAY, UnixSeconds};
+use crate::validation::Problem;
 
 /// Gate hits it takes before the gate prompt shows: the product shows it from the third hit on.
 pub const DEFAULT_GATE_PROMPT_FROM_HIT: u32 = 3;

@@ -13,7 +13,8 @@
 //!   leaves the config, so nobody is assigned any more.
 
 use crate::assignment::Experiment;
-use crate::config::{AppConfig, Condition, Problem};
+use crate::config::{AppConfig, Condition};
+use crate::validation::Problem;
 
 /// Every change `new` makes to the split of an experiment that runs in both `old` and `new`:
 /// its variants (keys, order, holdouts), weights, coverage or seed. Empty when none.

@@ -7,9 +7,15 @@
 //! The model, module by module:
 //!
 //! - [`customer`]: the subscriber as the host describes them.
+//! - [`validation`]: a leaf that imports nothing of the crate: [`validation::Problem`] (a field
+//!   path and a reason), [`validation::Validation`], and the field checks the config and its parts
+//!   share (ids, text, colours, locale tags, https links).
 //! - [`config`]: an app's configuration (reasons, offers, targeting rules, policy, theme, copy,
-//!   prompts, caps, experiments), its validation with field paths, and the default config that makes
-//!   a new app work before anyone edits it.
+//!   prompts, caps, experiments), one file per idea: the types, their validation with field
+//!   paths, and the defaults that make a new app work before anyone edits it (including
+//!   [`config::BUILT_IN_REASONS`], the one list of default survey reasons).
+//! - [`calendar`]: civil dates from day counts and back, months added as a subscription counts
+//!   them, ISO days and weeks; the server and the dashboard format dates with it.
 //! - [`offer`]: the nine offer kinds and the guard rails on each.
 //! - [`targeting`]: choosing the one offer for a customer, reason and experiment variant.
 //! - [`plan`]: the cancel plan the server writes for one session and the widget renders.
@@ -28,10 +34,14 @@
 //!   intervals, chance to win, always-valid sequential tests, sample ratio mismatch and the minimum
 //!   data rule, cross-checked against GrowthBook's `gbstats`.
 //!
+//! Imports point one way: the parts a config is made of (offers, experiments, caps) report
+//! problems through the leaf [`validation`], never by importing [`config`], which imports them.
+//!
 //! Time is always [`customer::UnixSeconds`] passed in by the caller (`now`), never read from a clock,
 //! so every decision is reproducible in tests and on the server.
 
 pub mod assignment;
+pub mod calendar;
 pub mod caps;
 pub mod config;
 pub mod customer;
@@ -46,5 +56,6 @@ pub mod prompts;
 #[cfg(feature = "stats")]
 pub mod stats;
 pub mod targeting;
+pub mod validation;
 
 pub use customer::{AttributeValue, Customer, UnixSeconds};

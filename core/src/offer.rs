@@ -7,8 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::Problem;
-use crate::customer::{DAY, UnixSeconds};
+use crate::validation::{Problem, check_https};
 
 /// Discounts above this are refused: they train customers to threaten cancellation.
 pub const MAX_DISCOUNT_PERCENT: u8 = 50;
@@ -274,83 +273,9 @@ impl OfferTerms {
     }
 }
 
-/// Links leave the widget for the customer's browser: only https, with a host, no spaces or quotes.
-fn check_https(path: &str, url: &str, problems: &mut Vec<Problem>) {
-    let Some(rest) = url.strip_prefix("https://") else {
-        problems.push(Problem::new(
-            path,
-            format!("{url:?} must start with https://"),
-        ));
-        return;
-    };
-    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    if host.is_empty()
-        || url
-            .chars()
-            .any(|c| c.is_whitespace() || c == '"' || c == '<' || c == '>')
-    {
-        problems.push(Problem::new(
-            path,
-            format!("{url:?} is not a valid https URL"),
-        ));
-    }
-}
-
-/// The date `months` calendar months after `from`, clamped to the month's last day (31 Jan + 1
-/// month = 28/29 Feb): what "your subscription resumes on" must say.
-pub fn add_months(from: UnixSeconds, months: u32) -> UnixSeconds {
-    let days = from.div_euclid(DAY);
-    let secs = from.rem_euclid(DAY);
-    let (y, m, d) = civil_from_days(days);
-    let total = i64::from(m) - 1 + i64::from(months);
-    let y = y + total.div_euclid(12);
-    let m = (total.rem_euclid(12) + 1) as u32;
-    let d = d.min(days_in_month(y, m));
-    days_from_civil(y, m, d) * DAY + secs
-}
-
-fn is_leap(y: i64) -> bool {
-    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
-}
-
-fn days_in_month(y: i64, m: u32) -> u32 {
-    match m {
-        2 if is_leap(y) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-// Proleptic Gregorian conversions (H. Hinnant's algorithms), so core needs no date crate.
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(m);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// (year, month 1-12, day 1-31) of a day count since 1970-01-01.
-pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
 
     fn check(terms: OfferTerms) -> (Vec<Problem>, Vec<Problem>) {
         let (mut p, mut w) = (Vec::new(), Vec::new());
@@ -420,29 +345,5 @@ mod tests {
         );
         assert_eq!(serde_json::to_string(&t).unwrap(), json);
         assert!(serde_json::from_str::<OfferTerms>(r#"{"type":"bribe"}"#).is_err());
-    }
-
-    #[test]
-    fn a_month_later_is_clamped_to_the_last_day() {
-        // 2027-01-31 00:00 UTC
-        let jan31 = days_from_civil(2027, 1, 31) * DAY;
-        assert_eq!(civil_from_days(add_months(jan31, 1) / DAY), (2027, 2, 28));
-        assert_eq!(civil_from_days(add_months(jan31, 13) / DAY), (2028, 2, 29));
-        assert_eq!(civil_from_days(add_months(jan31, 3) / DAY), (2027, 4, 30));
-    }
-
-    proptest! {
-        #[test]
-        fn civil_dates_round_trip(days in -1_000_000i64..1_000_000) {
-            let (y, m, d) = civil_from_days(days);
-            prop_assert_eq!(days_from_civil(y, m, d), days);
-        }
-
-        #[test]
-        fn adding_months_moves_forward_by_28_to_31_days_a_month(ts in 0i64..4_000_000_000, months in 0u32..24) {
-            let later = add_months(ts, months);
-            let diff = (later - ts) / DAY;
-            prop_assert!(diff >= 28 * i64::from(months) - 3 && diff <= 31 * i64::from(months));
-        }
     }
 }

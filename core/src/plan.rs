@@ -11,9 +11,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::calendar::add_months;
 use crate::config::{AppConfig, Audience, ThemeMode};
 use crate::i18n::{DIALOG, Lang, OFFERS, PROMPTS, date_token, fill, money_token};
-use crate::offer::{Offer, OfferKind, OfferTerms, add_months};
+use crate::offer::{Offer, OfferKind, OfferTerms};
 use crate::policy::{PolicyProfile, resolve_profile};
 use crate::targeting::{OfferContext, Redemption, VariantRef, select_offer};
 use crate::{Customer, UnixSeconds};

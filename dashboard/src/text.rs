@@ -41,33 +41,13 @@ fn group(n: u64) -> String {
 
 /// Unix seconds as a UTC date and time (`2026-12-01 22:07`).
 pub fn when(secs: i64) -> String {
-    let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = civil(days);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
-        rem / 3600,
-        rem % 3600 / 60
-    )
+    format!("{} {:02}:{:02}", date(secs), rem / 3600, rem % 3600 / 60)
 }
 
-/// Unix seconds as a UTC date (`2026-12-01`).
+/// Unix seconds as a UTC date (`2026-12-01`), by core's calendar.
 pub fn date(secs: i64) -> String {
-    let (y, m, d) = civil(secs.div_euclid(86_400));
-    format!("{y:04}-{m:02}-{d:02}")
-}
-
-/// Days since 1970-01-01 as a civil date (Howard Hinnant's algorithm).
-fn civil(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
+    holdfast_core::calendar::iso_day(secs)
 }
 
 /// A machine key (`too_expensive`, `offer_kind`) as words (`Too expensive`, `Offer kind`).

@@ -2,6 +2,7 @@
 //! both plan, accept and record the same way and route modules never call each other.
 
 use holdfast_core::Customer;
+use holdfast_core::calendar::iso_day;
 use holdfast_core::offer::OfferKind;
 use holdfast_core::plan::{CancelPlan, PlanInput, build};
 use holdfast_core::policy::PolicyProfile;
@@ -487,7 +488,8 @@ fn offer_data(
     reason: &Option<String>,
     now: i64,
 ) -> serde_json::Value {
-    use holdfast_core::offer::{OfferTerms, add_months};
+    use holdfast_core::calendar::add_months;
+    use holdfast_core::offer::OfferTerms;
     let mut o = serde_json::json!({
         "id": offer.id,
         "kind": offer.terms.kind().as_str(),
@@ -518,12 +520,6 @@ fn ledger_of(rows: &[(String, i64)]) -> Vec<Redemption> {
             Some(Redemption { kind, at: *at })
         })
         .collect()
-}
-
-/// `YYYY-MM-DD` of a moment, UTC.
-fn iso_day(at: i64) -> String {
-    let (y, m, d) = holdfast_core::offer::civil_from_days(at.div_euclid(86_400));
-    format!("{y:04}-{m:02}-{d:02}")
 }
 
 /// A recorded outcome as the host's backend reads it (and as a 409 shows it).

@@ -214,15 +214,7 @@ pub async fn seed_history(storage: &Storage, now: i64) -> anyhow::Result<usize> 
         ("team", 9900),
         ("enterprise", 60000),
     ];
-    let reasons = [
-        "too_expensive",
-        "not_using",
-        "missing_feature",
-        "switching",
-        "technical_issues",
-        "temporary",
-        "other",
-    ];
+    let reasons = holdfast_core::config::BUILT_IN_REASONS;
     let mut batch = Vec::new();
     let mut churns = Vec::new();
     for i in 0..DEMO_SESSIONS {
@@ -366,9 +358,10 @@ fn seeded_outcome(
     let (outcome, effective_date) = if facts.saved {
         ("saved", None)
     } else if facts.cancelled {
-        let (y, m, d) =
-            holdfast_core::offer::civil_from_days((at + 20 * 86_400).div_euclid(86_400));
-        ("cancelled", Some(format!("{y:04}-{m:02}-{d:02}")))
+        (
+            "cancelled",
+            Some(holdfast_core::calendar::iso_day(at + 20 * 86_400)),
+        )
     } else {
         return None;
     };

@@ -4,9 +4,9 @@
 
 use holdfast_core::Customer;
 use holdfast_core::assignment::assign;
+use holdfast_core::calendar::week_of;
 use holdfast_core::config::AppConfig;
-use holdfast_core::customer::DAY;
-use holdfast_core::offer::{Offer, civil_from_days};
+use holdfast_core::offer::Offer;
 
 use crate::storage::SessionFacts;
 
@@ -18,15 +18,6 @@ pub fn tenure_band(customer: &Customer, now: i64) -> &'static str {
         90..365 => "90-365d",
         _ => "365d+",
     }
-}
-
-/// The Monday of the week containing `at`, as `YYYY-MM-DD`.
-pub fn week_of(at: i64) -> String {
-    let days = at.div_euclid(DAY);
-    // 1970-01-01 was a Thursday: Monday is three days before.
-    let monday = days - (days + 3).rem_euclid(7);
-    let (y, m, d) = civil_from_days(monday);
-    format!("{y:04}-{m:02}-{d:02}")
 }
 
 /// The customer's variant in every active experiment of the config, `(experiment, variant)`,
@@ -85,6 +76,7 @@ pub fn with_offer(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use holdfast_core::customer::DAY;
 
     #[test]
     fn weeks_start_on_monday() {

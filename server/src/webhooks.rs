@@ -129,10 +129,10 @@ pub fn session_data(app_id: &str, mode: Mode, customer_id: &str, session_id: &st
 
 /// `2026-12-01T17:30:00Z`.
 pub fn rfc3339(at: i64) -> String {
-    let (y, m, d) = holdfast_core::offer::civil_from_days(at.div_euclid(86_400));
     let s = at.rem_euclid(86_400);
     format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        "{}T{:02}:{:02}:{:02}Z",
+        holdfast_core::calendar::iso_day(at),
         s / 3600,
         s % 3600 / 60,
         s % 60

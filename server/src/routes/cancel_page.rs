@@ -17,9 +17,9 @@ use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use holdfast_core::Customer;
+use holdfast_core::calendar::iso_day;
 use holdfast_core::flow::{Event, Flow, Outcome, Step};
 use holdfast_core::i18n::{DIALOG, Lang, PAGE, expand_tokens, fill};
-use holdfast_core::offer::civil_from_days;
 use holdfast_core::plan::{CancelPlan, PlanOffer};
 use holdfast_core::policy::{PolicyProfile, PolicyRules};
 use serde_json::{Value, json};
@@ -663,8 +663,7 @@ impl View<'_> {
 
     /// A date as `2026-12-14` (the page has no `Intl`; ISO dates read the same everywhere).
     fn date(at: i64) -> String {
-        let (y, m, d) = civil_from_days(at.div_euclid(86_400));
-        format!("{y:04}-{m:02}-{d:02}")
+        iso_day(at)
     }
 
     /// Server-written text with its money and date tokens spelled out.

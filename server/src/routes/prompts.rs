@@ -631,6 +631,6 @@ pub async fn trial(
         feature: body.feature,
         days,
         started_at: now,
-        ends_on: crate::webhooks::rfc3339(ends)[..10].to_string(),
+        ends_on: holdfast_core::calendar::iso_day(ends),
     }))
 }

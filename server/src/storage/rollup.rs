@@ -36,6 +36,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use holdfast_core::calendar::days_from_civil;
 use holdfast_core::customer::DAY;
 
 /// A flow closed this soon after it started, with no step, is a bounce.
@@ -56,6 +57,19 @@ pub const TOTAL: &str = "total";
 /// The hour a time falls in.
 pub fn bucket_of(at: i64) -> i64 {
     at.div_euclid(BUCKET)
+}
+
+/// The first second of a `YYYY-MM-DD` day, UTC; `None` unless it reads as a date (the month
+/// within 1 to 12, the day within 1 to 31). The arithmetic is core's calendar.
+pub fn day_start(date: &str) -> Option<i64> {
+    let mut parts = date.splitn(3, '-');
+    let y: i64 = parts.next()?.parse().ok()?;
+    let m: i64 = parts.next()?.parse().ok()?;
+    let d: i64 = parts.next()?.parse().ok()?;
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    Some(days_from_civil(y, m as u32, d as u32) * DAY)
 }
 
 /// A change of a customer's subscription: `(when, churned)`; `false` undoes an earlier churn.
@@ -91,26 +105,6 @@ pub fn churned_at(changes: &[Change], since: i64, until: i64) -> Option<i64> {
         churned = churn.then_some(when);
     }
     churned
-}
-
-/// The first second of a `YYYY-MM-DD` day, UTC.
-pub fn day_start(date: &str) -> Option<i64> {
-    let mut parts = date.splitn(3, '-');
-    let y: i64 = parts.next()?.parse().ok()?;
-    let m: i64 = parts.next()?.parse().ok()?;
-    let d: i64 = parts.next()?.parse().ok()?;
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return None;
-    }
-    // Days from the civil date (Howard Hinnant's algorithm), the inverse of core's
-    // `civil_from_days`.
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    Some((era * 146_097 + doe - 719_468) * DAY)
 }
 
 /// A session row as the stats read it.
