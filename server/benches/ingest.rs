@@ -90,6 +90,10 @@ fn machine_cpu() -> f64 {
 }
 
 fn main() -> anyhow::Result<()> {
+    // `BENCH_ONLY=stats` is the stats bench's (`benches/stats.rs`).
+    if std::env::var("BENCH_ONLY").is_ok_and(|only| only == "stats") {
+        return Ok(());
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
