@@ -5,7 +5,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{TEST_APP, TestApp, json_of, spawn_app};
+use crate::helpers::{TEST_APP, TestApp, assert_refused, json_of, refusal, spawn_app};
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -70,10 +70,7 @@ async fn a_wrong_password_and_an_unknown_email_get_the_same_answer() {
                 .unwrap(),
         )
         .await;
-        assert_eq!(
-            (status, &body["error"]["code"]),
-            (401, &json!("invalid_credentials"))
-        );
+        assert_refused(status, &body, refusal(401).code("invalid_credentials"));
     }
     // Emails are kept lowercased: the mixed-case one signs in.
     let (cookie, _) = sign_in(&app, "OWNER@acme.example").await;
@@ -118,11 +115,7 @@ async fn a_session_acts_within_its_role_and_every_change_needs_its_anti_forgery_
             .unwrap(),
     )
     .await;
-    assert_eq!(
-        (status, &body["error"]["code"]),
-        (403, &json!("role")),
-        "{body}"
-    );
+    assert_refused(status, &body, refusal(403).code("role"));
 
     let (editor, editor_csrf) = sign_in(&app, "editor@acme.example").await;
     let (status, body) = json_of(
@@ -196,10 +189,7 @@ async fn a_session_acts_within_its_role_and_every_change_needs_its_anti_forgery_
             .unwrap(),
     )
     .await;
-    assert_eq!(
-        (status, &body["error"]["code"]),
-        (401, &json!("not_signed_in"))
-    );
+    assert_refused(status, &body, refusal(401).code("not_signed_in"));
 
     // Admin keys keep working beside sessions.
     assert_eq!(
@@ -327,10 +317,7 @@ async fn admin_keys_are_created_listed_and_revoked_through_the_api() {
             .unwrap(),
     )
     .await;
-    assert_eq!(
-        (status, &body["error"]["code"]),
-        (404, &json!("no_such_key"))
-    );
+    assert_refused(status, &body, refusal(404).code("no_such_key"));
     let (status, body) = json_of(
         app.admin(Method::POST, TEST_APP, "/keys")
             .json(&json!({ "name": " " }))
@@ -339,7 +326,7 @@ async fn admin_keys_are_created_listed_and_revoked_through_the_api() {
             .unwrap(),
     )
     .await;
-    assert_eq!((status, &body["error"]["field"]), (422, &json!("name")));
+    assert_refused(status, &body, refusal(422).field("name"));
 
     // Keys are an owner's: a viewer's session lists them but cannot create one.
     person(&app, "viewer@acme.example", "viewer").await;
@@ -361,7 +348,7 @@ async fn admin_keys_are_created_listed_and_revoked_through_the_api() {
             .unwrap(),
     )
     .await;
-    assert_eq!((status, &body["error"]["code"]), (403, &json!("role")));
+    assert_refused(status, &body, refusal(403).code("role"));
 }
 
 #[tokio::test]
@@ -393,7 +380,7 @@ async fn an_owner_invites_with_a_one_time_link_and_resets_a_password_the_same_wa
             .send()
     };
     let (status, body) = json_of(accept(&token, "short").await.unwrap()).await;
-    assert_eq!((status, &body["error"]["field"]), (422, &json!("password")));
+    assert_refused(status, &body, refusal(422).field("password"));
     let r = accept(&token, "a long enough password").await.unwrap();
     assert_eq!(r.status(), 200);
     assert!(
@@ -463,10 +450,7 @@ async fn an_owner_invites_with_a_one_time_link_and_resets_a_password_the_same_wa
             .unwrap(),
     )
     .await;
-    assert_eq!(
-        (status, &body["error"]["code"]),
-        (404, &json!("no_such_person"))
-    );
+    assert_refused(status, &body, refusal(404).code("no_such_person"));
     // Only an owner invites.
     let (viewer_link_status, _) = json_of(
         app.admin(Method::POST, TEST_APP, "/people/invitations")
@@ -633,5 +617,5 @@ async fn every_change_names_who_made_it_and_each_config_version_shows_it() {
             .unwrap(),
     )
     .await;
-    assert_eq!((status, &body["error"]["field"]), (422, &json!("limit")));
+    assert_refused(status, &body, refusal(422).field("limit"));
 }

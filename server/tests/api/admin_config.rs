@@ -3,7 +3,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{LIVE_APP, TEST_APP, json_of, spawn_app};
+use crate::helpers::{LIVE_APP, TEST_APP, assert_refused, json_of, refusal, spawn_app};
 
 fn default_config() -> Value {
     serde_json::to_value(holdfast_core::config::AppConfig::default()).unwrap()
@@ -32,8 +32,7 @@ async fn admin_requests_with_another_apps_key_are_refused() {
         .await
         .unwrap();
     let (status, body) = json_of(r).await;
-    assert_eq!(status, 401);
-    assert_eq!(body["error"]["code"], "invalid_api_key");
+    assert_refused(status, &body, refusal(401).code("invalid_api_key"));
 }
 
 #[tokio::test]
@@ -108,8 +107,7 @@ async fn a_config_with_an_unknown_field_is_refused_naming_it() {
     let mut config = default_config();
     config["offers"][1]["sneaky"] = json!(true);
     let (status, body) = json_of(app.put_config(TEST_APP, &config).await).await;
-    assert_eq!(status, 422);
-    assert_eq!(body["error"]["field"], "offers[1].sneaky");
+    assert_refused(status, &body, refusal(422).field("offers[1].sneaky"));
 }
 
 #[tokio::test]
@@ -118,8 +116,7 @@ async fn a_config_with_a_wrong_type_is_refused_naming_the_field() {
     let mut config = default_config();
     config["plans"][0]["price_cents"] = json!("cheap");
     let (status, body) = json_of(app.put_config(TEST_APP, &config).await).await;
-    assert_eq!(status, 422);
-    assert_eq!(body["error"]["field"], "plans[0].price_cents");
+    assert_refused(status, &body, refusal(422).field("plans[0].price_cents"));
 }
 
 #[tokio::test]
@@ -175,9 +172,11 @@ async fn restoring_a_version_that_does_not_exist_is_a_404() {
             .unwrap(),
     )
     .await;
-    assert_eq!(status, 404);
-    assert_eq!(body["error"]["code"], "version_not_found");
-    assert_eq!(body["error"]["field"], "version");
+    assert_refused(
+        status,
+        &body,
+        refusal(404).code("version_not_found").field("version"),
+    );
 }
 
 #[tokio::test]
@@ -190,8 +189,7 @@ async fn restoring_a_version_that_is_not_a_number_is_a_400() {
             .unwrap(),
     )
     .await;
-    assert_eq!(status, 400);
-    assert_eq!(body["error"]["field"], "version");
+    assert_refused(status, &body, refusal(400).field("version"));
 }
 
 #[tokio::test]
@@ -204,6 +202,5 @@ async fn a_body_that_is_not_json_is_a_400() {
         .await
         .unwrap();
     let (status, body) = json_of(r).await;
-    assert_eq!(status, 400);
-    assert_eq!(body["error"]["code"], "invalid_json");
+    assert_refused(status, &body, refusal(400).code("invalid_json"));
 }

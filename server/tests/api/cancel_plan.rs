@@ -5,7 +5,8 @@ use reqwest::Response;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    LIVE_APP, ORIGIN, TEST_APP, TestApp, customer, json_of, signed, spawn_app, uuid,
+    LIVE_APP, ORIGIN, TEST_APP, TestApp, assert_refused, customer, json_of, refusal, signed,
+    spawn_app, uuid,
 };
 
 async fn plan(app: &TestApp, app_id: &str, body: &Value) -> Response {
@@ -107,8 +108,7 @@ async fn a_token_with_an_edited_mrr_is_refused_and_the_signed_one_is_planned() {
     );
     let body = json!({ "customer": forged });
     let (status, body) = json_of(plan(&app, LIVE_APP, &body).await).await;
-    assert_eq!(status, 401);
-    assert_eq!(body["error"]["code"], "bad_signature");
+    assert_refused(status, &body, refusal(401).code("bad_signature"));
 }
 
 fn base64_url_decode(s: &str) -> Vec<u8> {

@@ -4,8 +4,8 @@
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    LIVE_APP, LIVE_APP_TEST_KEY, ORIGIN, TEST_APP, customer, event, json_of, now, session, signed,
-    spawn_app, token_with, uuid,
+    LIVE_APP, LIVE_APP_TEST_KEY, ORIGIN, TEST_APP, assert_refused, customer, event, json_of, now,
+    refusal, session, signed, spawn_app, token_with, uuid,
 };
 
 fn batch(events: Vec<Value>) -> Value {
@@ -103,16 +103,14 @@ async fn a_batch_of_more_than_100_events_is_refused() {
     let app = spawn_app().await;
     let events = (0..101).map(started).collect();
     let (status, body) = json_of(app.post_events(TEST_APP, &batch(events)).await).await;
-    assert_eq!(status, 422);
-    assert_eq!(body["error"]["field"], "events");
+    assert_refused(status, &body, refusal(422).field("events"));
 }
 
 #[tokio::test]
 async fn an_empty_batch_is_refused() {
     let app = spawn_app().await;
     let (status, body) = json_of(app.post_events(TEST_APP, &batch(vec![])).await).await;
-    assert_eq!(status, 422);
-    assert_eq!(body["error"]["field"], "events");
+    assert_refused(status, &body, refusal(422).field("events"));
 }
 
 #[tokio::test]
@@ -131,8 +129,7 @@ async fn an_event_with_a_bad_session_id_is_refused_naming_it() {
     let mut events: Vec<Value> = (0..2).map(started).collect();
     events[1]["session_id"] = json!("42");
     let (status, body) = json_of(app.post_events(TEST_APP, &batch(events)).await).await;
-    assert_eq!(status, 422);
-    assert_eq!(body["error"]["field"], "events[1].session_id");
+    assert_refused(status, &body, refusal(422).field("events[1].session_id"));
 }
 
 #[tokio::test]
@@ -141,8 +138,7 @@ async fn an_event_from_the_far_future_is_refused() {
     let mut events = vec![started(0)];
     events[0]["at"] = json!((now() + 2 * 86_400) * 1000);
     let (status, body) = json_of(app.post_events(TEST_APP, &batch(events)).await).await;
-    assert_eq!(status, 422);
-    assert_eq!(body["error"]["field"], "events[0].at");
+    assert_refused(status, &body, refusal(422).field("events[0].at"));
 }
 
 #[tokio::test]
@@ -157,8 +153,7 @@ async fn free_text_longer_than_2000_characters_is_refused() {
         json!({ "reason": "other", "free_text": long }),
     )];
     let (status, body) = json_of(app.post_events(TEST_APP, &batch(events)).await).await;
-    assert_eq!(status, 422);
-    assert_eq!(body["error"]["field"], "events[0].free_text");
+    assert_refused(status, &body, refusal(422).field("events[0].free_text"));
 }
 
 #[tokio::test]
@@ -174,8 +169,7 @@ async fn a_nul_in_a_reason_is_refused_naming_the_field_and_nothing_else_is_lost(
         json!({ "reason": "x\u{0}y" }),
     )];
     let (status, body) = json_of(app.post_events(TEST_APP, &batch(events)).await).await;
-    assert_eq!(status, 422);
-    assert_eq!(body["error"]["field"], "events[0].reason");
+    assert_refused(status, &body, refusal(422).field("events[0].reason"));
     assert!(
         body["error"]["message"]
             .as_str()
@@ -221,8 +215,7 @@ async fn free_text_keeps_line_breaks_and_tabs_but_not_other_control_characters()
         .await;
     assert_eq!(ok.status(), 200);
     let (status, body) = json_of(app.post_events(TEST_APP, &with("bell\u{7}")).await).await;
-    assert_eq!(status, 422);
-    assert_eq!(body["error"]["field"], "events[0].free_text");
+    assert_refused(status, &body, refusal(422).field("events[0].free_text"));
 }
 
 #[tokio::test]
@@ -235,8 +228,7 @@ async fn a_key_longer_than_128_characters_is_refused() {
         json!({ "reason": "r".repeat(5000) }),
     )];
     let (status, body) = json_of(app.post_events(TEST_APP, &batch(events)).await).await;
-    assert_eq!(status, 422);
-    assert_eq!(body["error"]["field"], "events[0].reason");
+    assert_refused(status, &body, refusal(422).field("events[0].reason"));
 }
 
 #[tokio::test]
@@ -255,8 +247,7 @@ async fn an_unknown_event_type_is_refused_naming_the_field() {
     let mut events = vec![started(0)];
     events[0]["type"] = json!("flow_exploded");
     let (status, body) = json_of(app.post_events(TEST_APP, &batch(events)).await).await;
-    assert_eq!(status, 422);
-    assert_eq!(body["error"]["field"], "events[0].type");
+    assert_refused(status, &body, refusal(422).field("events[0].type"));
 }
 
 #[tokio::test]
@@ -265,8 +256,7 @@ async fn a_wrong_type_is_refused_naming_the_field() {
     let mut body = batch(vec![started(0)]);
     body["customer"]["mrr_cents"] = json!("lots");
     let (status, body) = json_of(app.post_events(TEST_APP, &body).await).await;
-    assert_eq!(status, 422);
-    assert_eq!(body["error"]["field"], "customer.mrr_cents");
+    assert_refused(status, &body, refusal(422).field("customer.mrr_cents"));
 }
 
 #[tokio::test]
@@ -280,8 +270,7 @@ async fn malformed_json_is_a_400() {
         .await
         .unwrap();
     let (status, body) = json_of(r).await;
-    assert_eq!(status, 400);
-    assert_eq!(body["error"]["code"], "invalid_json");
+    assert_refused(status, &body, refusal(400).code("invalid_json"));
 }
 
 #[tokio::test]
@@ -296,8 +285,7 @@ async fn an_oversized_body_is_a_413() {
         .await
         .unwrap();
     let (status, body) = json_of(r).await;
-    assert_eq!(status, 413);
-    assert_eq!(body["error"]["code"], "payload_too_large");
+    assert_refused(status, &body, refusal(413).code("payload_too_large"));
 }
 
 #[tokio::test]
@@ -308,8 +296,7 @@ async fn events_for_an_unknown_app_are_a_404() {
             .await,
     )
     .await;
-    assert_eq!(status, 404);
-    assert_eq!(body["error"]["code"], "app_not_found");
+    assert_refused(status, &body, refusal(404).code("app_not_found"));
 }
 
 #[tokio::test]
@@ -360,9 +347,11 @@ async fn a_customer_token_signed_with_another_key_is_refused() {
     let mut body = batch(vec![started(0)]);
     body["customer"] = json!(token_with(LIVE_APP, "sk_other", None, "cus_1", json!({})));
     let (status, body) = json_of(app.post_events(LIVE_APP, &body).await).await;
-    assert_eq!(status, 401);
-    assert_eq!(body["error"]["code"], "bad_signature");
-    assert_eq!(body["error"]["field"], "customer");
+    assert_refused(
+        status,
+        &body,
+        refusal(401).code("bad_signature").field("customer"),
+    );
 }
 
 #[tokio::test]
@@ -442,18 +431,12 @@ async fn revenue_near_the_integer_limit_is_refused_and_stats_keep_answering() {
     c["mrr_cents"] = json!(i64::MAX - 1);
     let body = json!({ "customer": c, "events": [started(0)] });
     let (status, body) = json_of(app.post_events(TEST_APP, &body).await).await;
-    assert_eq!(
-        (status, &body["error"]["field"]),
-        (422, &json!("customer.mrr_cents"))
-    );
+    assert_refused(status, &body, refusal(422).field("customer.mrr_cents"));
     let mut c = customer("cus_future");
     c["created_at"] = json!(now() + 10 * 86_400);
     let body = json!({ "customer": c, "events": [started(0)] });
     let (status, body) = json_of(app.post_events(TEST_APP, &body).await).await;
-    assert_eq!(
-        (status, &body["error"]["field"]),
-        (422, &json!("customer.created_at"))
-    );
+    assert_refused(status, &body, refusal(422).field("customer.created_at"));
     // The largest accepted revenue, many times over, still sums.
     for i in 0..3 {
         let mut c = customer(&format!("cus_{i}"));
@@ -487,10 +470,7 @@ async fn a_reason_or_offer_no_config_version_has_is_refused_and_an_earlier_ones_
             .await,
     )
     .await;
-    assert_eq!(
-        (status, &body["error"]["field"]),
-        (422, &json!("events[0].reason"))
-    );
+    assert_refused(status, &body, refusal(422).field("events[0].reason"));
     let (status, body) = json_of(
         app.post_events(
             TEST_APP,
@@ -499,10 +479,7 @@ async fn a_reason_or_offer_no_config_version_has_is_refused_and_an_earlier_ones_
         .await,
     )
     .await;
-    assert_eq!(
-        (status, &body["error"]["field"]),
-        (422, &json!("events[0].offer_id"))
-    );
+    assert_refused(status, &body, refusal(422).field("events[0].offer_id"));
     // A config edit adds a reason, then a later one removes it: events queued in between still
     // name it, and are accepted.
     let mut config: Value =

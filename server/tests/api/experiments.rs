@@ -7,7 +7,9 @@ use holdfast_core::assignment::{Experiment, assign};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{TEST_APP, TestApp, customer, event, json_of, now, spawn_app, uuid};
+use crate::helpers::{
+    TEST_APP, TestApp, assert_refused, customer, event, json_of, now, refusal, spawn_app, uuid,
+};
 
 const KEY: &str = "too_expensive_depth";
 
@@ -208,16 +210,9 @@ async fn experiments_are_listed_and_a_report_refuses_what_it_cannot_answer() {
             .unwrap(),
     )
     .await;
-    assert_eq!(
-        (status, &body["error"]["code"]),
-        (404, &json!("no_such_experiment"))
-    );
+    assert_refused(status, &body, refusal(404).code("no_such_experiment"));
     let (status, body) = report(&app, "?metric=clicks").await;
-    assert_eq!(
-        (status, &body["error"]["field"]),
-        (400, &json!("metric")),
-        "{body}"
-    );
+    assert_refused(status, &body, refusal(400).field("metric"));
     let (status, _) = report(&app, "?mode=live").await;
     assert_eq!(status, 403, "a test key reads test data only");
 }
@@ -280,32 +275,21 @@ async fn a_running_split_is_frozen_and_shipping_writes_the_winner_in() {
         json!({ "variant": "holdout" }),
     )
     .await;
-    assert_eq!(
-        (status, &body["error"]["field"]),
-        (422, &json!("variant")),
-        "{body}"
-    );
+    assert_refused(status, &body, refusal(422).field("variant"));
     let (status, body) = admin_post(
         &app,
         &format!("/experiments/{KEY}/ship"),
         json!({ "variant": "bigger" }),
     )
     .await;
-    assert_eq!(
-        (status, &body["error"]["field"]),
-        (422, &json!("variant")),
-        "{body}"
-    );
+    assert_refused(status, &body, refusal(422).field("variant"));
     let (status, body) = admin_post(
         &app,
         "/experiments/nope/ship",
         json!({ "variant": "deeper" }),
     )
     .await;
-    assert_eq!(
-        (status, &body["error"]["code"]),
-        (404, &json!("no_such_experiment"))
-    );
+    assert_refused(status, &body, refusal(404).code("no_such_experiment"));
 
     // Shipping writes the winner's rule in for everyone, as a new config version.
     let (status, body) = admin_post(
@@ -443,7 +427,7 @@ async fn the_preview_says_which_variant_and_offer_and_why_and_records_nothing() 
         json!({ "customer": customer(&control), "reason": "bored" }),
     )
     .await;
-    assert_eq!((status, &body["error"]["field"]), (422, &json!("reason")));
+    assert_refused(status, &body, refusal(422).field("reason"));
     // The preview exposed nobody: the holdout customer has no exposure, so no unit.
     let (_, report) = report(&app, "").await;
     let holdout_units = report["variants"][2]["units"].as_u64().unwrap();
@@ -480,11 +464,7 @@ async fn the_preview_plans_from_a_draft_config_checks_it_like_a_save_and_stores_
         json!({ "customer": customer("cus_draft"), "reason": "too_expensive", "config": draft }),
     )
     .await;
-    assert_eq!(
-        (status, &body["error"]["code"]),
-        (422, &json!("invalid_config")),
-        "{body}"
-    );
+    assert_refused(status, &body, refusal(422).code("invalid_config"));
     assert_eq!(
         body["error"]["problems"][0]["path"],
         "offers[0].terms.percent"
@@ -564,18 +544,12 @@ async fn an_experiment_is_created_stopped_with_a_rule_per_arm_and_its_note() {
     );
 
     let (status, again) = admin_post(&app, "/experiments", body.clone()).await;
-    assert_eq!(
-        (status, &again["error"]["code"]),
-        (409, &json!("experiment_exists"))
-    );
+    assert_refused(status, &again, refusal(409).code("experiment_exists"));
     let mut bad = body.clone();
     bad["key"] = json!("depth3");
     bad["reason"] = json!("bored");
     let (status, refused) = admin_post(&app, "/experiments", bad).await;
-    assert_eq!(
-        (status, &refused["error"]["field"]),
-        (422, &json!("reason"))
-    );
+    assert_refused(status, &refused, refusal(422).field("reason"));
     let mut bad = body.clone();
     bad["key"] = json!("depth4");
     bad["variants"][1]["offer"] = json!("free_lunch");
@@ -588,10 +562,7 @@ async fn an_experiment_is_created_stopped_with_a_rule_per_arm_and_its_note() {
     bad["key"] = json!("depth5");
     bad["variants"][2]["offer"] = json!("credit_20");
     let (status, refused) = admin_post(&app, "/experiments", bad).await;
-    assert_eq!(
-        (status, &refused["error"]["field"]),
-        (422, &json!("variants[2].offer"))
-    );
+    assert_refused(status, &refused, refusal(422).field("variants[2].offer"));
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{cli, json_of, now, spawn_app_on, token_with, uuid};
+use crate::helpers::{assert_refused, cli, json_of, now, refusal, spawn_app_on, token_with, uuid};
 
 async fn the_path_to_production(url: &str) {
     let origin = "https://app.acme.example";
@@ -192,10 +192,7 @@ async fn the_path_to_production(url: &str) {
     }
     let old = token_with(&app_id, live_secret, None, "cus_acme_1", json!({}));
     let (status, body) = json_of(plan_with(old).await.unwrap()).await;
-    assert_eq!(
-        (status, &body["error"]["code"]),
-        (401, &json!("bad_signature"))
-    );
+    assert_refused(status, &body, refusal(401).code("bad_signature"));
 
     // A revoked admin key opens nothing.
     let key_id = &live_admin[..17];
@@ -207,10 +204,7 @@ async fn the_path_to_production(url: &str) {
         .await
         .unwrap();
     let (status, body) = json_of(r).await;
-    assert_eq!(
-        (status, &body["error"]["code"]),
-        (401, &json!("revoked_api_key"))
-    );
+    assert_refused(status, &body, refusal(401).code("revoked_api_key"));
 }
 
 #[tokio::test]

@@ -265,6 +265,56 @@ pub async fn json_of(r: Response) -> (u16, Value) {
     (status, body)
 }
 
+/// What a refused request must have answered: its status, and the error body's `code` and `field`
+/// (`{ "error": { "code", "message", "field" } }`). A part not given is not checked, so a test
+/// states exactly what it refuses: `refusal(422).field("period_end")`,
+/// `refusal(404).code("version_not_found").field("version")`.
+#[derive(Debug, Clone, Copy)]
+pub struct Refusal<'a> {
+    status: u16,
+    code: Option<&'a str>,
+    field: Option<&'a str>,
+}
+
+/// A refusal with this status; add `.code(..)` and `.field(..)` to check those too.
+pub fn refusal<'a>(status: u16) -> Refusal<'a> {
+    Refusal {
+        status,
+        code: None,
+        field: None,
+    }
+}
+
+impl<'a> Refusal<'a> {
+    /// The error code the body must carry (`invalid_id`, `token_expired`).
+    pub fn code(self, code: &'a str) -> Self {
+        Self {
+            code: Some(code),
+            ..self
+        }
+    }
+
+    /// The field the body must name (`period_end`, `events[0].prompt`).
+    pub fn field(self, field: &'a str) -> Self {
+        Self {
+            field: Some(field),
+            ..self
+        }
+    }
+}
+
+/// Asserts that `(status, body)` is the refusal `expected`, showing the whole body when it is not.
+#[track_caller]
+pub fn assert_refused(status: u16, body: &Value, expected: Refusal<'_>) {
+    assert_eq!(status, expected.status, "status of {body}");
+    if let Some(code) = expected.code {
+        assert_eq!(body["error"]["code"], code, "error code of {body}");
+    }
+    if let Some(field) = expected.field {
+        assert_eq!(body["error"]["field"], field, "error field of {body}");
+    }
+}
+
 /// A pro-plan customer of a year's tenure.
 pub fn customer(id: &str) -> Value {
     serde_json::to_value(Customer::new(id, "pro", 4900, now() - 365 * 86_400)).expect("customer")

@@ -4,8 +4,8 @@
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    LIVE_APP, LIVE_KID, LIVE_SECRET, TEST_APP, customer, json_of, signed, spawn_app, token_with,
-    uuid,
+    LIVE_APP, LIVE_KID, LIVE_SECRET, TEST_APP, assert_refused, customer, json_of, refusal, signed,
+    spawn_app, token_with, uuid,
 };
 
 fn acceptance(customer_id: &str, reason: Option<&str>, offer: &str) -> Value {
@@ -54,8 +54,7 @@ async fn an_offer_the_customer_is_not_eligible_for_is_refused() {
     let mut body = acceptance("cus_1", Some("too_expensive"), "discount_25");
     body["customer"]["discounted"] = json!(true);
     let (status, body) = json_of(app.accept(TEST_APP, &body).await).await;
-    assert_eq!(status, 403);
-    assert_eq!(body["error"]["code"], "offer_not_eligible");
+    assert_refused(status, &body, refusal(403).code("offer_not_eligible"));
     assert_eq!(
         body["error"]["message"],
         "the subscription is already discounted"
@@ -69,8 +68,7 @@ async fn a_second_discount_within_the_cooldown_is_refused_from_the_ledger() {
     assert_eq!(app.accept(TEST_APP, &first).await.status(), 200);
     let second = acceptance("cus_1", Some("switching"), "switch_discount");
     let (status, body) = json_of(app.accept(TEST_APP, &second).await).await;
-    assert_eq!(status, 403);
-    assert_eq!(body["error"]["code"], "offer_not_eligible");
+    assert_refused(status, &body, refusal(403).code("offer_not_eligible"));
     let other_customer = acceptance("cus_2", Some("switching"), "switch_discount");
     assert_eq!(
         app.accept(TEST_APP, &other_customer).await.status(),
@@ -193,8 +191,7 @@ async fn an_acceptance_with_a_token_for_another_app_is_refused() {
         json!({})
     ));
     let (status, body) = json_of(app.accept(LIVE_APP, &body).await).await;
-    assert_eq!(status, 401);
-    assert_eq!(body["error"]["code"], "wrong_audience");
+    assert_refused(status, &body, refusal(401).code("wrong_audience"));
 }
 
 #[tokio::test]
@@ -213,8 +210,7 @@ async fn an_acceptance_with_a_bad_event_id_is_refused_naming_it() {
     let mut body = acceptance("cus_1", Some("too_expensive"), "discount_25");
     body["event_id"] = json!("nope");
     let (status, body) = json_of(app.accept(TEST_APP, &body).await).await;
-    assert_eq!(status, 422);
-    assert_eq!(body["error"]["field"], "event_id");
+    assert_refused(status, &body, refusal(422).field("event_id"));
 }
 
 #[tokio::test]
@@ -223,6 +219,5 @@ async fn an_acceptance_missing_a_field_is_refused_naming_it() {
     let mut body = acceptance("cus_1", Some("too_expensive"), "discount_25");
     body.as_object_mut().unwrap().remove("offer_id");
     let (status, body) = json_of(app.accept(TEST_APP, &body).await).await;
-    assert_eq!(status, 422);
-    assert_eq!(body["error"]["field"], "offer_id");
+    assert_refused(status, &body, refusal(422).field("offer_id"));
 }

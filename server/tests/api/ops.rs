@@ -2,7 +2,7 @@
 
 use holdfast_server::{RateLimit, Settings};
 
-use crate::helpers::{TEST_APP, json_of, spawn_app, spawn_app_with};
+use crate::helpers::{TEST_APP, assert_refused, json_of, refusal, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn health_and_readiness_probes_answer() {
@@ -116,8 +116,7 @@ async fn a_client_over_its_rate_limit_gets_a_429() {
         assert_eq!(app.get(&path).send().await.unwrap().status(), 200);
     }
     let (status, body) = json_of(app.get(&path).send().await.unwrap()).await;
-    assert_eq!(status, 429);
-    assert_eq!(body["error"]["code"], "rate_limited");
+    assert_refused(status, &body, refusal(429).code("rate_limited"));
 }
 
 #[tokio::test]
@@ -431,8 +430,7 @@ async fn an_unknown_api_path_is_a_404_and_a_wrong_method_a_405_with_allow() {
         .unwrap_or_default()
         .to_string();
     let (status, body) = json_of(r).await;
-    assert_eq!(status, 405);
-    assert_eq!(body["error"]["code"], "method_not_allowed");
+    assert_refused(status, &body, refusal(405).code("method_not_allowed"));
     assert!(allow.contains("GET"), "Allow: {allow:?}");
     let r = app.get("/v1/nothing/here").send().await.unwrap();
     assert_eq!(r.status(), 404);

@@ -4,7 +4,9 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{TEST_APP, TestApp, customer, json_of, spawn_app, uuid};
+use crate::helpers::{
+    TEST_APP, TestApp, assert_refused, customer, json_of, refusal, spawn_app, uuid,
+};
 
 /// The default config with the first offer (the 25% discount) at `percent`.
 async fn draft(app: &TestApp, percent: i64) -> Value {
@@ -129,11 +131,7 @@ async fn a_draft_runs_on_its_own_page_as_the_real_routes_answer_and_nothing_is_s
 async fn an_invalid_draft_is_refused_like_a_save_and_an_unknown_preview_is_not_found() {
     let app = spawn_app().await;
     let (status, body) = page(&app, &draft(&app, 60).await).await;
-    assert_eq!(
-        (status, &body["error"]["code"]),
-        (422, &json!("invalid_config")),
-        "{body}"
-    );
+    assert_refused(status, &body, refusal(422).code("invalid_config"));
     assert_eq!(
         body["error"]["problems"][0]["path"],
         "offers[0].terms.percent"
@@ -151,9 +149,5 @@ async fn an_invalid_draft_is_refused_like_a_save_and_an_unknown_preview_is_not_f
         .unwrap(),
     )
     .await;
-    assert_eq!(
-        (status, &body["error"]["code"]),
-        (404, &json!("no_such_preview")),
-        "{body}"
-    );
+    assert_refused(status, &body, refusal(404).code("no_such_preview"));
 }

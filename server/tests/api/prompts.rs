@@ -5,8 +5,8 @@ use reqwest::{Method, Response};
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    LIVE_APP, LIVE_KID, ORIGIN, TEST_APP, TestApp, customer, event, json_of, now, signed,
-    spawn_app, token_with, uuid,
+    LIVE_APP, LIVE_KID, ORIGIN, TEST_APP, TestApp, assert_refused, customer, event, json_of, now,
+    refusal, signed, spawn_app, token_with, uuid,
 };
 
 const DAY: i64 = 86_400;
@@ -212,8 +212,7 @@ async fn a_prompt_shown_without_its_trigger_is_refused_naming_the_field() {
         ],
     });
     let (status, body) = json_of(app.post_events(TEST_APP, &body).await).await;
-    assert_eq!(status, 422);
-    assert_eq!(body["error"]["field"], "events[1].trigger");
+    assert_refused(status, &body, refusal(422).field("events[1].trigger"));
     assert!(
         state_of(&app, "cus_1").await["impressions"]
             .as_array()
@@ -234,8 +233,7 @@ async fn prompt_state_needs_a_token_signed_with_the_apps_secret() {
         json!({})
     ));
     let (status, body) = json_of(prompt_state(&app, LIVE_APP, forged).await).await;
-    assert_eq!(status, 401);
-    assert_eq!(body["error"]["code"], "bad_signature");
+    assert_refused(status, &body, refusal(401).code("bad_signature"));
     assert_eq!(
         prompt_state(&app, LIVE_APP, signed("cus_1")).await.status(),
         200
@@ -426,8 +424,7 @@ async fn every_prompt_id_of_core_is_accepted_and_any_other_is_refused_naming_the
         "events": [shown(&uuid(), now(), "banner", "seats")],
     });
     let (status, body) = json_of(app.post_events(TEST_APP, &body).await).await;
-    assert_eq!(status, 422);
-    assert_eq!(body["error"]["field"], "events[0].prompt");
+    assert_refused(status, &body, refusal(422).field("events[0].prompt"));
 }
 
 #[tokio::test]
@@ -561,29 +558,17 @@ async fn a_plan_without_its_metric_or_with_a_negative_number_names_the_field() {
         json!({ "customer": customer("cus_p4"), "ask": "usage", "used": 3 }),
     )
     .await;
-    assert_eq!(
-        (status, &body["error"]["field"]),
-        (422, &json!("metric")),
-        "{body}"
-    );
+    assert_refused(status, &body, refusal(422).field("metric"));
     let (status, body) = plan(
         &app,
         json!({ "customer": customer("cus_p4"), "ask": "usage", "metric": "projects", "used": -1 }),
     )
     .await;
-    assert_eq!(
-        (status, &body["error"]["field"]),
-        (422, &json!("used")),
-        "{body}"
-    );
+    assert_refused(status, &body, refusal(422).field("used"));
     let (status, body) = plan(
         &app,
         json!({ "customer": customer("cus_p4"), "ask": "gate" }),
     )
     .await;
-    assert_eq!(
-        (status, &body["error"]["field"]),
-        (422, &json!("feature")),
-        "{body}"
-    );
+    assert_refused(status, &body, refusal(422).field("feature"));
 }

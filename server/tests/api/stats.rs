@@ -11,7 +11,7 @@ use holdfast_server::storage::{
 };
 use proptest::prelude::*;
 
-use crate::helpers::{TEST_APP, json_of, now, session, spawn_app, uuid};
+use crate::helpers::{TEST_APP, assert_refused, json_of, now, refusal, session, spawn_app, uuid};
 
 #[tokio::test]
 async fn stats_count_sessions_saves_cancels_and_abandons_with_breakdowns() {
@@ -145,8 +145,7 @@ async fn a_lifecycle_event_of_an_unknown_type_is_refused() {
         .await
         .unwrap();
     let (status, body) = json_of(r).await;
-    assert_eq!(status, 422);
-    assert_eq!(body["error"]["field"], "type");
+    assert_refused(status, &body, refusal(422).field("type"));
 }
 
 #[tokio::test]
@@ -172,8 +171,7 @@ async fn a_lifecycle_event_takes_the_customer_ids_hosts_have_and_refuses_control
         "a b@c.com"
     );
     let (status, body) = json_of(post("bad%00id").await.unwrap()).await;
-    assert_eq!(status, 422);
-    assert_eq!(body["error"]["field"], "customer_id");
+    assert_refused(status, &body, refusal(422).field("customer_id"));
 }
 
 #[tokio::test]
@@ -199,8 +197,7 @@ async fn a_stats_range_that_ends_before_it_starts_is_refused() {
         .await
         .unwrap();
     let (status, body) = json_of(r).await;
-    assert_eq!(status, 422);
-    assert_eq!(body["error"]["field"], "from");
+    assert_refused(status, &body, refusal(422).field("from"));
 }
 
 #[tokio::test]
@@ -212,8 +209,7 @@ async fn an_unknown_stats_parameter_is_refused_naming_it() {
         .await
         .unwrap();
     let (status, body) = json_of(r).await;
-    assert_eq!(status, 400);
-    assert_eq!(body["error"]["field"], "since");
+    assert_refused(status, &body, refusal(400).field("since"));
 }
 
 const DAY: i64 = 86_400;

@@ -9,7 +9,9 @@ use axum::http::{HeaderMap, StatusCode};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{TEST_APP, TestApp, customer, json_of, spawn_app_with, uuid};
+use crate::helpers::{
+    TEST_APP, TestApp, assert_refused, customer, json_of, refusal, spawn_app_with, uuid,
+};
 
 /// What the receiver got: headers and body of each request.
 type Received = Arc<Mutex<Vec<(HeaderMap, String)>>>;
@@ -298,10 +300,7 @@ async fn endpoints_are_managed_and_bad_ones_refused_naming_the_field() {
         json!({ "url": "https://billing.acme.example/hook", "events": ["offer.eaten"] }),
     )
     .await;
-    assert_eq!(
-        (status, &body["error"]["field"]),
-        (422, &json!("events[0]"))
-    );
+    assert_refused(status, &body, refusal(422).field("events[0]"));
     let (status, created) = create(
         &app,
         json!({ "url": "https://billing.acme.example/hook", "events": ["offer.accepted"] }),
@@ -634,10 +633,7 @@ async fn a_trial_is_started_once_per_feature_after_enough_gate_hits_and_told() {
         (&json!("sso"), &json!(7))
     );
     let (status, again) = json_of(trial(uuid()).await.unwrap()).await;
-    assert_eq!(
-        (status, &again["error"]["code"]),
-        (409, &json!("trial_started_before"))
-    );
+    assert_refused(status, &again, refusal(409).code("trial_started_before"));
     assert_eq!(again["error"]["recorded"]["session_id"], session);
     let got = until_received(&received, 1).await;
     let body = verify(&secret, &got[0]);

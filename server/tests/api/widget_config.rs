@@ -2,7 +2,7 @@
 
 use holdfast_core::config::{AppConfig, PublicConfig};
 
-use crate::helpers::{ORIGIN, TEST_APP, json_of, spawn_app};
+use crate::helpers::{ORIGIN, TEST_APP, assert_refused, json_of, refusal, spawn_app};
 
 #[tokio::test]
 async fn the_public_config_publishes_no_rules_thresholds_or_weights_and_has_an_etag() {
@@ -74,9 +74,11 @@ async fn an_unknown_app_gets_a_404_naming_the_app_id() {
 async fn a_malformed_app_id_is_refused_naming_the_field() {
     let app = spawn_app().await;
     let (status, body) = json_of(app.get("/v1/apps/bad%20id!/config").send().await.unwrap()).await;
-    assert_eq!(status, 400);
-    assert_eq!(body["error"]["code"], "invalid_id");
-    assert_eq!(body["error"]["field"], "app_id");
+    assert_refused(
+        status,
+        &body,
+        refusal(400).code("invalid_id").field("app_id"),
+    );
 }
 
 #[tokio::test]
