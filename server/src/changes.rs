@@ -4,13 +4,13 @@
 use std::sync::Arc;
 
 use axum::Extension;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 
 use crate::AppState;
 use crate::apps::{AdminCaller, LoadedApp};
 use crate::error::ApiError;
-use crate::extract::Json;
+use crate::extract::{Json, Query};
 use crate::storage::changes::Change;
 
 /// Records that `caller` did `action` to `subject` on the app. A failure to record is logged and
