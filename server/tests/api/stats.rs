@@ -618,11 +618,10 @@ proptest! {
             let dir = tempfile::tempdir().unwrap();
             let url = format!("sqlite://{}", dir.path().join("equal.db").display());
             let storage = Storage::open(&url).await.unwrap();
+            // SQLite only: the same SQL runs on PostgreSQL, where the METRICS.md stories compare
+            // the two paths too, and sixteen cases of ingest into the shared PostgreSQL log would
+            // race the other tests that read its backlog.
             rollups_equal_sessions(&storage, &sessions, &churns, &ranges).await?;
-            if let Ok(url) = std::env::var("HOLDFAST_TEST_POSTGRES_URL") {
-                let storage = Storage::open(&url).await.unwrap();
-                rollups_equal_sessions(&storage, &sessions, &churns, &ranges).await?;
-            }
             Ok::<(), TestCaseError>(())
         })?;
     }

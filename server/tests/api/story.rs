@@ -100,12 +100,13 @@ async fn story(storage: Storage, app_id: &str) {
     assert_eq!(retry.accepted, 3, "received; the fold drops it");
     storage.settle().await.unwrap();
     let status = storage.ingest_status().await.unwrap();
-    assert_eq!(status.backlog_rows, 0, "settle folds the whole log");
     if storage.backend() == "sqlite" {
+        assert_eq!(status.backlog_rows, 0, "settle folds the whole log");
         assert_eq!(status.folded_events, 6, "both batches were folded");
     }
     // On PostgreSQL other tests' stores share the log: any of them may fold these batches (and
-    // this one theirs), so no count is this store's own; the empty backlog says they were folded.
+    // this one theirs), and may append more between the settle and this read, so neither count
+    // is this store's own; the stats below say the batches were folded.
 
     // Exposures are sticky.
     let exposure = [("exp".to_string(), "a".to_string())];
