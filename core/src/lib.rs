@@ -30,6 +30,7 @@
 //! - [`prompts`]: whether a usage report, gate hit or seat count earns an upgrade prompt, and the
 //!   prompt plan the server writes for the widget to render.
 //! - [`priority`]: which prompt has the screen when a second one is earned.
+//! - [`rates`]: the ratios reports show (a save rate, a conversion, a share), written once.
 //! - `stats` (feature `stats`, for the server only): the experiment statistics engine, uplift,
 //!   intervals, chance to win, always-valid sequential tests, sample ratio mismatch and the minimum
 //!   data rule, cross-checked against GrowthBook's `gbstats`.
@@ -53,6 +54,7 @@ pub mod plan;
 pub mod policy;
 pub mod priority;
 pub mod prompts;
+pub mod rates;
 #[cfg(feature = "stats")]
 pub mod stats;
 pub mod targeting;

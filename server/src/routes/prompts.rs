@@ -402,11 +402,7 @@ impl From<PromptTally> for PromptOutcomes {
             dismissed: t.dismissed,
             trials: t.trials,
             upgraded: t.upgraded,
-            conversion: if t.shown == 0 {
-                0.0
-            } else {
-                t.upgraded as f64 / t.shown as f64
-            },
+            conversion: holdfast_core::rates::rate(t.upgraded, t.shown),
         }
     }
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use axum::Extension;
 use axum::extract::State;
+use holdfast_core::rates::{rate, share};
 use serde::{Deserialize, Serialize};
 
 use crate::AppState;
@@ -52,7 +53,7 @@ impl From<RetentionCount> for Retention {
         Self {
             measured: r.measured,
             retained: r.retained,
-            rate: (r.measured > 0).then(|| r.retained as f64 / r.measured as f64),
+            rate: share(r.retained, r.measured),
             pending: r.pending,
         }
     }
@@ -109,20 +110,13 @@ pub struct Outcomes {
 
 impl From<Tally> for Outcomes {
     fn from(t: Tally) -> Self {
-        let rate = |n: i64| {
-            if t.sessions == 0 {
-                0.0
-            } else {
-                n as f64 / t.sessions as f64
-            }
-        };
         Self {
             sessions: t.sessions,
             bounces: t.bounces,
             duplicates: t.duplicates,
             saves: t.saves,
-            save_rate: rate(t.saves),
-            deflection_rate: rate(t.sessions - t.cancels),
+            save_rate: rate(t.saves, t.sessions),
+            deflection_rate: rate(t.sessions - t.cancels, t.sessions),
             cancels: t.cancels,
             abandons: t.abandons,
             pending: t.pending,
@@ -133,8 +127,10 @@ impl From<Tally> for Outcomes {
             retained_90d: t.retention[2].into(),
             net_revenue_kept_90d_cents: t.net_revenue_90d_cents,
             net_revenue_kept_90d_sessions: t.net_revenue_sessions,
-            net_revenue_kept_90d_per_session_cents: (t.net_revenue_sessions > 0)
-                .then(|| t.net_revenue_90d_cents as f64 / t.net_revenue_sessions as f64),
+            net_revenue_kept_90d_per_session_cents: share(
+                t.net_revenue_90d_cents,
+                t.net_revenue_sessions,
+            ),
         }
     }
 }
@@ -250,7 +246,7 @@ pub async fn get(
                 days: d.days,
                 saves_measured: d.measured,
                 retained: d.retained,
-                share: (d.measured > 0).then(|| d.retained as f64 / d.measured as f64),
+                share: share(d.retained, d.measured),
             })
             .collect(),
     }))
