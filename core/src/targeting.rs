@@ -263,7 +263,7 @@ pub fn eligibility(offer: &Offer, ctx: &OfferContext<'_>) -> Result<(), Ineligib
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Cmp, Comparison};
+    use crate::config::{BUILT_IN_REASONS, Cmp, Comparison};
     use proptest::prelude::*;
 
     const NOW: UnixSeconds = 20_000 * DAY;
@@ -504,7 +504,7 @@ mod tests {
             mrr in 0i64..100_000,
             tenure in 0i64..2000,
             plan in prop::sample::select(vec!["starter", "pro", "team", "legacy"]),
-            reason in prop::option::of(prop::sample::select(vec!["too_expensive", "not_using", "missing_feature", "switching", "technical_issues", "temporary", "other"])),
+            reason in prop::option::of(prop::sample::select(BUILT_IN_REASONS.to_vec())),
             discounted: bool,
             ledger_days in prop::collection::vec((0usize..9, 0i64..800), 0..4),
         ) {
