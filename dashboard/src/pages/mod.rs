@@ -38,7 +38,11 @@ pub fn Kpi(
     formula: &'static str,
 ) -> impl IntoView {
     // Several numbers in one (30 · 60 · 90 days) are set smaller so they fit a card.
-    let class = if value.contains('·') { "value multi" } else { "value" };
+    let class = if value.contains('·') {
+        "value multi"
+    } else {
+        "value"
+    };
     view! {
         <div class="kpi">
             <dt>{name}</dt>
