@@ -903,6 +903,8 @@ macro_rules! impl_store {
                     }
                 }
             }
+            // In key order, so two writers touching the same rows take their locks in one order.
+            changes.sort_unstable_by(|a, b| (a.0, a.1, &a.2).cmp(&(b.0, b.1, &b.2)));
             for chunk in changes.chunks(200) {
                 let mut q = sqlx::QueryBuilder::new(format!(
                     "INSERT INTO stats_rollup (app_id, live, hour, dimension, key, {}) ",
