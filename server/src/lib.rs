@@ -83,8 +83,9 @@ pub struct Settings {
     pub header_read_timeout: Duration,
     /// At most this many connections at once; the next wait in the kernel's backlog.
     pub max_connections: usize,
-    /// Event batches handled at once; the next wait (without using the CPU) before their body
-    /// is read, so a flood of events leaves the cores to the cancel plan and everything else.
+    /// Event batches handled at once (default: one per two cores); the next waits at most a few
+    /// milliseconds (without using the CPU, before its body is read) and is then answered 503
+    /// with `Retry-After`, so a flood of events leaves the cores to the cancel plan.
     pub ingest_concurrency: usize,
     /// The server runs the demo (`--demo`): the demo page may have customer tokens signed for
     /// the demo app (`POST /demo/token`).
@@ -102,7 +103,8 @@ impl Default for Settings {
             header_read_timeout: Duration::from_secs(10),
             max_connections: 10_000,
             // Enough to keep the group commit and every core busy, no more.
-            ingest_concurrency: 2 * std::thread::available_parallelism().map_or(2, |n| n.get()),
+            ingest_concurrency: (std::thread::available_parallelism().map_or(2, |n| n.get()) / 2)
+                .max(1),
             demo: false,
         }
     }

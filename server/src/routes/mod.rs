@@ -25,6 +25,8 @@ pub mod stats;
 pub mod webhooks;
 pub mod widget_config;
 
+use std::sync::Arc;
+
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
@@ -48,8 +50,11 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(
             "/v1/apps/{app_id}/events",
             post(events::post)
-                .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
-                    state.settings().ingest_concurrency.max(1),
+                .layer(axum::middleware::from_fn_with_state(
+                    Arc::new(tokio::sync::Semaphore::new(
+                        state.settings().ingest_concurrency.max(1),
+                    )),
+                    admit_ingest,
                 ))
                 .options(ops::preflight),
         )
@@ -246,4 +251,23 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(admin)
         .route("/v1/{*rest}", axum::routing::any(ops::no_such_route))
         .method_not_allowed_fallback(ops::method_not_allowed)
+}
+
+/// How long an ingest request may wait for one of the limited places before it is shed.
+const INGEST_QUEUE_WAIT: std::time::Duration = std::time::Duration::from_millis(5);
+
+/// Admission control for `/events`: at most `ingest_concurrency` batches are parsed and appended
+/// at once; a batch that finds no place within [`INGEST_QUEUE_WAIT`] is answered 503 with
+/// `Retry-After` at once (its outbox keeps it and sends it again), so a flood from many sources
+/// costs the server a refusal per request instead of a queue that starves the cancel plan.
+async fn admit_ingest(
+    axum::extract::State(places): axum::extract::State<Arc<tokio::sync::Semaphore>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match tokio::time::timeout(INGEST_QUEUE_WAIT, places.acquire_owned()).await {
+        Ok(Ok(_place)) => next.run(req).await,
+        _ => crate::error::ApiError::busy().into_response(),
+    }
 }
