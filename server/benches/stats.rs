@@ -3,6 +3,9 @@
 //! `count(*)` of the same range measured in the same run on the same database, so the ratio says
 //! what the report costs beyond touching the range once (goal: at most 10x).
 //!
+//! The experiment report reads the experiments' rollup (`storage::arms`): rows per arm and hour,
+//! plus the customers exposed in the hour its metric's cut falls in.
+//!
 //! Run with `BENCH_ONLY=stats cargo bench -p holdfast-server --bench stats` (the other
 //! scenarios' `BENCH_ONLY` values skip it). SQLite always; PostgreSQL too when
 //! `HOLDFAST_TEST_POSTGRES_URL` is set (`scripts/postgres start`; `STATS_BACKEND=postgres` for it
@@ -137,6 +140,20 @@ async fn run(
         .json()
         .await?;
 
+    let read: serde_json::Value = client
+        .get(&report_url)
+        .bearer_auth(&key)
+        .send()
+        .await?
+        .json()
+        .await?;
+    let units: u64 = read["variants"]
+        .as_array()
+        .map_or(0, |v| v.iter().filter_map(|a| a["units"].as_u64()).sum());
+    println!(
+        "{backend}: the report counts {units} units and {} pending ({exposed} exposed): {}",
+        read["pending_units"], read["verdict_reason"]
+    );
     println!(
         "{backend}: {sessions} sessions of {customers} customers ({exposed} exposed) loaded in {:.1}s; \
          the report counts {} sessions, {} bounces, {} duplicates",

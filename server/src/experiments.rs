@@ -9,18 +9,13 @@
 //! (the config's weights changed under them) is a multiple exposure: still counted in the first
 //! arm, and reported as a health problem above 1%.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-
 use holdfast_core::assignment::Experiment;
-use holdfast_core::customer::DAY;
 use holdfast_core::stats::{AnalysisOptions, ArmData, ArmResult, Metric, analyse, data_progress};
 use serde::{Deserialize, Serialize};
 
+use crate::storage::arms::{ArmTotals, WINDOW};
 use crate::storage::experiments::{ExperimentFacts, FactsNeeded};
-use crate::storage::rollup::{cancellation_change, churned_at, lifecycle_change};
-
-/// The window of the 30-day metrics.
-const WINDOW: i64 = 30 * DAY;
+use crate::storage::rollup::BUCKET;
 /// Above this share of multiple exposures the experiment is unhealthy.
 const MULTIPLE_EXPOSURE_LIMIT: f64 = 0.01;
 /// An uplift above +50% is more often a bug than a win.
@@ -78,6 +73,11 @@ impl ReportMetric {
             Self::Retained30d | Self::PromptConversion => WINDOW,
             Self::NetRevenue90d => 3 * WINDOW,
         }
+    }
+
+    /// The last exposure time counted at `now`: customers exposed later are pending.
+    pub fn cut(self, now: i64) -> i64 {
+        now - self.window()
     }
 }
 
@@ -152,50 +152,55 @@ pub struct Report {
     pub verdict_reason: String,
 }
 
-/// Computes the report of `experiment` from its facts at `now`.
+/// Computes the report of `experiment` from its facts at `now` (every exposure read; the
+/// facts of `metric.needs()` at least).
 pub fn report(
     experiment: &Experiment,
     metric: ReportMetric,
     facts: &ExperimentFacts,
     now: i64,
 ) -> Report {
+    report_of(
+        experiment,
+        metric,
+        &ArmTotals::of_facts(facts, metric.cut(now)),
+        now,
+    )
+}
+
+/// Computes the report of `experiment` from its arms' totals at the metric's cut (see
+/// [`ReportMetric::cut`]): what the rollup answers, and what [`report`] sums from the facts.
+pub fn report_of(
+    experiment: &Experiment,
+    metric: ReportMetric,
+    totals: &ArmTotals,
+    now: i64,
+) -> Report {
     let options = AnalysisOptions::default();
-    let first: HashMap<&str, (&str, i64)> = facts
-        .exposures
-        .iter()
-        .map(|e| (e.customer_id.as_str(), (e.variant.as_str(), e.at)))
-        .collect();
-    let converted = conversions(metric, facts, &first);
-    let revenue = (metric == ReportMetric::NetRevenue90d).then(|| net_revenue(facts, &first));
-    // Per variant: units, conversions, and the sum and sum of squares of a revenue metric.
-    let mut units: BTreeMap<&str, (u64, u64, f64, f64)> = BTreeMap::new();
-    let mut pending = 0;
-    for (customer, (variant, at)) in &first {
-        if *at > now - metric.window() {
-            pending += 1;
-            continue;
-        }
-        let entry = units.entry(variant).or_default();
-        entry.0 += 1;
-        entry.1 += u64::from(converted.contains(customer));
-        if let Some(value) = revenue.as_ref().and_then(|r| r.get(customer)) {
-            entry.2 += value;
-            entry.3 += value * value;
-        }
-    }
     let arms: Vec<ArmData> = experiment
         .variants
         .iter()
         .map(|v| {
-            let (n, c, sum, sum_squares) = units.get(v.key.as_str()).copied().unwrap_or_default();
+            let s = totals.counted.get(&v.key).copied().unwrap_or_default();
+            let count = |n: i64| u64::try_from(n).unwrap_or(0);
             ArmData {
                 key: v.key.clone(),
                 holdout: v.holdout,
-                units: n,
-                metric: if revenue.is_some() {
-                    Metric::Mean { sum, sum_squares }
-                } else {
-                    Metric::Proportion { conversions: c }
+                units: count(s.units),
+                metric: match metric {
+                    ReportMetric::SaveRate => Metric::Proportion {
+                        conversions: count(s.saved),
+                    },
+                    ReportMetric::Retained30d => Metric::Proportion {
+                        conversions: count(s.retained_30d),
+                    },
+                    ReportMetric::PromptConversion => Metric::Proportion {
+                        conversions: count(s.upgraded_30d),
+                    },
+                    ReportMetric::NetRevenue90d => Metric::Mean {
+                        sum: s.revenue_cents as f64,
+                        sum_squares: s.revenue_squares,
+                    },
                 },
             }
         })
@@ -237,14 +242,13 @@ pub fn report(
             }
         })
         .collect();
-    let exposed = first.len() as f64;
-    let crossed: HashSet<&str> = facts.crossed.iter().map(|(c, _)| c.as_str()).collect();
-    let multiple_exposure_rate = if exposed > 0.0 {
-        crossed.len() as f64 / exposed
+    let multiple_exposure_rate = if totals.exposed > 0 {
+        totals.crossed as f64 / totals.exposed as f64
     } else {
         0.0
     };
-    let started = facts.exposures.iter().map(|e| e.at).min();
+    // The pace is measured from the hour of the first exposure.
+    let started = totals.first_hour.map(|h| h * BUCKET);
     let estimated_enough_data_at = match started {
         Some(start) if !analysis.enough_data && analysis.progress > 0.0 && now > start => {
             Some(start + ((now - start) as f64 / analysis.progress) as i64)
@@ -270,7 +274,7 @@ pub fn report(
         srm_p_value: analysis.srm_p_value,
         srm_warning: analysis.srm_warning,
         multiple_exposure_rate,
-        pending_units: pending,
+        pending_units: u64::try_from(totals.pending).unwrap_or(0),
         enough_data: analysis.enough_data,
         progress: analysis.progress,
         estimated_enough_data_at,
@@ -278,106 +282,6 @@ pub fn report(
         verdict,
         verdict_reason,
     }
-}
-
-/// The customers the metric counts as converted.
-fn conversions<'a>(
-    metric: ReportMetric,
-    facts: &'a ExperimentFacts,
-    first: &HashMap<&'a str, (&'a str, i64)>,
-) -> HashSet<&'a str> {
-    let exposed_at = |c: &str| first.get(c).map(|(_, at)| *at);
-    match metric {
-        ReportMetric::SaveRate => facts
-            .outcomes
-            .iter()
-            .filter(|o| o.outcome == "saved")
-            .map(|o| o.customer_id.as_str())
-            .collect(),
-        ReportMetric::PromptConversion => facts
-            .lifecycle
-            .iter()
-            .filter(|l| l.kind == "upgraded")
-            .filter(|l| exposed_at(&l.customer_id).is_some_and(|at| l.at <= at + WINDOW))
-            .map(|l| l.customer_id.as_str())
-            .collect(),
-        ReportMetric::Retained30d => {
-            let churned = churns(facts, first, WINDOW);
-            first
-                .keys()
-                .filter(|c| !churned.contains_key(*c))
-                .copied()
-                .collect()
-        }
-        // A revenue metric has no conversions.
-        ReportMetric::NetRevenue90d => HashSet::new(),
-    }
-}
-
-/// When each exposed customer churned for good, if they did: the effective day of a recorded
-/// cancellation or a `churned` event, unless a later `resumed` or `upgraded` undid it (the rule
-/// the stats apply per session: `storage::rollup::churned_at`).
-fn churns<'a>(
-    facts: &'a ExperimentFacts,
-    first: &HashMap<&'a str, (&'a str, i64)>,
-    window: i64,
-) -> HashMap<&'a str, i64> {
-    let mut changes: HashMap<&str, Vec<(i64, bool)>> = HashMap::new();
-    for o in &facts.outcomes {
-        if o.outcome == "cancelled"
-            && let Some(change) = cancellation_change(o.effective_date.as_deref(), o.recorded_at)
-        {
-            changes
-                .entry(o.customer_id.as_str())
-                .or_default()
-                .push(change);
-        }
-    }
-    for l in &facts.lifecycle {
-        if let Some(change) = lifecycle_change(&l.kind, l.at) {
-            changes
-                .entry(l.customer_id.as_str())
-                .or_default()
-                .push(change);
-        }
-    }
-    let mut churned = HashMap::new();
-    for (customer, list) in &mut changes {
-        let Some((_, at)) = first.get(customer) else {
-            continue;
-        };
-        list.sort_unstable();
-        if let Some(when) = churned_at(list, i64::MIN, at + window) {
-            churned.insert(*customer, when);
-        }
-    }
-    churned
-}
-
-/// Net revenue kept over 90 days per exposed customer, in cents: MRR for the months subscribed
-/// inside the window, less what their accepted offers cost.
-fn net_revenue<'a>(
-    facts: &'a ExperimentFacts,
-    first: &HashMap<&'a str, (&'a str, i64)>,
-) -> HashMap<&'a str, f64> {
-    let window = 3 * WINDOW;
-    let churned = churns(facts, first, window);
-    let money: HashMap<&str, (i64, i64)> = facts
-        .revenue
-        .iter()
-        .map(|(c, mrr, cost)| (c.as_str(), (*mrr, *cost)))
-        .collect();
-    first
-        .iter()
-        .map(|(customer, (_, at))| {
-            let (mrr, cost) = money.get(customer).copied().unwrap_or_default();
-            let end = churned
-                .get(customer)
-                .map_or(at + window, |c| (*c).min(at + window));
-            let months = (end - at).max(0) as f64 / WINDOW as f64;
-            (*customer, mrr as f64 * months - cost as f64)
-        })
-        .collect()
 }
 
 /// The verdict and the sentence that explains it: health first, then the minimum sample, then
@@ -464,6 +368,7 @@ mod tests {
     use super::*;
     use crate::storage::experiments::{ExposedLifecycle, ExposedOutcome, Exposure};
     use crate::storage::rollup::day_start;
+    use holdfast_core::customer::DAY;
 
     fn experiment() -> Experiment {
         serde_json::from_value(serde_json::json!({

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::AppState;
 use crate::apps::{AdminCaller, LoadedApp};
 use crate::error::ApiError;
-use crate::experiments::{Report, ReportMetric, report};
+use crate::experiments::{Report, ReportMetric, report_of};
 use crate::extract::{Json, Query};
 use crate::keys::Mode;
 
@@ -307,18 +307,14 @@ pub async fn get(
             primary(note_of(&notes, &key))
         }
     };
-    // Only the facts the metric reads: each is a read per exposed customer.
-    let facts = state
+    // The experiments' rollup: rows per arm and hour, not per exposed customer.
+    let now = crate::clock::now();
+    let totals = state
         .inner
         .storage
-        .experiment_facts(&app.record.id, mode == Mode::Live, &key, metric.needs())
+        .experiment_totals(&app.record.id, mode == Mode::Live, &key, metric.cut(now))
         .await?;
-    Ok(Json(report(
-        experiment,
-        metric,
-        &facts,
-        crate::clock::now(),
-    )))
+    Ok(Json(report_of(experiment, metric, &totals, now)))
 }
 
 /// The experiment named in the path, or 404.

@@ -118,6 +118,17 @@ pub trait ExperimentStore: Send + Sync {
         experiment: &str,
         needs: FactsNeeded,
     ) -> anyhow::Result<ExperimentFacts>;
+
+    /// What a report at `cut` is computed from (see [`super::arms`]), read after the fold
+    /// settled: the rollup's hours before the cut's hour as counted and after it as pending, the
+    /// customers exposed in the cut's hour from their facts.
+    async fn experiment_totals(
+        &self,
+        app_id: &str,
+        live: bool,
+        experiment: &str,
+        cut: i64,
+    ) -> anyhow::Result<super::arms::ArmTotals>;
 }
 
 /// Implements [`ExperimentStore`] for a backend struct with a `pool` field.
@@ -181,117 +192,200 @@ macro_rules! impl_experiment_store {
                 experiment: &str,
                 needs: $crate::storage::experiments::FactsNeeded,
             ) -> anyhow::Result<$crate::storage::experiments::ExperimentFacts> {
-                use $crate::storage::experiments::{
-                    ExperimentFacts, ExposedLifecycle, ExposedOutcome, Exposure,
-                };
                 if !$crate::storage::Store::settle_within(self, $crate::storage::REPORT_WAIT).await
                 {
                     return Err($crate::storage::Backlogged.into());
                 }
-                let exposures: Vec<(String, String, i64)> = sqlx::query_as(
-                    "SELECT customer_id, variant, at FROM exposures \
-                     WHERE app_id = $1 AND live = $2 AND experiment = $3",
-                )
-                .bind(app_id)
-                .bind(live)
-                .bind(experiment)
-                .fetch_all(&self.pool)
-                .await?;
-                let outcomes: Vec<(String, String, Option<String>, i64)> = if !needs.outcomes {
-                    Vec::new()
-                } else {
-                    sqlx::query_as(
-                    "SELECT o.customer_id, o.outcome, o.effective_date, o.recorded_at \
-                     FROM exposures e CROSS JOIN outcomes o \
-                     WHERE e.app_id = $1 AND e.live = $2 AND e.experiment = $3 \
-                     AND o.app_id = e.app_id AND o.live = e.live \
-                     AND o.customer_id = e.customer_id AND o.recorded_at >= e.at",
-                )
-                .bind(app_id)
-                .bind(live)
-                .bind(experiment)
-                .fetch_all(&self.pool)
-                .await?
-                };
-                let lifecycle: Vec<(String, String, i64)> = if !needs.lifecycle {
-                    Vec::new()
-                } else {
-                    sqlx::query_as(
-                    "SELECT l.customer_id, l.type, l.at \
-                     FROM exposures e CROSS JOIN lifecycle l \
-                     WHERE e.app_id = $1 AND e.live = $2 AND e.experiment = $3 \
-                     AND l.app_id = e.app_id AND l.live = e.live \
-                     AND l.customer_id = e.customer_id AND l.at >= e.at",
-                )
-                .bind(app_id)
-                .bind(live)
-                .bind(experiment)
-                .fetch_all(&self.pool)
-                .await?
-                };
-                let crossed: Vec<(String, String)> = sqlx::query_as(
-                    "SELECT DISTINCT s.customer_id, s.variant \
-                     FROM exposures e CROSS JOIN sessions s \
-                     WHERE e.app_id = $1 AND e.live = $2 AND e.experiment = $3 \
-                     AND s.app_id = e.app_id AND s.live = e.live AND s.customer_id = e.customer_id \
-                     AND s.variant LIKE $4 ESCAPE '\\' AND s.variant <> $3 || ':' || e.variant",
-                )
-                .bind(app_id)
-                .bind(live)
-                .bind(experiment)
-                .bind(format!("{}:%", experiment.replace('%', "\\%").replace('_', "\\_")))
-                .fetch_all(&self.pool)
-                .await?;
-                let revenue: Vec<(String, i64, i64)> = if !needs.revenue {
-                    Vec::new()
-                } else {
-                    sqlx::query_as(
-                    "SELECT s.customer_id, MAX(s.mrr_cents), \
-                     CAST(COALESCE(SUM(CASE WHEN s.saved = 1 THEN s.offer_cost_cents ELSE 0 END), 0) AS BIGINT) \
-                     FROM exposures e CROSS JOIN sessions s \
-                     WHERE e.app_id = $1 AND e.live = $2 AND e.experiment = $3 \
-                     AND s.app_id = e.app_id AND s.live = e.live \
-                     AND s.customer_id = e.customer_id AND s.started_at >= e.at - 86400 \
-                     GROUP BY s.customer_id",
-                )
-                .bind(app_id)
-                .bind(live)
-                .bind(experiment)
-                .fetch_all(&self.pool)
-                .await?
-                };
-                Ok(ExperimentFacts {
-                    exposures: exposures
-                        .into_iter()
-                        .map(|(customer_id, variant, at)| Exposure {
-                            customer_id,
-                            variant,
-                            at,
-                        })
-                        .collect(),
-                    outcomes: outcomes
-                        .into_iter()
-                        .map(
-                            |(customer_id, outcome, effective_date, recorded_at)| ExposedOutcome {
-                                customer_id,
-                                outcome,
-                                effective_date,
-                                recorded_at,
-                            },
-                        )
-                        .collect(),
-                    lifecycle: lifecycle
-                        .into_iter()
-                        .map(|(customer_id, kind, at)| ExposedLifecycle {
-                            customer_id,
-                            kind,
-                            at,
-                        })
-                        .collect(),
-                    crossed,
-                    revenue,
-                })
+                experiment_facts_in(&self.pool, app_id, live, experiment, needs, (i64::MIN, i64::MAX))
+                    .await
             }
+
+            async fn experiment_totals(
+                &self,
+                app_id: &str,
+                live: bool,
+                experiment: &str,
+                cut: i64,
+            ) -> anyhow::Result<$crate::storage::arms::ArmTotals> {
+                use $crate::storage::arms::{ArmSums, ArmTotals};
+                use $crate::storage::rollup::{BUCKET, bucket_of};
+                if !$crate::storage::Store::settle_within(self, $crate::storage::REPORT_WAIT).await
+                {
+                    return Err($crate::storage::Backlogged.into());
+                }
+                let edge = bucket_of(cut);
+                let rows: Vec<(String, i64, Option<i64>, i64, i64, i64, i64, i64, i64, f64)> =
+                    sqlx::query_as(
+                        "SELECT variant, CAST(CASE WHEN hour < $4 THEN 1 ELSE 0 END AS BIGINT), \
+                         CAST(MIN(CASE WHEN units > 0 THEN hour END) AS BIGINT), \
+                         CAST(COALESCE(SUM(units), 0) AS BIGINT), \
+                         CAST(COALESCE(SUM(saved), 0) AS BIGINT), \
+                         CAST(COALESCE(SUM(retained_30d), 0) AS BIGINT), \
+                         CAST(COALESCE(SUM(upgraded_30d), 0) AS BIGINT), \
+                         CAST(COALESCE(SUM(crossed), 0) AS BIGINT), \
+                         CAST(COALESCE(SUM(revenue_cents), 0) AS BIGINT), \
+                         CAST(COALESCE(SUM(revenue_squares), 0) AS DOUBLE PRECISION) \
+                         FROM experiment_rollup \
+                         WHERE app_id = $1 AND live = $2 AND experiment = $3 AND hour <> $4 \
+                         GROUP BY 1, 2",
+                    )
+                    .bind(app_id)
+                    .bind(live)
+                    .bind(experiment)
+                    .bind(edge)
+                    .fetch_all(&self.pool)
+                    .await?;
+                let mut totals = ArmTotals::default();
+                for (variant, counted, first, units, saved, retained, upgraded, crossed, cents, squares) in rows {
+                    let sums = ArmSums::from_parts(
+                        [units, saved, retained, upgraded, crossed, cents],
+                        squares,
+                    );
+                    totals.add_hour(&variant, first.unwrap_or(i64::MAX), &sums, counted == 1);
+                }
+                // The hour the cut falls in: its customers one by one, as the facts say.
+                let facts = experiment_facts_in(
+                    &self.pool,
+                    app_id,
+                    live,
+                    experiment,
+                    $crate::storage::experiments::FactsNeeded::ALL,
+                    (edge * BUCKET, (edge + 1) * BUCKET),
+                )
+                .await?;
+                for (_, variant, at, unit) in $crate::storage::arms::units(&facts) {
+                    totals.add_unit(variant, at, &unit, cut);
+                }
+                Ok(totals)
+            }
+        }
+
+        /// One experiment's facts (see `ExperimentStore::experiment_facts`), of the customers
+        /// first exposed in `[from, to)`.
+        async fn experiment_facts_in(
+            pool: &sqlx::Pool<<$store as $crate::storage::sql::Backend>::Db>,
+            app_id: &str,
+            live: bool,
+            experiment: &str,
+            needs: $crate::storage::experiments::FactsNeeded,
+            (from, to): (i64, i64),
+        ) -> anyhow::Result<$crate::storage::experiments::ExperimentFacts> {
+            use $crate::storage::experiments::{
+                ExperimentFacts, ExposedLifecycle, ExposedOutcome, Exposure,
+            };
+                let exposures: Vec<(String, String, i64)> = sqlx::query_as(
+                "SELECT customer_id, variant, at FROM exposures \
+                 WHERE app_id = $1 AND live = $2 AND experiment = $3 AND at >= $4 AND at < $5",
+            )
+            .bind(app_id)
+            .bind(live)
+            .bind(experiment)
+            .bind(from)
+            .bind(to)
+            .fetch_all(pool)
+            .await?;
+            let outcomes: Vec<(String, String, Option<String>, i64)> = if !needs.outcomes {
+                Vec::new()
+            } else {
+                sqlx::query_as(
+                "SELECT o.customer_id, o.outcome, o.effective_date, o.recorded_at \
+                 FROM exposures e CROSS JOIN outcomes o \
+                 WHERE e.app_id = $1 AND e.live = $2 AND e.experiment = $3 AND e.at >= $4 AND e.at < $5 \
+                 AND o.app_id = e.app_id AND o.live = e.live \
+                 AND o.customer_id = e.customer_id AND o.recorded_at >= e.at",
+            )
+            .bind(app_id)
+            .bind(live)
+            .bind(experiment)
+            .bind(from)
+            .bind(to)
+            .fetch_all(pool)
+            .await?
+            };
+            let lifecycle: Vec<(String, String, i64)> = if !needs.lifecycle {
+                Vec::new()
+            } else {
+                sqlx::query_as(
+                "SELECT l.customer_id, l.type, l.at \
+                 FROM exposures e CROSS JOIN lifecycle l \
+                 WHERE e.app_id = $1 AND e.live = $2 AND e.experiment = $3 AND e.at >= $4 AND e.at < $5 \
+                 AND l.app_id = e.app_id AND l.live = e.live \
+                 AND l.customer_id = e.customer_id AND l.at >= e.at",
+            )
+            .bind(app_id)
+            .bind(live)
+            .bind(experiment)
+            .bind(from)
+            .bind(to)
+            .fetch_all(pool)
+            .await?
+            };
+            let crossed: Vec<(String, String)> = sqlx::query_as(
+                "SELECT DISTINCT s.customer_id, s.variant \
+                 FROM exposures e CROSS JOIN sessions s \
+                 WHERE e.app_id = $1 AND e.live = $2 AND e.experiment = $3 AND e.at >= $4 AND e.at < $5 \
+                 AND s.app_id = e.app_id AND s.live = e.live AND s.customer_id = e.customer_id \
+                 AND s.variant LIKE $6 ESCAPE '\\' AND s.variant <> $3 || ':' || e.variant",
+            )
+            .bind(app_id)
+            .bind(live)
+            .bind(experiment)
+            .bind(from)
+            .bind(to)
+            .bind(format!("{}:%", experiment.replace('%', "\\%").replace('_', "\\_")))
+            .fetch_all(pool)
+            .await?;
+            let revenue: Vec<(String, i64, i64)> = if !needs.revenue {
+                Vec::new()
+            } else {
+                sqlx::query_as(
+                "SELECT s.customer_id, MAX(s.mrr_cents), \
+                 CAST(COALESCE(SUM(CASE WHEN s.saved = 1 THEN s.offer_cost_cents ELSE 0 END), 0) AS BIGINT) \
+                 FROM exposures e CROSS JOIN sessions s \
+                 WHERE e.app_id = $1 AND e.live = $2 AND e.experiment = $3 AND e.at >= $4 AND e.at < $5 \
+                 AND s.app_id = e.app_id AND s.live = e.live \
+                 AND s.customer_id = e.customer_id AND s.started_at >= e.at - 86400 \
+                 GROUP BY s.customer_id",
+            )
+            .bind(app_id)
+            .bind(live)
+            .bind(experiment)
+            .bind(from)
+            .bind(to)
+            .fetch_all(pool)
+            .await?
+            };
+                Ok(ExperimentFacts {
+                exposures: exposures
+                    .into_iter()
+                    .map(|(customer_id, variant, at)| Exposure {
+                        customer_id,
+                        variant,
+                        at,
+                    })
+                    .collect(),
+                outcomes: outcomes
+                    .into_iter()
+                    .map(
+                        |(customer_id, outcome, effective_date, recorded_at)| ExposedOutcome {
+                            customer_id,
+                            outcome,
+                            effective_date,
+                            recorded_at,
+                        },
+                    )
+                    .collect(),
+                lifecycle: lifecycle
+                    .into_iter()
+                    .map(|(customer_id, kind, at)| ExposedLifecycle {
+                        customer_id,
+                        kind,
+                        at,
+                    })
+                    .collect(),
+                crossed,
+                revenue,
+            })
         }
     };
 }

@@ -24,6 +24,7 @@
 //! themselves), so they see every batch that was answered before them.
 
 pub mod aggregate;
+pub mod arms;
 mod batch;
 pub(crate) mod filelog;
 #[macro_use]

@@ -6,7 +6,7 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
 /// PostgreSQL's migrations, applied in order, each once.
-const MIGRATIONS: [(i64, &str); 18] = [
+const MIGRATIONS: [(i64, &str); 19] = [
     (1, include_str!("../../migrations/postgres/0001_schema.sql")),
     (
         2,
@@ -69,6 +69,10 @@ const MIGRATIONS: [(i64, &str); 18] = [
     (
         18,
         include_str!("../../migrations/postgres/0018_changes.sql"),
+    ),
+    (
+        19,
+        include_str!("../../migrations/postgres/0019_experiment_rollup.sql"),
     ),
 ];
 

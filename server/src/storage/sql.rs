@@ -95,11 +95,62 @@ impl Scope {
     }
 }
 
-/// Contributions per `(app, live)`, read in a write's transaction.
-pub type Snapshot = std::collections::BTreeMap<
-    (String, bool),
-    std::collections::BTreeMap<super::rollup::RollupKey, super::rollup::Counters>,
->;
+/// Contributions per `(app, live)`, read in a write's transaction: the sessions' to the stats
+/// rollup, the exposed customers' to the experiments' rollup.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    /// Per `(app, live)`, the stats rollup rows of the scope's sessions.
+    pub sessions: std::collections::BTreeMap<
+        (String, bool),
+        std::collections::BTreeMap<super::rollup::RollupKey, super::rollup::Counters>,
+    >,
+    /// Per `(app, live)`, the experiments' rollup rows of the scope's exposed customers.
+    pub arms: std::collections::BTreeMap<
+        (String, bool),
+        std::collections::BTreeMap<super::arms::ArmKey, super::arms::ArmSums>,
+    >,
+}
+
+/// Each `(app, live)` key's rows' differences between two snapshots' maps, in key order.
+pub fn differences<'a, K: Ord + Clone, V>(
+    before: &'a std::collections::BTreeMap<(String, bool), std::collections::BTreeMap<K, V>>,
+    after: &'a std::collections::BTreeMap<(String, bool), std::collections::BTreeMap<K, V>>,
+    difference: impl Fn(
+        &std::collections::BTreeMap<K, V>,
+        &std::collections::BTreeMap<K, V>,
+    ) -> Vec<(K, V)>,
+) -> Vec<(&'a str, bool, K, V)> {
+    let empty = std::collections::BTreeMap::new();
+    let mut out = Vec::new();
+    for ((app_id, live), rows) in after {
+        let old = before.get(&(app_id.clone(), *live)).unwrap_or(&empty);
+        for (key, d) in difference(old, rows) {
+            out.push((app_id.as_str(), *live, key, d));
+        }
+    }
+    for ((app_id, live), old) in before {
+        if !after.contains_key(&(app_id.clone(), *live)) {
+            for (key, d) in difference(old, &empty) {
+                out.push((app_id.as_str(), *live, key, d));
+            }
+        }
+    }
+    // In key order, so two writers touching the same rows take their locks in one order.
+    out.sort_unstable_by(|a, b| (a.0, a.1, &a.2).cmp(&(b.0, b.1, &b.2)));
+    out
+}
+
+/// The upsert that adds a difference to an experiments' rollup row.
+pub fn arm_rollup_upsert() -> String {
+    let add: Vec<String> = super::arms::ArmSums::COLUMNS
+        .iter()
+        .map(|c| format!("{c} = experiment_rollup.{c} + excluded.{c}"))
+        .collect();
+    format!(
+        " ON CONFLICT (app_id, live, experiment, variant, hour) DO UPDATE SET {}",
+        add.join(", ")
+    )
+}
 
 /// The upsert that adds a difference to a rollup row.
 pub fn rollup_upsert() -> String {
@@ -334,6 +385,16 @@ macro_rules! impl_store {
                 exposures: &[(String, String)],
                 at: i64,
             ) -> anyhow::Result<()> {
+                if exposures.is_empty() {
+                    return Ok(());
+                }
+                // A first exposure adds a unit to the experiments' rollup.
+                let mut tx = self
+                    .pool
+                    .begin_with(<$store as $crate::storage::sql::Backend>::BEGIN)
+                    .await?;
+                let scope = $crate::storage::sql::Scope::of([(app_id, live, customer_id)]);
+                let before = snapshot(&mut tx, &scope).await?;
                 for (experiment, variant) in exposures {
                     sqlx::query(
                         "INSERT INTO exposures (app_id, live, customer_id, experiment, variant, at) \
@@ -346,9 +407,11 @@ macro_rules! impl_store {
                     .bind(experiment)
                     .bind(variant)
                     .bind(at)
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await?;
                 }
+                settle_rollups(&mut tx, &scope, before).await?;
+                tx.commit().await?;
                 Ok(())
             }
 
@@ -737,6 +800,9 @@ macro_rules! impl_store {
                     .map(|(app_id, live, _, f)| (*app_id, *live, f.customer_id.as_str()))
                     .chain(new.iter().filter(|e| e.event.outcome.is_some()).map(|e| {
                         (e.app_id, e.live, e.event.customer_id.as_str())
+                    }))
+                    .chain(entries.iter().filter(|e| !e.exposures.is_empty()).map(|e| {
+                        (e.app_id.as_str(), e.live, e.customer_id.as_str())
                     })),
             );
             let before = snapshot(tx, &scope).await?;
@@ -816,9 +882,9 @@ macro_rules! impl_store {
                 }
             }
 
-            settle_rollups(tx, &scope, before).await?;
-
-            // First exposures: the earliest batch wins, as sticky assignment requires.
+            // First exposures: the earliest batch wins, as sticky assignment requires. Written
+            // after the sessions (whose labels read the exposures recorded before this pass)
+            // and inside the scope, so the experiments' rollup counts them.
             let exposures: Vec<_> = entries
                 .iter()
                 .flat_map(|e| {
@@ -843,6 +909,8 @@ macro_rules! impl_store {
                 q.build().execute(&mut **tx).await?;
             }
 
+            settle_rollups(tx, &scope, before).await?;
+
             // Prompt state: idempotent by event id on its own.
             for e in entries.iter().filter(|e| !e.prompt_events.is_empty()) {
                 apply_prompt_events(tx, &e.app_id, e.live, &e.customer_id, &e.prompt_events)
@@ -865,20 +933,78 @@ macro_rules! impl_store {
             tx: &mut sqlx::Transaction<'_, <$store as $crate::storage::sql::Backend>::Db>,
             scope: &$crate::storage::sql::Scope,
         ) -> anyhow::Result<$crate::storage::sql::Snapshot> {
-            let mut out = $crate::storage::sql::Snapshot::new();
+            let mut out = $crate::storage::sql::Snapshot::default();
             for ((app_id, live), customers) in &scope.customers {
                 let customers: Vec<&str> = customers.iter().map(String::as_str).collect();
-                let entry = out.entry((app_id.clone(), *live)).or_default();
+                let sessions = out.sessions.entry((app_id.clone(), *live)).or_default();
+                let arms = out.arms.entry((app_id.clone(), *live)).or_default();
                 for chunk in customers.chunks(400) {
                     let (rows, changes) =
                         customer_facts(&mut **tx, app_id, *live, chunk, None).await?;
                     // Chunks of customers share hours: their contributions add up.
                     for (key, c) in $crate::storage::rollup::contributions(&rows, &rows, &changes) {
-                        entry.entry(key).or_default().add(&c);
+                        sessions.entry(key).or_default().add(&c);
+                    }
+                    for (key, c) in arm_contributions(&mut **tx, app_id, *live, chunk, &rows).await? {
+                        arms.entry(key).or_default().add(&c);
                     }
                 }
             }
             Ok(out)
+        }
+
+        /// The experiments' rollup rows of the exposed customers among `customers`, whose
+        /// sessions are `sessions`: nothing more is read when none of them is exposed.
+        async fn arm_contributions(
+            conn: &mut <<$store as $crate::storage::sql::Backend>::Db as sqlx::Database>::Connection,
+            app_id: &str,
+            live: bool,
+            customers: &[&str],
+            sessions: &[$crate::storage::rollup::SessionRow],
+        ) -> anyhow::Result<std::collections::BTreeMap<$crate::storage::arms::ArmKey, $crate::storage::arms::ArmSums>> {
+            if customers.is_empty() {
+                return Ok(std::collections::BTreeMap::new());
+            }
+            let in_list = |sql: &str, customers: &[&str]| {
+                let mut q = sqlx::QueryBuilder::<<$store as $crate::storage::sql::Backend>::Db>::new(sql);
+                q.push_bind(app_id.to_string()).push(" AND live = ").push_bind(live);
+                q.push(" AND customer_id IN (");
+                let mut list = q.separated(", ");
+                for c in customers {
+                    list.push_bind(c.to_string());
+                }
+                q.push(")");
+                q
+            };
+            let exposures: Vec<$crate::storage::arms::ExposureRow> = in_list(
+                "SELECT customer_id, experiment, variant, at FROM exposures WHERE app_id = ",
+                customers,
+            )
+            .build_query_as()
+            .fetch_all(&mut *conn)
+            .await?;
+            if exposures.is_empty() {
+                return Ok(std::collections::BTreeMap::new());
+            }
+            let mut exposed: Vec<&str> = exposures.iter().map(|e| e.0.as_str()).collect();
+            exposed.sort_unstable();
+            exposed.dedup();
+            let outcomes: Vec<(String, String, Option<String>, i64)> = in_list(
+                "SELECT customer_id, outcome, effective_date, recorded_at FROM outcomes \
+                 WHERE app_id = ",
+                &exposed,
+            )
+            .build_query_as()
+            .fetch_all(&mut *conn)
+            .await?;
+            let lifecycle: Vec<(String, String, i64)> = in_list(
+                "SELECT customer_id, type, at FROM lifecycle WHERE app_id = ",
+                &exposed,
+            )
+            .build_query_as()
+            .fetch_all(&mut *conn)
+            .await?;
+            Ok($crate::storage::arms::contributions(&exposures, &outcomes, &lifecycle, sessions))
         }
 
         /// Adds to the rollups what changed since `before` for the scope's customers.
@@ -888,23 +1014,11 @@ macro_rules! impl_store {
             before: $crate::storage::sql::Snapshot,
         ) -> anyhow::Result<()> {
             let after = contributions_of(tx, scope).await?;
-            let empty = std::collections::BTreeMap::new();
-            let mut changes = Vec::new();
-            for ((app_id, live), rows) in &after {
-                let old = before.get(&(app_id.clone(), *live)).unwrap_or(&empty);
-                for (key, d) in $crate::storage::rollup::difference(old, rows) {
-                    changes.push((app_id.as_str(), *live, key, d));
-                }
-            }
-            for ((app_id, live), old) in &before {
-                if !after.contains_key(&(app_id.clone(), *live)) {
-                    for (key, d) in $crate::storage::rollup::difference(old, &empty) {
-                        changes.push((app_id.as_str(), *live, key, d));
-                    }
-                }
-            }
-            // In key order, so two writers touching the same rows take their locks in one order.
-            changes.sort_unstable_by(|a, b| (a.0, a.1, &a.2).cmp(&(b.0, b.1, &b.2)));
+            let changes = $crate::storage::sql::differences(
+                &before.sessions,
+                &after.sessions,
+                $crate::storage::rollup::difference,
+            );
             for chunk in changes.chunks(200) {
                 let mut q = sqlx::QueryBuilder::new(format!(
                     "INSERT INTO stats_rollup (app_id, live, hour, dimension, key, {}) ",
@@ -921,6 +1035,30 @@ macro_rules! impl_store {
                     }
                 });
                 q.push($crate::storage::sql::rollup_upsert());
+                q.build().execute(&mut **tx).await?;
+            }
+            let changes = $crate::storage::sql::differences(
+                &before.arms,
+                &after.arms,
+                $crate::storage::arms::difference,
+            );
+            for chunk in changes.chunks(200) {
+                let mut q = sqlx::QueryBuilder::new(format!(
+                    "INSERT INTO experiment_rollup (app_id, live, experiment, variant, hour, {}) ",
+                    $crate::storage::arms::ArmSums::COLUMNS.join(", ")
+                ));
+                q.push_values(chunk, |mut row, (app_id, live, (experiment, variant, hour), d)| {
+                    row.push_bind(*app_id)
+                        .push_bind(*live)
+                        .push_bind(experiment.as_str())
+                        .push_bind(variant.as_str())
+                        .push_bind(*hour);
+                    for value in d.integers() {
+                        row.push_bind(value);
+                    }
+                    row.push_bind(d.revenue_squares);
+                });
+                q.push($crate::storage::sql::arm_rollup_upsert());
                 q.build().execute(&mut **tx).await?;
             }
             Ok(())
@@ -1056,8 +1194,9 @@ macro_rules! impl_store {
             Ok(())
         }
 
-        /// Builds the rollups from the stored sessions once (the first start after the
-        /// migration that added them): in one transaction, before the aggregator starts.
+        /// Builds the rollups from the stored sessions and exposures once (the first start
+        /// after a migration that added or reset them): in one transaction, before the
+        /// aggregator starts.
         async fn build_rollups_if_missing(
             pool: &sqlx::Pool<<$store as $crate::storage::sql::Backend>::Db>,
         ) -> anyhow::Result<()> {
@@ -1077,8 +1216,10 @@ macro_rules! impl_store {
                 return Ok(());
             }
             sqlx::query("DELETE FROM stats_rollup").execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM experiment_rollup").execute(&mut *tx).await?;
             let customers: Vec<(String, bool, String)> = sqlx::query_as(
-                "SELECT DISTINCT app_id, live, customer_id FROM sessions ORDER BY 1, 2, 3",
+                "SELECT app_id, live, customer_id FROM sessions \
+                 UNION SELECT app_id, live, customer_id FROM exposures ORDER BY 1, 2, 3",
             )
             .fetch_all(&mut *tx)
             .await?;
@@ -1086,7 +1227,7 @@ macro_rules! impl_store {
                 let scope = $crate::storage::sql::Scope::of(
                     chunk.iter().map(|(a, l, c)| (a.as_str(), *l, c.as_str())),
                 );
-                settle_rollups(&mut tx, &scope, $crate::storage::sql::Snapshot::new()).await?;
+                settle_rollups(&mut tx, &scope, $crate::storage::sql::Snapshot::default()).await?;
             }
             tx.commit().await?;
             if !customers.is_empty() {

@@ -21,7 +21,7 @@ use sqlx::{ConnectOptions, Connection, SqliteConnection, SqlitePool};
 use super::filelog::FileLog;
 
 /// SQLite's migrations, applied in order, each once.
-const MIGRATIONS: [(i64, &str); 19] = [
+const MIGRATIONS: [(i64, &str); 20] = [
     (1, include_str!("../../migrations/sqlite/0001_apps.sql")),
     (2, include_str!("../../migrations/sqlite/0002_outcomes.sql")),
     (3, include_str!("../../migrations/sqlite/0003_prompts.sql")),
@@ -74,6 +74,10 @@ const MIGRATIONS: [(i64, &str); 19] = [
         include_str!("../../migrations/sqlite/0018_stats_rollups.sql"),
     ),
     (19, include_str!("../../migrations/sqlite/0019_changes.sql")),
+    (
+        20,
+        include_str!("../../migrations/sqlite/0020_experiment_rollup.sql"),
+    ),
 ];
 
 /// Storage on a SQLite file.

@@ -1,6 +1,7 @@
 //! Stats and lifecycle: the numbers of `../shared/METRICS.md` for hand-built stories (on SQLite,
 //! and on PostgreSQL when `HOLDFAST_TEST_POSTGRES_URL` is set), the rollups against the sessions
-//! they sum for random stories, breakdowns and save durability.
+//! they sum for random stories, breakdowns and save durability; the experiments' rollup against
+//! the facts it sums, for random stories too.
 
 use reqwest::Method;
 use serde_json::json;
@@ -259,7 +260,19 @@ async fn record(
     app_id: &str,
     session_id: &str,
     outcome: &'static str,
+    f: SessionFacts,
+) {
+    record_with(storage, app_id, session_id, outcome, f, None).await;
+}
+
+/// [`record`], with a cancellation's effective date.
+async fn record_with(
+    storage: &Storage,
+    app_id: &str,
+    session_id: &str,
+    outcome: &'static str,
     mut f: SessionFacts,
+    effective_date: Option<String>,
 ) {
     f.cancelled = outcome == "cancelled";
     let new = NewOutcome {
@@ -270,7 +283,7 @@ async fn record(
         reason: Some("too_expensive".into()),
         offer_id: f.offer_id.clone(),
         offer_json: None,
-        effective_date: None,
+        effective_date,
         receipt_json: None,
         at: f.started_at + 60,
         response_json: "{}".into(),
@@ -659,4 +672,191 @@ async fn a_write_of_many_customers_in_the_same_hours_adds_them_all_to_the_rollup
         stats,
         storage.stats_from_sessions(&app_id, &range).await.unwrap()
     );
+}
+
+/// One random exposed customer's story: first exposure (minutes ago, arm), cancel sessions
+/// (minutes ago, credited arm, outcome: 0 saved, 1 cancelled with an effective date days later,
+/// else none), lifecycle events (days ago, kind), and whether the exposure is recorded before or
+/// after the rest.
+#[derive(Debug, Clone)]
+struct ExposedStory {
+    exposed_minutes_ago: i64,
+    arm: bool,
+    sessions: Vec<(i64, bool, u8, i64)>,
+    lifecycle: Vec<(i64, u8)>,
+    exposure_first: bool,
+}
+
+fn exposed_story() -> impl Strategy<Value = ExposedStory> {
+    (
+        prop_oneof![0i64..180, 0i64..200 * 1440],
+        any::<bool>(),
+        prop::collection::vec((0i64..200 * 1440, any::<bool>(), 0u8..3, 0i64..60), 0..3),
+        prop::collection::vec((0i64..200, 0u8..3), 0..3),
+        any::<bool>(),
+    )
+        .prop_map(
+            |(exposed_minutes_ago, arm, sessions, lifecycle, exposure_first)| ExposedStory {
+                exposed_minutes_ago,
+                arm,
+                sessions,
+                lifecycle,
+                exposure_first,
+            },
+        )
+}
+
+/// Writes random exposed customers' stories through the fold and the recording calls, and
+/// compares what the report reads from the experiments' rollup with what the customers' facts
+/// sum to, at cuts that fall anywhere (an exposure's own hour among them).
+async fn arms_equal_facts(
+    storage: &Storage,
+    stories: &[ExposedStory],
+    cuts: &[i64],
+) -> Result<(), TestCaseError> {
+    use holdfast_server::storage::arms::ArmTotals;
+    use holdfast_server::storage::experiments::FactsNeeded;
+    let app_id = fresh_app(storage, "app_arms").await;
+    let app = app_id.as_str();
+    let now = now();
+    let arm = |b: bool| if b { "b" } else { "a" };
+    for (i, story) in stories.iter().enumerate() {
+        let customer = format!("cus_{i}");
+        let exposed_at = now - story.exposed_minutes_ago * 60;
+        let exposure = [("x".to_string(), arm(story.arm).to_string())];
+        let expose = || storage.record_exposures(app, false, &customer, &exposure, exposed_at);
+        if story.exposure_first {
+            expose().await.unwrap();
+        }
+        for (j, (minutes_ago, credited, outcome, effective_in)) in story.sessions.iter().enumerate()
+        {
+            let id = format!("s_{i}_{j}");
+            let at = now - minutes_ago * 60;
+            let mut event = flow_event("reason_selected", &id, &customer, at, at);
+            if let Some(f) = event.session.as_mut() {
+                f.variant = Some(format!("x:{}", arm(*credited)));
+            }
+            storage.record_events(app, false, &[event]).await.unwrap();
+            match outcome {
+                0 => {
+                    record(
+                        storage,
+                        app,
+                        &id,
+                        "saved",
+                        saved(&customer, at, "discount", 3675, 3),
+                    )
+                    .await
+                }
+                1 => {
+                    let date = holdfast_core::calendar::iso_day(at + effective_in * DAY);
+                    record_with(
+                        storage,
+                        app,
+                        &id,
+                        "cancelled",
+                        facts(&customer, at),
+                        Some(date),
+                    )
+                    .await;
+                }
+                _ => {}
+            }
+        }
+        for (days_ago, kind) in &story.lifecycle {
+            let record = LifecycleRecord {
+                customer_id: customer.clone(),
+                kind: ["churned", "resumed", "upgraded"][usize::from(*kind)].into(),
+                at: now - days_ago * DAY,
+                plan: None,
+                mrr_cents: None,
+            };
+            storage.record_lifecycle(app, false, &record).await.unwrap();
+        }
+        if !story.exposure_first {
+            expose().await.unwrap();
+        }
+    }
+    let facts = storage
+        .experiment_facts(app, false, "x", FactsNeeded::ALL)
+        .await
+        .unwrap();
+    let exposures: Vec<i64> = facts.exposures.iter().map(|e| e.at).collect();
+    for cut in cuts.iter().map(|m| now - m * 60).chain(exposures) {
+        let rolled = storage
+            .experiment_totals(app, false, "x", cut)
+            .await
+            .unwrap();
+        prop_assert_eq!(rolled, ArmTotals::of_facts(&facts, cut), "cut {}", cut);
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(16))]
+
+    #[test]
+    fn the_experiment_reports_from_the_rollup_equal_the_reports_from_the_facts(
+        stories in prop::collection::vec(exposed_story(), 1..8),
+        cuts in prop::collection::vec(0i64..200 * 1440, 1..4),
+    ) {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let dir = tempfile::tempdir().unwrap();
+            let url = format!("sqlite://{}", dir.path().join("arms.db").display());
+            let storage = Storage::open(&url).await.unwrap();
+            arms_equal_facts(&storage, &stories, &cuts).await?;
+            Ok::<(), TestCaseError>(())
+        })?;
+    }
+}
+
+#[tokio::test]
+async fn the_experiments_rollup_equals_the_facts_on_postgres() {
+    let Ok(url) = std::env::var("HOLDFAST_TEST_POSTGRES_URL") else {
+        println!(
+            "skipped PostgreSQL: HOLDFAST_TEST_POSTGRES_URL is not set (scripts/test sets it)"
+        );
+        return;
+    };
+    let storage = Storage::open(&url).await.unwrap();
+    // One fixed story per kind of fact: saved, cancelled with a date, churned and resumed,
+    // upgraded, credited to the other arm, exposed before and after its facts, and just now.
+    let stories = [
+        (
+            40 * 1440,
+            false,
+            vec![(40 * 1440 - 5, false, 0, 0)],
+            vec![],
+            true,
+        ),
+        (
+            35 * 1440,
+            true,
+            vec![(35 * 1440, true, 1, 10)],
+            vec![(5, 0)],
+            false,
+        ),
+        (
+            95 * 1440,
+            false,
+            vec![(96 * 1440, true, 2, 0)],
+            vec![(80, 0), (70, 1)],
+            true,
+        ),
+        (60 * 1440, true, vec![], vec![(50, 2)], false),
+        (30, false, vec![(29, false, 0, 0)], vec![], true),
+    ]
+    .map(
+        |(exposed_minutes_ago, arm, sessions, lifecycle, exposure_first)| ExposedStory {
+            exposed_minutes_ago,
+            arm,
+            sessions,
+            lifecycle,
+            exposure_first,
+        },
+    );
+    arms_equal_facts(&storage, &stories, &[0, 31 * 1440, 91 * 1440])
+        .await
+        .unwrap();
 }
