@@ -10,6 +10,7 @@
 //! numbers of the prompt on screen fresh as later reports arrive.
 
 use std::cell::RefCell;
+use std::sync::Arc;
 
 use holdfast_core::caps::UsageThreshold;
 use holdfast_core::i18n::expand_tokens;
@@ -160,7 +161,8 @@ struct OnScreen {
 
 /// What a shown prompt's buttons need.
 struct Current {
-    planned: Planned,
+    /// Shared with the view's reactive text, which reads it on every refresh.
+    planned: Arc<Planned>,
     customer: JsValue,
     on_upgrade: Option<Function>,
     on_trial: Option<Function>,
@@ -386,7 +388,7 @@ fn present(checked: Call, options: &JsValue, plan: JsValue) -> Result<JsValue, S
     let callback = |k: &str| field(options, k).dyn_into::<Function>().ok();
     show(
         Current {
-            planned,
+            planned: Arc::new(planned),
             customer,
             on_upgrade: callback("onUpgrade"),
             on_trial: callback("onTrial"),
@@ -535,6 +537,33 @@ fn spell(p: &Planned, text: &str, (used, limit): (u64, u64)) -> String {
     holdfast_core::i18n::fill(&text, &[("used", &digits(used)), ("limit", &digits(limit))])
 }
 
+/// `text` spelled with the newest numbers, as the view's reactive text: one closure type for the
+/// title and every line, so the bundle carries one copy of its rendering code.
+fn spelled(
+    p: &Arc<Planned>,
+    text: &str,
+    numbers: RwSignal<(u64, u64)>,
+) -> impl Fn() -> String + Send + Sync + use<> {
+    let (p, text) = (Arc::clone(p), text.to_string());
+    move || spell(&p, &text, numbers.get())
+}
+
+/// One of the prompt's buttons (the close button too): one view type for all of them, so the
+/// bundle carries one copy of a button's rendering and click handling.
+fn button(
+    choice: Choice,
+    class: &'static str,
+    testid: &'static str,
+    text: String,
+    label: Option<String>,
+) -> impl IntoView + use<> {
+    view! {
+        <button class=class type="button" aria-label=label data-testid=testid on:click=move |_| choose(choice)>
+            {text}
+        </button>
+    }
+}
+
 fn show(current: Current, showing: Showing, numbers: (u64, u64)) -> Result<(), String> {
     let document = web_sys::window()
         .and_then(|w| w.document())
@@ -545,7 +574,7 @@ fn show(current: Current, showing: Showing, numbers: (u64, u64)) -> Result<(), S
         .map_err(|_| "could not mount".to_string())?;
     root.append_child(&container)
         .map_err(|_| "could not mount".to_string())?;
-    let p = current.planned.clone();
+    let p = Arc::clone(&current.planned);
     let kind = p.kind;
     let modal = kind.is_modal();
     let restore = if modal {
@@ -559,37 +588,40 @@ fn show(current: Current, showing: Showing, numbers: (u64, u64)) -> Result<(), S
     let numbers = RwSignal::new(numbers);
     let dir = if p.rtl { "rtl" } else { "ltr" };
     let view = {
-        let p = p.clone();
+        let p = Arc::clone(&p);
         move || {
-            let title = {
-                let p = p.clone();
-                move || spell(&p, &p.title, numbers.get())
-            };
             let lines = p
                 .lines
                 .iter()
-                .map(|l| {
-                    let (p, l) = (p.clone(), l.clone());
-                    view! { <p class="hf-terms">{move || spell(&p, &l, numbers.get())}</p> }
-                })
+                .map(|line| view! { <p class="hf-terms">{spelled(&p, line, numbers)}</p> })
                 .collect_view();
             let buttons = p
                 .actions
                 .iter()
                 .enumerate()
                 .map(|(i, (choice, label))| {
-                    let choice = *choice;
                     let testid = CHOICES
                         .into_iter()
-                        .find(|(c, ..)| *c == choice)
+                        .find(|(c, ..)| c == choice)
                         .map_or("hf-prompt-action", |(.., t)| t);
-                    let class = if i == 0 { "hf-btn hf-primary" } else { "hf-btn" };
-                    view! { <button class=class type="button" data-testid=testid on:click=move |_| choose(choice)>{label.clone()}</button> }
+                    let class = if i == 0 {
+                        "hf-btn hf-primary"
+                    } else {
+                        "hf-btn"
+                    };
+                    button(*choice, class, testid, label.clone(), None)
                 })
                 .collect_view();
+            let close = button(
+                Choice::Dismiss,
+                "hf-close",
+                "hf-prompt-dismiss",
+                "×".into(),
+                Some(p.dismiss.clone()),
+            );
             let body = view! {
-                <button class="hf-close" type="button" aria-label=p.dismiss.clone() data-testid="hf-prompt-dismiss" on:click=move |_| choose(Choice::Dismiss)>"×"</button>
-                <h2 id="hf-prompt-title" tabindex="-1">{title}</h2>
+                {close}
+                <h2 id="hf-prompt-title" tabindex="-1">{spelled(&p, &p.title, numbers)}</h2>
                 {lines}
                 <div class="hf-actions">{buttons}</div>
             };
