@@ -44,6 +44,9 @@ struct Report {
     cores: f64,
     /// Cores the whole machine kept busy: more than `cores` means something else competed.
     machine: f64,
+    /// Requests shed with `503` and `Retry-After` (event ingest's admission control: the
+    /// widget's outbox sends them again), per second; not counted in `rps`.
+    shed: f64,
 }
 
 /// CPU seconds this process has used, from `/proc/self/stat` (Linux; 0 elsewhere).
@@ -233,13 +236,13 @@ async fn run() -> anyhow::Result<()> {
     println!("                log into events (idempotent by event id) and session aggregates");
     println!();
     println!(
-        "{:<16} {:>10} {:>10} {:>10} {:>7} {:>8}",
-        "scenario", "req/s", "p50", "p99", "cores", "machine"
+        "{:<16} {:>10} {:>10} {:>10} {:>7} {:>8} {:>8}",
+        "scenario", "req/s", "p50", "p99", "cores", "machine", "shed/s"
     );
     for r in &rows {
         println!(
-            "{:<16} {:>10.0} {:>10.2?} {:>10.2?} {:>7.2} {:>8.2}",
-            r.name, r.rps, r.p50, r.p99, r.cores, r.machine
+            "{:<16} {:>10.0} {:>10.2?} {:>10.2?} {:>7.2} {:>8.2} {:>8.0}",
+            r.name, r.rps, r.p50, r.p99, r.cores, r.machine, r.shed
         );
     }
     println!(
@@ -465,11 +468,17 @@ async fn measure(
 ) -> anyhow::Result<Report> {
     let deadline = Instant::now() + duration;
     let failures = Arc::new(AtomicU64::new(0));
+    let shed = Arc::new(AtomicU64::new(0));
     let (cpu_before, machine_before) = (process_cpu(), machine_cpu());
     let started = Instant::now();
     let mut workers = Vec::new();
     for _ in 0..CONCURRENCY {
-        let (client, request, failures) = (client.clone(), request.clone(), failures.clone());
+        let (client, request, failures, shed) = (
+            client.clone(),
+            request.clone(),
+            failures.clone(),
+            shed.clone(),
+        );
         workers.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             while Instant::now() < deadline {
@@ -478,6 +487,13 @@ async fn measure(
                     Ok(r) if r.status().is_success() => {
                         let _ = r.bytes().await;
                         latencies.push(t.elapsed());
+                    }
+                    Ok(r)
+                        if r.status() == StatusCode::SERVICE_UNAVAILABLE
+                            && r.headers().contains_key("retry-after") =>
+                    {
+                        let _ = r.bytes().await;
+                        shed.fetch_add(1, Ordering::Relaxed);
                     }
                     _ => {
                         failures.fetch_add(1, Ordering::Relaxed);
@@ -512,5 +528,6 @@ async fn measure(
         p99: pick(0.99),
         cores,
         machine,
+        shed: shed.load(Ordering::Relaxed) as f64 / elapsed.as_secs_f64(),
     })
 }

@@ -21,9 +21,11 @@ pub const DEMO_SESSIONS: usize = 3000;
 /// with a holdout that gets no offer.
 pub const DEMO_EXPERIMENT: &str = "too_expensive_depth";
 
-/// The demo app's config: the default one, plus the experiment with its seeded history. It
-/// ships stopped (its results are in), so the demo page's walk-through shows the app's standard
-/// offer; `POST .../experiments/too_expensive_depth/start` runs it again with a new seed.
+/// The demo app's config: the default one, plus the experiment, running, with its seeded
+/// history (so its report has numbers on first start). The demo page's customers all land in
+/// its `deeper` arm, so a first click on "Cancel subscription" shows survey, offer (30% off for
+/// three months) and confirmation; `POST .../experiments/too_expensive_depth/stop` brings back
+/// the app's standard offer.
 pub fn demo_config() -> AppConfig {
     let mut config = AppConfig::default();
     config.offers.push(
@@ -34,7 +36,7 @@ pub fn demo_config() -> AppConfig {
     );
     let experiment = serde_json::json!({
         "key": DEMO_EXPERIMENT,
-        "active": false,
+        "active": true,
         "variants": [
             { "key": "control", "weight": 0.45 },
             { "key": "deeper", "weight": 0.45 },
@@ -194,15 +196,12 @@ pub async fn seed_history(storage: &Storage, now: i64) -> anyhow::Result<usize> 
         return Ok(0);
     }
     let config = demo_config();
-    // The experiment as it ran: the arms customers were in while it collected the history.
-    let mut running = config
+    // The experiment as it runs: the arms customers were in while it collected the history.
+    let running = config
         .experiments
         .iter()
         .find(|x| x.key == DEMO_EXPERIMENT)
         .cloned();
-    if let Some(x) = running.as_mut() {
-        x.active = true;
-    }
     let mut exposures = Vec::new();
     let mut rng = Rng(0x686f_6c64);
     // The free texts draw from their own generator, so the rest of the history (and the

@@ -226,11 +226,16 @@ pub async fn accept(
     let app = draft(&state, &token, &app_id)?;
     let now = crate::clock::now();
     let verified = customers::verify(&app, &body.customer, now, Expiry::Strict)?;
+    // The draft's experiments split the customer as the plan did (sticky exposures are read,
+    // a first one is not recorded).
+    let (variants, _) =
+        crate::cancel::customer_variants(&state, &app, verified.mode, &verified.customer).await?;
+    let refs = crate::cancel::variant_refs(&variants);
     let ctx = OfferContext {
         config: &app.config,
         customer: &verified.customer,
         reason: body.reason.as_deref(),
-        variants: &[],
+        variants: &refs,
         ledger: &[],
         now,
     };

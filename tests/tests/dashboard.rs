@@ -252,8 +252,10 @@ async fn an_invalid_edit_shows_at_its_field_and_a_publish_and_a_restore_change_t
         wait_for(&client, "return document.body.textContent.includes('Version 1 restored as version 3');", Duration::from_secs(10)).await?;
         assert_eq!(live_percent(&api).await?, 25);
 
-        // The preview plans from the draft and records nothing.
-        let field = client.find(Locator::Id("f-offers-0-terms-percent")).await?;
+        // The preview plans from the draft and records nothing. The demo's experiment is
+        // running and puts the preview's customer in its control arm, whose offer is
+        // `switch_discount` (the seventh): the draft changes that one.
+        let field = client.find(Locator::Id("f-offers-6-terms-percent")).await?;
         field.clear().await?;
         field.send_keys("15").await?;
         client.find(Locator::XPath("//button[text()='Preview']")).await?.click().await?;

@@ -151,3 +151,49 @@ async fn an_invalid_draft_is_refused_like_a_save_and_an_unknown_preview_is_not_f
     .await;
     assert_refused(status, &body, refusal(404).code("no_such_preview"));
 }
+
+#[tokio::test]
+async fn an_acceptance_in_a_preview_is_checked_against_the_drafts_experiment_arm() {
+    let app = spawn_app().await;
+    // A running experiment whose arms both give the pause instead of the discount.
+    let mut config = draft(&app, 25).await;
+    config["experiments"] = json!([{ "key": "x", "variants": [
+        { "key": "a", "weight": 0.5 }, { "key": "b", "weight": 0.5 }
+    ] }]);
+    let rules = config["rules"].as_array_mut().unwrap();
+    for arm in ["a", "b"] {
+        rules.insert(
+            0,
+            json!({ "id": format!("x_{arm}"), "reasons": ["too_expensive"],
+                    "when": [{ "variant": { "experiment": "x", "variant": arm } }],
+                    "offer": "pause_2" }),
+        );
+    }
+    let (status, made) = page(&app, &config).await;
+    assert_eq!(status, 201, "{made}");
+    let base = format!("{}v1/apps/{TEST_APP}", made["url"].as_str().unwrap());
+    let who = customer("cus_preview_arm");
+    let accept = |offer: &str| {
+        app.post(&format!("{base}/offers/accept"))
+            .json(&json!({ "customer": who, "session_id": uuid(), "event_id": uuid(), "reason": "too_expensive", "offer_id": offer }))
+            .send()
+    };
+    let (status, body) = json_of(accept("pause_2").await.unwrap()).await;
+    assert_eq!(
+        status, 200,
+        "the arm's offer, as the plan showed it: {body}"
+    );
+    assert!(body["rule"].as_str().unwrap().starts_with("x_"), "{body}");
+    let (status, body) = json_of(accept("discount_25").await.unwrap()).await;
+    assert_refused(
+        status,
+        &body,
+        refusal(403).code("offer_not_selected").field("offer_id"),
+    );
+    let exposures = app
+        .storage
+        .exposures(TEST_APP, false, "cus_preview_arm")
+        .await
+        .unwrap();
+    assert_eq!(exposures, [], "no first exposure was recorded");
+}
