@@ -366,8 +366,10 @@ async fn the_demo_signs_test_mode_tokens_for_its_page_and_no_other_server_does()
     holdfast_server::routes::demo::ensure_inbox(&demo.storage, &demo.url)
         .await
         .unwrap();
+    // The demo runs its experiment on this reason: this customer is in its control arm, whose
+    // offer is `switch_discount`.
     let accept = serde_json::json!({ "customer": token["token"], "session_id": crate::helpers::uuid(),
-        "event_id": crate::helpers::uuid(), "reason": "too_expensive", "offer_id": "discount_25" });
+        "event_id": crate::helpers::uuid(), "reason": "too_expensive", "offer_id": "switch_discount" });
     let r = demo
         .post("/v1/apps/app_demo/offers/accept")
         .json(&accept)
