@@ -102,7 +102,7 @@ impl Outcome {
 /// Something the subscriber did in the cancel dialog.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Event {
+pub enum Action {
     /// A reason was picked; the widget then ran offer selection for it.
     ReasonChosen {
         /// Offers selection found for this customer and reason: primary plus fallback (0..=2).
@@ -172,10 +172,10 @@ impl Flow {
     }
 
     /// Applies what the subscriber did and returns the step to show now.
-    pub fn next(&mut self, event: Event) -> &Step {
+    pub fn next(&mut self, event: Action) -> &Step {
         if let (
             Step::Survey,
-            Event::ReasonChosen { offers_available } | Event::SurveySkipped { offers_available },
+            Action::ReasonChosen { offers_available } | Action::SurveySkipped { offers_available },
         ) = (self.step, event)
         {
             self.offers_available = offers_available.min(MAX_OFFERS_AVAILABLE);
@@ -229,70 +229,70 @@ impl Flow {
     }
 
     /// The transition table; pure, so that every rule of the flow is in this one `match`.
-    fn step_after(&self, event: Event) -> Step {
+    fn step_after(&self, event: Action) -> Step {
         match self.step {
             Step::Survey => match event {
-                Event::ReasonChosen { .. } | Event::SurveySkipped { .. } => self.first_offer(),
-                Event::ContinueToCancel => Step::Confirm,
-                Event::Closed => Step::Done(Outcome::Abandoned),
-                Event::OfferAccepted
-                | Event::OfferDeclined
-                | Event::CancelConfirmed
-                | Event::WantsOffer
-                | Event::NoOfferThanks => self.step,
+                Action::ReasonChosen { .. } | Action::SurveySkipped { .. } => self.first_offer(),
+                Action::ContinueToCancel => Step::Confirm,
+                Action::Closed => Step::Done(Outcome::Abandoned),
+                Action::OfferAccepted
+                | Action::OfferDeclined
+                | Action::CancelConfirmed
+                | Action::WantsOffer
+                | Action::NoOfferThanks => self.step,
             },
             Step::Offer { screen } => match event {
-                Event::OfferAccepted => Step::Done(Outcome::Saved),
-                Event::OfferDeclined if self.may_show_another_offer() => {
+                Action::OfferAccepted => Step::Done(Outcome::Saved),
+                Action::OfferDeclined if self.may_show_another_offer() => {
                     Step::Offer { screen: screen + 1 }
                 }
-                Event::OfferDeclined | Event::ContinueToCancel => Step::Confirm,
-                Event::Closed => Step::Done(Outcome::Abandoned),
-                Event::ReasonChosen { .. }
-                | Event::SurveySkipped { .. }
-                | Event::CancelConfirmed
-                | Event::WantsOffer
-                | Event::NoOfferThanks => self.step,
+                Action::OfferDeclined | Action::ContinueToCancel => Step::Confirm,
+                Action::Closed => Step::Done(Outcome::Abandoned),
+                Action::ReasonChosen { .. }
+                | Action::SurveySkipped { .. }
+                | Action::CancelConfirmed
+                | Action::WantsOffer
+                | Action::NoOfferThanks => self.step,
             },
             Step::Confirm => match event {
-                Event::CancelConfirmed
+                Action::CancelConfirmed
                     if self.rules.offer_timing == OfferTiming::AfterCancelOnRequest
                         && self.may_show_another_offer() =>
                 {
                     Step::OfferQuestion
                 }
-                Event::CancelConfirmed => Step::Done(Outcome::Cancelled),
-                Event::Closed => Step::Done(Outcome::Abandoned),
-                Event::ReasonChosen { .. }
-                | Event::SurveySkipped { .. }
-                | Event::OfferAccepted
-                | Event::OfferDeclined
-                | Event::ContinueToCancel
-                | Event::WantsOffer
-                | Event::NoOfferThanks => self.step,
+                Action::CancelConfirmed => Step::Done(Outcome::Cancelled),
+                Action::Closed => Step::Done(Outcome::Abandoned),
+                Action::ReasonChosen { .. }
+                | Action::SurveySkipped { .. }
+                | Action::OfferAccepted
+                | Action::OfferDeclined
+                | Action::ContinueToCancel
+                | Action::WantsOffer
+                | Action::NoOfferThanks => self.step,
             },
             // The cancellation is complete: every way out keeps it so.
             Step::OfferQuestion => match event {
-                Event::WantsOffer => Step::OfferAfterCancel,
-                Event::NoOfferThanks | Event::ContinueToCancel | Event::Closed => {
+                Action::WantsOffer => Step::OfferAfterCancel,
+                Action::NoOfferThanks | Action::ContinueToCancel | Action::Closed => {
                     Step::Done(Outcome::Cancelled)
                 }
-                Event::ReasonChosen { .. }
-                | Event::SurveySkipped { .. }
-                | Event::OfferAccepted
-                | Event::OfferDeclined
-                | Event::CancelConfirmed => self.step,
+                Action::ReasonChosen { .. }
+                | Action::SurveySkipped { .. }
+                | Action::OfferAccepted
+                | Action::OfferDeclined
+                | Action::CancelConfirmed => self.step,
             },
             Step::OfferAfterCancel => match event {
-                Event::OfferAccepted => Step::Done(Outcome::Saved),
-                Event::OfferDeclined
-                | Event::NoOfferThanks
-                | Event::ContinueToCancel
-                | Event::Closed => Step::Done(Outcome::Cancelled),
-                Event::ReasonChosen { .. }
-                | Event::SurveySkipped { .. }
-                | Event::CancelConfirmed
-                | Event::WantsOffer => self.step,
+                Action::OfferAccepted => Step::Done(Outcome::Saved),
+                Action::OfferDeclined
+                | Action::NoOfferThanks
+                | Action::ContinueToCancel
+                | Action::Closed => Step::Done(Outcome::Cancelled),
+                Action::ReasonChosen { .. }
+                | Action::SurveySkipped { .. }
+                | Action::CancelConfirmed
+                | Action::WantsOffer => self.step,
             },
             Step::Done(_) => self.step,
         }
@@ -333,17 +333,17 @@ mod tests {
         Flow::new(profile.rules(max_offer_screens))
     }
 
-    fn run(flow: &mut Flow, events: &[Event]) -> Step {
+    fn run(flow: &mut Flow, events: &[Action]) -> Step {
         for &event in events {
             flow.next(event);
         }
         *flow.step()
     }
 
-    const REASON_WITH_ONE_OFFER: Event = Event::ReasonChosen {
+    const REASON_WITH_ONE_OFFER: Action = Action::ReasonChosen {
         offers_available: 1,
     };
-    const REASON_WITH_TWO_OFFERS: Event = Event::ReasonChosen {
+    const REASON_WITH_TWO_OFFERS: Action = Action::ReasonChosen {
         offers_available: 2,
     };
 
@@ -363,7 +363,7 @@ mod tests {
     fn skipping_the_survey_still_allows_an_offer() {
         let mut f = flow(PolicyProfile::California, 1);
         assert_eq!(
-            *f.next(Event::SurveySkipped {
+            *f.next(Action::SurveySkipped {
                 offers_available: 1
             }),
             Step::Offer { screen: 1 }
@@ -374,7 +374,7 @@ mod tests {
     fn no_offer_is_shown_when_selection_found_none() {
         let mut f = flow(PolicyProfile::Standard, 2);
         assert_eq!(
-            *f.next(Event::ReasonChosen {
+            *f.next(Action::ReasonChosen {
                 offers_available: 0
             }),
             Step::Confirm
@@ -386,7 +386,7 @@ mod tests {
     fn declining_the_offer_leads_to_the_cancel_confirmation() {
         let mut f = flow(PolicyProfile::Standard, 1);
         assert_eq!(
-            run(&mut f, &[REASON_WITH_TWO_OFFERS, Event::OfferDeclined]),
+            run(&mut f, &[REASON_WITH_TWO_OFFERS, Action::OfferDeclined]),
             Step::Confirm
         );
         assert_eq!(f.offers_shown(), 1);
@@ -397,16 +397,16 @@ mod tests {
         let mut two_allowed = flow(PolicyProfile::Standard, 2);
         let step = run(
             &mut two_allowed,
-            &[REASON_WITH_TWO_OFFERS, Event::OfferDeclined],
+            &[REASON_WITH_TWO_OFFERS, Action::OfferDeclined],
         );
         assert_eq!(step, Step::Offer { screen: 2 });
-        assert_eq!(*two_allowed.next(Event::OfferDeclined), Step::Confirm);
+        assert_eq!(*two_allowed.next(Action::OfferDeclined), Step::Confirm);
         assert_eq!(two_allowed.offers_shown(), 2);
 
         let mut one_available = flow(PolicyProfile::Standard, 2);
         let step = run(
             &mut one_available,
-            &[REASON_WITH_ONE_OFFER, Event::OfferDeclined],
+            &[REASON_WITH_ONE_OFFER, Action::OfferDeclined],
         );
         assert_eq!(step, Step::Confirm);
     }
@@ -414,7 +414,7 @@ mod tests {
     #[test]
     fn accepting_the_offer_saves_the_subscription() {
         let mut f = flow(PolicyProfile::France, 1);
-        let step = run(&mut f, &[REASON_WITH_ONE_OFFER, Event::OfferAccepted]);
+        let step = run(&mut f, &[REASON_WITH_ONE_OFFER, Action::OfferAccepted]);
         assert_eq!(step, Step::Done(Outcome::Saved));
     }
 
@@ -423,8 +423,8 @@ mod tests {
         let mut f = flow(PolicyProfile::Standard, 1);
         let events = [
             REASON_WITH_ONE_OFFER,
-            Event::OfferDeclined,
-            Event::CancelConfirmed,
+            Action::OfferDeclined,
+            Action::CancelConfirmed,
         ];
         assert_eq!(run(&mut f, &events), Step::Done(Outcome::Cancelled));
     }
@@ -432,28 +432,28 @@ mod tests {
     #[test]
     fn continue_to_cancel_goes_straight_to_the_confirmation() {
         let mut from_survey = flow(PolicyProfile::Standard, 2);
-        assert_eq!(*from_survey.next(Event::ContinueToCancel), Step::Confirm);
+        assert_eq!(*from_survey.next(Action::ContinueToCancel), Step::Confirm);
 
         let mut from_offer = flow(PolicyProfile::Standard, 2);
         let step = run(
             &mut from_offer,
-            &[REASON_WITH_TWO_OFFERS, Event::ContinueToCancel],
+            &[REASON_WITH_TWO_OFFERS, Action::ContinueToCancel],
         );
         assert_eq!(step, Step::Confirm);
     }
 
     #[test]
     fn closing_the_dialog_is_abandoned_not_cancelled() {
-        let before_confirming: [&[Event]; 3] = [
+        let before_confirming: [&[Action]; 3] = [
             &[],
             &[REASON_WITH_ONE_OFFER],
-            &[REASON_WITH_ONE_OFFER, Event::OfferDeclined],
+            &[REASON_WITH_ONE_OFFER, Action::OfferDeclined],
         ];
         for events in before_confirming {
             let mut f = flow(PolicyProfile::Standard, 1);
             run(&mut f, events);
             assert_eq!(
-                *f.next(Event::Closed),
+                *f.next(Action::Closed),
                 Step::Done(Outcome::Abandoned),
                 "after {events:?}"
             );
@@ -470,12 +470,12 @@ mod tests {
     #[test]
     fn minnesota_asks_after_the_cancellation_whether_to_show_an_offer() {
         let mut f = flow(PolicyProfile::Minnesota, 1);
-        let step = run(&mut f, &[REASON_WITH_ONE_OFFER, Event::CancelConfirmed]);
+        let step = run(&mut f, &[REASON_WITH_ONE_OFFER, Action::CancelConfirmed]);
         assert_eq!(step, Step::OfferQuestion);
-        assert_eq!(*f.next(Event::WantsOffer), Step::OfferAfterCancel);
+        assert_eq!(*f.next(Action::WantsOffer), Step::OfferAfterCancel);
         assert_eq!(f.offers_shown(), 1);
         assert_eq!(
-            *f.next(Event::OfferDeclined),
+            *f.next(Action::OfferDeclined),
             Step::Done(Outcome::Cancelled)
         );
     }
@@ -485,20 +485,24 @@ mod tests {
         let mut f = flow(PolicyProfile::Minnesota, 1);
         let events = [
             REASON_WITH_ONE_OFFER,
-            Event::CancelConfirmed,
-            Event::WantsOffer,
-            Event::OfferAccepted,
+            Action::CancelConfirmed,
+            Action::WantsOffer,
+            Action::OfferAccepted,
         ];
         assert_eq!(run(&mut f, &events), Step::Done(Outcome::Saved));
     }
 
     #[test]
     fn declining_to_see_an_offer_after_a_minnesota_cancellation_keeps_it_cancelled() {
-        for way_out in [Event::NoOfferThanks, Event::Closed, Event::ContinueToCancel] {
+        for way_out in [
+            Action::NoOfferThanks,
+            Action::Closed,
+            Action::ContinueToCancel,
+        ] {
             let mut f = flow(PolicyProfile::Minnesota, 1);
             let step = run(
                 &mut f,
-                &[REASON_WITH_ONE_OFFER, Event::CancelConfirmed, way_out],
+                &[REASON_WITH_ONE_OFFER, Action::CancelConfirmed, way_out],
             );
             assert_eq!(step, Step::Done(Outcome::Cancelled), "{way_out:?}");
         }
@@ -508,10 +512,10 @@ mod tests {
     fn minnesota_does_not_ask_about_an_offer_when_there_is_none() {
         let mut f = flow(PolicyProfile::Minnesota, 1);
         let events = [
-            Event::ReasonChosen {
+            Action::ReasonChosen {
                 offers_available: 0,
             },
-            Event::CancelConfirmed,
+            Action::CancelConfirmed,
         ];
         assert_eq!(run(&mut f, &events), Step::Done(Outcome::Cancelled));
     }
@@ -521,7 +525,7 @@ mod tests {
         let mut f = flow(PolicyProfile::Germany, 2);
         assert_eq!(*f.step(), Step::Confirm);
         assert_eq!(
-            *f.next(Event::CancelConfirmed),
+            *f.next(Action::CancelConfirmed),
             Step::Done(Outcome::Cancelled)
         );
         assert_eq!(f.offers_shown(), 0);
@@ -531,9 +535,9 @@ mod tests {
     fn events_that_do_not_apply_leave_the_step_unchanged() {
         let mut f = flow(PolicyProfile::Standard, 1);
         for event in [
-            Event::OfferAccepted,
-            Event::CancelConfirmed,
-            Event::WantsOffer,
+            Action::OfferAccepted,
+            Action::CancelConfirmed,
+            Action::WantsOffer,
         ] {
             assert_eq!(*f.next(event), Step::Survey, "{event:?}");
         }
@@ -547,8 +551,8 @@ mod tests {
             &mut f,
             &[
                 REASON_WITH_ONE_OFFER,
-                Event::OfferDeclined,
-                Event::CancelConfirmed,
+                Action::OfferDeclined,
+                Action::CancelConfirmed,
             ],
         );
         let shown: Vec<(Step, bool)> = f
@@ -589,21 +593,21 @@ mod tests {
 
     // Property tests: random sessions under every profile, configured limit and offer count.
 
-    fn any_event() -> impl Strategy<Value = Event> {
+    fn any_event() -> impl Strategy<Value = Action> {
         prop_oneof![
-            (0..=3u8).prop_map(|offers_available| Event::ReasonChosen { offers_available }),
-            (0..=3u8).prop_map(|offers_available| Event::SurveySkipped { offers_available }),
-            Just(Event::OfferAccepted),
-            Just(Event::OfferDeclined),
-            Just(Event::ContinueToCancel),
-            Just(Event::CancelConfirmed),
-            Just(Event::WantsOffer),
-            Just(Event::NoOfferThanks),
-            Just(Event::Closed),
+            (0..=3u8).prop_map(|offers_available| Action::ReasonChosen { offers_available }),
+            (0..=3u8).prop_map(|offers_available| Action::SurveySkipped { offers_available }),
+            Just(Action::OfferAccepted),
+            Just(Action::OfferDeclined),
+            Just(Action::ContinueToCancel),
+            Just(Action::CancelConfirmed),
+            Just(Action::WantsOffer),
+            Just(Action::NoOfferThanks),
+            Just(Action::Closed),
         ]
     }
 
-    fn any_session() -> impl Strategy<Value = (PolicyProfile, u8, Vec<Event>)> {
+    fn any_session() -> impl Strategy<Value = (PolicyProfile, u8, Vec<Action>)> {
         (
             proptest::sample::select(PolicyProfile::ALL.to_vec()),
             1..=2u8,
@@ -614,11 +618,11 @@ mod tests {
     /// One event of a session, with the step it was applied to and the step it produced.
     struct Transition {
         before: Step,
-        event: Event,
+        event: Action,
         after: Step,
     }
 
-    fn play(profile: PolicyProfile, max: u8, events: &[Event]) -> (Flow, Vec<Transition>) {
+    fn play(profile: PolicyProfile, max: u8, events: &[Action]) -> (Flow, Vec<Transition>) {
         let mut flow = flow(profile, max);
         let transitions = events
             .iter()
@@ -645,7 +649,7 @@ mod tests {
             (profile, max, events) in any_session()
         ) {
             let (_, transitions) = play(profile, max, &events);
-            for t in transitions.iter().filter(|t| t.event == Event::ContinueToCancel) {
+            for t in transitions.iter().filter(|t| t.event == Action::ContinueToCancel) {
                 if before_confirmation(t.before) {
                     prop_assert_eq!(t.after, Step::Confirm, "from {:?}", t.before);
                 }
@@ -677,8 +681,8 @@ mod tests {
             let (_, transitions) = play(profile, max, &events);
             let mut confirmed = false;
             for t in &transitions {
-                confirmed |= t.event == Event::CancelConfirmed && t.before == Step::Confirm;
-                if t.event == Event::Closed && before_confirmation(t.before) {
+                confirmed |= t.event == Action::CancelConfirmed && t.before == Step::Confirm;
+                if t.event == Action::Closed && before_confirmation(t.before) {
                     prop_assert_eq!(t.after, Step::Done(Outcome::Abandoned));
                 }
                 if t.after == Step::Done(Outcome::Cancelled) {
@@ -691,11 +695,11 @@ mod tests {
         fn accepting_an_offer_ends_in_saved((profile, max, events) in any_session()) {
             let (_, transitions) = play(profile, max, &events);
             for t in &transitions {
-                if t.event == Event::OfferAccepted && t.before.shows_offer() {
+                if t.event == Action::OfferAccepted && t.before.shows_offer() {
                     prop_assert_eq!(t.after, Step::Done(Outcome::Saved));
                 }
                 if t.after == Step::Done(Outcome::Saved) && !t.before.is_done() {
-                    prop_assert_eq!(t.event, Event::OfferAccepted);
+                    prop_assert_eq!(t.event, Action::OfferAccepted);
                 }
             }
         }
@@ -725,13 +729,13 @@ mod tests {
             let (flow, _) = play(profile, max, &events);
             // Closing always ends the session at once.
             let mut closing = flow.clone();
-            prop_assert!(closing.next(Event::Closed).is_done());
+            prop_assert!(closing.next(Action::Closed).is_done());
             // And cancelling always succeeds within three events, unless the session already ended.
             let mut cancelling = flow.clone();
             let was_done = cancelling.step().is_done();
             let end = run(
                 &mut cancelling,
-                &[Event::ContinueToCancel, Event::CancelConfirmed, Event::NoOfferThanks],
+                &[Action::ContinueToCancel, Action::CancelConfirmed, Action::NoOfferThanks],
             );
             prop_assert!(end.is_done());
             if !was_done {

@@ -7,6 +7,7 @@
 //! The model, module by module:
 //!
 //! - [`customer`]: the subscriber as the host describes them.
+//! - [`events`]: the event vocabulary the widget, the no-JavaScript page and the server share.
 //! - [`validation`]: a leaf that imports nothing of the crate: [`validation::Problem`] (a field
 //!   path and a reason), [`validation::Validation`], and the field checks the config and its parts
 //!   share (ids, text, colours, locale tags, https links).
@@ -21,7 +22,8 @@
 //! - [`plan`]: the cancel plan the server writes for one session and the widget renders.
 //! - [`policy`]: per-jurisdiction policy profiles (how many offers, which labels, when an offer may
 //!   appear) and how a session's profile is resolved.
-//! - [`flow`]: the cancel flow as a state machine whose invariants are property-tested.
+//! - [`flow`]: the cancel flow as a state machine whose invariants are property-tested; its
+//!   input is an [`flow::Action`] (what the subscriber did), not a wire event.
 //! - [`assignment`]: deterministic experiment assignment, identical in browser and server.
 //! - [`experiment`]: an experiment's lifecycle as config changes (a running split is frozen;
 //!   shipping a variant writes its rules in for everyone).
@@ -46,6 +48,7 @@ pub mod calendar;
 pub mod caps;
 pub mod config;
 pub mod customer;
+pub mod events;
 pub mod experiment;
 pub mod flow;
 pub mod i18n;

@@ -16,7 +16,7 @@
 use std::collections::BTreeMap;
 
 use holdfast_core::Customer;
-use holdfast_core::flow::{Event as FlowEvent, Flow, Outcome, Step};
+use holdfast_core::flow::{Action, Flow, Outcome, Step};
 use holdfast_core::plan::{ProfileBasis, profile_basis, session_profile};
 use holdfast_core::policy::PolicyProfile;
 use serde::{Deserialize, Serialize};
@@ -200,7 +200,9 @@ pub fn record(row: AuditRow, default_limit: u8) -> AuditRecord {
         .collect();
     // Outbox retries fold late: the trail is in the order things happened.
     trail.sort_by_key(|e| (e.at, e.received));
-    let start = trail.iter().find(|e| e.kind == "flow_started");
+    let start = trail
+        .iter()
+        .find(|e| e.kind == EventType::FlowStarted.as_str());
     let applied = start.and_then(|s| s.profile).or_else(|| {
         row.outcome
             .as_ref()
@@ -275,42 +277,45 @@ struct Replay {
 /// available after the survey are the offers the trail shows; a confirmation step with no event
 /// of its own ("Continue to cancel" from an offer or the survey) is entered at the confirmation.
 fn replay(rules: holdfast_core::policy::PolicyRules, trail: &[TrailEntry], entered: i64) -> Replay {
-    let shown = trail.iter().filter(|e| e.kind == "offer_shown").count();
+    let shown = trail
+        .iter()
+        .filter(|e| e.kind == EventType::OfferShown.as_str())
+        .count();
     let available = u8::try_from(shown).unwrap_or(u8::MAX);
     let mut flow = Flow::new(rules);
     let mut times = vec![entered];
     let mut offers: Vec<AuditOffer> = Vec::new();
     let mut clicks = 0u32;
     let mut cancelled_at = None;
-    let step = |flow: &mut Flow, times: &mut Vec<i64>, event: FlowEvent, at: i64| {
+    let step = |flow: &mut Flow, times: &mut Vec<i64>, event: Action, at: i64| {
         flow.next(event);
         times.resize(flow.history().len(), at);
     };
     for e in trail {
         let before_cancel = cancelled_at.is_none();
-        match e.kind.as_str() {
-            "reason_selected" => {
+        match EventType::parse(&e.kind) {
+            Some(EventType::ReasonSelected) => {
                 step(
                     &mut flow,
                     &mut times,
-                    FlowEvent::ReasonChosen {
+                    Action::ReasonChosen {
                         offers_available: available,
                     },
                     e.at,
                 );
                 clicks += u32::from(before_cancel);
             }
-            "offer_shown" => {
+            Some(EventType::OfferShown) => {
                 match *flow.step() {
                     Step::Survey => step(
                         &mut flow,
                         &mut times,
-                        FlowEvent::SurveySkipped {
+                        Action::SurveySkipped {
                             offers_available: available,
                         },
                         e.at,
                     ),
-                    Step::OfferQuestion => step(&mut flow, &mut times, FlowEvent::WantsOffer, e.at),
+                    Step::OfferQuestion => step(&mut flow, &mut times, Action::WantsOffer, e.at),
                     _ => {}
                 }
                 if let Some(id) = &e.offer {
@@ -321,11 +326,11 @@ fn replay(rules: holdfast_core::policy::PolicyRules, trail: &[TrailEntry], enter
                     });
                 }
             }
-            "offer_declined" | "offer_accepted" => {
-                let (event, answer) = if e.kind == "offer_accepted" {
-                    (FlowEvent::OfferAccepted, "accepted")
+            Some(kind @ (EventType::OfferDeclined | EventType::OfferAccepted)) => {
+                let (event, answer) = if kind == EventType::OfferAccepted {
+                    (Action::OfferAccepted, "accepted")
                 } else {
-                    (FlowEvent::OfferDeclined, "declined")
+                    (Action::OfferDeclined, "declined")
                 };
                 step(&mut flow, &mut times, event, e.at);
                 clicks += u32::from(before_cancel);
@@ -337,18 +342,18 @@ fn replay(rules: holdfast_core::policy::PolicyRules, trail: &[TrailEntry], enter
                     o.answer = answer;
                 }
             }
-            "cancel_confirmed" => {
+            Some(EventType::CancelConfirmed) => {
                 if matches!(*flow.step(), Step::Survey | Step::Offer { .. }) {
-                    step(&mut flow, &mut times, FlowEvent::ContinueToCancel, e.at);
+                    step(&mut flow, &mut times, Action::ContinueToCancel, e.at);
                     clicks += 1;
                 }
-                step(&mut flow, &mut times, FlowEvent::CancelConfirmed, e.at);
+                step(&mut flow, &mut times, Action::CancelConfirmed, e.at);
                 if before_cancel {
                     clicks += 1;
                     cancelled_at = Some(e.at);
                 }
             }
-            "flow_abandoned" => step(&mut flow, &mut times, FlowEvent::Closed, e.at),
+            Some(EventType::FlowAbandoned) => step(&mut flow, &mut times, Action::Closed, e.at),
             _ => {}
         }
     }

@@ -8,6 +8,7 @@
 
 use holdfast_core::Customer;
 use holdfast_core::config::AppConfig;
+use holdfast_core::events::EventType;
 use holdfast_core::targeting::{OfferContext, select_offer};
 
 use crate::DEMO_APP_ID;
@@ -300,11 +301,11 @@ pub async fn seed_history(storage: &Storage, now: i64) -> anyhow::Result<usize> 
             id: uuid_from(&mut rng),
             session_id,
             kind: if facts.saved {
-                "offer_accepted"
+                EventType::OfferAccepted.as_str()
             } else if facts.cancelled {
-                "cancel_confirmed"
+                EventType::CancelConfirmed.as_str()
             } else {
-                "flow_abandoned"
+                EventType::FlowAbandoned.as_str()
             },
             at: started,
             payload: "{\"demo\":true}".into(),
@@ -389,11 +390,11 @@ fn demo_trail(
     use holdfast_core::plan::ProfileBasis;
     use holdfast_core::policy::PolicyProfile;
     let mut at = started * 1000;
-    let mut entry = |rng: &mut Rng, kind: &str, reason: Option<&str>, offer: Option<&str>| {
+    let mut entry = |rng: &mut Rng, kind: EventType, reason: Option<&str>, offer: Option<&str>| {
         at += 1_500 + rng.below(12_000) as i64;
         TrailEntry {
             at,
-            kind: kind.to_string(),
+            kind: kind.as_str().to_string(),
             received: at + 40,
             reason: reason.map(str::to_string),
             offer: offer.map(str::to_string),
@@ -409,21 +410,21 @@ fn demo_trail(
         basis: Some(ProfileBasis::Default),
         offer_limit: Some(1),
         locale: Some("en".into()),
-        ..entry(rng, "flow_started", None, None)
+        ..entry(rng, EventType::FlowStarted, None, None)
     }];
-    entries.push(entry(rng, "reason_selected", Some(reason), None));
+    entries.push(entry(rng, EventType::ReasonSelected, Some(reason), None));
     if let Some(offer) = offer {
-        entries.push(entry(rng, "offer_shown", None, Some(offer)));
+        entries.push(entry(rng, EventType::OfferShown, None, Some(offer)));
         if !facts.saved && !facts.abandoned {
-            entries.push(entry(rng, "offer_declined", None, Some(offer)));
+            entries.push(entry(rng, EventType::OfferDeclined, None, Some(offer)));
         }
     }
     let ending = if facts.saved {
-        entry(rng, "offer_accepted", None, offer)
+        entry(rng, EventType::OfferAccepted, None, offer)
     } else if facts.cancelled {
-        entry(rng, "cancel_confirmed", None, None)
+        entry(rng, EventType::CancelConfirmed, None, None)
     } else {
-        entry(rng, "flow_abandoned", None, None)
+        entry(rng, EventType::FlowAbandoned, None, None)
     };
     entries.push(ending);
     entries

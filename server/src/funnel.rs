@@ -25,67 +25,8 @@ pub const MAX_FREE_TEXT: usize = 2000;
 /// Events stamped further ahead than this are refused (a broken clock, or a forgery).
 const MAX_FUTURE_MS: i64 = 86_400_000;
 
-/// What happened in the widget.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum EventType {
-    /// The cancel flow opened: a cancel session starts.
-    FlowStarted,
-    /// The survey was answered.
-    ReasonSelected,
-    /// An offer rendered (the exposure for experiments).
-    OfferShown,
-    /// The offer was accepted: the session is saved.
-    OfferAccepted,
-    /// The offer was declined.
-    OfferDeclined,
-    /// The cancellation was confirmed.
-    CancelConfirmed,
-    /// The flow was closed without an outcome.
-    FlowAbandoned,
-    /// An upgrade prompt rendered.
-    PromptShown,
-    /// An upgrade prompt's action was taken.
-    PromptClicked,
-    /// An upgrade prompt was dismissed.
-    PromptDismissed,
-    /// A feature-gate trial started.
-    TrialStarted,
-    /// The customer tried a feature their plan locks (`feature` names it).
-    GateHit,
-}
-
-impl EventType {
-    /// The stored name, as on the wire.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventType::FlowStarted => "flow_started",
-            EventType::ReasonSelected => "reason_selected",
-            EventType::OfferShown => "offer_shown",
-            EventType::OfferAccepted => "offer_accepted",
-            EventType::OfferDeclined => "offer_declined",
-            EventType::CancelConfirmed => "cancel_confirmed",
-            EventType::FlowAbandoned => "flow_abandoned",
-            EventType::PromptShown => "prompt_shown",
-            EventType::PromptClicked => "prompt_clicked",
-            EventType::PromptDismissed => "prompt_dismissed",
-            EventType::TrialStarted => "trial_started",
-            EventType::GateHit => "gate_hit",
-        }
-    }
-
-    /// Whether it belongs to a cancel session (and so feeds save-rate stats).
-    pub fn is_cancel_flow(self) -> bool {
-        !matches!(
-            self,
-            EventType::PromptShown
-                | EventType::PromptClicked
-                | EventType::PromptDismissed
-                | EventType::TrialStarted
-                | EventType::GateHit
-        )
-    }
-}
+/// What happened in the widget: core's event vocabulary, shared with the widget and the page.
+pub use holdfast_core::events::EventType;
 
 /// One widget event.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]

@@ -8,6 +8,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use holdfast_core::events::EventType;
 use serde::Serialize;
 
 use crate::audit::{TrailEntry, csv_field};
@@ -72,9 +73,9 @@ impl From<SessionLogRow> for SessionEntry {
 fn profile_of(trail: &str) -> Option<String> {
     trail
         .lines()
-        .filter(|line| line.contains("\"flow_started\""))
+        .filter(|line| line.contains(EventType::FlowStarted.as_str()))
         .filter_map(|line| serde_json::from_str::<TrailEntry>(line).ok())
-        .find(|e| e.kind == "flow_started")
+        .find(|e| e.kind == EventType::FlowStarted.as_str())
         .and_then(|e| e.profile)
         .map(|p| p.as_str().to_string())
 }

@@ -1,6 +1,6 @@
 //! The cancel dialog: renders whatever step `holdfast-core`'s [`Flow`] is in. The flow is the single
 //! source of truth; each step is described as data ([`Screen`]) and drawn with a handful of DOM
-//! calls, and every button only sends the flow an [`Event`].
+//! calls, and every button only sends the flow an [`Action`].
 //!
 //! The cancel bundle draws its DOM directly rather than through Leptos: the dialog re-renders only
 //! when the step changes, which needs no fine-grained reactivity, and leaving Leptos's renderer and
@@ -10,7 +10,8 @@
 use std::cell::RefCell;
 
 use holdfast_core::UnixSeconds;
-use holdfast_core::flow::{Event, Flow, Outcome, Step};
+use holdfast_core::events::EventType;
+use holdfast_core::flow::{Action, Flow, Outcome, Step};
 use holdfast_core::policy::PolicyRules;
 use wasm_bindgen::prelude::*;
 use web_sys::{Document, Element};
@@ -463,7 +464,7 @@ fn on_click(ev: &web_sys::Event) {
     };
     with_dialog(|d| match act.as_str() {
         "x" => d.close(),
-        "c" => d.go(Event::ContinueToCancel),
+        "c" => d.go(Action::ContinueToCancel),
         n => match n.parse::<usize>().ok().and_then(|i| ACTS.get(i)) {
             Some(act) => d.act(*act),
             None => After::Nothing,
@@ -521,13 +522,13 @@ impl Dialog {
         if self.step().is_done() {
             After::Close
         } else {
-            self.go(Event::Closed)
+            self.go(Action::Closed)
         }
     }
 
     /// Moves the flow on, then does what entering the new step requires: log an offer exposure
     /// when an offer renders, report the outcome when the flow ends, draw and focus the new step.
-    fn go(&mut self, event: Event) -> After {
+    fn go(&mut self, event: Action) -> After {
         let before = self.flow.history().len();
         self.flow.next(event);
         if self.flow.history().len() == before {
@@ -540,7 +541,7 @@ impl Dialog {
             _ => None,
         };
         if let Some(offer) = shown.and_then(|i| self.offers.get(i)) {
-            session::emit("offer_shown", &[("offer_id", &offer.id)]);
+            session::emit(EventType::OfferShown.as_str(), &[("offer_id", &offer.id)]);
         }
         if let Step::Done(outcome) = step {
             session::finish(outcome, self.offers.first().cloned());
@@ -566,13 +567,13 @@ impl Dialog {
                     return After::Nothing;
                 };
                 session::emit(
-                    "reason_selected",
+                    EventType::ReasonSelected.as_str(),
                     &[("reason", &r), ("free_text", self.details.trim())],
                 );
                 session::set_reason(&r);
                 self.offers = self.setup.plan.offers_for(Some(&r));
                 let available = self.offers.len().min(2) as u8;
-                self.go(Event::ReasonChosen {
+                self.go(Action::ReasonChosen {
                     offers_available: available,
                 })
             }
@@ -597,11 +598,11 @@ impl Dialog {
                                     // The accepted offer goes first: the saved screen and outcome use it.
                                     d.offers.retain(|x| x.id != offer.id);
                                     d.offers.insert(0, offer);
-                                    d.go(Event::OfferAccepted)
+                                    d.go(Action::OfferAccepted)
                                 }
                                 Acceptance::Refused => {
                                     d.notice = Some("offer.refused");
-                                    d.go(Event::OfferDeclined)
+                                    d.go(Action::OfferDeclined)
                                 }
                                 Acceptance::Failed => {
                                     d.notice = Some("offer.error");
@@ -616,10 +617,13 @@ impl Dialog {
             }
             Act::Decline => {
                 if let Some(offer) = self.current() {
-                    session::emit("offer_declined", &[("offer_id", &offer.id)]);
+                    session::emit(
+                        EventType::OfferDeclined.as_str(),
+                        &[("offer_id", &offer.id)],
+                    );
                 }
                 self.notice = None;
-                self.go(Event::OfferDeclined)
+                self.go(Action::OfferDeclined)
             }
             Act::Confirm => {
                 self.busy = true;
@@ -635,15 +639,15 @@ impl Dialog {
                             if !recorded {
                                 d.notice = Some("cancel.pending");
                             }
-                            d.go(Event::CancelConfirmed)
+                            d.go(Action::CancelConfirmed)
                         });
                     }),
                 );
                 After::Nothing
             }
-            Act::Keep => self.go(Event::Closed),
-            Act::WantOffer => self.go(Event::WantsOffer),
-            Act::NoOffer => self.go(Event::NoOfferThanks),
+            Act::Keep => self.go(Action::Closed),
+            Act::WantOffer => self.go(Action::WantsOffer),
+            Act::NoOffer => self.go(Action::NoOfferThanks),
             Act::Close => After::Close,
         }
     }

@@ -1,6 +1,7 @@
 //! `Holdfast.cancel`: checks the host's options, asks the server for the session's plan (or
 //! builds one when the server does not answer in time), opens the session and draws the dialog.
 
+use holdfast_core::events::EventType;
 use holdfast_core::policy::PolicyProfile;
 use js_sys::Function;
 use wasm_bindgen::prelude::*;
@@ -176,7 +177,7 @@ fn show(o: Opening) -> Result<(), String> {
         finished: false,
     });
     session::emit(
-        "flow_started",
+        EventType::FlowStarted.as_str(),
         &[
             ("profile", setup.rules.profile.as_str()),
             ("locale", &setup.plan.texts.lang.tag),

@@ -13,6 +13,7 @@ use std::cell::RefCell;
 use std::sync::Arc;
 
 use holdfast_core::caps::UsageThreshold;
+use holdfast_core::events::EventType;
 use holdfast_core::i18n::expand_tokens;
 use holdfast_core::priority::{AfterReport, Arbitration, Screen, Showing};
 use holdfast_core::priority::{after_quiet_report, arbitrate};
@@ -278,7 +279,8 @@ fn ask_plan(
         let event = field(&entry, "event");
         let kind = text(&event, "type").unwrap_or_default();
         if crate::customer::id_of(&field(&entry, "customer")) == id
-            && (kind == "prompt_shown" || kind == "prompt_dismissed")
+            && (kind == EventType::PromptShown.as_str()
+                || kind == EventType::PromptDismissed.as_str())
         {
             pending.push(&event);
         }
@@ -359,7 +361,7 @@ fn present(checked: Call, options: &JsValue, plan: JsValue) -> Result<JsValue, S
         Arbitration::Show => {}
     }
     let now_ms = js_sys::Date::now();
-    let e = event("prompt_shown", &planned);
+    let e = event(EventType::PromptShown.as_str(), &planned);
     // The impression's own instant: its second is the impression's, its millisecond orders two
     // impressions of one second when an upgrade is credited to the latest.
     set(&e, "at", &JsValue::from_f64(now_ms));
@@ -435,10 +437,13 @@ fn choose(choice: Choice) {
     };
     let p = &current.planned;
     let (kind, call) = match choice {
-        Choice::Upgrade => ("prompt_clicked", current.on_upgrade.clone()),
-        Choice::Grace => ("prompt_clicked", None),
-        Choice::Trial => ("trial_started", current.on_trial.clone()),
-        Choice::Snooze | Choice::Dismiss => ("prompt_dismissed", None),
+        Choice::Upgrade => (
+            EventType::PromptClicked.as_str(),
+            current.on_upgrade.clone(),
+        ),
+        Choice::Grace => (EventType::PromptClicked.as_str(), None),
+        Choice::Trial => (EventType::TrialStarted.as_str(), current.on_trial.clone()),
+        Choice::Snooze | Choice::Dismiss => (EventType::PromptDismissed.as_str(), None),
     };
     let e = event(kind, p);
     if choice == Choice::Grace {

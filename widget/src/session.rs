@@ -6,6 +6,7 @@
 
 use std::cell::RefCell;
 
+use holdfast_core::events::EventType;
 use holdfast_core::flow::Outcome;
 use js_sys::{Function, Object};
 use wasm_bindgen::prelude::*;
@@ -127,7 +128,10 @@ pub fn accept(offer_id: &str, reason: Option<String>, done: Box<dyn FnOnce(Accep
         Box::new(move |reply| {
             done(match reply {
                 Some(reply) if reply.ok() => {
-                    emit("offer_accepted", &[("offer_id", &offer_id)]);
+                    emit(
+                        EventType::OfferAccepted.as_str(),
+                        &[("offer_id", &offer_id)],
+                    );
                     Acceptance::Accepted
                 }
                 Some(reply) if matches!(reply.status, 401 | 403 | 404 | 409 | 422) => {
@@ -143,7 +147,7 @@ pub fn accept(offer_id: &str, reason: Option<String>, done: Box<dyn FnOnce(Accep
 /// tells `done` whether it did. Either way the `cancel_confirmed` event is in the outbox, and the
 /// server records the cancellation from it when it arrives (the call is idempotent per session).
 pub fn cancel(profile: &str, period_end: Option<i64>, done: Box<dyn FnOnce(bool)>) {
-    emit("cancel_confirmed", &[("profile", profile)]);
+    emit(EventType::CancelConfirmed.as_str(), &[("profile", profile)]);
     let reason = CURRENT.with(|c| c.borrow().as_ref().and_then(|s| s.reason.clone()));
     let body = Object::new();
     set(&body, "profile", &profile.into());
@@ -253,7 +257,7 @@ pub fn finish(outcome: Outcome, offer: Option<PlanOffer>) {
         set(&result, "offer", &offer_to_js(&offer));
     }
     if outcome == Outcome::Abandoned {
-        emit("flow_abandoned", &[]);
+        emit(EventType::FlowAbandoned.as_str(), &[]);
     }
     if let Some(f) = on_outcome
         && let Err(e) = f.call1(&JsValue::NULL, &result)

@@ -18,7 +18,8 @@ use axum::http::{Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use holdfast_core::Customer;
 use holdfast_core::calendar::iso_day;
-use holdfast_core::flow::{Event, Flow, Outcome, Step};
+use holdfast_core::events::EventType;
+use holdfast_core::flow::{Action, Flow, Outcome, Step};
 use holdfast_core::i18n::{DIALOG, Lang, PAGE, expand_tokens, fill};
 use holdfast_core::plan::{CancelPlan, PlanOffer};
 use holdfast_core::policy::{PolicyProfile, PolicyRules};
@@ -345,7 +346,7 @@ async fn run(state: AppState, req: Request) -> Result<Response, ApiError> {
         if history.is_empty() {
             recorder
                 .event(
-                    "flow_started",
+                    EventType::FlowStarted,
                     json!({ "profile": plan.profile, "locale": plan.locale }),
                 )
                 .await?;
@@ -358,13 +359,16 @@ async fn run(state: AppState, req: Request) -> Result<Response, ApiError> {
                     let text = form.details.as_deref().unwrap_or_default().trim();
                     let text = (!text.is_empty()).then_some(text);
                     recorder
-                        .event("reason_selected", json!({ "reason": r, "free_text": text }))
+                        .event(
+                            EventType::ReasonSelected,
+                            json!({ "reason": r, "free_text": text }),
+                        )
                         .await?;
-                    Some(Event::ReasonChosen {
+                    Some(Action::ReasonChosen {
                         offers_available: available,
                     })
                 } else {
-                    Some(Event::SurveySkipped {
+                    Some(Action::SurveySkipped {
                         offers_available: available,
                     })
                 }
@@ -380,9 +384,9 @@ async fn run(state: AppState, req: Request) -> Result<Response, ApiError> {
                     match crate::cancel::record_save(&state, &app, &verified, &save).await {
                         Ok(_) => {
                             recorder
-                                .event("offer_accepted", json!({ "offer_id": offer.id }))
+                                .event(EventType::OfferAccepted, json!({ "offer_id": offer.id }))
                                 .await?;
-                            Some(Event::OfferAccepted)
+                            Some(Action::OfferAccepted)
                         }
                         Err(e)
                             if matches!(
@@ -391,7 +395,7 @@ async fn run(state: AppState, req: Request) -> Result<Response, ApiError> {
                             ) =>
                         {
                             notice = Some("offer.refused");
-                            Some(Event::OfferDeclined)
+                            Some(Action::OfferDeclined)
                         }
                         Err(e) => return Err(e),
                     }
@@ -401,12 +405,12 @@ async fn run(state: AppState, req: Request) -> Result<Response, ApiError> {
             "decline" => {
                 if let Some(offer) = &on_screen {
                     recorder
-                        .event("offer_declined", json!({ "offer_id": offer.id }))
+                        .event(EventType::OfferDeclined, json!({ "offer_id": offer.id }))
                         .await?;
                 }
-                Some(Event::OfferDeclined)
+                Some(Action::OfferDeclined)
             }
-            "continue" => Some(Event::ContinueToCancel),
+            "continue" => Some(Action::ContinueToCancel),
             "confirm" => {
                 let cancel = crate::cancel::CancelRequest {
                     session_id: session.clone(),
@@ -415,15 +419,17 @@ async fn run(state: AppState, req: Request) -> Result<Response, ApiError> {
                     period_end: form.token.is_none().then_some(period_end).flatten(),
                 };
                 crate::cancel::record_cancel(&state, &app, &verified, &cancel).await?;
-                recorder.event("cancel_confirmed", json!({})).await?;
-                Some(Event::CancelConfirmed)
+                recorder
+                    .event(EventType::CancelConfirmed, json!({}))
+                    .await?;
+                Some(Action::CancelConfirmed)
             }
             "keep" => {
-                recorder.event("flow_abandoned", json!({})).await?;
-                Some(Event::Closed)
+                recorder.event(EventType::FlowAbandoned, json!({})).await?;
+                Some(Action::Closed)
             }
-            "want" => Some(Event::WantsOffer),
-            "no_thanks" => Some(Event::NoOfferThanks),
+            "want" => Some(Action::WantsOffer),
+            "no_thanks" => Some(Action::NoOfferThanks),
             other => {
                 return Err(ApiError::invalid(
                     "action",
@@ -447,7 +453,7 @@ async fn run(state: AppState, req: Request) -> Result<Response, ApiError> {
             && !matches!(form.action.as_deref(), Some("accept"))
         {
             recorder
-                .event("offer_shown", json!({ "offer_id": offer.id }))
+                .event(EventType::OfferShown, json!({ "offer_id": offer.id }))
                 .await?;
         }
     }
@@ -533,17 +539,17 @@ fn expired_page(languages: &[String]) -> Response {
 }
 
 /// A flow event as it travels in the `history` field.
-fn code(event: Event) -> String {
+fn code(event: Action) -> String {
     match event {
-        Event::ReasonChosen { offers_available } => ["r", &offers_available.to_string()].concat(),
-        Event::SurveySkipped { offers_available } => ["s", &offers_available.to_string()].concat(),
-        Event::OfferAccepted => "a".into(),
-        Event::OfferDeclined => "d".into(),
-        Event::ContinueToCancel => "c".into(),
-        Event::CancelConfirmed => "k".into(),
-        Event::WantsOffer => "w".into(),
-        Event::NoOfferThanks => "n".into(),
-        Event::Closed => "x".into(),
+        Action::ReasonChosen { offers_available } => ["r", &offers_available.to_string()].concat(),
+        Action::SurveySkipped { offers_available } => ["s", &offers_available.to_string()].concat(),
+        Action::OfferAccepted => "a".into(),
+        Action::OfferDeclined => "d".into(),
+        Action::ContinueToCancel => "c".into(),
+        Action::CancelConfirmed => "k".into(),
+        Action::WantsOffer => "w".into(),
+        Action::NoOfferThanks => "n".into(),
+        Action::Closed => "x".into(),
     }
 }
 
@@ -576,22 +582,22 @@ pub(crate) fn read_form_and_replay(urlencoded: &[u8]) -> Result<Step, ApiError> 
     Ok(*flow.step())
 }
 
-fn event(code: &str) -> Option<Event> {
+fn event(code: &str) -> Option<Action> {
     let count = || code.get(1..)?.parse::<u8>().ok().filter(|n| *n <= 2);
     Some(match code.get(..1)? {
-        "r" => Event::ReasonChosen {
+        "r" => Action::ReasonChosen {
             offers_available: count()?,
         },
-        "s" => Event::SurveySkipped {
+        "s" => Action::SurveySkipped {
             offers_available: count()?,
         },
-        "a" => Event::OfferAccepted,
-        "d" => Event::OfferDeclined,
-        "c" => Event::ContinueToCancel,
-        "k" => Event::CancelConfirmed,
-        "w" => Event::WantsOffer,
-        "n" => Event::NoOfferThanks,
-        "x" => Event::Closed,
+        "a" => Action::OfferAccepted,
+        "d" => Action::OfferDeclined,
+        "c" => Action::ContinueToCancel,
+        "k" => Action::CancelConfirmed,
+        "w" => Action::WantsOffer,
+        "n" => Action::NoOfferThanks,
+        "x" => Action::Closed,
         _ => return None,
     })
 }
@@ -605,11 +611,11 @@ struct Recorder<'a> {
 }
 
 impl Recorder<'_> {
-    async fn event(&self, kind: &str, mut fields: Value) -> Result<(), ApiError> {
+    async fn event(&self, kind: EventType, mut fields: Value) -> Result<(), ApiError> {
         if let Some(f) = fields.as_object_mut() {
             f.retain(|_, v| !v.is_null());
             f.insert("id".into(), json!(uuid::Uuid::new_v4().to_string()));
-            f.insert("type".into(), json!(kind));
+            f.insert("type".into(), json!(kind.as_str()));
             f.insert("at".into(), json!(crate::clock::now_ms()));
             f.insert("session_id".into(), json!(self.session));
         }

@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use holdfast_core::events::EventType;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, mpsc, oneshot};
 
@@ -274,9 +275,9 @@ pub fn fold_sessions<'a>(new: &[PassEvent<'a>]) -> Vec<(&'a str, bool, &'a str, 
 /// What the event's type says about the flow: `flow_abandoned` closes it (the bounce rule reads
 /// when), any other step but `flow_started` is an interaction.
 fn with_steps(mut facts: SessionFacts, kind: &str, at: i64) -> SessionFacts {
-    match kind {
-        "flow_started" => {}
-        "flow_abandoned" => facts.closed_at = Some(at),
+    match EventType::parse(kind) {
+        Some(EventType::FlowStarted) => {}
+        Some(EventType::FlowAbandoned) => facts.closed_at = Some(at),
         _ => facts.interacted = true,
     }
     facts
@@ -580,6 +581,7 @@ mod merge_rule {
     //! one upsert) and one pass each (the SQL conflict rule against the stored row) must leave
     //! the same session row.
 
+    use holdfast_core::events::EventType;
     use proptest::prelude::*;
 
     use crate::storage::{SessionFacts, Storage, StoredEvent};
@@ -640,7 +642,7 @@ mod merge_rule {
         StoredEvent {
             id: format!("00000000-0000-4000-8000-{i:012}"),
             session_id: "00000000-0000-4000-8000-aaaaaaaaaaaa".into(),
-            kind: "offer_shown",
+            kind: EventType::OfferShown.as_str(),
             at: facts.started_at,
             payload: "{}".into(),
             customer_id: facts.customer_id.clone(),
