@@ -15,6 +15,19 @@ use crate::policy::{OfferTiming, PolicyRules, SurveyRule};
 /// The most offers the widget's selection can produce for one session: a primary and a fallback.
 const MAX_OFFERS_AVAILABLE: u8 = 2;
 
+/// What a session's offer selection makes available to the flow, from the number of offers the
+/// plan has for the reason (`CancelPlan::offers_for`): at most a primary and a fallback. The
+/// widget and the no-JavaScript page pass it in [`Action::ReasonChosen`] and
+/// [`Action::SurveySkipped`].
+#[inline]
+pub const fn offers_available(planned: usize) -> u8 {
+    if planned < MAX_OFFERS_AVAILABLE as usize {
+        planned as u8
+    } else {
+        MAX_OFFERS_AVAILABLE
+    }
+}
+
 /// Where the subscriber is in the cancel flow.
 ///
 /// The first three steps come before the cancellation; [`Step::OfferQuestion`] and
@@ -41,6 +54,18 @@ pub enum Step {
 }
 
 impl Step {
+    /// Which of the session's offers (`CancelPlan::offers_for` the reason) is on screen: the
+    /// screen's own on an offer step, the primary after a cancellation, none elsewhere. The
+    /// widget draws it, the no-JavaScript page renders it, and both report it shown.
+    #[inline]
+    pub const fn offer_index(self) -> Option<usize> {
+        match self {
+            Self::Offer { screen } => Some(screen.saturating_sub(1) as usize),
+            Self::OfferAfterCancel => Some(0),
+            _ => None,
+        }
+    }
+
     /// A stable name for the audit record, events and `data-testid`s.
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -742,5 +767,17 @@ mod tests {
                 prop_assert_eq!(end, Step::Done(Outcome::Cancelled));
             }
         }
+    }
+
+    #[test]
+    fn the_offer_on_screen_is_the_screens_own_and_the_primary_after_a_cancellation() {
+        assert_eq!(Step::Offer { screen: 1 }.offer_index(), Some(0));
+        assert_eq!(Step::Offer { screen: 2 }.offer_index(), Some(1));
+        assert_eq!(Step::Offer { screen: 0 }.offer_index(), Some(0));
+        assert_eq!(Step::OfferAfterCancel.offer_index(), Some(0));
+        assert_eq!(Step::Confirm.offer_index(), None);
+        assert_eq!(offers_available(0), 0);
+        assert_eq!(offers_available(1), 1);
+        assert_eq!(offers_available(5), 2);
     }
 }

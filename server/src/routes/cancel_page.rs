@@ -19,7 +19,7 @@ use axum::response::{Html, IntoResponse, Response};
 use holdfast_core::Customer;
 use holdfast_core::calendar::iso_day;
 use holdfast_core::events::EventType;
-use holdfast_core::flow::{Action, Flow, Outcome, Step};
+use holdfast_core::flow::{Action, Flow, Outcome, Step, offers_available};
 use holdfast_core::i18n::{DIALOG, Lang, PAGE, expand_tokens, fill};
 use holdfast_core::plan::{CancelPlan, PlanOffer};
 use holdfast_core::policy::{PolicyProfile, PolicyRules};
@@ -330,11 +330,11 @@ async fn run(state: AppState, req: Request) -> Result<Response, ApiError> {
     let (mut flow, mut history) = replay(form.history.as_deref(), rules)?;
     let reason = form.reason.clone().filter(|r| !r.is_empty());
     let offers = plan.offers_for(reason.as_deref()).to_vec();
-    let on_screen = match *flow.step() {
-        Step::Offer { screen } => offers.get(usize::from(screen.max(1) - 1)).cloned(),
-        Step::OfferAfterCancel => offers.first().cloned(),
-        _ => None,
-    };
+    let on_screen = flow
+        .step()
+        .offer_index()
+        .and_then(|i| offers.get(i))
+        .cloned();
     let recorder = Recorder {
         state: &state,
         app: &app,
@@ -354,7 +354,7 @@ async fn run(state: AppState, req: Request) -> Result<Response, ApiError> {
         let event = match form.action.as_deref().unwrap_or_default() {
             "survey" => {
                 let offers = plan.offers_for(reason.as_deref()).to_vec();
-                let available = offers.len().min(2) as u8;
+                let available = offers_available(offers.len());
                 if let Some(r) = &reason {
                     let text = form.details.as_deref().unwrap_or_default().trim();
                     let text = (!text.is_empty()).then_some(text);
@@ -444,11 +444,7 @@ async fn run(state: AppState, req: Request) -> Result<Response, ApiError> {
                 history.push(code(event));
             }
         }
-        let shown = match *flow.step() {
-            Step::Offer { screen } => offers.get(usize::from(screen.max(1) - 1)),
-            Step::OfferAfterCancel => offers.first(),
-            _ => None,
-        };
+        let shown = flow.step().offer_index().and_then(|i| offers.get(i));
         if let Some(offer) = shown
             && !matches!(form.action.as_deref(), Some("accept"))
         {
@@ -757,11 +753,7 @@ impl View<'_> {
                 self.get("survey.question")
             }
             Step::Offer { .. } | Step::OfferAfterCancel => {
-                let index = match step {
-                    Step::Offer { screen } => usize::from(screen.max(1) - 1),
-                    _ => 0,
-                };
-                if let Some(offer) = offers.get(index) {
+                if let Some(offer) = step.offer_index().and_then(|i| offers.get(i)) {
                     body.push_str(&self.offer_card(offer));
                 }
                 actions.push_str(&self.button("accept", &self.get("offer.accept"), "hf-primary"));
