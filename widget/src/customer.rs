@@ -8,6 +8,8 @@
 use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 
+use crate::js::field;
+
 /// What a field must hold.
 #[derive(Clone, Copy)]
 enum Kind {
@@ -43,10 +45,6 @@ const FIELDS: [(&str, Kind, bool); 13] = [
     ("discounted", Kind::Flag, false),
     ("attributes", Kind::Attributes, false),
 ];
-
-fn get(v: &JsValue, key: &str) -> JsValue {
-    Reflect::get(v, &key.into()).unwrap_or(JsValue::UNDEFINED)
-}
 
 fn whole(v: &JsValue, max: f64) -> Result<JsValue, &'static str> {
     match v.as_f64() {
@@ -122,7 +120,7 @@ pub fn normalize(v: &JsValue, path: &str) -> Result<Object, String> {
     }
     let out = Object::new();
     for (key, kind, required) in FIELDS {
-        let value = get(v, key);
+        let value = field(v, key);
         let field = [path, ".", key].concat();
         if value.is_undefined() || value.is_null() {
             if required {
@@ -176,7 +174,7 @@ pub fn claims(token: &str) -> Option<Object> {
     }
     let text = web_sys::window()?.atob(&b64).ok()?;
     let claims: Object = js_sys::JSON::parse(&text).ok()?.dyn_into().ok()?;
-    let _ = Reflect::set(&claims, &"id".into(), &get(&claims, "sub"));
+    let _ = Reflect::set(&claims, &"id".into(), &field(&claims, "sub"));
     Some(claims)
 }
 
@@ -184,12 +182,12 @@ pub fn claims(token: &str) -> Option<Object> {
 /// events and finds a fresher token for them.
 pub fn id_of(wire: &JsValue) -> JsValue {
     match wire.as_string() {
-        Some(token) => claims(&token).map_or(JsValue::UNDEFINED, |c| get(&c, "id")),
-        None => get(wire, "id"),
+        Some(token) => claims(&token).map_or(JsValue::UNDEFINED, |c| field(&c, "id")),
+        None => field(wire, "id"),
     }
 }
 
 /// A string field of a normalised customer.
 pub fn text(customer: &Object, key: &str) -> Option<String> {
-    get(customer, key).as_string()
+    crate::js::text(customer, key)
 }

@@ -7,8 +7,8 @@ use js_sys::Function;
 use wasm_bindgen::prelude::*;
 use web_sys::HtmlElement;
 
-use crate::decode::field;
 use crate::dialog::{self, Setup};
+use crate::js::{field, set};
 use crate::session::{self, Session, Target};
 use crate::{customer, document, mount, net, outbox, plan};
 
@@ -190,17 +190,17 @@ fn show(o: Opening) -> Result<(), String> {
 /// browser's country.
 fn plan_request(customer: &JsValue, local: &plan::Local) -> Option<String> {
     let body = js_sys::Object::new();
-    outbox::set(&body, "customer", customer);
+    set(&body, "customer", customer);
     let list = js_sys::Array::new();
     for l in &local.locales {
         list.push(&l.as_str().into());
     }
-    outbox::set(&body, "locales", &list);
+    set(&body, "locales", &list);
     if let Some(p) = local.profile {
-        outbox::set(&body, "profile", &p.as_str().into());
+        set(&body, "profile", &p.as_str().into());
     }
     if let Some(c) = local.browser_country.as_deref().filter(|c| c.len() == 2) {
-        outbox::set(&body, "country", &c.into());
+        set(&body, "country", &c.into());
     }
     js_sys::JSON::stringify(&body).ok()?.as_string()
 }

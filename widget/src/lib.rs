@@ -12,13 +12,13 @@
 //! - [`session`]: the open flow's promise, events and focus.
 //! - [`outbox`]: events kept in `localStorage` until the server has them.
 //! - [`prompts`]: `Holdfast.usage` and `Holdfast.gate`, rendering the server's prompt plan.
-//! - [`decode`]: reading fields of JavaScript values.
+//! - [`js`]: the leaf for JavaScript values: reading and setting fields, running something later.
 
 pub mod customer;
-pub mod decode;
 pub mod dialog;
 #[cfg(feature = "cancel")]
 mod flow;
+pub mod js;
 pub mod net;
 pub mod outbox;
 pub mod plan;
@@ -31,7 +31,7 @@ use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 use web_sys::{Document, ShadowRoot, ShadowRootInit, ShadowRootMode};
 
-use crate::decode::field;
+use crate::js::field;
 use crate::session::Target;
 
 #[cfg(target_arch = "wasm32")]

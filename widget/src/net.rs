@@ -128,11 +128,3 @@ fn request_boxed(
         },
     );
 }
-
-/// Runs `f` after `ms` milliseconds.
-pub fn later(ms: i32, f: impl FnOnce() + 'static) {
-    if let Some(w) = web_sys::window() {
-        let f = Closure::once_into_js(f);
-        let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(f.unchecked_ref(), ms);
-    }
-}

@@ -7,6 +7,7 @@ use std::cell::{Cell, RefCell};
 use js_sys::{Array, JSON, Object, Reflect};
 use wasm_bindgen::prelude::*;
 
+use crate::js::{later, set};
 use crate::net;
 
 /// At most this many events per request (the server's batch limit).
@@ -105,11 +106,6 @@ pub fn event(kind: &str, session_id: &str) -> Object {
     set(&e, "at", &js_sys::Date::now().into());
     set(&e, "session_id", &session_id.into());
     e
-}
-
-/// Sets `key` on a JS object.
-pub fn set(o: &Object, key: &str, value: &JsValue) {
-    let _ = Reflect::set(o, &key.into(), value);
 }
 
 /// Records `event` for `customer` (already normalised) and starts sending.
@@ -249,7 +245,7 @@ fn send_next(attempt: u32) {
                 }
                 let base = 1000.0 * f64::from(1u32 << attempt.min(6));
                 let delay = base.min(60_000.0) * (0.5 + js_sys::Math::random());
-                net::later(delay as i32, move || send_next(attempt));
+                later(delay as i32, move || send_next(attempt));
             }
         },
     );

@@ -7,9 +7,10 @@
 
 use holdfast_core::i18n::{DIALOG, Lang};
 use holdfast_core::policy::{PolicyProfile, resolve_profile};
-use js_sys::{Array, Reflect};
+use js_sys::Array;
 use wasm_bindgen::{JsCast, JsValue};
 
+use crate::js::{field, text};
 use crate::text::Texts;
 
 /// One offer, written out by the server.
@@ -61,16 +62,8 @@ impl Plan {
     }
 }
 
-fn get(v: &JsValue, key: &str) -> JsValue {
-    Reflect::get(v, &key.into()).unwrap_or(JsValue::UNDEFINED)
-}
-
-fn text(v: &JsValue, key: &str) -> Option<String> {
-    get(v, key).as_string()
-}
-
 fn list(v: &JsValue, key: &str) -> Vec<JsValue> {
-    get(v, key)
+    field(v, key)
         .dyn_into::<Array>()
         .map(|a| a.iter().collect())
         .unwrap_or_default()
@@ -80,7 +73,7 @@ fn list(v: &JsValue, key: &str) -> Vec<JsValue> {
 pub fn decode(v: &JsValue) -> Option<Plan> {
     let locale = text(v, "locale")?;
     let zh = locale.to_ascii_lowercase().starts_with("zh");
-    let messages = get(v, "messages");
+    let messages = field(v, "messages");
     let overrides = js_sys::Object::keys(messages.dyn_ref::<js_sys::Object>()?)
         .iter()
         .filter_map(|k| {
@@ -88,12 +81,12 @@ pub fn decode(v: &JsValue) -> Option<Plan> {
             Some((k.clone(), text(&messages, &k)?))
         })
         .collect();
-    let theme = get(v, "theme");
+    let theme = field(v, "theme");
     let mut offers = Vec::new();
     for entry in list(v, "offers") {
         let mut written = Vec::new();
         for o in list(&entry, "offers") {
-            let link = get(&o, "link");
+            let link = field(&o, "link");
             written.push(PlanOffer {
                 id: text(&o, "id")?,
                 kind: text(&o, "kind")?,
@@ -102,7 +95,7 @@ pub fn decode(v: &JsValue) -> Option<Plan> {
                     .filter_map(JsValue::as_string)
                     .collect(),
                 link: text(&link, "url").zip(text(&link, "label")),
-                terms: js_sys::JSON::stringify(&get(&o, "terms"))
+                terms: js_sys::JSON::stringify(&field(&o, "terms"))
                     .ok()?
                     .as_string()?,
             });
@@ -114,7 +107,7 @@ pub fn decode(v: &JsValue) -> Option<Plan> {
             lang: Lang {
                 tag: locale,
                 zh,
-                rtl: get(v, "rtl").as_bool().unwrap_or(false),
+                rtl: field(v, "rtl").as_bool().unwrap_or(false),
             },
             overrides,
             currency: text(v, "currency")?,
@@ -122,7 +115,7 @@ pub fn decode(v: &JsValue) -> Option<Plan> {
         profile: PolicyProfile::ALL
             .into_iter()
             .find(|p| text(v, "profile").as_deref() == Some(p.as_str()))?,
-        max_offer_screens: get(v, "max_offer_screens").as_f64().unwrap_or(1.0) as u8,
+        max_offer_screens: field(v, "max_offer_screens").as_f64().unwrap_or(1.0) as u8,
         class: text(&theme, "class")?,
         style: text(&theme, "style")?,
         reasons: list(v, "reasons")

@@ -22,8 +22,8 @@ use js_sys::{Array, Function, JSON, Object, Reflect};
 use leptos::prelude::*;
 use wasm_bindgen::prelude::*;
 
-use crate::decode::field;
-use crate::outbox::{self, set};
+use crate::js::{field, set, text};
+use crate::outbox;
 use crate::session::{self, Target};
 use crate::{net, shadow_root};
 
@@ -67,10 +67,6 @@ pub struct Planned {
     pub actions: Vec<(Choice, String)>,
     /// The close button's label.
     pub dismiss: String,
-}
-
-fn text(v: &JsValue, key: &str) -> Option<String> {
-    field(v, key).as_string()
 }
 
 fn whole(v: &JsValue, key: &str) -> Option<u64> {

@@ -11,7 +11,8 @@ use holdfast_core::flow::Outcome;
 use js_sys::{Function, Object};
 use wasm_bindgen::prelude::*;
 
-use crate::outbox::{self, set};
+use crate::js::{later, set};
+use crate::outbox;
 use crate::plan::PlanOffer;
 use crate::{HOST_ID, net};
 
@@ -312,13 +313,6 @@ fn shadow() -> Option<web_sys::ShadowRoot> {
         .document()?
         .get_element_by_id(HOST_ID)?
         .shadow_root()
-}
-
-/// Runs `f` after `ms` milliseconds, once the current event and render have finished.
-fn later(ms: i32, f: impl FnOnce() + 'static) {
-    let Some(w) = web_sys::window() else { return };
-    let f = Closure::once_into_js(f);
-    let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(f.unchecked_ref(), ms);
 }
 
 /// Focuses the current step's heading once it is rendered, so keyboard and screen-reader users

@@ -6,6 +6,8 @@ use holdfast_core::i18n::{DIALOG, Lang, expand_tokens, fill};
 use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 
+use crate::js::set;
+
 /// Strings and formats for one session.
 #[derive(Debug, Clone)]
 pub struct Texts {
@@ -84,10 +86,6 @@ pub fn date(locale: &str, unix_seconds: i64) -> String {
         .and_then(|f| call1(&f, "format", &date))
         .and_then(|s| s.as_string())
         .unwrap_or_else(|| date.to_iso_string().as_string().unwrap_or_default())
-}
-
-fn set(target: &Object, key: &str, value: &JsValue) {
-    let _ = Reflect::set(target, &key.into(), value);
 }
 
 /// `new Intl[name](locale, options)`, looked up dynamically so the bundle carries no bindings for
