@@ -219,7 +219,7 @@ fn load_plan(body: Option<String>, done: impl FnOnce(Option<plan::Plan>) + 'stat
         return done(None);
     };
     let Target { endpoint, app } = session::target();
-    let url = [endpoint.as_str(), "/v1/apps/", &app, "/cancel-plan"].concat();
+    let url = net::api_url(&endpoint, &app, "/cancel-plan");
     net::request(
         "POST",
         &url,

@@ -11,6 +11,12 @@ use js_sys::{Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use web_sys::{AbortController, RequestInit, Response};
 
+/// The URL of an app's API route, `{endpoint}/v1/apps/{app}{route}`: every request the widget
+/// sends is addressed here.
+pub fn api_url(endpoint: &str, app: &str, route: &str) -> String {
+    [endpoint, "/v1/apps/", app, route].concat()
+}
+
 /// What came back: the status and the parsed JSON body (`undefined` when there was none).
 pub struct Reply {
     /// HTTP status.

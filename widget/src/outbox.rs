@@ -204,7 +204,7 @@ fn send_next(attempt: u32) {
     let Some((customer, events)) = next_batch(&entries) else {
         return done();
     };
-    let url = [endpoint.as_str(), "/v1/apps/", &app, "/events"].concat();
+    let url = net::api_url(&endpoint, &app, "/events");
     let Some(payload) = body(&customer, &events) else {
         return done();
     };
@@ -268,7 +268,7 @@ fn install_pagehide() {
         if let Some((customer, events)) = next_batch(&pending(&app))
             && let Some(payload) = body(&customer, &events)
         {
-            let url = [endpoint.as_str(), "/v1/apps/", &app, "/events"].concat();
+            let url = net::api_url(&endpoint, &app, "/events");
             net::request("POST", &url, Some(&payload), 10_000, true, drop);
         }
     });

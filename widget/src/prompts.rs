@@ -283,7 +283,7 @@ fn ask_plan(
     }
     let pending = pending.slice(pending.length().saturating_sub(100), pending.length());
     set(&body, "pending", &pending);
-    let url = [endpoint.as_str(), "/v1/apps/", &app, "/prompts/plan"].concat();
+    let url = net::api_url(&endpoint, &app, "/prompts/plan");
     let payload = JSON::stringify(&body)
         .ok()
         .and_then(|s| s.as_string())
@@ -479,7 +479,7 @@ fn start_trial(customer: &JsValue, feature: &str, session: JsValue, on_trial: Op
         return;
     };
     let Target { endpoint, app } = session::target();
-    let url = [endpoint.as_str(), "/v1/apps/", &app, "/prompts/trial"].concat();
+    let url = net::api_url(&endpoint, &app, "/prompts/trial");
     let feature = feature.to_string();
     net::request(
         "POST",

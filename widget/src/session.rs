@@ -209,17 +209,9 @@ fn post(
     let Target { endpoint, app } = target();
     let url = if session_in_body {
         set(body, "session_id", &session_id.into());
-        [endpoint.as_str(), "/v1/apps/", &app, path].concat()
+        net::api_url(&endpoint, &app, path)
     } else {
-        [
-            endpoint.as_str(),
-            "/v1/apps/",
-            &app,
-            "/sessions/",
-            &session_id,
-            path,
-        ]
-        .concat()
+        net::api_url(&endpoint, &app, &["/sessions/", &session_id, path].concat())
     };
     let Some(payload) = js_sys::JSON::stringify(body)
         .ok()
