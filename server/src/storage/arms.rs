@@ -64,7 +64,7 @@ pub struct ArmSums {
 }
 
 impl ArmSums {
-    /// The column names in the rollup table, in the order [`ArmSums::bind_values`] binds.
+    /// The column names in the rollup table: [`ArmSums::integers`], then the sum of squares.
     pub const COLUMNS: [&'static str; 7] = [
         "units",
         "saved",
