@@ -19,7 +19,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use holdfast_core::customer::DAY;
 
 use super::experiments::{ExperimentFacts, ExposedLifecycle, ExposedOutcome, Exposure};
-use super::rollup::{SessionRow, bucket_of, cancellation_change, churned_at, lifecycle_change};
+use super::rollup::{
+    SessionRow, Sums, bucket_of, cancellation_change, churned_at, lifecycle_change,
+};
 
 /// The window of the 30-day metrics.
 pub const WINDOW: i64 = 30 * DAY;
@@ -240,7 +242,7 @@ impl ArmTotals {
 
     /// Adds the sums of the units of one arm exposed in `hour`, all counted or all pending.
     pub fn add_hour(&mut self, variant: &str, hour: i64, sums: &ArmSums, counted: bool) {
-        if sums.units == 0 && sums.is_zero() {
+        if sums.is_zero() {
             return;
         }
         self.exposed += sums.units;
@@ -376,29 +378,16 @@ pub fn contributions(
     out
 }
 
-/// `after - before`, per rollup row, without the rows that did not change.
-pub fn difference(
-    before: &BTreeMap<ArmKey, ArmSums>,
-    after: &BTreeMap<ArmKey, ArmSums>,
-) -> Vec<(ArmKey, ArmSums)> {
-    let mut out = Vec::new();
-    for (key, a) in after {
-        let d = a.combine(before.get(key).unwrap_or(&ArmSums::default()), -1);
-        if !d.is_zero() {
-            out.push((key.clone(), d));
-        }
+impl Sums for ArmSums {
+    fn minus(&self, other: &Self) -> Self {
+        self.combine(other, -1)
     }
-    for (key, b) in before {
-        if !after.contains_key(key) && !b.is_zero() {
-            out.push((key.clone(), ArmSums::default().combine(b, -1)));
-        }
-    }
-    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::rollup::difference;
 
     fn session(customer: &str, started_at: i64, variant: &str, saved: bool) -> SessionRow {
         SessionRow {

@@ -465,21 +465,34 @@ fn for_each_session(
     }
 }
 
+/// The sums a rollup row keeps ([`Counters`], the experiments' `ArmSums`): what a write's
+/// difference of two snapshots needs.
+pub trait Sums: Copy + Default + PartialEq {
+    /// `self - other`, sum by sum.
+    fn minus(&self, other: &Self) -> Self;
+}
+
+impl Sums for Counters {
+    fn minus(&self, other: &Self) -> Self {
+        self.combine(other, -1)
+    }
+}
+
 /// `after - before`, per rollup row, without the rows that did not change.
-pub fn difference(
-    before: &BTreeMap<RollupKey, Counters>,
-    after: &BTreeMap<RollupKey, Counters>,
-) -> Vec<(RollupKey, Counters)> {
+pub fn difference<K: Ord + Clone, V: Sums>(
+    before: &BTreeMap<K, V>,
+    after: &BTreeMap<K, V>,
+) -> Vec<(K, V)> {
     let mut out = Vec::new();
     for (key, a) in after {
-        let d = a.combine(before.get(key).unwrap_or(&Counters::default()), -1);
-        if !d.is_zero() {
+        let d = a.minus(before.get(key).unwrap_or(&V::default()));
+        if d != V::default() {
             out.push((key.clone(), d));
         }
     }
     for (key, b) in before {
-        if !after.contains_key(key) && !b.is_zero() {
-            out.push((key.clone(), Counters::default().combine(b, -1)));
+        if !after.contains_key(key) && *b != V::default() {
+            out.push((key.clone(), V::default().minus(b)));
         }
     }
     out

@@ -112,14 +112,11 @@ pub struct Snapshot {
 }
 
 /// Each `(app, live)` key's rows' differences between two snapshots' maps, in key order.
-pub fn differences<'a, K: Ord + Clone, V>(
+pub fn differences<'a, K: Ord + Clone, V: super::rollup::Sums>(
     before: &'a std::collections::BTreeMap<(String, bool), std::collections::BTreeMap<K, V>>,
     after: &'a std::collections::BTreeMap<(String, bool), std::collections::BTreeMap<K, V>>,
-    difference: impl Fn(
-        &std::collections::BTreeMap<K, V>,
-        &std::collections::BTreeMap<K, V>,
-    ) -> Vec<(K, V)>,
 ) -> Vec<(&'a str, bool, K, V)> {
+    use super::rollup::difference;
     let empty = std::collections::BTreeMap::new();
     let mut out = Vec::new();
     for ((app_id, live), rows) in after {
@@ -1014,11 +1011,7 @@ macro_rules! impl_store {
             before: $crate::storage::sql::Snapshot,
         ) -> anyhow::Result<()> {
             let after = contributions_of(tx, scope).await?;
-            let changes = $crate::storage::sql::differences(
-                &before.sessions,
-                &after.sessions,
-                $crate::storage::rollup::difference,
-            );
+            let changes = $crate::storage::sql::differences(&before.sessions, &after.sessions);
             for chunk in changes.chunks(200) {
                 let mut q = sqlx::QueryBuilder::new(format!(
                     "INSERT INTO stats_rollup (app_id, live, hour, dimension, key, {}) ",
@@ -1037,11 +1030,7 @@ macro_rules! impl_store {
                 q.push($crate::storage::sql::rollup_upsert());
                 q.build().execute(&mut **tx).await?;
             }
-            let changes = $crate::storage::sql::differences(
-                &before.arms,
-                &after.arms,
-                $crate::storage::arms::difference,
-            );
+            let changes = $crate::storage::sql::differences(&before.arms, &after.arms);
             for chunk in changes.chunks(200) {
                 let mut q = sqlx::QueryBuilder::new(format!(
                     "INSERT INTO experiment_rollup (app_id, live, experiment, variant, hour, {}) ",
