@@ -19,6 +19,7 @@
 //! [`app`] builds the whole router from an [`AppState`], so tests run it in-process on port 0.
 
 pub mod accounts;
+pub mod admission;
 pub mod apps;
 pub mod audit;
 pub mod auth;

@@ -32,6 +32,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
 use crate::AppState;
+use crate::admission::IngestGate;
 use crate::apps::{admin_guard, public_guard};
 use crate::extract::PUBLIC_BODY_LIMIT;
 
@@ -46,18 +47,18 @@ pub fn router(state: AppState) -> Router<AppState> {
         "/v1/apps/{app_id}/config",
         get(widget_config::get).options(widget_config::get),
     );
-    let public = Router::new()
-        .route(
-            "/v1/apps/{app_id}/events",
-            post(events::post)
-                .layer(axum::middleware::from_fn_with_state(
-                    Arc::new(tokio::sync::Semaphore::new(
-                        state.settings().ingest_concurrency.max(1),
-                    )),
-                    admit_ingest,
-                ))
-                .options(ops::preflight),
-        )
+    // Event ingest yields to the requests a subscriber waits on (see `crate::admission`).
+    let gate = IngestGate::new(state.settings().ingest_concurrency);
+    let ingest = Router::new().route(
+        "/v1/apps/{app_id}/events",
+        post(events::post)
+            .layer(axum::middleware::from_fn_with_state(
+                gate.clone(),
+                admit_ingest,
+            ))
+            .options(ops::preflight),
+    );
+    let interactive = Router::new()
         .route(
             "/v1/apps/{app_id}/cancel-plan",
             post(cancel_plan::post).options(ops::preflight),
@@ -82,6 +83,12 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/v1/apps/{app_id}/sessions/{session_id}/cancel",
             post(sessions::cancel).options(ops::preflight),
         )
+        .route_layer(axum::middleware::from_fn_with_state(
+            gate.clone(),
+            mark_interactive,
+        ));
+    let public = ingest
+        .merge(interactive)
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             public_guard,
@@ -201,10 +208,12 @@ pub fn router(state: AppState) -> Router<AppState> {
         .layer(DefaultBodyLimit::max(ADMIN_BODY_LIMIT));
     // The no-JavaScript cancel page checks the app and the rate limit itself (its forms post
     // from the server's own origin, so there is no allow-list to check).
-    let page = Router::new().route(
-        "/cancel/{app_id}",
-        get(cancel_page::page).post(cancel_page::page),
-    );
+    let page = Router::new()
+        .route(
+            "/cancel/{app_id}",
+            get(cancel_page::page).post(cancel_page::page),
+        )
+        .route_layer(axum::middleware::from_fn_with_state(gate, mark_interactive));
     // The demo page's stand-in for a host backend: only when the server runs the demo.
     let demo = if state_demo {
         Router::new()
@@ -253,21 +262,26 @@ pub fn router(state: AppState) -> Router<AppState> {
         .method_not_allowed_fallback(ops::method_not_allowed)
 }
 
-/// How long an ingest request may wait for one of the limited places before it is shed.
-const INGEST_QUEUE_WAIT: std::time::Duration = std::time::Duration::from_millis(5);
-
-/// Admission control for `/events`: at most `ingest_concurrency` batches are parsed and appended
-/// at once; a batch that finds no place within [`INGEST_QUEUE_WAIT`] is answered 503 with
-/// `Retry-After` at once (its outbox keeps it and sends it again), so a flood from many sources
-/// costs the server a refusal per request instead of a queue that starves the cancel plan.
+/// Event ingest behind [`crate::admission::IngestGate`]: a shed batch is answered 503 with
+/// `Retry-After` at once (its outbox keeps it and sends it again).
 async fn admit_ingest(
-    axum::extract::State(places): axum::extract::State<Arc<tokio::sync::Semaphore>>,
+    axum::extract::State(gate): axum::extract::State<Arc<IngestGate>>,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
-    match tokio::time::timeout(INGEST_QUEUE_WAIT, places.acquire_owned()).await {
-        Ok(Ok(_place)) => next.run(req).await,
-        _ => crate::error::ApiError::busy().into_response(),
+    match gate.admit().await {
+        Some(_place) => next.run(req).await,
+        None => crate::error::ApiError::busy().into_response(),
     }
+}
+
+/// Tells the ingest gate that a subscriber is waiting on a request, so ingest yields to it.
+async fn mark_interactive(
+    axum::extract::State(gate): axum::extract::State<Arc<IngestGate>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    gate.interactive();
+    next.run(req).await
 }
