@@ -7,7 +7,9 @@
 //! - [`sqlite`]: the default, one file in WAL mode, nothing to install.
 //! - [`postgres`]: for running several stateless replicas on one database.
 //!
-//! Each backend owns its migrations (embedded in the binary). The queries themselves are written
+//! Each backend owns its migrations (`migrations/sqlite`, `migrations/postgres`), applied by sqlx's
+//! migrator from the binary, which records their checksums (see the private `migrations` module
+//! for databases made before it). The queries themselves are written
 //! once, in the SQL both engines speak, in the private `sql` module; every query is checked at runtime
 //! (`query_as` + `bind`), none at compile time.
 //!
@@ -45,6 +47,7 @@ pub mod users;
 pub mod session_log;
 #[macro_use]
 pub mod changes;
+mod migrations;
 pub mod postgres;
 pub mod rollup;
 pub mod sqlite;

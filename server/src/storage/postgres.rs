@@ -5,76 +5,8 @@ use anyhow::Context;
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
-/// PostgreSQL's migrations, applied in order, each once.
-const MIGRATIONS: [(i64, &str); 19] = [
-    (1, include_str!("../../migrations/postgres/0001_schema.sql")),
-    (
-        2,
-        include_str!("../../migrations/postgres/0002_prompts.sql"),
-    ),
-    (
-        3,
-        include_str!("../../migrations/postgres/0003_prompt_actions_target.sql"),
-    ),
-    (
-        4,
-        include_str!("../../migrations/postgres/0004_impression_order.sql"),
-    ),
-    (
-        5,
-        include_str!("../../migrations/postgres/0005_drop_events_by_session.sql"),
-    ),
-    (
-        6,
-        include_str!("../../migrations/postgres/0006_ingest_log.sql"),
-    ),
-    (7, include_str!("../../migrations/postgres/0007_keys.sql")),
-    (
-        8,
-        include_str!("../../migrations/postgres/0008_outcomes.sql"),
-    ),
-    (
-        9,
-        include_str!("../../migrations/postgres/0009_webhooks.sql"),
-    ),
-    (
-        10,
-        include_str!("../../migrations/postgres/0010_trials.sql"),
-    ),
-    (
-        11,
-        include_str!("../../migrations/postgres/0011_session_trail.sql"),
-    ),
-    (
-        12,
-        include_str!("../../migrations/postgres/0012_exposures_by_experiment.sql"),
-    ),
-    (
-        13,
-        include_str!("../../migrations/postgres/0013_experiment_notes.sql"),
-    ),
-    (14, include_str!("../../migrations/postgres/0014_users.sql")),
-    (
-        15,
-        include_str!("../../migrations/postgres/0015_invitations.sql"),
-    ),
-    (
-        16,
-        include_str!("../../migrations/postgres/0016_session_free_text.sql"),
-    ),
-    (
-        17,
-        include_str!("../../migrations/postgres/0017_stats_rollups.sql"),
-    ),
-    (
-        18,
-        include_str!("../../migrations/postgres/0018_changes.sql"),
-    ),
-    (
-        19,
-        include_str!("../../migrations/postgres/0019_experiment_rollup.sql"),
-    ),
-];
+/// PostgreSQL's migrations (`migrations/postgres`), embedded at build time.
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// An arbitrary constant key for the advisory lock that serialises migrations across replicas.
 const MIGRATION_LOCK: i64 = 0x686f_6c64_6661_7374;
@@ -227,34 +159,39 @@ async fn fold_pass(pool: &PgPool, max_rows: usize) -> anyhow::Result<super::aggr
     Ok(pass)
 }
 
+/// Moves a database the old runner migrated over to sqlx's table (see
+/// [`super::migrations`]), then applies what is newer. Replicas starting together take turns
+/// on the move (an advisory lock held by its transaction); sqlx's migrator takes its own lock.
 async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
+    use sqlx::migrate::Migrate;
     let mut tx = pool.begin().await?;
-    // Replicas starting together take turns; the lock ends with the transaction.
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
         .bind(MIGRATION_LOCK)
         .execute(&mut *tx)
         .await?;
-    sqlx::raw_sql(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
-    )
-    .execute(&mut *tx)
-    .await?;
-    for (version, sql) in MIGRATIONS {
-        let done: Option<(i64,)> =
-            sqlx::query_as("SELECT version FROM schema_migrations WHERE version = $1")
-                .bind(version)
-                .fetch_optional(&mut *tx)
+    let old: bool = sqlx::query_scalar("SELECT to_regclass('schema_migrations') IS NOT NULL")
+        .fetch_one(&mut *tx)
+        .await?;
+    if old {
+        let versions: Vec<i64> =
+            sqlx::query_scalar("SELECT version FROM schema_migrations ORDER BY version")
+                .fetch_all(&mut *tx)
                 .await?;
-        if done.is_none() {
-            sqlx::raw_sql(sql).execute(&mut *tx).await?;
-            sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
-                .bind(version)
-                .bind(crate::clock::now())
+        tx.ensure_migrations_table().await?;
+        for m in super::migrations::baselined(&MIGRATOR, &versions)? {
+            sqlx::query(super::migrations::RECORD_APPLIED)
+                .bind(m.version)
+                .bind(&*m.description)
+                .bind(&*m.checksum)
                 .execute(&mut *tx)
                 .await?;
         }
+        sqlx::raw_sql("DROP TABLE schema_migrations")
+            .execute(&mut *tx)
+            .await?;
     }
     tx.commit().await?;
+    MIGRATOR.run(pool).await?;
     Ok(())
 }
 

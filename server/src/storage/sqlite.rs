@@ -20,65 +20,8 @@ use sqlx::{ConnectOptions, Connection, SqliteConnection, SqlitePool};
 
 use super::filelog::FileLog;
 
-/// SQLite's migrations, applied in order, each once.
-const MIGRATIONS: [(i64, &str); 20] = [
-    (1, include_str!("../../migrations/sqlite/0001_apps.sql")),
-    (2, include_str!("../../migrations/sqlite/0002_outcomes.sql")),
-    (3, include_str!("../../migrations/sqlite/0003_prompts.sql")),
-    (
-        4,
-        include_str!("../../migrations/sqlite/0004_prompt_actions_target.sql"),
-    ),
-    (
-        5,
-        include_str!("../../migrations/sqlite/0005_impression_order.sql"),
-    ),
-    (
-        6,
-        include_str!("../../migrations/sqlite/0006_drop_events_by_session.sql"),
-    ),
-    (
-        7,
-        include_str!("../../migrations/sqlite/0007_ingest_log.sql"),
-    ),
-    (8, include_str!("../../migrations/sqlite/0008_keys.sql")),
-    (9, include_str!("../../migrations/sqlite/0009_outcomes.sql")),
-    (
-        10,
-        include_str!("../../migrations/sqlite/0010_webhooks.sql"),
-    ),
-    (11, include_str!("../../migrations/sqlite/0011_trials.sql")),
-    (
-        12,
-        include_str!("../../migrations/sqlite/0012_session_trail.sql"),
-    ),
-    (
-        13,
-        include_str!("../../migrations/sqlite/0013_exposures_by_experiment.sql"),
-    ),
-    (
-        14,
-        include_str!("../../migrations/sqlite/0014_experiment_notes.sql"),
-    ),
-    (15, include_str!("../../migrations/sqlite/0015_users.sql")),
-    (
-        16,
-        include_str!("../../migrations/sqlite/0016_invitations.sql"),
-    ),
-    (
-        17,
-        include_str!("../../migrations/sqlite/0017_session_free_text.sql"),
-    ),
-    (
-        18,
-        include_str!("../../migrations/sqlite/0018_stats_rollups.sql"),
-    ),
-    (19, include_str!("../../migrations/sqlite/0019_changes.sql")),
-    (
-        20,
-        include_str!("../../migrations/sqlite/0020_experiment_rollup.sql"),
-    ),
-];
+/// SQLite's migrations (`migrations/sqlite`), embedded at build time.
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// Storage on a SQLite file.
 #[derive(Debug, Clone)]
@@ -344,29 +287,36 @@ async fn fold_pass(
     Ok(pass)
 }
 
+/// Moves a database the old runner migrated over to sqlx's table (see
+/// [`super::migrations`]), then applies what is newer.
 async fn migrate(pool: &SqlitePool) -> anyhow::Result<()> {
-    sqlx::raw_sql(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+    use sqlx::migrate::Migrate;
+    let mut tx = pool.begin().await?;
+    let old: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'",
     )
-    .execute(pool)
+    .fetch_one(&mut *tx)
     .await?;
-    for (version, sql) in MIGRATIONS {
-        let mut tx = pool.begin().await?;
-        let done: Option<(i64,)> =
-            sqlx::query_as("SELECT version FROM schema_migrations WHERE version = $1")
-                .bind(version)
-                .fetch_optional(&mut *tx)
+    if old > 0 {
+        let versions: Vec<i64> =
+            sqlx::query_scalar("SELECT version FROM schema_migrations ORDER BY version")
+                .fetch_all(&mut *tx)
                 .await?;
-        if done.is_none() {
-            sqlx::raw_sql(sql).execute(&mut *tx).await?;
-            sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
-                .bind(version)
-                .bind(crate::clock::now())
+        tx.ensure_migrations_table().await?;
+        for m in super::migrations::baselined(&MIGRATOR, &versions)? {
+            sqlx::query(super::migrations::RECORD_APPLIED)
+                .bind(m.version)
+                .bind(&*m.description)
+                .bind(&*m.checksum)
                 .execute(&mut *tx)
                 .await?;
         }
-        tx.commit().await?;
+        sqlx::raw_sql("DROP TABLE schema_migrations")
+            .execute(&mut *tx)
+            .await?;
     }
+    tx.commit().await?;
+    MIGRATOR.run(pool).await?;
     Ok(())
 }
 

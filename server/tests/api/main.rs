@@ -25,5 +25,6 @@ mod sessions_log;
 mod stats;
 mod story;
 mod tokens;
+mod upgrade;
 mod webhooks;
 mod widget_config;

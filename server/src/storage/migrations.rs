@@ -1,0 +1,51 @@
+//! Schema migrations: sqlx's migrator over `migrations/sqlite` and `migrations/postgres`,
+//! embedded at build time and recorded in `_sqlx_migrations` with their checksums (a migration
+//! edited after it ran is refused at startup instead of silently diverging).
+//!
+//! Databases made before Holdfast used sqlx's migrator recorded their versions in
+//! `schema_migrations`, by a hand-written runner. Each backend's `migrate` first moves such a
+//! database over with [`baselined`]: the versions it lists are recorded as applied, with the
+//! checksums of the same files, and the old table is dropped, in one transaction; the migrator
+//! then applies only what is newer.
+
+use sqlx::migrate::{Migration, Migrator};
+
+/// The migrations `versions` (read from an old `schema_migrations`) name, as the migrator has
+/// them; an unknown version means the database is newer than this build, so nothing is moved.
+pub(super) fn baselined<'m>(
+    migrator: &'m Migrator,
+    versions: &[i64],
+) -> anyhow::Result<Vec<&'m Migration>> {
+    versions
+        .iter()
+        .map(|version| {
+            migrator
+                .iter()
+                .find(|m| m.version == *version)
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "the database records migration {version}, which this build does not \
+                         have: it was made by a newer Holdfast"
+                    )
+                })
+        })
+        .collect()
+}
+
+/// The row sqlx's migrator keeps for an applied migration, for the baseline to insert.
+pub(super) const RECORD_APPLIED: &str = "INSERT INTO _sqlx_migrations \
+     (version, description, success, checksum, execution_time) VALUES ($1, $2, TRUE, $3, 0) \
+     ON CONFLICT (version) DO NOTHING";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_version_the_build_does_not_have_is_refused_by_name() {
+        let migrator = sqlx::migrate!("./migrations/sqlite");
+        assert_eq!(baselined(&migrator, &[1, 2]).unwrap().len(), 2);
+        let e = baselined(&migrator, &[1, 9_999]).unwrap_err().to_string();
+        assert!(e.contains("9999") && e.contains("newer"), "{e}");
+    }
+}
