@@ -31,6 +31,26 @@ pub struct LogRow {
     pub body: String,
 }
 
+impl LogRow {
+    /// The row a batch of `app_id` in `live` or test mode is appended as.
+    pub fn of(app_id: &str, live: bool, batch: &super::IngestBatch<'_>) -> anyhow::Result<Self> {
+        Ok(Self {
+            app_id: app_id.to_string(),
+            live,
+            received_at: batch.received_at,
+            events: i64::try_from(batch.events.len())?,
+            body: super::aggregate::encode(batch)?,
+        })
+    }
+
+    /// What the caller is told once the row is durable.
+    pub fn outcome(&self) -> anyhow::Result<super::IngestOutcome> {
+        Ok(super::IngestOutcome {
+            accepted: u64::try_from(self.events)?,
+        })
+    }
+}
+
 /// One caller's row and where to send its answer.
 #[derive(Debug)]
 pub struct Job {

@@ -192,7 +192,7 @@ macro_rules! impl_experiment_store {
                 experiment: &str,
                 needs: $crate::storage::experiments::FactsNeeded,
             ) -> anyhow::Result<$crate::storage::experiments::ExperimentFacts> {
-                if !$crate::storage::Store::settle_within(self, $crate::storage::REPORT_WAIT).await
+                if !$crate::storage::IngestLog::settle_within(self, $crate::storage::REPORT_WAIT).await
                 {
                     return Err($crate::storage::Backlogged.into());
                 }
@@ -209,7 +209,7 @@ macro_rules! impl_experiment_store {
             ) -> anyhow::Result<$crate::storage::arms::ArmTotals> {
                 use $crate::storage::arms::{ArmSums, ArmTotals};
                 use $crate::storage::rollup::{BUCKET, bucket_of};
-                if !$crate::storage::Store::settle_within(self, $crate::storage::REPORT_WAIT).await
+                if !$crate::storage::IngestLog::settle_within(self, $crate::storage::REPORT_WAIT).await
                 {
                     return Err($crate::storage::Backlogged.into());
                 }

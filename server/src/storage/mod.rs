@@ -22,7 +22,7 @@
 //! stats report groups sessions instead of scanning raw events), the prompt tables of
 //! [`prompts`] (one row per impression) and first exposures, and marks the records folded in the
 //! same transaction (PostgreSQL deletes the rows; SQLite advances a folded key). Reads whose
-//! answer depends on events call [`Store::settle`] first (the backends' read methods do it
+//! answer depends on events call [`IngestLog::settle`] first (the backends' read methods do it
 //! themselves), so they see every batch that was answered before them.
 
 pub mod aggregate;
@@ -409,11 +409,65 @@ pub const DIMENSIONS: [&str; 6] = [
     "week",
 ];
 
+/// The ingest log's plumbing, apart from the use cases: a batch appended durably, the wait for
+/// the aggregator to fold what was appended before, and its progress. Each backend implements it
+/// over its own log (files beside the SQLite database, a shared table on PostgreSQL) in plain
+/// code; [`Store`] builds on it.
+#[async_trait]
+pub trait IngestLog: Send + Sync {
+    /// Appends a batch to the ingest log, durably, as one row; all or nothing. The aggregator
+    /// folds it later: events whose id is already stored are dropped, the others stored and
+    /// folded into their sessions, prompt state and exposures.
+    async fn ingest(
+        &self,
+        app_id: &str,
+        live: bool,
+        batch: &IngestBatch<'_>,
+    ) -> anyhow::Result<IngestOutcome>;
+
+    /// Ingests events without prompt changes or exposures (the demo's seeding uses it).
+    async fn record_events(
+        &self,
+        app_id: &str,
+        live: bool,
+        events: &[StoredEvent],
+    ) -> anyhow::Result<IngestOutcome> {
+        let batch = IngestBatch {
+            customer_id: "",
+            events,
+            prompt_events: &[],
+            exposures: &[],
+            received_at: crate::clock::now(),
+        };
+        self.ingest(app_id, live, &batch).await
+    }
+
+    /// Waits until every batch appended before the call is folded: read-your-writes for the
+    /// reads that depend on events. The backends' event-dependent reads (stats, prompt state and
+    /// stats, exposures, session counts, upgrade attribution) call it themselves.
+    async fn settle(&self) -> anyhow::Result<()>;
+
+    /// As [`IngestLog::settle`], waiting at most `limit`: whether it settled. Reads that can do with
+    /// an answer a moment old (a plan's sticky variants, a prompt state) never wait for a
+    /// backlog; reports that must be exact answer [`Backlogged`] instead of hanging.
+    async fn settle_within(&self, limit: std::time::Duration) -> bool {
+        matches!(tokio::time::timeout(limit, self.settle()).await, Ok(Ok(())))
+    }
+
+    /// The ingest log's backlog and the aggregator's progress.
+    async fn ingest_status(&self) -> anyhow::Result<IngestStatus>;
+
+    /// Counts the aggregator's stored and duplicate events into the server's metrics, which can
+    /// only know them once a batch is folded.
+    fn attach_metrics(&self, metrics: Arc<crate::metrics::Metrics>);
+}
+
 /// The storage use cases. Every backend implements all of them with the same meaning; the story
 /// test in `tests/api/story.rs` drives them against each.
 #[async_trait]
 pub trait Store:
-    prompts::PromptStore
+    IngestLog
+    + prompts::PromptStore
     + apps::AppStore
     + outcomes::OutcomeStore
     + webhooks::WebhookStore
@@ -455,52 +509,6 @@ pub trait Store:
     /// Every config version's document, oldest first: what the reason and offer ids an event may
     /// name are drawn from.
     async fn all_configs(&self, app_id: &str) -> anyhow::Result<Vec<String>>;
-
-    /// Appends a batch to the ingest log, durably, as one row; all or nothing. The aggregator
-    /// folds it later: events whose id is already stored are dropped, the others stored and
-    /// folded into their sessions, prompt state and exposures.
-    async fn ingest(
-        &self,
-        app_id: &str,
-        live: bool,
-        batch: &IngestBatch<'_>,
-    ) -> anyhow::Result<IngestOutcome>;
-
-    /// Ingests events without prompt changes or exposures (the demo's seeding uses it).
-    async fn record_events(
-        &self,
-        app_id: &str,
-        live: bool,
-        events: &[StoredEvent],
-    ) -> anyhow::Result<IngestOutcome> {
-        let batch = IngestBatch {
-            customer_id: "",
-            events,
-            prompt_events: &[],
-            exposures: &[],
-            received_at: crate::clock::now(),
-        };
-        self.ingest(app_id, live, &batch).await
-    }
-
-    /// Waits until every batch appended before the call is folded: read-your-writes for the
-    /// reads that depend on events. The backends' event-dependent reads (stats, prompt state and
-    /// stats, exposures, session counts, upgrade attribution) call it themselves.
-    async fn settle(&self) -> anyhow::Result<()>;
-
-    /// As [`Store::settle`], waiting at most `limit`: whether it settled. Reads that can do with
-    /// an answer a moment old (a plan's sticky variants, a prompt state) never wait for a
-    /// backlog; reports that must be exact answer [`Backlogged`] instead of hanging.
-    async fn settle_within(&self, limit: std::time::Duration) -> bool {
-        matches!(tokio::time::timeout(limit, self.settle()).await, Ok(Ok(())))
-    }
-
-    /// The ingest log's backlog and the aggregator's progress.
-    async fn ingest_status(&self) -> anyhow::Result<IngestStatus>;
-
-    /// Counts the aggregator's stored and duplicate events into the server's metrics, which can
-    /// only know them once a batch is folded.
-    fn attach_metrics(&self, metrics: Arc<crate::metrics::Metrics>);
 
     /// The customer's recorded experiment exposures, `(experiment, variant)`.
     async fn exposures(

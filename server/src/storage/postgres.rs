@@ -73,15 +73,24 @@ impl PostgresStore {
     }
 }
 
-impl PostgresStore {
-    /// Appends a batch's row to the shared `ingest_log` through the group-commit writer.
-    async fn append_to_log(&self, row: super::batch::LogRow) -> anyhow::Result<()> {
-        super::batch::submit(&self.ingest, row).await
+#[async_trait::async_trait]
+impl super::IngestLog for PostgresStore {
+    /// Appends the batch's row to the shared `ingest_log` through the group-commit writer.
+    async fn ingest(
+        &self,
+        app_id: &str,
+        live: bool,
+        batch: &super::IngestBatch<'_>,
+    ) -> anyhow::Result<super::IngestOutcome> {
+        let row = super::batch::LogRow::of(app_id, live, batch)?;
+        let outcome = row.outcome()?;
+        super::batch::submit(&self.ingest, row).await?;
+        Ok(outcome)
     }
 
     /// Waits until the aggregators folded every row committed before the call. Cheap when the
     /// log is empty: no round trip to the aggregator.
-    async fn settle_log(&self) -> anyhow::Result<()> {
+    async fn settle(&self) -> anyhow::Result<()> {
         let (newest,): (Option<i64>,) = sqlx::query_as("SELECT MAX(id) FROM ingest_log")
             .fetch_one(&self.pool)
             .await?;
@@ -92,7 +101,7 @@ impl PostgresStore {
     }
 
     /// The shared log's backlog (all replicas' rows) and this replica's folding.
-    async fn log_status(&self) -> anyhow::Result<super::IngestStatus> {
+    async fn ingest_status(&self) -> anyhow::Result<super::IngestStatus> {
         let (backlog_rows, backlog_events): (i64, i64) = sqlx::query_as(
             "SELECT COUNT(*), CAST(COALESCE(SUM(events), 0) AS BIGINT) FROM ingest_log",
         )
@@ -103,6 +112,10 @@ impl PostgresStore {
             backlog_events,
             folded_events: self.aggregator.folded(),
         })
+    }
+
+    fn attach_metrics(&self, metrics: std::sync::Arc<crate::metrics::Metrics>) {
+        self.aggregator.attach_metrics(metrics);
     }
 }
 

@@ -328,7 +328,7 @@ macro_rules! impl_prompt_store {
                 live: bool,
                 customer_id: &str,
             ) -> anyhow::Result<()> {
-                $crate::storage::Store::settle(self).await?;
+                $crate::storage::IngestLog::settle(self).await?;
                 let mut tx = self
                     .pool
                     .begin_with(<$store as $crate::storage::sql::Backend>::BEGIN)
@@ -363,7 +363,7 @@ macro_rules! impl_prompt_store {
                 app_id: &str,
                 r: &$crate::storage::StatsRange,
             ) -> anyhow::Result<$crate::storage::prompts::PromptStatsData> {
-                if !$crate::storage::Store::settle_within(self, $crate::storage::REPORT_WAIT).await {
+                if !$crate::storage::IngestLog::settle_within(self, $crate::storage::REPORT_WAIT).await {
                     return Err($crate::storage::Backlogged.into());
                 }
                 use $crate::storage::prompts::{

@@ -322,38 +322,6 @@ macro_rules! impl_store {
                 Ok(row.map(|r| r.0))
             }
 
-            async fn ingest(
-                &self,
-                app_id: &str,
-                live: bool,
-                batch: &$crate::storage::IngestBatch<'_>,
-            ) -> anyhow::Result<$crate::storage::IngestOutcome> {
-                let events = batch.events.len();
-                let row = $crate::storage::batch::LogRow {
-                    app_id: app_id.to_string(),
-                    live,
-                    received_at: batch.received_at,
-                    events: i64::try_from(events)?,
-                    body: $crate::storage::aggregate::encode(batch)?,
-                };
-                self.append_to_log(row).await?;
-                Ok($crate::storage::IngestOutcome {
-                    accepted: u64::try_from(events)?,
-                })
-            }
-
-            async fn settle(&self) -> anyhow::Result<()> {
-                self.settle_log().await
-            }
-
-            async fn ingest_status(&self) -> anyhow::Result<$crate::storage::IngestStatus> {
-                self.log_status().await
-            }
-
-            fn attach_metrics(&self, metrics: std::sync::Arc<$crate::metrics::Metrics>) {
-                self.aggregator.attach_metrics(metrics);
-            }
-
             async fn exposures(
                 &self,
                 app_id: &str,
@@ -530,7 +498,7 @@ macro_rules! impl_store {
                     Age, BUCKET, Counters, HORIZONS, PENDING_FOR, Tallies, bucket_of,
                 };
                 use $crate::storage::sql::rollup_sums;
-                if !self.settle_within($crate::storage::REPORT_WAIT).await {
+                if !$crate::storage::IngestLog::settle_within(self, $crate::storage::REPORT_WAIT).await {
                     return Err($crate::storage::Backlogged.into());
                 }
                 let mut tallies = Tallies::default();
@@ -598,7 +566,7 @@ macro_rules! impl_store {
                 app_id: &str,
                 r: &$crate::storage::StatsRange,
             ) -> anyhow::Result<$crate::storage::StatsData> {
-                if !self.settle_within($crate::storage::REPORT_WAIT).await {
+                if !$crate::storage::IngestLog::settle_within(self, $crate::storage::REPORT_WAIT).await {
                     return Err($crate::storage::Backlogged.into());
                 }
                 let mut tallies = $crate::storage::rollup::Tallies::default();
@@ -634,7 +602,7 @@ macro_rules! impl_store {
             }
 
             async fn session_count(&self, app_id: &str) -> anyhow::Result<i64> {
-                self.settle().await?;
+                $crate::storage::IngestLog::settle(self).await?;
                 let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM sessions WHERE app_id = $1")
                     .bind(app_id)
                     .fetch_one(&self.pool)
@@ -1326,8 +1294,7 @@ macro_rules! impl_store {
 }
 
 /// Ties a backend struct to its sqlx database, so the shared code can name its transaction type.
-/// Each backend also has its own ingest log, behind three inherent methods the shared code
-/// calls: `append_to_log(row)` (durable before it returns), `settle_log()` and `log_status()`.
+/// Each backend implements its own ingest log ([`super::IngestLog`]) in plain code.
 pub trait Backend {
     /// The sqlx database.
     type Db: sqlx::Database;

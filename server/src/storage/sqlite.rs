@@ -142,9 +142,9 @@ impl SqliteStore {
         })
     }
 
-    /// Appends a batch to the log files, from the calling thread: one positional write of a few
+    /// Appends a row to the log files, from the calling thread: one positional write of a few
     /// kilobytes under a mutex, durable against a process crash once it returns.
-    async fn append_to_log(&self, row: super::batch::LogRow) -> anyhow::Result<()> {
+    fn append_to_log(&self, row: &super::batch::LogRow) -> anyhow::Result<()> {
         self.log
             .as_ref()
             .context("this store was opened for administration, without its ingest log")?
@@ -163,9 +163,23 @@ impl SqliteStore {
         self.aggregator.shared.appended.notify_one();
         Ok(())
     }
+}
+
+#[async_trait::async_trait]
+impl super::IngestLog for SqliteStore {
+    async fn ingest(
+        &self,
+        app_id: &str,
+        live: bool,
+        batch: &super::IngestBatch<'_>,
+    ) -> anyhow::Result<super::IngestOutcome> {
+        let row = super::batch::LogRow::of(app_id, live, batch)?;
+        self.append_to_log(&row)?;
+        row.outcome()
+    }
 
     /// Waits until every record appended before the call is folded; free when nothing is left.
-    async fn settle_log(&self) -> anyhow::Result<()> {
+    async fn settle(&self) -> anyhow::Result<()> {
         let Some(log) = &self.log else {
             return Ok(());
         };
@@ -177,12 +191,16 @@ impl SqliteStore {
     }
 
     /// The backlog and the aggregator's progress, from memory.
-    async fn log_status(&self) -> anyhow::Result<super::IngestStatus> {
+    async fn ingest_status(&self) -> anyhow::Result<super::IngestStatus> {
         Ok(super::IngestStatus {
             backlog_rows: self.progress.backlog_rows.load(Ordering::Relaxed),
             backlog_events: self.progress.backlog_events.load(Ordering::Relaxed),
             folded_events: self.aggregator.folded(),
         })
+    }
+
+    fn attach_metrics(&self, metrics: Arc<crate::metrics::Metrics>) {
+        self.aggregator.attach_metrics(metrics);
     }
 }
 
@@ -343,7 +361,7 @@ impl_change_store!(SqliteStore);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::{StatsRange, Store};
+    use crate::storage::{IngestLog, StatsRange, Store};
 
     fn url(dir: &tempfile::TempDir) -> String {
         format!("sqlite://{}", dir.path().join("t.db").display())
@@ -362,7 +380,7 @@ mod tests {
             events: 1,
             body: "{\"c\":\"c1\",\"e\":[{\"bogus\":1}]}".into(),
         };
-        store.append_to_log(bad).await.unwrap();
+        store.append_to_log(&bad).unwrap();
         store.settle().await.unwrap();
         let status = store.ingest_status().await.unwrap();
         assert_eq!((status.backlog_rows, status.backlog_events), (0, 0));
