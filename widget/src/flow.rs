@@ -226,10 +226,8 @@ fn load_plan(body: Option<String>, done: impl FnOnce(Option<plan::Plan>) + 'stat
         Some(&body),
         CONFIG_TIMEOUT_MS,
         false,
-        |reply| {
-            let plan = reply
-                .filter(net::Reply::ok)
-                .and_then(|r| plan::decode(&r.body));
+        |answer| {
+            let plan = answer.ok().and_then(|body| plan::decode(&body));
             if plan.is_none() {
                 web_sys::console::warn_1(
                     &"Holdfast: no cancel plan from the server, using the built-in one".into(),

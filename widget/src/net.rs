@@ -17,18 +17,25 @@ pub fn api_url(endpoint: &str, app: &str, route: &str) -> String {
     [endpoint, "/v1/apps/", app, route].concat()
 }
 
-/// What came back: the status and the parsed JSON body (`undefined` when there was none).
-pub struct Reply {
-    /// HTTP status.
-    pub status: u16,
-    /// Parsed body.
-    pub body: JsValue,
+/// Why a call brought no answer to act on. Callers decide from this, never from status numbers.
+pub enum Failure {
+    /// Nothing came back (offline, a network error, the timeout), or the server asked for a
+    /// later try (408, 429, 5xx): the same request may succeed later.
+    Later,
+    /// The server refused the request for good (any other 4xx), with its error body.
+    Refused(JsValue),
 }
 
-impl Reply {
-    /// A 2xx answer.
-    pub fn ok(&self) -> bool {
-        (200..300).contains(&self.status)
+/// A call's answer: a 2xx's parsed JSON body (`undefined` when there was none), or why not.
+pub type Answer = Result<JsValue, Failure>;
+
+/// The answer a status and its body make.
+fn answer(status: u16, body: JsValue) -> Answer {
+    match status {
+        200..=299 => Ok(body),
+        408 | 429 => Err(Failure::Later),
+        400..=499 => Err(Failure::Refused(body)),
+        _ => Err(Failure::Later),
     }
 }
 
@@ -64,8 +71,8 @@ fn then_boxed(promise: &Promise, f: Callback) {
     waiting.borrow_mut().1 = vec![ok, err];
 }
 
-/// `fetch(url)` with a JSON body (when given), aborted after `timeout_ms`; `done` gets the reply,
-/// or `None` when there was none (network error, timeout). `keepalive` lets the request outlive
+/// `fetch(url)` with a JSON body (when given), aborted after `timeout_ms`; `done` gets the
+/// [`Answer`]. `keepalive` lets the request outlive
 /// the page (the outbox's last flush on `pagehide`).
 pub fn request(
     method: &str,
@@ -73,7 +80,7 @@ pub fn request(
     body: Option<&str>,
     timeout_ms: i32,
     keepalive: bool,
-    done: impl FnOnce(Option<Reply>) + 'static,
+    done: impl FnOnce(Answer) + 'static,
 ) {
     // One copy of the body below for every caller's callback type.
     request_boxed(method, url, body, timeout_ms, keepalive, Box::new(done));
@@ -85,13 +92,13 @@ fn request_boxed(
     body: Option<&str>,
     timeout_ms: i32,
     keepalive: bool,
-    done: Box<dyn FnOnce(Option<Reply>)>,
+    done: Box<dyn FnOnce(Answer)>,
 ) {
     let Some(window) = web_sys::window() else {
-        return done(None);
+        return done(Err(Failure::Later));
     };
     let Ok(controller) = AbortController::new() else {
-        return done(None);
+        return done(Err(Failure::Later));
     };
     let init = RequestInit::new();
     init.set_method(method);
@@ -114,14 +121,11 @@ fn request_boxed(
         move |response| {
             window.clear_timeout_with_handle(timer);
             let Some(response) = response.and_then(|r| r.dyn_into::<Response>().ok()) else {
-                return done(None);
+                return done(Err(Failure::Later));
             };
             let status = response.status();
             let Ok(text) = response.text() else {
-                return done(Some(Reply {
-                    status,
-                    body: JsValue::UNDEFINED,
-                }));
+                return done(answer(status, JsValue::UNDEFINED));
             };
             then(&text, move |text| {
                 let body = text
@@ -129,7 +133,7 @@ fn request_boxed(
                     .filter(|t| !t.is_empty())
                     .and_then(|t| js_sys::JSON::parse(&t).ok())
                     .unwrap_or(JsValue::UNDEFINED);
-                done(Some(Reply { status, body }));
+                done(answer(status, body));
             });
         },
     );

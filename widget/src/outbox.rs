@@ -214,30 +214,22 @@ fn send_next(attempt: u32) {
         Some(&payload),
         10_000,
         false,
-        move |reply| match reply {
-            Some(reply) if reply.ok() => {
+        move |answer| match answer {
+            Ok(_) => {
                 remove(&app, &events);
                 send_next(0);
             }
             // Refused for good: keeping it would block the queue forever. When the server names
             // one event (`events[3].id`), only that one is dropped and the rest are sent again.
-            Some(reply)
-                if reply.status >= 400
-                    && reply.status < 500
-                    && reply.status != 408
-                    && reply.status != 429 =>
-            {
-                web_sys::console::warn_2(
-                    &"Holdfast: the server refused events".into(),
-                    &reply.body,
-                );
-                match refused_index(&reply.body).map(|i| events.get(i)) {
+            Err(net::Failure::Refused(body)) => {
+                web_sys::console::warn_2(&"Holdfast: the server refused events".into(), &body);
+                match refused_index(&body).map(|i| events.get(i)) {
                     Some(bad) if !bad.is_undefined() => remove(&app, &Array::of1(&bad)),
                     _ => remove(&app, &events),
                 }
                 send_next(0);
             }
-            _ => {
+            Err(net::Failure::Later) => {
                 let attempt = attempt + 1;
                 if attempt > 8 {
                     // Kept in storage: the next page load tries again.

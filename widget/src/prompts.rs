@@ -294,14 +294,14 @@ fn ask_plan(
         Some(&payload),
         PLAN_TIMEOUT_MS,
         false,
-        move |reply| {
-            done(match reply {
-                Some(reply) if reply.ok() => Ok(reply.body),
-                Some(reply) if (400..500).contains(&reply.status) && reply.status != 429 => {
-                    let error = field(&reply.body, "error");
+        move |answer| {
+            done(match answer {
+                Ok(body) => Ok(body),
+                Err(net::Failure::Refused(body)) => {
+                    let error = field(&body, "error");
                     Err(text(&error, "message").unwrap_or_else(|| "refused by the server".into()))
                 }
-                _ => Ok(JsValue::UNDEFINED),
+                Err(net::Failure::Later) => Ok(JsValue::UNDEFINED),
             })
         },
     );
@@ -487,18 +487,20 @@ fn start_trial(customer: &JsValue, feature: &str, session: JsValue, on_trial: Op
         Some(&payload),
         8_000,
         false,
-        move |reply| match reply {
-            Some(reply) if reply.ok() => {
+        move |answer| match answer {
+            Ok(_) => {
                 if let Some(f) = on_trial
                     && let Err(e) = f.call1(&JsValue::NULL, &feature.as_str().into())
                 {
                     web_sys::console::error_2(&"Holdfast: onTrial threw".into(), &e);
                 }
             }
-            Some(reply) => {
-                web_sys::console::warn_2(&"Holdfast: the trial was not started".into(), &reply.body)
+            Err(net::Failure::Refused(body)) => {
+                web_sys::console::warn_2(&"Holdfast: the trial was not started".into(), &body)
             }
-            None => web_sys::console::warn_1(&"Holdfast: the trial could not be started".into()),
+            Err(net::Failure::Later) => {
+                web_sys::console::warn_1(&"Holdfast: the trial could not be started".into())
+            }
         },
     );
 }

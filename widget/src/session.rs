@@ -11,7 +11,7 @@ use holdfast_core::flow::Outcome;
 use js_sys::{Function, Object};
 use wasm_bindgen::prelude::*;
 
-use crate::js::{later, set};
+use crate::js::{later, set, text};
 use crate::outbox;
 use crate::plan::PlanOffer;
 use crate::{HOST_ID, net};
@@ -126,19 +126,17 @@ pub fn accept(offer_id: &str, reason: Option<String>, done: Box<dyn FnOnce(Accep
         &body,
         true,
         8_000,
-        Box::new(move |reply| {
-            done(match reply {
-                Some(reply) if reply.ok() => {
+        Box::new(move |answer| {
+            done(match answer {
+                Ok(_) => {
                     emit(
                         EventType::OfferAccepted.as_str(),
                         &[("offer_id", &offer_id)],
                     );
                     Acceptance::Accepted
                 }
-                Some(reply) if matches!(reply.status, 401 | 403 | 404 | 409 | 422) => {
-                    Acceptance::Refused
-                }
-                _ => Acceptance::Failed,
+                Err(net::Failure::Refused(_)) => Acceptance::Refused,
+                Err(net::Failure::Later) => Acceptance::Failed,
             });
         }),
     );
@@ -163,12 +161,13 @@ pub fn cancel(profile: &str, period_end: Option<i64>, done: Box<dyn FnOnce(bool)
         &body,
         false,
         4_000,
-        Box::new(move |reply| {
-            let recorded = reply.as_ref().is_some_and(net::Reply::ok);
+        Box::new(move |answer| {
+            let body = answer.ok();
+            let recorded = body.is_some();
             CURRENT.with(|c| {
                 if let Some(s) = c.borrow_mut().as_mut() {
                     s.recorded = recorded;
-                    if let Some(date) = reply_date(recorded, &reply) {
+                    if let Some(date) = body.and_then(|b| text(&b, "effective_date")) {
                         s.effective_date = Some(date);
                     }
                 }
@@ -178,13 +177,6 @@ pub fn cancel(profile: &str, period_end: Option<i64>, done: Box<dyn FnOnce(bool)
     );
 }
 
-fn reply_date(recorded: bool, reply: &Option<net::Reply>) -> Option<String> {
-    let body = &reply.as_ref().filter(|_| recorded)?.body;
-    js_sys::Reflect::get(body, &"effective_date".into())
-        .ok()?
-        .as_string()
-}
-
 /// Posts `body` with the open session's customer to the app's `path`: `/offers/accept` (with
 /// the session id in the body) or the session's `/cancel`.
 fn post(
@@ -192,14 +184,14 @@ fn post(
     body: &Object,
     session_in_body: bool,
     timeout_ms: i32,
-    done: Box<dyn FnOnce(Option<net::Reply>)>,
+    done: Box<dyn FnOnce(net::Answer)>,
 ) {
     let Some((customer, session_id)) = CURRENT.with(|c| {
         c.borrow()
             .as_ref()
             .map(|s| (s.customer.clone(), s.id.clone()))
     }) else {
-        return done(None);
+        return done(Err(net::Failure::Later));
     };
     // Test mode's plain object may give the period end; a token signs its own.
     if customer.is_string() {
@@ -217,7 +209,7 @@ fn post(
         .ok()
         .and_then(|s| s.as_string())
     else {
-        return done(None);
+        return done(Err(net::Failure::Later));
     };
     net::request("POST", &url, Some(&payload), timeout_ms, false, done);
 }
