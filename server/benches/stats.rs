@@ -17,6 +17,7 @@
 //! (duplicates) or bounce; a quarter of the customers are exposed to the demo's experiment, and
 //! some churn (lifecycle events, recorded one by one as the API does).
 
+use holdfast_server::storage::Scope;
 use std::time::{Duration, Instant};
 
 use holdfast_server::keys::{Mode, admin_key_from};
@@ -329,18 +330,21 @@ async fn load(
         batch.push((format!("s_{i}"), facts));
         i += 1;
         if batch.len() >= 20_000 {
-            storage.import_sessions(app_id, false, &batch).await?;
+            storage
+                .import_sessions(Scope::new(app_id, false), &batch)
+                .await?;
             batch.clear();
         }
     }
-    storage.import_sessions(app_id, false, &batch).await?;
+    storage
+        .import_sessions(Scope::new(app_id, false), &batch)
+        .await?;
 
     for (customer, variant) in &exposed {
         let at = now - 31 * DAY + (*customer as i64 % (30 * DAY));
         storage
             .record_exposures(
-                app_id,
-                false,
+                Scope::new(app_id, false),
                 &format!("cus_{customer}"),
                 &[(
                     holdfast_server::demo::DEMO_EXPERIMENT.to_string(),
@@ -366,7 +370,9 @@ async fn load(
             plan: None,
             mrr_cents: None,
         };
-        storage.record_lifecycle(app_id, false, &record).await?;
+        storage
+            .record_lifecycle(Scope::new(app_id, false), &record)
+            .await?;
     }
     Ok((customers, exposed.len()))
 }

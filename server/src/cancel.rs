@@ -1,6 +1,7 @@
 //! The cancel flow's server-side steps, shared by the JSON routes and the no-JavaScript page, so
 //! both plan, accept and record the same way and route modules never call each other.
 
+use crate::storage::Scope;
 use holdfast_core::Customer;
 use holdfast_core::calendar::iso_day;
 use holdfast_core::offer::OfferKind;
@@ -32,7 +33,7 @@ pub async fn customer_variants(
     let recorded = state
         .inner
         .storage
-        .exposures(app_id, live, &customer.id)
+        .exposures(Scope::new(app_id, live), &customer.id)
         .await?;
     let mut variants = Vec::new();
     let mut first_exposures = Vec::new();
@@ -78,7 +79,7 @@ pub async fn customer_ledger(
     Ok(state
         .inner
         .storage
-        .ledger(&app.record.id, mode.is_live(), &customer.id)
+        .ledger(Scope::new(&app.record.id, mode.is_live()), &customer.id)
         .await?
         .into_iter()
         .filter_map(|(kind, at)| {
@@ -168,7 +169,7 @@ pub async fn record_save(
     let ledger = customer_ledger(state, app, mode, customer).await?;
     // The session's outcome may be recorded already (a repeat, or a second tab).
     if let Some(recorded) = storage
-        .outcome(app_id, mode.is_live(), &req.session_id)
+        .outcome(Scope::new(app_id, mode.is_live()), &req.session_id)
         .await?
     {
         let same = recorded.outcome == "saved"
@@ -205,7 +206,12 @@ pub async fn record_save(
     let rule = select_offer(&ctx).map_or_else(String::new, |s| s.rule.to_string());
     if !first_exposures.is_empty() {
         storage
-            .record_exposures(app_id, mode.is_live(), &customer.id, &first_exposures, now)
+            .record_exposures(
+                Scope::new(app_id, mode.is_live()),
+                &customer.id,
+                &first_exposures,
+                now,
+            )
             .await?;
     }
     let response = serde_json::to_string(&Accepted {
@@ -275,7 +281,7 @@ pub async fn record_save(
         recheck: Some(&recheck),
     };
     match storage
-        .record_outcome(app_id, mode.is_live(), &new, &policy)
+        .record_outcome(Scope::new(app_id, mode.is_live()), &new, &policy)
         .await?
     {
         crate::storage::outcomes::Recorded::New(body) => {
@@ -430,7 +436,7 @@ pub async fn record_cancel(
     match state
         .inner
         .storage
-        .record_outcome(&app.record.id, mode.is_live(), &new, &policy)
+        .record_outcome(Scope::new(&app.record.id, mode.is_live()), &new, &policy)
         .await?
     {
         crate::storage::outcomes::Recorded::New(body)

@@ -6,6 +6,7 @@
 //! Sessions are generated deterministically (a fixed-seed generator) and go through the same
 //! storage use cases as real traffic, so the aggregates are exactly what ingest would build.
 
+use crate::storage::Scope;
 use holdfast_core::Customer;
 use holdfast_core::config::AppConfig;
 use holdfast_core::events::EventType;
@@ -314,16 +315,19 @@ pub async fn seed_history(storage: &Storage, now: i64) -> anyhow::Result<usize> 
             session: Some(facts),
         });
         if batch.len() == 500 {
-            storage.record_events(DEMO_APP_ID, false, &batch).await?;
+            storage
+                .record_events(Scope::new(DEMO_APP_ID, false), &batch)
+                .await?;
             batch.clear();
         }
     }
-    storage.record_events(DEMO_APP_ID, false, &batch).await?;
+    storage
+        .record_events(Scope::new(DEMO_APP_ID, false), &batch)
+        .await?;
     for (customer_id, variant, at) in exposures {
         storage
             .record_exposures(
-                DEMO_APP_ID,
-                false,
+                Scope::new(DEMO_APP_ID, false),
                 &customer_id,
                 &[(DEMO_EXPERIMENT.to_string(), variant)],
                 at,
@@ -333,8 +337,7 @@ pub async fn seed_history(storage: &Storage, now: i64) -> anyhow::Result<usize> 
     for (customer_id, at) in churns.into_iter().filter(|(_, at)| *at < now) {
         storage
             .record_lifecycle(
-                DEMO_APP_ID,
-                false,
+                Scope::new(DEMO_APP_ID, false),
                 &LifecycleRecord {
                     customer_id,
                     kind: "churned".into(),

@@ -3,6 +3,7 @@
 //! its effect on the customer's prompt state), then appended to the ingest log. The events route
 //! and the cancel page both call [`record`], so a step is recorded the same way from either.
 
+use crate::storage::Scope;
 use holdfast_core::Customer;
 use holdfast_core::caps::Snooze;
 use holdfast_core::policy::PolicyProfile;
@@ -149,7 +150,7 @@ pub async fn record(
     let outcome = state
         .inner
         .storage
-        .ingest(&app.record.id, verified.mode.is_live(), &batch)
+        .ingest(Scope::new(&app.record.id, verified.mode.is_live()), &batch)
         .await?;
     state.note_write(
         &app.record.id,

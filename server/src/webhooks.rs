@@ -10,6 +10,7 @@
 //! allowed) and schedules retries with jitter along [`WebhookSettings::retry_schedule`]; a `410
 //! Gone` or three days of failures disables the endpoint.
 
+use crate::storage::Scope;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -295,7 +296,9 @@ pub async fn close_stale_sessions(storage: &Storage, now: i64) -> anyhow::Result
             webhooks: vec![message("flow.abandoned", now, data)],
             on_replace: None,
         };
-        storage.record_outcome(app_id, *live, &new, &policy).await?;
+        storage
+            .record_outcome(Scope::new(app_id, *live), &new, &policy)
+            .await?;
     }
     Ok(stale.len())
 }

@@ -3,6 +3,7 @@
 //! exports in constant memory; `evidence` summarises the same records per policy profile, which is
 //! what a compliance reviewer asks for. See [`crate::audit`] for how a record is made.
 
+use crate::storage::Scope;
 use std::sync::Arc;
 
 use axum::Extension;
@@ -87,7 +88,12 @@ impl Pages {
         }
         let rows = self
             .storage
-            .audit_page(&self.app_id, self.live, self.range, self.after.take(), PAGE)
+            .audit_page(
+                Scope::new(&self.app_id, self.live),
+                self.range,
+                self.after.take(),
+                PAGE,
+            )
             .await?;
         self.done = rows.len() < PAGE as usize;
         self.after = rows.last().map(|r| (r.started_at, r.session_id.clone()));

@@ -8,6 +8,7 @@
 //!
 //! No real app has these routes.
 
+use crate::storage::Scope;
 use axum::extract::State;
 use holdfast_core::Customer;
 use serde::{Deserialize, Serialize};
@@ -110,7 +111,7 @@ pub async fn receive(
     let endpoints = state
         .inner
         .storage
-        .endpoints(crate::DEMO_APP_ID, false)
+        .endpoints(Scope::new(crate::DEMO_APP_ID, false))
         .await
         .unwrap_or_default();
     let verified = endpoints
@@ -181,7 +182,9 @@ fn escape(s: &str) -> String {
 pub async fn ensure_inbox(storage: &crate::Storage, base: &str) -> anyhow::Result<()> {
     let url = format!("{base}/demo/webhooks/inbox");
     let now = crate::clock::now();
-    let existing = storage.endpoints(crate::DEMO_APP_ID, false).await?;
+    let existing = storage
+        .endpoints(Scope::new(crate::DEMO_APP_ID, false))
+        .await?;
     if let Some(mut e) = existing.into_iter().find(|e| e.description == INBOX) {
         if e.url != url {
             e.url = url;

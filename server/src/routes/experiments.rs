@@ -1,5 +1,6 @@
 //! Admin: the app's experiments and the report of each, for the growth team's decision.
 
+use crate::storage::Scope;
 use std::sync::Arc;
 
 use axum::Extension;
@@ -312,7 +313,11 @@ pub async fn get(
     let totals = state
         .inner
         .storage
-        .experiment_totals(&app.record.id, mode == Mode::Live, &key, metric.cut(now))
+        .experiment_totals(
+            Scope::new(&app.record.id, mode == Mode::Live),
+            &key,
+            metric.cut(now),
+        )
         .await?;
     Ok(Json(report_of(experiment, metric, &totals, now)))
 }

@@ -2,6 +2,7 @@
 //! `resumed`, `churned`). Churn after a save is what save durability measures; an upgrade is what
 //! upgrade prompts convert to.
 
+use crate::storage::Scope;
 use std::sync::Arc;
 
 use axum::Extension;
@@ -118,20 +119,22 @@ pub async fn post(
     state
         .inner
         .storage
-        .record_lifecycle(&app.record.id, caller.mode.is_live(), &record)
+        .record_lifecycle(Scope::new(&app.record.id, caller.mode.is_live()), &record)
         .await?;
     if event.kind == LifecycleType::Upgraded {
         // An upgrade converts the latest upgrade prompt shown in the 30 days before it.
         state
             .inner
             .storage
-            .attribute_upgrades(&app.record.id, caller.mode.is_live(), &record.customer_id)
+            .attribute_upgrades(
+                Scope::new(&app.record.id, caller.mode.is_live()),
+                &record.customer_id,
+            )
             .await?;
         let storage = &state.inner.storage;
         if let Some((session, prompt, trigger, shown_at)) = storage
             .converted_by(
-                &app.record.id,
-                caller.mode.is_live(),
+                Scope::new(&app.record.id, caller.mode.is_live()),
                 &record.customer_id,
                 record.at,
             )
@@ -151,8 +154,7 @@ pub async fn post(
             let message = crate::webhooks::message("prompt.converted", record.at, data);
             storage
                 .enqueue(
-                    &app.record.id,
-                    caller.mode.is_live(),
+                    Scope::new(&app.record.id, caller.mode.is_live()),
                     None,
                     &[message],
                     crate::clock::now(),

@@ -11,6 +11,7 @@
 //! The state is written by event ingest (`crate::funnel::prompt_event` turns a widget event into
 //! a prompt change); conversions by the lifecycle endpoint's `upgraded` reports.
 
+use crate::storage::Scope;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -93,8 +94,7 @@ pub async fn state(
         .inner
         .storage
         .prompt_state(
-            &app.record.id,
-            verified.mode.is_live(),
+            Scope::new(&app.record.id, verified.mode.is_live()),
             &customer.id,
             now - HISTORY_DAYS * DAY,
             now,
@@ -242,8 +242,7 @@ pub async fn plan(
         .inner
         .storage
         .prompt_state(
-            &app.record.id,
-            verified.mode.is_live(),
+            Scope::new(&app.record.id, verified.mode.is_live()),
             &customer.id,
             now - HISTORY_DAYS * DAY,
             now,
@@ -567,8 +566,7 @@ pub async fn trial(
         .inner
         .storage
         .prompt_state(
-            &app.record.id,
-            mode.is_live(),
+            Scope::new(&app.record.id, mode.is_live()),
             &customer.id,
             now - HISTORY_DAYS * DAY,
             now,
@@ -612,7 +610,7 @@ pub async fn trial(
     if let Some((days, started_at, session)) = state
         .inner
         .storage
-        .record_trial(&app.record.id, mode.is_live(), &trial)
+        .record_trial(Scope::new(&app.record.id, mode.is_live()), &trial)
         .await?
     {
         return Err(ApiError::conflict(

@@ -4,6 +4,7 @@
 //! growth team reads, every session with its survey answer's free text, searchable, filtered, a
 //! page at a time or all at once as CSV (see [`crate::session_log`]).
 
+use crate::storage::Scope;
 use std::sync::Arc;
 
 use axum::Extension;
@@ -146,7 +147,10 @@ pub async fn get(
     let outcome = state
         .inner
         .storage
-        .outcome(&app.record.id, caller.mode.is_live(), &session_id)
+        .outcome(
+            Scope::new(&app.record.id, caller.mode.is_live()),
+            &session_id,
+        )
         .await?
         .ok_or_else(|| {
             ApiError::new(
@@ -187,7 +191,11 @@ pub async fn for_customer(
     let outcomes = state
         .inner
         .storage
-        .customer_outcomes(&app.record.id, caller.mode.is_live(), &customer_id, 100)
+        .customer_outcomes(
+            Scope::new(&app.record.id, caller.mode.is_live()),
+            &customer_id,
+            100,
+        )
         .await?;
     Ok(axum::Json(CustomerSessions {
         sessions: outcomes.iter().map(outcome_view).collect(),

@@ -4,6 +4,7 @@
 //! again. A rotation keeps the old secret signing beside the new one for a grace period, so a
 //! receiver can switch without dropping a message.
 
+use crate::storage::Scope;
 use std::sync::Arc;
 
 use axum::Extension;
@@ -190,7 +191,7 @@ async fn load(
     state
         .inner
         .storage
-        .endpoint(&app.record.id, caller.mode.is_live(), id)
+        .endpoint(Scope::new(&app.record.id, caller.mode.is_live()), id)
         .await?
         .ok_or_else(|| not_found(id))
 }
@@ -265,7 +266,7 @@ pub async fn list(
     let endpoints = state
         .inner
         .storage
-        .endpoints(&app.record.id, caller.mode.is_live())
+        .endpoints(Scope::new(&app.record.id, caller.mode.is_live()))
         .await?;
     Ok(axum::Json(EndpointList {
         endpoints: endpoints.iter().map(view).collect(),
@@ -352,7 +353,7 @@ pub async fn delete(
     if state
         .inner
         .storage
-        .delete_endpoint(&app.record.id, caller.mode.is_live(), &id)
+        .delete_endpoint(Scope::new(&app.record.id, caller.mode.is_live()), &id)
         .await?
     {
         crate::changes::note(
@@ -433,8 +434,7 @@ pub async fn test(
         .inner
         .storage
         .enqueue(
-            &app.record.id,
-            caller.mode.is_live(),
+            Scope::new(&app.record.id, caller.mode.is_live()),
             Some(&id),
             &[ping],
             now,
@@ -463,8 +463,7 @@ pub async fn deliveries(
     let storage = &state.inner.storage;
     let messages = storage
         .deliveries(
-            &app.record.id,
-            caller.mode.is_live(),
+            Scope::new(&app.record.id, caller.mode.is_live()),
             &DeliveryFilter {
                 endpoint_id: params.endpoint_id,
                 kind: params.kind,
@@ -503,7 +502,7 @@ pub async fn retry(
     if state
         .inner
         .storage
-        .retry_message(&app.record.id, caller.mode.is_live(), &id)
+        .retry_message(Scope::new(&app.record.id, caller.mode.is_live()), &id)
         .await?
     {
         Ok(StatusCode::ACCEPTED)

@@ -683,7 +683,7 @@ mod merge_rule {
         let storage = Storage::open(&url).await.unwrap();
         for pass in passes {
             storage
-                .record_events("app_merge", false, pass)
+                .record_events(crate::storage::Scope::new("app_merge", false), pass)
                 .await
                 .unwrap();
             storage.settle().await.unwrap();

@@ -32,11 +32,11 @@ pub struct LogRow {
 }
 
 impl LogRow {
-    /// The row a batch of `app_id` in `live` or test mode is appended as.
-    pub fn of(app_id: &str, live: bool, batch: &super::IngestBatch<'_>) -> anyhow::Result<Self> {
+    /// The row a batch of `scope` is appended as.
+    pub fn of(scope: super::Scope<'_>, batch: &super::IngestBatch<'_>) -> anyhow::Result<Self> {
         Ok(Self {
-            app_id: app_id.to_string(),
-            live,
+            app_id: scope.app_id.to_string(),
+            live: scope.live,
             received_at: batch.received_at,
             events: i64::try_from(batch.events.len())?,
             body: super::aggregate::encode(batch)?,

@@ -113,8 +113,7 @@ pub trait ExperimentStore: Send + Sync {
     /// multiple exposures always, the rest as `needs` says (the others stay empty).
     async fn experiment_facts(
         &self,
-        app_id: &str,
-        live: bool,
+        scope: super::Scope<'_>,
         experiment: &str,
         needs: FactsNeeded,
     ) -> anyhow::Result<ExperimentFacts>;
@@ -124,8 +123,7 @@ pub trait ExperimentStore: Send + Sync {
     /// customers exposed in the cut's hour from their facts.
     async fn experiment_totals(
         &self,
-        app_id: &str,
-        live: bool,
+        scope: super::Scope<'_>,
         experiment: &str,
         cut: i64,
     ) -> anyhow::Result<super::arms::ArmTotals>;
@@ -187,26 +185,26 @@ macro_rules! impl_experiment_store {
 
             async fn experiment_facts(
                 &self,
-                app_id: &str,
-                live: bool,
+                scope: $crate::storage::Scope<'_>,
                 experiment: &str,
                 needs: $crate::storage::experiments::FactsNeeded,
             ) -> anyhow::Result<$crate::storage::experiments::ExperimentFacts> {
+                let $crate::storage::Scope { app_id, live } = scope;
                 if !$crate::storage::IngestLog::settle_within(self, $crate::storage::REPORT_WAIT).await
                 {
                     return Err($crate::storage::Backlogged.into());
                 }
-                experiment_facts_in(&self.pool, app_id, live, experiment, needs, (i64::MIN, i64::MAX))
+                experiment_facts_in(&self.pool, $crate::storage::Scope::new(app_id, live), experiment, needs, (i64::MIN, i64::MAX))
                     .await
             }
 
             async fn experiment_totals(
                 &self,
-                app_id: &str,
-                live: bool,
+                scope: $crate::storage::Scope<'_>,
                 experiment: &str,
                 cut: i64,
             ) -> anyhow::Result<$crate::storage::arms::ArmTotals> {
+                let $crate::storage::Scope { app_id, live } = scope;
                 use $crate::storage::arms::{ArmSums, ArmTotals};
                 use $crate::storage::rollup::{BUCKET, bucket_of};
                 if !$crate::storage::IngestLog::settle_within(self, $crate::storage::REPORT_WAIT).await
@@ -244,10 +242,7 @@ macro_rules! impl_experiment_store {
                     totals.add_hour(&variant, first.unwrap_or(i64::MAX), &sums, counted == 1);
                 }
                 // The hour the cut falls in: its customers one by one, as the facts say.
-                let facts = experiment_facts_in(
-                    &self.pool,
-                    app_id,
-                    live,
+                let facts = experiment_facts_in(&self.pool, $crate::storage::Scope::new(app_id, live),
                     experiment,
                     $crate::storage::experiments::FactsNeeded::ALL,
                     (edge * BUCKET, (edge + 1) * BUCKET),
@@ -264,12 +259,12 @@ macro_rules! impl_experiment_store {
         /// first exposed in `[from, to)`.
         async fn experiment_facts_in(
             pool: &sqlx::Pool<<$store as $crate::storage::sql::Backend>::Db>,
-            app_id: &str,
-            live: bool,
+            scope: $crate::storage::Scope<'_>,
             experiment: &str,
             needs: $crate::storage::experiments::FactsNeeded,
             (from, to): (i64, i64),
         ) -> anyhow::Result<$crate::storage::experiments::ExperimentFacts> {
+            let $crate::storage::Scope { app_id, live } = scope;
             use $crate::storage::experiments::{
                 ExperimentFacts, ExposedLifecycle, ExposedOutcome, Exposure,
             };

@@ -409,6 +409,23 @@ pub const DIMENSIONS: [&str; 6] = [
     "week",
 ];
 
+/// Whose data a storage call reads or writes: one app's live or test data, never both. Every
+/// use case that touches an app's data takes one, so the two can never be passed apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Scope<'a> {
+    /// The app.
+    pub app_id: &'a str,
+    /// Live data (`true`) or test data.
+    pub live: bool,
+}
+
+impl<'a> Scope<'a> {
+    /// `app_id`'s live or test data.
+    pub fn new(app_id: &'a str, live: bool) -> Self {
+        Self { app_id, live }
+    }
+}
+
 /// The ingest log's plumbing, apart from the use cases: a batch appended durably, the wait for
 /// the aggregator to fold what was appended before, and its progress. Each backend implements it
 /// over its own log (files beside the SQLite database, a shared table on PostgreSQL) in plain
@@ -420,18 +437,17 @@ pub trait IngestLog: Send + Sync {
     /// folded into their sessions, prompt state and exposures.
     async fn ingest(
         &self,
-        app_id: &str,
-        live: bool,
+        scope: Scope<'_>,
         batch: &IngestBatch<'_>,
     ) -> anyhow::Result<IngestOutcome>;
 
     /// Ingests events without prompt changes or exposures (the demo's seeding uses it).
     async fn record_events(
         &self,
-        app_id: &str,
-        live: bool,
+        scope: Scope<'_>,
         events: &[StoredEvent],
     ) -> anyhow::Result<IngestOutcome> {
+        let Scope { app_id, live } = scope;
         let batch = IngestBatch {
             customer_id: "",
             events,
@@ -439,7 +455,8 @@ pub trait IngestLog: Send + Sync {
             exposures: &[],
             received_at: crate::clock::now(),
         };
-        self.ingest(app_id, live, &batch).await
+        self.ingest(crate::storage::Scope::new(app_id, live), &batch)
+            .await
     }
 
     /// Waits until every batch appended before the call is folded: read-your-writes for the
@@ -513,8 +530,7 @@ pub trait Store:
     /// The customer's recorded experiment exposures, `(experiment, variant)`.
     async fn exposures(
         &self,
-        app_id: &str,
-        live: bool,
+        scope: Scope<'_>,
         customer_id: &str,
     ) -> anyhow::Result<Vec<(String, String)>>;
 
@@ -522,8 +538,7 @@ pub trait Store:
     /// variant (sticky).
     async fn record_exposures(
         &self,
-        app_id: &str,
-        live: bool,
+        scope: Scope<'_>,
         customer_id: &str,
         exposures: &[(String, String)],
         at: i64,
@@ -532,8 +547,7 @@ pub trait Store:
     /// The customer's past redemptions, `(offer kind, accepted at)`: the abuse ledger.
     async fn ledger(
         &self,
-        app_id: &str,
-        live: bool,
+        scope: Scope<'_>,
         customer_id: &str,
     ) -> anyhow::Result<Vec<(String, i64)>>;
 
@@ -544,8 +558,7 @@ pub trait Store:
     /// send (the earlier one when the event id was already recorded).
     async fn record_acceptance(
         &self,
-        app_id: &str,
-        live: bool,
+        scope: Scope<'_>,
         customer_id: &str,
         acceptance: &AcceptanceRecord,
     ) -> anyhow::Result<String>;
@@ -553,8 +566,7 @@ pub trait Store:
     /// Records a lifecycle event from the host's backend.
     async fn record_lifecycle(
         &self,
-        app_id: &str,
-        live: bool,
+        scope: Scope<'_>,
         event: &LifecycleRecord,
     ) -> anyhow::Result<()>;
 
@@ -574,8 +586,7 @@ pub trait Store:
     /// transaction: bulk loads such as the benchmark's million sessions.
     async fn import_sessions(
         &self,
-        app_id: &str,
-        live: bool,
+        scope: Scope<'_>,
         sessions: &[(String, SessionFacts)],
     ) -> anyhow::Result<()>;
 

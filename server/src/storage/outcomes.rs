@@ -156,8 +156,7 @@ pub trait OutcomeStore: Send + Sync {
     /// Records a session's outcome under the rules in the module doc.
     async fn record_outcome(
         &self,
-        app_id: &str,
-        live: bool,
+        scope: super::Scope<'_>,
         new: &NewOutcome,
         policy: &OutcomePolicy<'_>,
     ) -> anyhow::Result<Recorded>;
@@ -165,8 +164,7 @@ pub trait OutcomeStore: Send + Sync {
     /// A session's recorded outcome.
     async fn outcome(
         &self,
-        app_id: &str,
-        live: bool,
+        scope: super::Scope<'_>,
         session_id: &str,
     ) -> anyhow::Result<Option<StoredOutcome>>;
 
@@ -184,8 +182,7 @@ pub trait OutcomeStore: Send + Sync {
     /// `(days, started_at, session)`.
     async fn record_trial(
         &self,
-        app_id: &str,
-        live: bool,
+        scope: super::Scope<'_>,
         trial: &NewTrial,
     ) -> anyhow::Result<Option<(i64, i64, String)>>;
 
@@ -194,8 +191,7 @@ pub trait OutcomeStore: Send + Sync {
     /// and recorded outcome.
     async fn audit_page(
         &self,
-        app_id: &str,
-        live: bool,
+        scope: super::Scope<'_>,
         range: (i64, i64),
         after: Option<(i64, String)>,
         limit: i64,
@@ -204,8 +200,7 @@ pub trait OutcomeStore: Send + Sync {
     /// A customer's recorded outcomes, newest first (at most `limit`).
     async fn customer_outcomes(
         &self,
-        app_id: &str,
-        live: bool,
+        scope: super::Scope<'_>,
         customer_id: &str,
         limit: i64,
     ) -> anyhow::Result<Vec<StoredOutcome>>;
@@ -297,11 +292,11 @@ macro_rules! impl_outcome_store {
         impl $crate::storage::outcomes::OutcomeStore for $store {
             async fn record_outcome(
                 &self,
-                app_id: &str,
-                live: bool,
+                scope: $crate::storage::Scope<'_>,
                 new: &$crate::storage::outcomes::NewOutcome,
                 policy: &$crate::storage::outcomes::OutcomePolicy<'_>,
             ) -> anyhow::Result<$crate::storage::outcomes::Recorded> {
+                let $crate::storage::Scope { app_id, live } = scope;
                 use $crate::storage::outcomes::{OUTCOME_COLUMNS, OutcomeRow, Recorded, outcome_of};
                 let lock: Option<&str> = $lock;
                 let mut tx = self
@@ -317,7 +312,7 @@ macro_rules! impl_outcome_store {
                 // The customer's stats contributions before the write (the outcome changes the
                 // session and, for a cancellation, the customer's churn history); the difference
                 // is added to the rollups at the end.
-                let scope = $crate::storage::sql::Scope::of([(app_id, live, new.customer_id.as_str())]);
+                let scope = $crate::storage::sql::Touched::of([(app_id, live, new.customer_id.as_str())]);
                 let before = snapshot(&mut tx, &scope).await?;
                 // A write first: on SQLite it takes the database's write lock, so the reads below
                 // see everything committed before and nothing commits in between.
@@ -384,7 +379,7 @@ macro_rules! impl_outcome_store {
                     .execute(&mut *tx)
                     .await?;
                     if let Some(revoked) = &new.on_replace {
-                        enqueue_webhooks(&mut tx, app_id, live, None, std::slice::from_ref(revoked), new.at)
+                        enqueue_webhooks(&mut tx, $crate::storage::Scope::new(app_id, live), None, std::slice::from_ref(revoked), new.at)
                             .await?;
                     }
                 }
@@ -421,19 +416,19 @@ macro_rules! impl_outcome_store {
                     .execute(&mut *tx)
                     .await?;
                 }
-                upsert_session(&mut tx, app_id, live, &new.session_id, &new.session).await?;
+                upsert_session(&mut tx, $crate::storage::Scope::new(app_id, live), &new.session_id, &new.session).await?;
                 settle_rollups(&mut tx, &scope, before).await?;
-                enqueue_webhooks(&mut tx, app_id, live, None, &new.webhooks, new.at).await?;
+                enqueue_webhooks(&mut tx, $crate::storage::Scope::new(app_id, live), None, &new.webhooks, new.at).await?;
                 tx.commit().await?;
                 Ok(Recorded::New(new.response_json.clone()))
             }
 
             async fn outcome(
                 &self,
-                app_id: &str,
-                live: bool,
+                scope: $crate::storage::Scope<'_>,
                 session_id: &str,
             ) -> anyhow::Result<Option<$crate::storage::outcomes::StoredOutcome>> {
+                let $crate::storage::Scope { app_id, live } = scope;
                 use $crate::storage::outcomes::{OUTCOME_COLUMNS, OutcomeRow, outcome_of};
                 let row: Option<OutcomeRow> = sqlx::query_as(&format!(
                     "SELECT {OUTCOME_COLUMNS} FROM outcomes \
@@ -487,10 +482,10 @@ macro_rules! impl_outcome_store {
 
             async fn record_trial(
                 &self,
-                app_id: &str,
-                live: bool,
+                scope: $crate::storage::Scope<'_>,
                 t: &$crate::storage::outcomes::NewTrial,
             ) -> anyhow::Result<Option<(i64, i64, String)>> {
+                let $crate::storage::Scope { app_id, live } = scope;
                 let mut tx = self
                     .pool
                     .begin_with(<$store as $crate::storage::sql::Backend>::BEGIN)
@@ -524,7 +519,7 @@ macro_rules! impl_outcome_store {
                     tx.commit().await?;
                     return Ok(Some(first));
                 }
-                enqueue_webhooks(&mut tx, app_id, live, None, std::slice::from_ref(&t.webhook), t.started_at)
+                enqueue_webhooks(&mut tx, $crate::storage::Scope::new(app_id, live), None, std::slice::from_ref(&t.webhook), t.started_at)
                     .await?;
                 tx.commit().await?;
                 Ok(None)
@@ -532,11 +527,11 @@ macro_rules! impl_outcome_store {
 
             async fn customer_outcomes(
                 &self,
-                app_id: &str,
-                live: bool,
+                scope: $crate::storage::Scope<'_>,
                 customer_id: &str,
                 limit: i64,
             ) -> anyhow::Result<Vec<$crate::storage::outcomes::StoredOutcome>> {
+                let $crate::storage::Scope { app_id, live } = scope;
                 use $crate::storage::outcomes::{OUTCOME_COLUMNS, OutcomeRow, outcome_of};
                 let rows: Vec<OutcomeRow> = sqlx::query_as(&format!(
                     "SELECT {OUTCOME_COLUMNS} FROM outcomes \
@@ -554,12 +549,12 @@ macro_rules! impl_outcome_store {
 
             async fn audit_page(
                 &self,
-                app_id: &str,
-                live: bool,
+                scope: $crate::storage::Scope<'_>,
                 (from, to): (i64, i64),
                 after: Option<(i64, String)>,
                 limit: i64,
             ) -> anyhow::Result<Vec<$crate::storage::outcomes::AuditRow>> {
+                let $crate::storage::Scope { app_id, live } = scope;
                 use $crate::storage::outcomes::{AuditRow, OUTCOME_COLUMNS, OutcomeRow, outcome_of};
                 type Row = (String, String, i64, String, i64, Option<String>, Option<String>, String);
                 let (after_at, after_id) = after.unwrap_or((i64::MIN, String::new()));

@@ -78,11 +78,10 @@ impl super::IngestLog for PostgresStore {
     /// Appends the batch's row to the shared `ingest_log` through the group-commit writer.
     async fn ingest(
         &self,
-        app_id: &str,
-        live: bool,
+        scope: super::Scope<'_>,
         batch: &super::IngestBatch<'_>,
     ) -> anyhow::Result<super::IngestOutcome> {
-        let row = super::batch::LogRow::of(app_id, live, batch)?;
+        let row = super::batch::LogRow::of(scope, batch)?;
         let outcome = row.outcome()?;
         super::batch::submit(&self.ingest, row).await?;
         Ok(outcome)

@@ -136,8 +136,7 @@ pub trait PromptStore: Send + Sync {
     /// same way.)
     async fn record_prompt_events(
         &self,
-        app_id: &str,
-        live: bool,
+        scope: super::Scope<'_>,
         customer_id: &str,
         events: &[PromptEvent],
     ) -> anyhow::Result<()>;
@@ -147,8 +146,7 @@ pub trait PromptStore: Send + Sync {
     /// Settles the ingest log first.
     async fn prompt_state(
         &self,
-        app_id: &str,
-        live: bool,
+        scope: super::Scope<'_>,
         customer_id: &str,
         since: i64,
         now: i64,
@@ -160,8 +158,7 @@ pub trait PromptStore: Send + Sync {
     /// ingest log first, so impressions accepted before the upgrade was reported are there.
     async fn attribute_upgrades(
         &self,
-        app_id: &str,
-        live: bool,
+        scope: super::Scope<'_>,
         customer_id: &str,
     ) -> anyhow::Result<()>;
 
@@ -169,8 +166,7 @@ pub trait PromptStore: Send + Sync {
     /// `(session, prompt, trigger key, shown at)`.
     async fn converted_by(
         &self,
-        app_id: &str,
-        live: bool,
+        scope: super::Scope<'_>,
         customer_id: &str,
         upgraded_at: i64,
     ) -> anyhow::Result<Option<(String, String, String, i64)>>;
@@ -247,29 +243,29 @@ macro_rules! impl_prompt_store {
         impl $crate::storage::prompts::PromptStore for $store {
             async fn record_prompt_events(
                 &self,
-                app_id: &str,
-                live: bool,
+                scope: $crate::storage::Scope<'_>,
                 customer_id: &str,
                 events: &[$crate::storage::prompts::PromptEvent],
             ) -> anyhow::Result<()> {
+                let $crate::storage::Scope { app_id, live } = scope;
                 let mut tx = self
                     .pool
                     .begin_with(<$store as $crate::storage::sql::Backend>::BEGIN)
                     .await?;
-                apply_prompt_events(&mut tx, app_id, live, customer_id, events).await?;
+                apply_prompt_events(&mut tx, $crate::storage::Scope::new(app_id, live), customer_id, events).await?;
                 tx.commit().await?;
                 Ok(())
             }
 
             async fn prompt_state(
                 &self,
-                app_id: &str,
-                live: bool,
+                scope: $crate::storage::Scope<'_>,
                 customer_id: &str,
                 since: i64,
                 now: i64,
                 limit: i64,
             ) -> anyhow::Result<$crate::storage::prompts::PromptState> {
+                let $crate::storage::Scope { app_id, live } = scope;
                 // Callers that need the customer's own latest events settle first
                 // (`AppState::settle_for`); the widget merges what it has not sent yet.
                 let impressions: Vec<(String, i64, String)> = sqlx::query_as(
@@ -324,27 +320,27 @@ macro_rules! impl_prompt_store {
 
             async fn attribute_upgrades(
                 &self,
-                app_id: &str,
-                live: bool,
+                scope: $crate::storage::Scope<'_>,
                 customer_id: &str,
             ) -> anyhow::Result<()> {
+                let $crate::storage::Scope { app_id, live } = scope;
                 $crate::storage::IngestLog::settle(self).await?;
                 let mut tx = self
                     .pool
                     .begin_with(<$store as $crate::storage::sql::Backend>::BEGIN)
                     .await?;
-                attribute_prompt_upgrades(&mut tx, app_id, live, customer_id).await?;
+                attribute_prompt_upgrades(&mut tx, $crate::storage::Scope::new(app_id, live), customer_id).await?;
                 tx.commit().await?;
                 Ok(())
             }
 
             async fn converted_by(
                 &self,
-                app_id: &str,
-                live: bool,
+                scope: $crate::storage::Scope<'_>,
                 customer_id: &str,
                 upgraded_at: i64,
             ) -> anyhow::Result<Option<(String, String, String, i64)>> {
+                let $crate::storage::Scope { app_id, live } = scope;
                 Ok(sqlx::query_as(
                     "SELECT session_id, prompt, trigger_key, at FROM prompt_impressions \
                      WHERE app_id = $1 AND live = $2 AND customer_id = $3 AND upgraded = 1 \
@@ -407,11 +403,11 @@ macro_rules! impl_prompt_store {
         /// and a direct call share it.
         async fn apply_prompt_events(
             tx: &mut sqlx::Transaction<'_, <$store as $crate::storage::sql::Backend>::Db>,
-            app_id: &str,
-            live: bool,
+            scope: $crate::storage::Scope<'_>,
             customer_id: &str,
             events: &[$crate::storage::prompts::PromptEvent],
         ) -> anyhow::Result<()> {
+            let $crate::storage::Scope { app_id, live } = scope;
             use $crate::storage::prompts::PromptChange;
             let mut sessions: Vec<&str> = Vec::new();
             let mut earliest_new_impression: Option<i64> = None;
@@ -525,7 +521,7 @@ macro_rules! impl_prompt_store {
                 .fetch_one(&mut **tx)
                 .await?;
                 if later_upgrades > 0 {
-                    attribute_prompt_upgrades(tx, app_id, live, customer_id).await?;
+                    attribute_prompt_upgrades(tx, $crate::storage::Scope::new(app_id, live), customer_id).await?;
                 }
             }
             Ok(())
@@ -535,10 +531,10 @@ macro_rules! impl_prompt_store {
         /// marks the latest impression at most the attribution window before it.
         async fn attribute_prompt_upgrades(
             tx: &mut sqlx::Transaction<'_, <$store as $crate::storage::sql::Backend>::Db>,
-            app_id: &str,
-            live: bool,
+            scope: $crate::storage::Scope<'_>,
             customer_id: &str,
         ) -> anyhow::Result<()> {
+            let $crate::storage::Scope { app_id, live } = scope;
             sqlx::query(
                 "UPDATE prompt_impressions SET upgraded = 0, upgraded_at = NULL \
                  WHERE app_id = $1 AND live = $2 AND customer_id = $3 AND upgraded = 1",

@@ -60,12 +60,12 @@ pub const SESSION_CONFLICT: &str = " ON CONFLICT (app_id, session_id) DO UPDATE 
 /// whole history is read before and after the write (a customer has few sessions, and a churn
 /// reaches back 90 days, a recorded cancellation's effective date months ahead).
 #[derive(Debug, Default)]
-pub struct Scope {
+pub struct Touched {
     /// Customer ids per `(app, live)`.
     pub customers: std::collections::BTreeMap<(String, bool), std::collections::BTreeSet<String>>,
 }
 
-impl Scope {
+impl Touched {
     /// The scope of these `(app, live, customer)`s.
     pub fn of<'a>(customers: impl IntoIterator<Item = (&'a str, bool, &'a str)>) -> Self {
         let mut scope = Self::default();
@@ -324,10 +324,10 @@ macro_rules! impl_store {
 
             async fn exposures(
                 &self,
-                app_id: &str,
-                live: bool,
+                scope: $crate::storage::Scope<'_>,
                 customer_id: &str,
             ) -> anyhow::Result<Vec<(String, String)>> {
+                let $crate::storage::Scope { app_id, live } = scope;
                 // Offers and prompts shown through event ingest record exposures when folded:
                 // callers that need the customer's own latest ones settle first
                 // (`AppState::settle_for`); a variant is deterministic besides.
@@ -344,12 +344,12 @@ macro_rules! impl_store {
 
             async fn record_exposures(
                 &self,
-                app_id: &str,
-                live: bool,
+                scope: $crate::storage::Scope<'_>,
                 customer_id: &str,
                 exposures: &[(String, String)],
                 at: i64,
             ) -> anyhow::Result<()> {
+                let $crate::storage::Scope { app_id, live } = scope;
                 if exposures.is_empty() {
                     return Ok(());
                 }
@@ -358,7 +358,7 @@ macro_rules! impl_store {
                     .pool
                     .begin_with(<$store as $crate::storage::sql::Backend>::BEGIN)
                     .await?;
-                let scope = $crate::storage::sql::Scope::of([(app_id, live, customer_id)]);
+                let scope = $crate::storage::sql::Touched::of([(app_id, live, customer_id)]);
                 let before = snapshot(&mut tx, &scope).await?;
                 for (experiment, variant) in exposures {
                     sqlx::query(
@@ -382,10 +382,10 @@ macro_rules! impl_store {
 
             async fn ledger(
                 &self,
-                app_id: &str,
-                live: bool,
+                scope: $crate::storage::Scope<'_>,
                 customer_id: &str,
             ) -> anyhow::Result<Vec<(String, i64)>> {
+                let $crate::storage::Scope { app_id, live } = scope;
                 Ok(sqlx::query_as(
                     "SELECT kind, at FROM redemptions \
                      WHERE app_id = $1 AND live = $2 AND customer_id = $3 ORDER BY at",
@@ -414,11 +414,11 @@ macro_rules! impl_store {
 
             async fn record_acceptance(
                 &self,
-                app_id: &str,
-                live: bool,
+                scope: $crate::storage::Scope<'_>,
                 customer_id: &str,
                 a: &$crate::storage::AcceptanceRecord,
             ) -> anyhow::Result<String> {
+                let $crate::storage::Scope { app_id, live } = scope;
                 let mut tx = self
                     .pool
                     .begin_with(<$store as $crate::storage::sql::Backend>::BEGIN)
@@ -451,9 +451,9 @@ macro_rules! impl_store {
                     tx.commit().await?;
                     return Ok(response);
                 }
-                let scope = $crate::storage::sql::Scope::of([(app_id, live, customer_id)]);
+                let scope = $crate::storage::sql::Touched::of([(app_id, live, customer_id)]);
                 let before = snapshot(&mut tx, &scope).await?;
-                upsert_session(&mut tx, app_id, live, &a.session_id, &a.session).await?;
+                upsert_session(&mut tx, $crate::storage::Scope::new(app_id, live), &a.session_id, &a.session).await?;
                 settle_rollups(&mut tx, &scope, before).await?;
                 tx.commit().await?;
                 Ok(a.response_json.clone())
@@ -461,15 +461,15 @@ macro_rules! impl_store {
 
             async fn record_lifecycle(
                 &self,
-                app_id: &str,
-                live: bool,
+                scope: $crate::storage::Scope<'_>,
                 e: &$crate::storage::LifecycleRecord,
             ) -> anyhow::Result<()> {
+                let $crate::storage::Scope { app_id, live } = scope;
                 let mut tx = self
                     .pool
                     .begin_with(<$store as $crate::storage::sql::Backend>::BEGIN)
                     .await?;
-                let scope = $crate::storage::sql::Scope::of([(app_id, live, e.customer_id.as_str())]);
+                let scope = $crate::storage::sql::Touched::of([(app_id, live, e.customer_id.as_str())]);
                 let before = snapshot(&mut tx, &scope).await?;
                 sqlx::query(
                     "INSERT INTO lifecycle (app_id, live, customer_id, type, at, plan, mrr_cents) \
@@ -557,7 +557,7 @@ macro_rules! impl_store {
                     .iter()
                     .map(|h| ((h * BUCKET).max(r.from), ((h + 1) * BUCKET).min(r.to)))
                     .collect();
-                tally_range(&self.pool, app_id, r.live, &ranges, r.now, &mut tallies).await?;
+                tally_range(&self.pool, $crate::storage::Scope::new(app_id, r.live), &ranges, r.now, &mut tallies).await?;
                 Ok($crate::storage::StatsData::from_tallies(tallies))
             }
 
@@ -570,17 +570,17 @@ macro_rules! impl_store {
                     return Err($crate::storage::Backlogged.into());
                 }
                 let mut tallies = $crate::storage::rollup::Tallies::default();
-                tally_range(&self.pool, app_id, r.live, &[(r.from, r.to)], r.now, &mut tallies)
+                tally_range(&self.pool, $crate::storage::Scope::new(app_id, r.live), &[(r.from, r.to)], r.now, &mut tallies)
                     .await?;
                 Ok($crate::storage::StatsData::from_tallies(tallies))
             }
 
             async fn import_sessions(
                 &self,
-                app_id: &str,
-                live: bool,
+                scope: $crate::storage::Scope<'_>,
                 sessions: &[(String, $crate::storage::SessionFacts)],
             ) -> anyhow::Result<()> {
+                let $crate::storage::Scope { app_id, live } = scope;
                 for chunk in sessions.chunks(5000) {
                     let mut tx = self
                         .pool
@@ -590,7 +590,7 @@ macro_rules! impl_store {
                         .iter()
                         .map(|(id, f)| (app_id, live, id.as_str(), f.clone()))
                         .collect();
-                    let scope = $crate::storage::sql::Scope::of(
+                    let scope = $crate::storage::sql::Touched::of(
                         rows.iter().map(|(a, l, _, f)| (*a, *l, f.customer_id.as_str())),
                     );
                     let before = snapshot(&mut tx, &scope).await?;
@@ -759,7 +759,7 @@ macro_rules! impl_store {
             // customers they touch (and those whose cancellation is recorded below) have their
             // rollup contributions read before and after, and the difference added.
             let sessions = fold_sessions(&new);
-            let scope = $crate::storage::sql::Scope::of(
+            let scope = $crate::storage::sql::Touched::of(
                 sessions
                     .iter()
                     .map(|(app_id, live, _, f)| (*app_id, *live, f.customer_id.as_str()))
@@ -843,7 +843,7 @@ macro_rules! impl_store {
                 }
                 let now = $crate::clock::now();
                 for ((app_id, live), messages) in &by_app {
-                    enqueue_webhooks(tx, app_id, *live, None, messages, now).await?;
+                    enqueue_webhooks(tx, $crate::storage::Scope::new(app_id, *live), None, messages, now).await?;
                 }
             }
 
@@ -878,7 +878,7 @@ macro_rules! impl_store {
 
             // Prompt state: idempotent by event id on its own.
             for e in entries.iter().filter(|e| !e.prompt_events.is_empty()) {
-                apply_prompt_events(tx, &e.app_id, e.live, &e.customer_id, &e.prompt_events)
+                apply_prompt_events(tx, $crate::storage::Scope::new(&e.app_id, e.live), &e.customer_id, &e.prompt_events)
                     .await?;
             }
             Ok(pass)
@@ -888,7 +888,7 @@ macro_rules! impl_store {
         /// SQLite's writer is alone): what `settle_rollups` compares with.
         async fn snapshot(
             tx: &mut sqlx::Transaction<'_, <$store as $crate::storage::sql::Backend>::Db>,
-            scope: &$crate::storage::sql::Scope,
+            scope: &$crate::storage::sql::Touched,
         ) -> anyhow::Result<$crate::storage::sql::Snapshot> {
             lock_customers(tx, &scope.lock_keys()).await?;
             contributions_of(tx, scope).await
@@ -896,7 +896,7 @@ macro_rules! impl_store {
 
         async fn contributions_of(
             tx: &mut sqlx::Transaction<'_, <$store as $crate::storage::sql::Backend>::Db>,
-            scope: &$crate::storage::sql::Scope,
+            scope: &$crate::storage::sql::Touched,
         ) -> anyhow::Result<$crate::storage::sql::Snapshot> {
             let mut out = $crate::storage::sql::Snapshot::default();
             for ((app_id, live), customers) in &scope.customers {
@@ -905,12 +905,12 @@ macro_rules! impl_store {
                 let arms = out.arms.entry((app_id.clone(), *live)).or_default();
                 for chunk in customers.chunks(400) {
                     let (rows, changes) =
-                        customer_facts(&mut **tx, app_id, *live, chunk, None).await?;
+                        customer_facts(&mut **tx, $crate::storage::Scope::new(app_id, *live), chunk, None).await?;
                     // Chunks of customers share hours: their contributions add up.
                     for (key, c) in $crate::storage::rollup::contributions(&rows, &rows, &changes) {
                         sessions.entry(key).or_default().add(&c);
                     }
-                    for (key, c) in arm_contributions(&mut **tx, app_id, *live, chunk, &rows).await? {
+                    for (key, c) in arm_contributions(&mut **tx, $crate::storage::Scope::new(app_id, *live), chunk, &rows).await? {
                         arms.entry(key).or_default().add(&c);
                     }
                 }
@@ -922,11 +922,11 @@ macro_rules! impl_store {
         /// sessions are `sessions`: nothing more is read when none of them is exposed.
         async fn arm_contributions(
             conn: &mut <<$store as $crate::storage::sql::Backend>::Db as sqlx::Database>::Connection,
-            app_id: &str,
-            live: bool,
+            scope: $crate::storage::Scope<'_>,
             customers: &[&str],
             sessions: &[$crate::storage::rollup::SessionRow],
         ) -> anyhow::Result<std::collections::BTreeMap<$crate::storage::arms::ArmKey, $crate::storage::arms::ArmSums>> {
+            let $crate::storage::Scope { app_id, live } = scope;
             if customers.is_empty() {
                 return Ok(std::collections::BTreeMap::new());
             }
@@ -975,7 +975,7 @@ macro_rules! impl_store {
         /// Adds to the rollups what changed since `before` for the scope's customers.
         async fn settle_rollups(
             tx: &mut sqlx::Transaction<'_, <$store as $crate::storage::sql::Backend>::Db>,
-            scope: &$crate::storage::sql::Scope,
+            scope: &$crate::storage::sql::Touched,
             before: $crate::storage::sql::Snapshot,
         ) -> anyhow::Result<()> {
             let after = contributions_of(tx, scope).await?;
@@ -1025,14 +1025,14 @@ macro_rules! impl_store {
         /// churn history (recorded cancellations and lifecycle changes), sorted.
         async fn customer_facts(
             conn: &mut <<$store as $crate::storage::sql::Backend>::Db as sqlx::Database>::Connection,
-            app_id: &str,
-            live: bool,
+            scope: $crate::storage::Scope<'_>,
             customers: &[&str],
             range: Option<(i64, i64)>,
         ) -> anyhow::Result<(
             Vec<$crate::storage::rollup::SessionRow>,
             std::collections::HashMap<String, Vec<$crate::storage::rollup::Change>>,
         )> {
+            let $crate::storage::Scope { app_id, live } = scope;
             use $crate::storage::rollup::{
                 SESSION_ROW_COLUMNS, SessionRow, SessionTuple, cancellation_change,
                 lifecycle_change,
@@ -1104,12 +1104,12 @@ macro_rules! impl_store {
         /// customer's neighbouring sessions and churn history, with its own age at `now`.
         async fn tally_range(
             pool: &sqlx::Pool<<$store as $crate::storage::sql::Backend>::Db>,
-            app_id: &str,
-            live: bool,
+            scope: $crate::storage::Scope<'_>,
             ranges: &[(i64, i64)],
             now: i64,
             into: &mut $crate::storage::rollup::Tallies,
         ) -> anyhow::Result<()> {
+            let $crate::storage::Scope { app_id, live } = scope;
             use $crate::storage::rollup::{
                 DUPLICATE_WINDOW, SESSION_ROW_COLUMNS, SessionRow, SessionTuple, tally_sessions,
             };
@@ -1137,10 +1137,7 @@ macro_rules! impl_store {
             rows.sort_unstable_by(|a, b| a.customer_id.cmp(&b.customer_id));
             for group in rows.chunk_by(|a, b| a.customer_id == b.customer_id).collect::<Vec<_>>().chunks(400) {
                 let customers: Vec<&str> = group.iter().map(|g| g[0].customer_id.as_str()).collect();
-                let (all, changes) = customer_facts(
-                    &mut *conn,
-                    app_id,
-                    live,
+                let (all, changes) = customer_facts(&mut *conn, $crate::storage::Scope::new(app_id, live),
                     &customers,
                     Some((lo, hi + DUPLICATE_WINDOW)),
                 )
@@ -1181,7 +1178,7 @@ macro_rules! impl_store {
             .fetch_all(&mut *tx)
             .await?;
             for chunk in customers.chunks(2000) {
-                let scope = $crate::storage::sql::Scope::of(
+                let scope = $crate::storage::sql::Touched::of(
                     chunk.iter().map(|(a, l, c)| (a.as_str(), *l, c.as_str())),
                 );
                 settle_rollups(&mut tx, &scope, $crate::storage::sql::Snapshot::default()).await?;
@@ -1228,11 +1225,11 @@ macro_rules! impl_store {
 
         async fn upsert_session(
             tx: &mut sqlx::Transaction<'_, <$store as $crate::storage::sql::Backend>::Db>,
-            app_id: &str,
-            live: bool,
+            scope: $crate::storage::Scope<'_>,
             session_id: &str,
             f: &$crate::storage::SessionFacts,
         ) -> anyhow::Result<()> {
+            let $crate::storage::Scope { app_id, live } = scope;
             upsert_sessions(tx, &[(app_id, live, session_id, f.clone())]).await
         }
 

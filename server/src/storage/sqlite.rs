@@ -169,11 +169,10 @@ impl SqliteStore {
 impl super::IngestLog for SqliteStore {
     async fn ingest(
         &self,
-        app_id: &str,
-        live: bool,
+        scope: super::Scope<'_>,
         batch: &super::IngestBatch<'_>,
     ) -> anyhow::Result<super::IngestOutcome> {
-        let row = super::batch::LogRow::of(app_id, live, batch)?;
+        let row = super::batch::LogRow::of(scope, batch)?;
         self.append_to_log(&row)?;
         row.outcome()
     }

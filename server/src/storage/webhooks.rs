@@ -136,24 +136,19 @@ pub trait WebhookStore: Send + Sync {
     /// Stores a new endpoint.
     async fn create_endpoint(&self, endpoint: &Endpoint) -> anyhow::Result<()>;
     /// An app's endpoints in one mode, oldest first.
-    async fn endpoints(&self, app_id: &str, live: bool) -> anyhow::Result<Vec<Endpoint>>;
+    async fn endpoints(&self, scope: super::Scope<'_>) -> anyhow::Result<Vec<Endpoint>>;
     /// One endpoint.
-    async fn endpoint(
-        &self,
-        app_id: &str,
-        live: bool,
-        id: &str,
-    ) -> anyhow::Result<Option<Endpoint>>;
+    async fn endpoint(&self, scope: super::Scope<'_>, id: &str)
+    -> anyhow::Result<Option<Endpoint>>;
     /// Replaces an endpoint's fields; false when there is none.
     async fn update_endpoint(&self, endpoint: &Endpoint) -> anyhow::Result<bool>;
     /// Deletes an endpoint and its pending messages; false when there is none.
-    async fn delete_endpoint(&self, app_id: &str, live: bool, id: &str) -> anyhow::Result<bool>;
+    async fn delete_endpoint(&self, scope: super::Scope<'_>, id: &str) -> anyhow::Result<bool>;
     /// Enqueues messages for the app and mode's endpoints that take them (a test ping: one
     /// endpoint only). Returns the message ids.
     async fn enqueue(
         &self,
-        app_id: &str,
-        live: bool,
+        scope: super::Scope<'_>,
         only_endpoint: Option<&str>,
         messages: &[NewMessage],
         now: i64,
@@ -176,14 +171,13 @@ pub trait WebhookStore: Send + Sync {
     /// Messages of an app and mode, newest first.
     async fn deliveries(
         &self,
-        app_id: &str,
-        live: bool,
+        scope: super::Scope<'_>,
         filter: &DeliveryFilter,
     ) -> anyhow::Result<Vec<Message>>;
     /// A message's attempts, in order.
     async fn attempts(&self, message_id: &str) -> anyhow::Result<Vec<Attempt>>;
     /// Sends a message again now (whatever its status); false when there is none.
-    async fn retry_message(&self, app_id: &str, live: bool, id: &str) -> anyhow::Result<bool>;
+    async fn retry_message(&self, scope: super::Scope<'_>, id: &str) -> anyhow::Result<bool>;
 }
 
 /// The endpoint columns, in [`EndpointRow`] order.
@@ -298,9 +292,9 @@ macro_rules! impl_webhook_store {
 
             async fn endpoints(
                 &self,
-                app_id: &str,
-                live: bool,
+                scope: $crate::storage::Scope<'_>,
             ) -> anyhow::Result<Vec<$crate::storage::webhooks::Endpoint>> {
+                let $crate::storage::Scope { app_id, live } = scope;
                 use $crate::storage::webhooks::{ENDPOINT_COLUMNS, EndpointRow, endpoint_of};
                 let rows: Vec<EndpointRow> = sqlx::query_as(&format!(
                     "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints \
@@ -315,10 +309,10 @@ macro_rules! impl_webhook_store {
 
             async fn endpoint(
                 &self,
-                app_id: &str,
-                live: bool,
+                scope: $crate::storage::Scope<'_>,
                 id: &str,
             ) -> anyhow::Result<Option<$crate::storage::webhooks::Endpoint>> {
+                let $crate::storage::Scope { app_id, live } = scope;
                 use $crate::storage::webhooks::{ENDPOINT_COLUMNS, EndpointRow, endpoint_of};
                 let row: Option<EndpointRow> = sqlx::query_as(&format!(
                     "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints \
@@ -363,10 +357,10 @@ macro_rules! impl_webhook_store {
 
             async fn delete_endpoint(
                 &self,
-                app_id: &str,
-                live: bool,
+                scope: $crate::storage::Scope<'_>,
                 id: &str,
             ) -> anyhow::Result<bool> {
+                let $crate::storage::Scope { app_id, live } = scope;
                 let mut tx = self
                     .pool
                     .begin_with(<$store as $crate::storage::sql::Backend>::BEGIN)
@@ -393,17 +387,17 @@ macro_rules! impl_webhook_store {
 
             async fn enqueue(
                 &self,
-                app_id: &str,
-                live: bool,
+                scope: $crate::storage::Scope<'_>,
                 only_endpoint: Option<&str>,
                 messages: &[$crate::storage::webhooks::NewMessage],
                 now: i64,
             ) -> anyhow::Result<Vec<String>> {
+                let $crate::storage::Scope { app_id, live } = scope;
                 let mut tx = self
                     .pool
                     .begin_with(<$store as $crate::storage::sql::Backend>::BEGIN)
                     .await?;
-                let ids = enqueue_webhooks(&mut tx, app_id, live, only_endpoint, messages, now).await?;
+                let ids = enqueue_webhooks(&mut tx, $crate::storage::Scope::new(app_id, live), only_endpoint, messages, now).await?;
                 tx.commit().await?;
                 Ok(ids)
             }
@@ -538,10 +532,10 @@ macro_rules! impl_webhook_store {
 
             async fn deliveries(
                 &self,
-                app_id: &str,
-                live: bool,
+                scope: $crate::storage::Scope<'_>,
                 f: &$crate::storage::webhooks::DeliveryFilter,
             ) -> anyhow::Result<Vec<$crate::storage::webhooks::Message>> {
+                let $crate::storage::Scope { app_id, live } = scope;
                 use $crate::storage::webhooks::{MESSAGE_COLUMNS, MessageRow, message_of};
                 let rows: Vec<MessageRow> = sqlx::query_as(&format!(
                     "SELECT {MESSAGE_COLUMNS} FROM webhook_messages WHERE app_id = $1 AND live = $2 \
@@ -588,10 +582,10 @@ macro_rules! impl_webhook_store {
 
             async fn retry_message(
                 &self,
-                app_id: &str,
-                live: bool,
+                scope: $crate::storage::Scope<'_>,
                 id: &str,
             ) -> anyhow::Result<bool> {
+                let $crate::storage::Scope { app_id, live } = scope;
                 let n = sqlx::query(
                     "UPDATE webhook_messages SET status = 'pending', next_attempt_at = 0, \
                      locked_until = 0 WHERE app_id = $1 AND live = $2 AND id = $3",
@@ -610,12 +604,12 @@ macro_rules! impl_webhook_store {
         /// shared by outcome recording and the test ping.
         async fn enqueue_webhooks(
             tx: &mut sqlx::Transaction<'_, <$store as $crate::storage::sql::Backend>::Db>,
-            app_id: &str,
-            live: bool,
+            scope: $crate::storage::Scope<'_>,
             only_endpoint: Option<&str>,
             messages: &[$crate::storage::webhooks::NewMessage],
             now: i64,
         ) -> anyhow::Result<Vec<String>> {
+            let $crate::storage::Scope { app_id, live } = scope;
             use $crate::storage::webhooks::{ENDPOINT_COLUMNS, EndpointRow, endpoint_of};
             if messages.is_empty() {
                 return Ok(Vec::new());

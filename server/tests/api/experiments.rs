@@ -4,6 +4,7 @@
 //! that; the numbers against the control come from core's statistics engine.
 
 use holdfast_core::assignment::{Experiment, assign};
+use holdfast_server::storage::Scope;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -579,8 +580,7 @@ async fn a_session_is_credited_to_the_arm_the_customer_was_first_exposed_to_not_
         .unwrap();
     app.storage
         .record_exposures(
-            TEST_APP,
-            false,
+            Scope::new(TEST_APP, false),
             &id,
             &[(KEY.to_string(), "control".to_string())],
             now() - 86_400,

@@ -1,5 +1,6 @@
 //! Probes, metrics, the OpenAPI document and rate limits.
 
+use holdfast_server::storage::Scope;
 use holdfast_server::{RateLimit, Settings};
 
 use crate::helpers::{TEST_APP, assert_refused, json_of, refusal, spawn_app, spawn_app_with};
@@ -221,8 +222,7 @@ async fn the_demo_app_gets_a_history_worth_looking_at_once() {
     // Every seeded session has an audit trail whose replay agrees with the session's outcome.
     let page = storage
         .audit_page(
-            holdfast_server::DEMO_APP_ID,
-            false,
+            Scope::new(holdfast_server::DEMO_APP_ID, false),
             (range.from, range.to),
             None,
             100,
@@ -292,8 +292,7 @@ async fn the_demo_app_gets_a_history_worth_looking_at_once() {
     let experiment = config.experiments.iter().find(|x| x.key == key).unwrap();
     let facts = storage
         .experiment_facts(
-            holdfast_server::DEMO_APP_ID,
-            false,
+            Scope::new(holdfast_server::DEMO_APP_ID, false),
             key,
             holdfast_server::storage::experiments::FactsNeeded::ALL,
         )

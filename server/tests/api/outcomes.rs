@@ -3,6 +3,7 @@
 //! keeps both steps, concurrent acceptances never redeem twice; the host's backend reads them.
 //! The concurrency tests run on SQLite and on the real PostgreSQL of `scripts/test`.
 
+use holdfast_server::storage::Scope;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -210,7 +211,11 @@ async fn concurrent_acceptances_redeem_once(app: &TestApp) {
             "repeats of one session's save get its answer"
         );
     }
-    let live = app.storage.ledger(TEST_APP, false, &id).await.unwrap();
+    let live = app
+        .storage
+        .ledger(Scope::new(TEST_APP, false), &id)
+        .await
+        .unwrap();
     assert_eq!(live.len(), 1, "one session, one redemption: {live:?}");
 
     let other = format!("cus_{}", uuid());
@@ -241,7 +246,11 @@ async fn concurrent_acceptances_redeem_once(app: &TestApp) {
         statuses.iter().all(|s| *s == 200 || *s == 403),
         "{statuses:?}"
     );
-    let ledger = app.storage.ledger(TEST_APP, false, &other).await.unwrap();
+    let ledger = app
+        .storage
+        .ledger(Scope::new(TEST_APP, false), &other)
+        .await
+        .unwrap();
     assert_eq!(
         ledger.len(),
         1,

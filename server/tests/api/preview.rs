@@ -1,6 +1,7 @@
 //! The flow editor's live preview: a draft config served to the real widget on a page of its own,
 //! answered as the real routes answer and recording nothing.
 
+use holdfast_server::storage::Scope;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -192,7 +193,7 @@ async fn an_acceptance_in_a_preview_is_checked_against_the_drafts_experiment_arm
     );
     let exposures = app
         .storage
-        .exposures(TEST_APP, false, "cus_preview_arm")
+        .exposures(Scope::new(TEST_APP, false), "cus_preview_arm")
         .await
         .unwrap();
     assert_eq!(exposures, [], "no first exposure was recorded");

@@ -3,6 +3,7 @@
 //! they sum for random stories, breakdowns and save durability; the experiments' rollup against
 //! the facts it sums, for random stories too.
 
+use holdfast_server::storage::Scope;
 use reqwest::Method;
 use serde_json::json;
 
@@ -118,7 +119,7 @@ async fn save_durability_counts_customers_who_churned_after_being_saved() {
             recheck: None,
         };
         app.storage
-            .record_outcome(TEST_APP, false, &new, &policy)
+            .record_outcome(Scope::new(TEST_APP, false), &new, &policy)
             .await
             .unwrap();
     }
@@ -297,7 +298,7 @@ async fn record_with(
         recheck: None,
     };
     storage
-        .record_outcome(app_id, false, &new, &policy)
+        .record_outcome(Scope::new(app_id, false), &new, &policy)
         .await
         .unwrap();
 }
@@ -372,7 +373,10 @@ async fn metrics_stories(storage: Storage) {
             events.push(flow_event(kind, session, customer, at, at));
         }
     }
-    storage.record_events(app, false, &events).await.unwrap();
+    storage
+        .record_events(Scope::new(app, false), &events)
+        .await
+        .unwrap();
     storage.settle().await.unwrap();
     record(&storage, app, "s_dup_2", "cancelled", facts("cus_dup", t2)).await;
     // A two-month pause 100 days ago, never churned: one month of MRR kept over 90 days.
@@ -396,8 +400,7 @@ async fn metrics_stories(storage: Storage) {
     .await;
     storage
         .record_lifecycle(
-            app,
-            false,
+            Scope::new(app, false),
             &LifecycleRecord {
                 customer_id: "cus_churn".into(),
                 kind: "churned".into(),
@@ -587,7 +590,10 @@ async fn rollups_equal_sessions(
             _ => {}
         }
     }
-    storage.record_events(app, false, &events).await.unwrap();
+    storage
+        .record_events(Scope::new(app, false), &events)
+        .await
+        .unwrap();
     storage.settle().await.unwrap();
     for (id, outcome, f) in outcomes {
         record(storage, app, &id, outcome, f).await;
@@ -600,7 +606,10 @@ async fn rollups_equal_sessions(
             plan: None,
             mrr_cents: None,
         };
-        storage.record_lifecycle(app, false, &record).await.unwrap();
+        storage
+            .record_lifecycle(Scope::new(app, false), &record)
+            .await
+            .unwrap();
     }
     for (from_minutes, length_minutes) in ranges {
         let from = now - from_minutes * 60 - 17;
@@ -657,7 +666,7 @@ async fn a_write_of_many_customers_in_the_same_hours_adds_them_all_to_the_rollup
         })
         .collect();
     storage
-        .import_sessions(&app_id, false, &sessions)
+        .import_sessions(Scope::new(&app_id, false), &sessions)
         .await
         .unwrap();
     let range = StatsRange {
@@ -724,7 +733,8 @@ async fn arms_equal_facts(
         let customer = format!("cus_{i}");
         let exposed_at = now - story.exposed_minutes_ago * 60;
         let exposure = [("x".to_string(), arm(story.arm).to_string())];
-        let expose = || storage.record_exposures(app, false, &customer, &exposure, exposed_at);
+        let expose =
+            || storage.record_exposures(Scope::new(app, false), &customer, &exposure, exposed_at);
         if story.exposure_first {
             expose().await.unwrap();
         }
@@ -736,7 +746,10 @@ async fn arms_equal_facts(
             if let Some(f) = event.session.as_mut() {
                 f.variant = Some(format!("x:{}", arm(*credited)));
             }
-            storage.record_events(app, false, &[event]).await.unwrap();
+            storage
+                .record_events(Scope::new(app, false), &[event])
+                .await
+                .unwrap();
             match outcome {
                 0 => {
                     record(
@@ -771,20 +784,23 @@ async fn arms_equal_facts(
                 plan: None,
                 mrr_cents: None,
             };
-            storage.record_lifecycle(app, false, &record).await.unwrap();
+            storage
+                .record_lifecycle(Scope::new(app, false), &record)
+                .await
+                .unwrap();
         }
         if !story.exposure_first {
             expose().await.unwrap();
         }
     }
     let facts = storage
-        .experiment_facts(app, false, "x", FactsNeeded::ALL)
+        .experiment_facts(Scope::new(app, false), "x", FactsNeeded::ALL)
         .await
         .unwrap();
     let exposures: Vec<i64> = facts.exposures.iter().map(|e| e.at).collect();
     for cut in cuts.iter().map(|m| now - m * 60).chain(exposures) {
         let rolled = storage
-            .experiment_totals(app, false, "x", cut)
+            .experiment_totals(Scope::new(app, false), "x", cut)
             .await
             .unwrap();
         prop_assert_eq!(rolled, ArmTotals::of_facts(&facts, cut), "cut {}", cut);

@@ -4,6 +4,7 @@
 
 use holdfast_core::caps::{Impression, Snooze};
 use holdfast_server::Storage;
+use holdfast_server::storage::Scope;
 use holdfast_server::storage::prompts::{PromptChange, PromptEvent, ShownPrompt};
 use holdfast_server::storage::{
     AcceptanceRecord, IngestBatch, IngestOptions, LifecycleRecord, NewApp, SessionFacts,
@@ -94,9 +95,15 @@ async fn story(storage: Storage, app_id: &str) {
             },
         ),
     ];
-    let first = storage.record_events(app_id, false, &batch).await.unwrap();
+    let first = storage
+        .record_events(Scope::new(app_id, false), &batch)
+        .await
+        .unwrap();
     assert_eq!(first.accepted, 3);
-    let retry = storage.record_events(app_id, false, &batch).await.unwrap();
+    let retry = storage
+        .record_events(Scope::new(app_id, false), &batch)
+        .await
+        .unwrap();
     assert_eq!(retry.accepted, 3, "received; the fold drops it");
     storage.settle().await.unwrap();
     let status = storage.ingest_status().await.unwrap();
@@ -111,20 +118,28 @@ async fn story(storage: Storage, app_id: &str) {
     // Exposures are sticky.
     let exposure = [("exp".to_string(), "a".to_string())];
     storage
-        .record_exposures(app_id, false, "c3", &exposure, t0)
+        .record_exposures(Scope::new(app_id, false), "c3", &exposure, t0)
         .await
         .unwrap();
     storage
-        .record_exposures(app_id, false, "c3", &[("exp".into(), "b".into())], t0)
+        .record_exposures(
+            Scope::new(app_id, false),
+            "c3",
+            &[("exp".into(), "b".into())],
+            t0,
+        )
         .await
         .unwrap();
     assert_eq!(
-        storage.exposures(app_id, false, "c3").await.unwrap(),
+        storage
+            .exposures(Scope::new(app_id, false), "c3")
+            .await
+            .unwrap(),
         exposure
     );
     assert!(
         storage
-            .exposures(app_id, true, "c3")
+            .exposures(Scope::new(app_id, true), "c3")
             .await
             .unwrap()
             .is_empty(),
@@ -151,7 +166,7 @@ async fn story(storage: Storage, app_id: &str) {
     };
     assert_eq!(
         storage
-            .record_acceptance(app_id, false, "c3", &accept)
+            .record_acceptance(Scope::new(app_id, false), "c3", &accept)
             .await
             .unwrap(),
         "{\"accepted\":true}"
@@ -162,7 +177,7 @@ async fn story(storage: Storage, app_id: &str) {
     };
     assert_eq!(
         storage
-            .record_acceptance(app_id, false, "c3", &again)
+            .record_acceptance(Scope::new(app_id, false), "c3", &again)
             .await
             .unwrap(),
         "{\"accepted\":true}"
@@ -172,15 +187,17 @@ async fn story(storage: Storage, app_id: &str) {
         Some("{\"accepted\":true}")
     );
     assert_eq!(
-        storage.ledger(app_id, false, "c3").await.unwrap(),
+        storage
+            .ledger(Scope::new(app_id, false), "c3")
+            .await
+            .unwrap(),
         [("discount".to_string(), t0 + 30)]
     );
 
     // The saved customer churns 40 days later.
     storage
         .record_lifecycle(
-            app_id,
-            false,
+            Scope::new(app_id, false),
             &LifecycleRecord {
                 customer_id: "c3".into(),
                 kind: "churned".into(),
@@ -297,15 +314,15 @@ async fn prompt_story(storage: &Storage, app_id: &str, t0: i64) {
         ),
     ];
     storage
-        .record_prompt_events(app_id, false, "c9", &batch)
+        .record_prompt_events(Scope::new(app_id, false), "c9", &batch)
         .await
         .unwrap();
     storage
-        .record_prompt_events(app_id, false, "c9", &batch)
+        .record_prompt_events(Scope::new(app_id, false), "c9", &batch)
         .await
         .unwrap();
     let state = storage
-        .prompt_state(app_id, false, "c9", t - DAY, t + 2, 1000)
+        .prompt_state(Scope::new(app_id, false), "c9", t - DAY, t + 2, 1000)
         .await
         .unwrap();
     assert_eq!(
@@ -336,13 +353,13 @@ async fn prompt_story(storage: &Storage, app_id: &str, t0: i64) {
         "a retry counts nothing twice"
     );
     let later = storage
-        .prompt_state(app_id, false, "c9", t + 5, t + 8 * DAY, 1)
+        .prompt_state(Scope::new(app_id, false), "c9", t + 5, t + 8 * DAY, 1)
         .await
         .unwrap();
     assert_eq!(later.impressions.len(), 1, "since and limit bound the list");
     assert!(later.snoozes.is_empty(), "an elapsed snooze is gone");
     let other_mode = storage
-        .prompt_state(app_id, true, "c9", 0, t, 1000)
+        .prompt_state(Scope::new(app_id, true), "c9", 0, t, 1000)
         .await
         .unwrap();
     assert!(other_mode.impressions.is_empty() && other_mode.gate_hits.is_empty());
@@ -350,8 +367,7 @@ async fn prompt_story(storage: &Storage, app_id: &str, t0: i64) {
     // An upgrade 20 days later converts the latest impression before it, and only that one.
     storage
         .record_lifecycle(
-            app_id,
-            false,
+            Scope::new(app_id, false),
             &LifecycleRecord {
                 customer_id: "c9".into(),
                 kind: "upgraded".into(),
@@ -363,7 +379,7 @@ async fn prompt_story(storage: &Storage, app_id: &str, t0: i64) {
         .await
         .unwrap();
     storage
-        .attribute_upgrades(app_id, false, "c9")
+        .attribute_upgrades(Scope::new(app_id, false), "c9")
         .await
         .unwrap();
     let range = StatsRange {
@@ -465,7 +481,7 @@ async fn the_log_survives_a_restart(url: &str, app_id: &str) {
     };
     assert_eq!(
         stopped
-            .ingest(app_id, false, &batch)
+            .ingest(Scope::new(app_id, false), &batch)
             .await
             .unwrap()
             .accepted,
@@ -489,16 +505,22 @@ async fn the_log_survives_a_restart(url: &str, app_id: &str) {
     let totals = restarted.stats(app_id, &range).await.unwrap().totals;
     assert_eq!((totals.sessions, totals.cancels), (1, 1));
     let state = restarted
-        .prompt_state(app_id, false, "c1", t0, t0 + DAY, 10)
+        .prompt_state(Scope::new(app_id, false), "c1", t0, t0 + DAY, 10)
         .await
         .unwrap();
     assert_eq!(state.impressions.len(), 1);
     assert_eq!(
-        restarted.exposures(app_id, false, "c1").await.unwrap(),
+        restarted
+            .exposures(Scope::new(app_id, false), "c1")
+            .await
+            .unwrap(),
         exposures
     );
     // Folding the same batch again (a retry) changes nothing.
-    restarted.ingest(app_id, false, &batch).await.unwrap();
+    restarted
+        .ingest(Scope::new(app_id, false), &batch)
+        .await
+        .unwrap();
     let again = restarted.stats(app_id, &range).await.unwrap().totals;
     assert_eq!(again, totals);
     assert_eq!(
@@ -574,7 +596,10 @@ async fn a_row_that_cannot_be_folded_never_stops_the_fold(storage: &Storage, app
             exposures: &[],
             received_at: e.at,
         };
-        storage.ingest(app_id, false, &batch).await.unwrap();
+        storage
+            .ingest(Scope::new(app_id, false), &batch)
+            .await
+            .unwrap();
     }
     let range = StatsRange {
         live: false,
@@ -603,7 +628,10 @@ async fn a_row_that_cannot_be_folded_never_stops_the_fold(storage: &Storage, app
         exposures: &[],
         received_at: t0 + 4,
     };
-    storage.ingest(app_id, false, &batch).await.unwrap();
+    storage
+        .ingest(Scope::new(app_id, false), &batch)
+        .await
+        .unwrap();
     let after = storage.stats(app_id, &range).await.unwrap().totals;
     assert_eq!(after.sessions, totals.sessions + 1);
     totals.sessions
