@@ -145,6 +145,11 @@ impl OfferKind {
         }
     }
 
+    /// The kind named `name` ([`OfferKind::as_str`]'s inverse), as stored in the ledger.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+
     /// Whether accepting this kind changes what the customer pays, so it counts as a save in
     /// billing terms and is subject to the abuse ledger.
     pub fn changes_billing(self) -> bool {
@@ -276,6 +281,17 @@ impl OfferTerms {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_kind_is_read_back_from_its_name_and_nothing_else_is_a_kind() {
+        for kind in OfferKind::ALL {
+            assert_eq!(OfferKind::parse(kind.as_str()), Some(kind));
+            let json = serde_json::to_value(kind).unwrap();
+            assert_eq!(json, kind.as_str(), "the stored name is the JSON name");
+        }
+        assert_eq!(OfferKind::parse("Discount"), None);
+        assert_eq!(OfferKind::parse(""), None);
+    }
 
     fn check(terms: OfferTerms) -> (Vec<Problem>, Vec<Problem>) {
         let (mut p, mut w) = (Vec::new(), Vec::new());

@@ -4,7 +4,6 @@
 use crate::storage::Scope;
 use holdfast_core::Customer;
 use holdfast_core::calendar::iso_day;
-use holdfast_core::offer::OfferKind;
 use holdfast_core::plan::{CancelPlan, PlanInput, build};
 use holdfast_core::policy::PolicyProfile;
 use holdfast_core::targeting::{Redemption, VariantRef};
@@ -80,13 +79,7 @@ pub async fn customer_ledger(
         .inner
         .storage
         .ledger(Scope::new(&app.record.id, mode.is_live()), &customer.id)
-        .await?
-        .into_iter()
-        .filter_map(|(kind, at)| {
-            let kind: OfferKind = serde_json::from_value(serde_json::Value::String(kind)).ok()?;
-            Some(Redemption { kind, at })
-        })
-        .collect())
+        .await?)
 }
 
 /// The plan for one session, from the customer's sticky variants and redemption ledger: what
@@ -260,18 +253,11 @@ pub async fn record_save(
         at: now,
         response_json: response,
         session,
-        redemption: Some((
-            req.event_id.clone(),
-            offer.terms.kind().as_str().to_string(),
-        )),
+        redemption: Some((req.event_id.clone(), offer.terms.kind())),
     };
     // Inside the transaction the ledger is read again: a concurrent save may have redeemed.
-    let recheck = |rows: &[(String, i64)]| -> Result<(), String> {
-        let ledger = ledger_of(rows);
-        let ctx = OfferContext {
-            ledger: &ledger,
-            ..ctx
-        };
+    let recheck = |ledger: &[Redemption]| -> Result<(), String> {
+        let ctx = OfferContext { ledger, ..ctx };
         check_acceptance(&ctx, &req.offer_id)
             .map(|_| ())
             .map_err(|r| r.to_string())
@@ -515,17 +501,6 @@ fn offer_data(
     data["reason"] = reason.clone().into();
     data["accepted_at"] = crate::webhooks::rfc3339(now).into();
     data
-}
-
-/// `(kind, at)` ledger rows as core's redemptions.
-fn ledger_of(rows: &[(String, i64)]) -> Vec<Redemption> {
-    rows.iter()
-        .filter_map(|(kind, at)| {
-            let kind: OfferKind =
-                serde_json::from_value(serde_json::Value::String(kind.clone())).ok()?;
-            Some(Redemption { kind, at: *at })
-        })
-        .collect()
 }
 
 /// A recorded outcome as the host's backend reads it (and as a 409 shows it).

@@ -549,7 +549,7 @@ pub trait Store:
         &self,
         scope: Scope<'_>,
         customer_id: &str,
-    ) -> anyhow::Result<Vec<(String, i64)>>;
+    ) -> anyhow::Result<Vec<holdfast_core::targeting::Redemption>>;
 
     /// The stored response of an acceptance already recorded under `event_id`.
     async fn acceptance(&self, app_id: &str, event_id: &str) -> anyhow::Result<Option<String>>;

@@ -13,6 +13,7 @@
 //! `impl_outcome_store!` implements [`OutcomeStore`] once for both backends.
 
 use async_trait::async_trait;
+use holdfast_core::targeting::Redemption;
 use serde::Serialize;
 
 use super::SessionFacts;
@@ -45,7 +46,7 @@ pub struct NewOutcome {
     /// The session row's change (saved or cancelled, with the offer's cost).
     pub session: SessionFacts,
     /// A save's ledger entry: `(idempotency key, offer kind)`.
-    pub redemption: Option<(String, String)>,
+    pub redemption: Option<(String, holdfast_core::offer::OfferKind)>,
     /// The webhook messages the outcome causes, written in the same transaction.
     pub webhooks: Vec<super::webhooks::NewMessage>,
     /// Sent first when this save replaces a recorded cancellation (its revocation).
@@ -138,9 +139,31 @@ pub enum Recorded {
     Refused(String),
 }
 
-/// A save's ledger re-check: the customer's `(offer kind, accepted at)` redemptions, read inside
-/// the recording transaction, to `Err(reason)` when the save is no longer allowed.
-pub type Recheck<'a> = &'a (dyn Fn(&[(String, i64)]) -> Result<(), String> + Send + Sync);
+/// A save's ledger re-check: the customer's redemptions, read inside the recording transaction,
+/// to `Err(reason)` when the save is no longer allowed.
+pub type Recheck<'a> = &'a (dyn Fn(&[Redemption]) -> Result<(), String> + Send + Sync);
+
+/// A `redemptions` row as the abuse ledger reads it.
+#[derive(Debug, sqlx::FromRow)]
+pub struct RedemptionRow {
+    /// The offer kind's name ([`holdfast_core::offer::OfferKind::as_str`]).
+    pub kind: String,
+    /// When it was accepted, unix seconds.
+    pub at: i64,
+}
+
+/// The ledger's rows as core's redemptions; a kind this build does not know (written by a newer
+/// one) has no cooldown here, so it is left out.
+pub fn redemptions(rows: Vec<RedemptionRow>) -> Vec<Redemption> {
+    rows.into_iter()
+        .filter_map(|r| {
+            Some(Redemption {
+                kind: holdfast_core::offer::OfferKind::parse(&r.kind)?,
+                at: r.at,
+            })
+        })
+        .collect()
+}
 
 /// The judgement calls the service makes for the storage.
 pub struct OutcomePolicy<'a> {
@@ -384,7 +407,7 @@ macro_rules! impl_outcome_store {
                     }
                 }
                 if let Some(recheck) = policy.recheck {
-                    let ledger: Vec<(String, i64)> = sqlx::query_as(
+                    let ledger: Vec<$crate::storage::outcomes::RedemptionRow> = sqlx::query_as(
                         "SELECT kind, at FROM redemptions \
                          WHERE app_id = $1 AND live = $2 AND customer_id = $3 ORDER BY at",
                     )
@@ -393,7 +416,7 @@ macro_rules! impl_outcome_store {
                     .bind(&new.customer_id)
                     .fetch_all(&mut *tx)
                     .await?;
-                    if let Err(reason) = recheck(&ledger) {
+                    if let Err(reason) = recheck(&$crate::storage::outcomes::redemptions(ledger)) {
                         tx.rollback().await?;
                         return Ok(Recorded::Refused(reason));
                     }
@@ -410,7 +433,7 @@ macro_rules! impl_outcome_store {
                     .bind(&new.customer_id)
                     .bind(&new.session_id)
                     .bind(&new.offer_id)
-                    .bind(kind)
+                    .bind(kind.as_str())
                     .bind(new.at)
                     .bind(&new.response_json)
                     .execute(&mut *tx)

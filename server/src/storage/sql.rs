@@ -384,9 +384,9 @@ macro_rules! impl_store {
                 &self,
                 scope: $crate::storage::Scope<'_>,
                 customer_id: &str,
-            ) -> anyhow::Result<Vec<(String, i64)>> {
+            ) -> anyhow::Result<Vec<holdfast_core::targeting::Redemption>> {
                 let $crate::storage::Scope { app_id, live } = scope;
-                Ok(sqlx::query_as(
+                let rows = sqlx::query_as(
                     "SELECT kind, at FROM redemptions \
                      WHERE app_id = $1 AND live = $2 AND customer_id = $3 ORDER BY at",
                 )
@@ -394,7 +394,8 @@ macro_rules! impl_store {
                 .bind(live)
                 .bind(customer_id)
                 .fetch_all(&self.pool)
-                .await?)
+                .await?;
+                Ok($crate::storage::outcomes::redemptions(rows))
             }
 
             async fn acceptance(

@@ -3,6 +3,7 @@
 //! they sum for random stories, breakdowns and save durability; the experiments' rollup against
 //! the facts it sums, for random stories too.
 
+use holdfast_core::offer::OfferKind;
 use holdfast_server::storage::Scope;
 use reqwest::Method;
 use serde_json::json;
@@ -110,7 +111,7 @@ async fn save_durability_counts_customers_who_churned_after_being_saved() {
             at: saved_at,
             response_json: "{}".into(),
             session: facts,
-            redemption: Some((uuid(), "discount".into())),
+            redemption: Some((uuid(), OfferKind::Discount)),
             webhooks: Vec::new(),
             on_replace: None,
         };
@@ -288,7 +289,7 @@ async fn record_with(
         receipt_json: None,
         at: f.started_at + 60,
         response_json: "{}".into(),
-        redemption: (outcome == "saved").then(|| (uuid(), "discount".into())),
+        redemption: (outcome == "saved").then(|| (uuid(), OfferKind::Discount)),
         session: f,
         webhooks: Vec::new(),
         on_replace: None,

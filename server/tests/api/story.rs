@@ -3,6 +3,8 @@
 //! starts a real server and sets it).
 
 use holdfast_core::caps::{Impression, Snooze};
+use holdfast_core::offer::OfferKind;
+use holdfast_core::targeting::Redemption;
 use holdfast_server::Storage;
 use holdfast_server::storage::Scope;
 use holdfast_server::storage::prompts::{PromptChange, PromptEvent, ShownPrompt};
@@ -191,7 +193,10 @@ async fn story(storage: Storage, app_id: &str) {
             .ledger(Scope::new(app_id, false), "c3")
             .await
             .unwrap(),
-        [("discount".to_string(), t0 + 30)]
+        [Redemption {
+            kind: OfferKind::Discount,
+            at: t0 + 30
+        }]
     );
 
     // The saved customer churns 40 days later.
