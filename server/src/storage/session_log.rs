@@ -125,46 +125,47 @@ pub struct SessionLogRow {
     pub trail: String,
 }
 
-/// The columns a [`LogRow`] is read from, in order.
+/// The columns a [`LogRow`] is read from.
 const LOG_COLUMNS: &str = "session_id, customer_id, started_at, plan, mrr_cents, tenure_band, \
      variant, reason, free_text, offer_id, offer_kind, saved, cancelled, abandoned, trail";
 
-/// A row of the log's columns, as decoded.
-pub type LogRow = (
-    String,
-    String,
-    i64,
-    String,
-    i64,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    i64,
-    i64,
-    i64,
-    String,
-);
+/// A row of the log's columns ([`LOG_COLUMNS`]), as decoded.
+#[derive(Debug, sqlx::FromRow)]
+pub struct LogRow {
+    session_id: String,
+    customer_id: String,
+    started_at: i64,
+    plan: String,
+    mrr_cents: i64,
+    tenure_band: String,
+    variant: Option<String>,
+    reason: Option<String>,
+    free_text: Option<String>,
+    offer_id: Option<String>,
+    offer_kind: Option<String>,
+    saved: i64,
+    cancelled: i64,
+    abandoned: i64,
+    trail: String,
+}
 
 /// Turns a decoded row into a [`SessionLogRow`]; an answer without text (stored as `''`, see
 /// `SessionFacts::free_text`) has none.
 pub fn row_of(r: LogRow) -> SessionLogRow {
     SessionLogRow {
-        session_id: r.0,
-        customer_id: r.1,
-        started_at: r.2,
-        plan: r.3,
-        mrr_cents: r.4,
-        tenure_band: r.5,
-        variant: r.6,
-        reason: r.7,
-        free_text: r.8.filter(|t| !t.is_empty()),
-        offer_id: r.9,
-        offer_kind: r.10,
-        outcome: SessionOutcome::of(r.11 != 0, r.12 != 0, r.13 != 0),
-        trail: r.14,
+        session_id: r.session_id,
+        customer_id: r.customer_id,
+        started_at: r.started_at,
+        plan: r.plan,
+        mrr_cents: r.mrr_cents,
+        tenure_band: r.tenure_band,
+        variant: r.variant,
+        reason: r.reason,
+        free_text: r.free_text.filter(|t| !t.is_empty()),
+        offer_id: r.offer_id,
+        offer_kind: r.offer_kind,
+        outcome: SessionOutcome::of(r.saved != 0, r.cancelled != 0, r.abandoned != 0),
+        trail: r.trail,
     }
 }
 
