@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use serde::Serialize;
 
 /// One change, as recorded.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema, sqlx::FromRow)]
 pub struct Change {
     /// When, Unix seconds.
     pub at: i64,
@@ -41,72 +41,60 @@ pub trait ChangeStore {
     ) -> anyhow::Result<Vec<Change>>;
 }
 
-/// Implements [`ChangeStore`] for a backend struct with a `pool` field.
-macro_rules! impl_change_store {
-    ($store:ty) => {
-        #[async_trait::async_trait]
-        impl $crate::storage::changes::ChangeStore for $store {
-            async fn record_change(
-                &self,
-                app_id: &str,
-                c: &$crate::storage::changes::Change,
-            ) -> anyhow::Result<()> {
-                sqlx::query(
-                    "INSERT INTO changes (app_id, at, actor, action, subject, detail) \
-                     VALUES ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(app_id)
-                .bind(c.at)
-                .bind(&c.actor)
-                .bind(&c.action)
-                .bind(&c.subject)
-                .bind(&c.detail)
-                .execute(&self.pool)
-                .await?;
-                Ok(())
-            }
+/// One implementation for both backends, over their pools: the SQL is the same.
+#[async_trait]
+impl<S> ChangeStore for S
+where
+    S: super::sql::Pooled + Sync,
+    for<'c> &'c sqlx::Pool<S::Db>: sqlx::Executor<'c, Database = S::Db>,
+    for<'q> <S::Db as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, S::Db>,
+    for<'q> &'q str: sqlx::Encode<'q, S::Db> + sqlx::Type<S::Db>,
+    for<'q> i64: sqlx::Encode<'q, S::Db> + sqlx::Type<S::Db>,
+    for<'r> Change: sqlx::FromRow<'r, <S::Db as sqlx::Database>::Row>,
+{
+    async fn record_change(&self, app_id: &str, c: &Change) -> anyhow::Result<()> {
+        sqlx::query(
+            "INSERT INTO changes (app_id, at, actor, action, subject, detail) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(app_id)
+        .bind(c.at)
+        .bind(c.actor.as_str())
+        .bind(c.action.as_str())
+        .bind(c.subject.as_str())
+        .bind(c.detail.as_str())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
 
-            async fn changes(
-                &self,
-                app_id: &str,
-                prefix: Option<&str>,
-                limit: i64,
-            ) -> anyhow::Result<Vec<$crate::storage::changes::Change>> {
-                // `prefix` is matched with `LIKE`: its own wildcards are escaped.
-                let like = prefix.map_or_else(
-                    || "%".to_string(),
-                    |p| {
-                        format!(
-                            "{}%",
-                            p.replace('\\', "\\\\")
-                                .replace('%', "\\%")
-                                .replace('_', "\\_")
-                        )
-                    },
-                );
-                let rows: Vec<(i64, String, String, String, String)> = sqlx::query_as(
-                    "SELECT at, actor, action, subject, detail FROM changes \
-                     WHERE app_id = $1 AND action LIKE $2 ESCAPE '\\' \
-                     ORDER BY seq DESC LIMIT $3",
+    async fn changes(
+        &self,
+        app_id: &str,
+        prefix: Option<&str>,
+        limit: i64,
+    ) -> anyhow::Result<Vec<Change>> {
+        // `prefix` is matched with `LIKE`: its own wildcards are escaped.
+        let like = prefix.map_or_else(
+            || "%".to_string(),
+            |p| {
+                format!(
+                    "{}%",
+                    p.replace('\\', "\\\\")
+                        .replace('%', "\\%")
+                        .replace('_', "\\_")
                 )
-                .bind(app_id)
-                .bind(like)
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await?;
-                Ok(rows
-                    .into_iter()
-                    .map(
-                        |(at, actor, action, subject, detail)| $crate::storage::changes::Change {
-                            at,
-                            actor,
-                            action,
-                            subject,
-                            detail,
-                        },
-                    )
-                    .collect())
-            }
-        }
-    };
+            },
+        );
+        Ok(sqlx::query_as::<_, Change>(
+            "SELECT at, actor, action, subject, detail FROM changes \
+             WHERE app_id = $1 AND action LIKE $2 ESCAPE '\\' \
+             ORDER BY seq DESC LIMIT $3",
+        )
+        .bind(app_id)
+        .bind(like.as_str())
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?)
+    }
 }

@@ -9,9 +9,13 @@
 //!
 //! Each backend owns its migrations (`migrations/sqlite`, `migrations/postgres`), applied by sqlx's
 //! migrator from the binary, which records their checksums (see the private `migrations` module
-//! for databases made before it). The queries themselves are written
-//! once, in the SQL both engines speak, in the private `sql` module; every query is checked at runtime
-//! (`query_as` + `bind`), none at compile time.
+//! for databases made before it). The queries themselves are written once, in the SQL both
+//! engines speak; every query is checked at runtime (`query_as` + `bind`), none at compile time.
+//! The shape the use cases are moving to is [`changes`]: one plain generic implementation over a
+//! backend's pool (`sql::Pooled`), with rows read into `sqlx::FromRow` types. The others are
+//! still implemented for each backend by a macro (`impl_store!` in the private `sql` module and
+//! one per use-case module); each use case takes a [`Scope`], and the ingest log's plumbing is
+//! [`IngestLog`], written per backend.
 //!
 //! Event ingest is split in two so a request pays only for durability. The request appends its
 //! validated batch as one record to an append-only ingest log and is answered once it is durable:

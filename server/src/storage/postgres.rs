@@ -238,4 +238,10 @@ impl_webhook_store!(PostgresStore, "FOR UPDATE SKIP LOCKED");
 impl_experiment_store!(PostgresStore);
 impl_user_store!(PostgresStore);
 impl_session_log_store!(PostgresStore);
-impl_change_store!(PostgresStore);
+
+impl super::sql::Pooled for PostgresStore {
+    type Db = sqlx::Postgres;
+    fn pool(&self) -> &sqlx::Pool<sqlx::Postgres> {
+        &self.pool
+    }
+}

@@ -1291,6 +1291,14 @@ macro_rules! impl_store {
     };
 }
 
+/// A backend's connection pool, for the use cases implemented once for both backends.
+pub trait Pooled {
+    /// The sqlx database.
+    type Db: sqlx::Database;
+    /// The pool every use case runs on.
+    fn pool(&self) -> &sqlx::Pool<Self::Db>;
+}
+
 /// Ties a backend struct to its sqlx database, so the shared code can name its transaction type.
 /// Each backend implements its own ingest log ([`super::IngestLog`]) in plain code.
 pub trait Backend {

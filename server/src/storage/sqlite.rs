@@ -355,7 +355,13 @@ impl_webhook_store!(SqliteStore, "");
 impl_experiment_store!(SqliteStore);
 impl_user_store!(SqliteStore);
 impl_session_log_store!(SqliteStore);
-impl_change_store!(SqliteStore);
+
+impl super::sql::Pooled for SqliteStore {
+    type Db = sqlx::Sqlite;
+    fn pool(&self) -> &sqlx::Pool<sqlx::Sqlite> {
+        &self.pool
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -258,6 +258,50 @@ async fn story(storage: Storage, app_id: &str) {
     assert_eq!(storage.session_count(app_id).await.unwrap(), 3);
 
     prompt_story(&storage, app_id, t0).await;
+    change_story(&storage, app_id, t0).await;
+}
+
+/// The change log: newest first, filtered by an action prefix whose `_` and `%` are literal.
+async fn change_story(storage: &Storage, app_id: &str, t0: i64) {
+    use holdfast_server::storage::changes::Change;
+    let change = |at: i64, action: &str| Change {
+        at,
+        actor: "user:ed@example.com".into(),
+        action: action.into(),
+        subject: "3".into(),
+        detail: String::new(),
+    };
+    for (at, action) in [
+        (t0, "config.published"),
+        (t0 + 1, "key.created"),
+        (t0 + 2, "config.restored"),
+        (t0 + 3, "configXpublished"),
+    ] {
+        storage
+            .record_change(app_id, &change(at, action))
+            .await
+            .unwrap();
+    }
+    let actions = |changes: Vec<Change>| changes.into_iter().map(|c| c.action).collect::<Vec<_>>();
+    assert_eq!(
+        actions(storage.changes(app_id, None, 10).await.unwrap()),
+        [
+            "configXpublished",
+            "config.restored",
+            "key.created",
+            "config.published"
+        ]
+    );
+    assert_eq!(
+        actions(storage.changes(app_id, Some("config."), 1).await.unwrap()),
+        ["config.restored"],
+        "the newest of the prefix, at most the limit"
+    );
+    assert_eq!(
+        actions(storage.changes(app_id, Some("config_"), 10).await.unwrap()),
+        Vec::<String>::new(),
+        "an underscore in the prefix is not a wildcard"
+    );
 }
 
 fn shown(id: &str, session: &str, at: i64, prompt: &str, trigger_key: &str) -> PromptEvent {
