@@ -129,7 +129,7 @@ pub struct SessionLogRow {
 const LOG_COLUMNS: &str = "session_id, customer_id, started_at, plan, mrr_cents, tenure_band, \
      variant, reason, free_text, offer_id, offer_kind, saved, cancelled, abandoned, trail";
 
-/// A row of the log's columns ([`LOG_COLUMNS`]), as decoded.
+/// A row of the log's columns (`LOG_COLUMNS`), as decoded.
 #[derive(Debug, sqlx::FromRow)]
 pub struct LogRow {
     session_id: String,
