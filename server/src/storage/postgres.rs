@@ -28,6 +28,9 @@ pub struct PostgresStore {
 impl super::sql::Backend for PostgresStore {
     type Db = sqlx::Postgres;
     const BEGIN: &'static str = "BEGIN";
+    fn rows_affected(result: &sqlx::postgres::PgQueryResult) -> u64 {
+        result.rows_affected()
+    }
 }
 
 impl PostgresStore {
@@ -236,11 +239,9 @@ impl_outcome_store!(
 );
 impl_webhook_store!(PostgresStore, "FOR UPDATE SKIP LOCKED");
 impl_experiment_store!(PostgresStore);
-impl_user_store!(PostgresStore);
 impl_session_log_store!(PostgresStore);
 
 impl super::sql::Pooled for PostgresStore {
-    type Db = sqlx::Postgres;
     fn pool(&self) -> &sqlx::Pool<sqlx::Postgres> {
         &self.pool
     }

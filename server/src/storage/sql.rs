@@ -1292,9 +1292,7 @@ macro_rules! impl_store {
 }
 
 /// A backend's connection pool, for the use cases implemented once for both backends.
-pub trait Pooled {
-    /// The sqlx database.
-    type Db: sqlx::Database;
+pub trait Pooled: Backend {
     /// The pool every use case runs on.
     fn pool(&self) -> &sqlx::Pool<Self::Db>;
 }
@@ -1308,4 +1306,6 @@ pub trait Backend {
     /// first (waiting up to the busy timeout): a deferred transaction that reads and then writes
     /// fails at once with `SQLITE_BUSY_SNAPSHOT` when another connection wrote in between.
     const BEGIN: &'static str;
+    /// How many rows a statement changed (each driver answers it in its own result type).
+    fn rows_affected(result: &<Self::Db as sqlx::Database>::QueryResult) -> u64;
 }

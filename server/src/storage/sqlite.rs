@@ -49,6 +49,9 @@ struct Progress {
 impl super::sql::Backend for SqliteStore {
     type Db = sqlx::Sqlite;
     const BEGIN: &'static str = "BEGIN IMMEDIATE";
+    fn rows_affected(result: &sqlx::sqlite::SqliteQueryResult) -> u64 {
+        result.rows_affected()
+    }
 }
 
 impl SqliteStore {
@@ -353,11 +356,9 @@ impl_app_store!(SqliteStore);
 impl_outcome_store!(SqliteStore, None);
 impl_webhook_store!(SqliteStore, "");
 impl_experiment_store!(SqliteStore);
-impl_user_store!(SqliteStore);
 impl_session_log_store!(SqliteStore);
 
 impl super::sql::Pooled for SqliteStore {
-    type Db = sqlx::Sqlite;
     fn pool(&self) -> &sqlx::Pool<sqlx::Sqlite> {
         &self.pool
     }

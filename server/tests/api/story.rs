@@ -259,6 +259,82 @@ async fn story(storage: Storage, app_id: &str) {
 
     prompt_story(&storage, app_id, t0).await;
     change_story(&storage, app_id, t0).await;
+    people_story(&storage, app_id, t0).await;
+}
+
+/// People: a person with a role, a session, a one-time link used once, and a role taken away.
+async fn people_story(storage: &Storage, app_id: &str, t0: i64) {
+    use holdfast_server::storage::users::Invitation;
+    let email = format!("{}@example.com", app_id.replace('_', "-"));
+    let id = storage.upsert_user(&email, "hash-1", t0).await.unwrap();
+    assert_eq!(
+        storage.upsert_user(&email, "hash-2", t0 + 1).await.unwrap(),
+        id,
+        "a second upsert replaces the password of the same person"
+    );
+    let user = storage.user_by_email(&email).await.unwrap().unwrap();
+    assert_eq!(
+        (user.id.as_str(), user.password_hash.as_str()),
+        (id.as_str(), "hash-2")
+    );
+    storage.set_role(&id, app_id, "viewer", t0).await.unwrap();
+    storage.set_role(&id, app_id, "editor", t0).await.unwrap();
+    assert_eq!(
+        storage.roles(&id).await.unwrap(),
+        [(app_id.to_string(), "editor".to_string())]
+    );
+    storage
+        .create_user_session(&format!("tok-{app_id}"), &id, "csrf", t0, t0 + 60)
+        .await
+        .unwrap();
+    let session = storage
+        .user_session(&format!("tok-{app_id}"), t0 + 1)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (session.user.id, session.csrf),
+        (id.clone(), "csrf".to_string())
+    );
+    assert!(
+        storage
+            .user_session(&format!("tok-{app_id}"), t0 + 61)
+            .await
+            .unwrap()
+            .is_none(),
+        "an expired session is no session"
+    );
+    let invitation = Invitation {
+        token_hash: format!("inv-{app_id}"),
+        app_id: app_id.into(),
+        email: format!("new-{email}"),
+        role: "viewer".into(),
+        created_by: email.clone(),
+        created_at: t0,
+        expires_at: t0 + 60,
+    };
+    storage.create_invitation(&invitation).await.unwrap();
+    assert_eq!(
+        storage
+            .use_invitation(&invitation.token_hash, t0 + 1)
+            .await
+            .unwrap(),
+        Some(invitation.clone())
+    );
+    assert_eq!(
+        storage
+            .use_invitation(&invitation.token_hash, t0 + 2)
+            .await
+            .unwrap(),
+        None,
+        "a link works once"
+    );
+    assert!(storage.remove_role(app_id, &email).await.unwrap());
+    assert!(
+        !storage.remove_role(app_id, &email).await.unwrap(),
+        "no role left"
+    );
+    assert!(storage.people(app_id).await.unwrap().is_empty());
 }
 
 /// The change log: newest first, filtered by an action prefix whose `_` and `%` are literal.
