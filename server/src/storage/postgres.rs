@@ -239,7 +239,6 @@ impl_outcome_store!(
 );
 impl_webhook_store!(PostgresStore, "FOR UPDATE SKIP LOCKED");
 impl_experiment_store!(PostgresStore);
-impl_session_log_store!(PostgresStore);
 
 impl super::sql::Pooled for PostgresStore {
     fn pool(&self) -> &sqlx::Pool<sqlx::Postgres> {

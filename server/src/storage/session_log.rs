@@ -8,8 +8,8 @@
 //! the first page was read, whatever is folded in between.
 //!
 //! The filters become one `WHERE` clause with numbered parameters, built once in plain Rust by
-//! [`page_query`] and [`count_query`], so both backends run the same SQL; `impl_session_log_store!`
-//! only binds the values ([`Arg`]) and decodes the rows.
+//! [`page_query`] and [`count_query`], so both backends run the same SQL; the one generic
+//! implementation of [`SessionLogStore`] only binds the values ([`Arg`]) and decodes the rows.
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -289,56 +289,63 @@ pub trait SessionLogStore: Send + Sync {
     async fn session_log_count(&self, app_id: &str, filter: &SessionFilter) -> anyhow::Result<i64>;
 }
 
-/// Implements [`SessionLogStore`] for a backend struct with a `pool` field: binds the values of
-/// [`page_query`] and [`count_query`], whose SQL both backends speak.
-macro_rules! impl_session_log_store {
-    ($store:ty) => {
-        #[async_trait::async_trait]
-        impl $crate::storage::session_log::SessionLogStore for $store {
-            async fn session_log_page(
-                &self,
-                app_id: &str,
-                filter: &$crate::storage::session_log::SessionFilter,
-                before: Option<&$crate::storage::session_log::LogKey>,
-                limit: i64,
-            ) -> anyhow::Result<Vec<$crate::storage::session_log::SessionLogRow>> {
-                use $crate::storage::session_log::{Arg, LogRow, page_query, row_of};
-                let (sql, args) = page_query(app_id, filter, before, limit);
-                let mut query = sqlx::query_as::<_, LogRow>(&sql);
-                for arg in args {
-                    query = match arg {
-                        Arg::Text(v) => query.bind(v),
-                        Arg::Int(v) => query.bind(v),
-                        Arg::Bool(v) => query.bind(v),
-                    };
-                }
-                Ok(query
-                    .fetch_all(&self.pool)
-                    .await?
-                    .into_iter()
-                    .map(row_of)
-                    .collect())
-            }
-
-            async fn session_log_count(
-                &self,
-                app_id: &str,
-                filter: &$crate::storage::session_log::SessionFilter,
-            ) -> anyhow::Result<i64> {
-                use $crate::storage::session_log::{Arg, count_query};
-                let (sql, args) = count_query(app_id, filter);
-                let mut query = sqlx::query_as::<_, (i64,)>(&sql);
-                for arg in args {
-                    query = match arg {
-                        Arg::Text(v) => query.bind(v),
-                        Arg::Int(v) => query.bind(v),
-                        Arg::Bool(v) => query.bind(v),
-                    };
-                }
-                Ok(query.fetch_one(&self.pool).await?.0)
-            }
+/// One implementation for both backends, over their pools: the SQL is the same.
+#[async_trait::async_trait]
+impl<S> SessionLogStore for S
+where
+    S: super::sql::Pooled + Send + Sync,
+    for<'c> &'c sqlx::Pool<S::Db>: sqlx::Executor<'c, Database = S::Db>,
+    for<'c> &'c mut <S::Db as sqlx::Database>::Connection: sqlx::Executor<'c, Database = S::Db>,
+    for<'q> <S::Db as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, S::Db>,
+    for<'q> &'q str: sqlx::Encode<'q, S::Db> + sqlx::Type<S::Db>,
+    for<'q> i64: sqlx::Encode<'q, S::Db> + sqlx::Decode<'q, S::Db> + sqlx::Type<S::Db>,
+    for<'q> String: sqlx::Encode<'q, S::Db> + sqlx::Decode<'q, S::Db> + sqlx::Type<S::Db>,
+    usize: sqlx::ColumnIndex<<S::Db as sqlx::Database>::Row>,
+    for<'q> bool: sqlx::Encode<'q, S::Db> + sqlx::Type<S::Db>,
+    for<'r> LogRow: sqlx::FromRow<'r, <S::Db as sqlx::Database>::Row>,
+{
+    async fn session_log_page(
+        &self,
+        app_id: &str,
+        filter: &crate::storage::session_log::SessionFilter,
+        before: Option<&crate::storage::session_log::LogKey>,
+        limit: i64,
+    ) -> anyhow::Result<Vec<crate::storage::session_log::SessionLogRow>> {
+        use crate::storage::session_log::{Arg, LogRow, page_query, row_of};
+        let (sql, args) = page_query(app_id, filter, before, limit);
+        let mut query = sqlx::query_as::<_, LogRow>(&sql);
+        for arg in args {
+            query = match arg {
+                Arg::Text(v) => query.bind(v),
+                Arg::Int(v) => query.bind(v),
+                Arg::Bool(v) => query.bind(v),
+            };
         }
-    };
+        Ok(query
+            .fetch_all(self.pool())
+            .await?
+            .into_iter()
+            .map(row_of)
+            .collect())
+    }
+
+    async fn session_log_count(
+        &self,
+        app_id: &str,
+        filter: &crate::storage::session_log::SessionFilter,
+    ) -> anyhow::Result<i64> {
+        use crate::storage::session_log::{Arg, count_query};
+        let (sql, args) = count_query(app_id, filter);
+        let mut query = sqlx::query_as::<_, (i64,)>(&sql);
+        for arg in args {
+            query = match arg {
+                Arg::Text(v) => query.bind(v),
+                Arg::Int(v) => query.bind(v),
+                Arg::Bool(v) => query.bind(v),
+            };
+        }
+        Ok(query.fetch_one(self.pool()).await?.0)
+    }
 }
 
 #[cfg(test)]

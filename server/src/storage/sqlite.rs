@@ -356,7 +356,6 @@ impl_app_store!(SqliteStore);
 impl_outcome_store!(SqliteStore, None);
 impl_webhook_store!(SqliteStore, "");
 impl_experiment_store!(SqliteStore);
-impl_session_log_store!(SqliteStore);
 
 impl super::sql::Pooled for SqliteStore {
     fn pool(&self) -> &sqlx::Pool<sqlx::Sqlite> {
