@@ -232,7 +232,6 @@ async fn lock_customers(
 
 impl_store!(PostgresStore, "postgres");
 impl_prompt_store!(PostgresStore);
-impl_app_store!(PostgresStore);
 impl_outcome_store!(
     PostgresStore,
     Some("SELECT pg_advisory_xact_lock(hashtext($1))")

@@ -351,7 +351,6 @@ async fn lock_customers(
 
 impl_store!(SqliteStore, "sqlite");
 impl_prompt_store!(SqliteStore);
-impl_app_store!(SqliteStore);
 // SQLite has one writer: the outcome transaction's first write serialises it.
 impl_outcome_store!(SqliteStore, None);
 impl_webhook_store!(SqliteStore, "");
