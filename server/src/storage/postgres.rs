@@ -237,7 +237,6 @@ impl_outcome_store!(
     Some("SELECT pg_advisory_xact_lock(hashtext($1))")
 );
 impl_webhook_store!(PostgresStore, "FOR UPDATE SKIP LOCKED");
-impl_experiment_store!(PostgresStore);
 
 impl super::sql::Pooled for PostgresStore {
     fn pool(&self) -> &sqlx::Pool<sqlx::Postgres> {

@@ -354,7 +354,6 @@ impl_prompt_store!(SqliteStore);
 // SQLite has one writer: the outcome transaction's first write serialises it.
 impl_outcome_store!(SqliteStore, None);
 impl_webhook_store!(SqliteStore, "");
-impl_experiment_store!(SqliteStore);
 
 impl super::sql::Pooled for SqliteStore {
     fn pool(&self) -> &sqlx::Pool<sqlx::Sqlite> {
