@@ -5,6 +5,8 @@ use anyhow::Context;
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
+use super::webhooks::enqueue_webhooks;
+
 /// PostgreSQL's migrations (`migrations/postgres`), embedded at build time.
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -28,6 +30,7 @@ pub struct PostgresStore {
 impl super::sql::Backend for PostgresStore {
     type Db = sqlx::Postgres;
     const BEGIN: &'static str = "BEGIN";
+    const SKIP_LOCKED: &'static str = "FOR UPDATE SKIP LOCKED";
     fn rows_affected(result: &sqlx::postgres::PgQueryResult) -> u64 {
         result.rows_affected()
     }
@@ -236,7 +239,6 @@ impl_outcome_store!(
     PostgresStore,
     Some("SELECT pg_advisory_xact_lock(hashtext($1))")
 );
-impl_webhook_store!(PostgresStore, "FOR UPDATE SKIP LOCKED");
 
 impl super::sql::Pooled for PostgresStore {
     fn pool(&self) -> &sqlx::Pool<sqlx::Postgres> {

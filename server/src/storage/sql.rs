@@ -1306,6 +1306,9 @@ pub trait Backend {
     /// first (waiting up to the busy timeout): a deferred transaction that reads and then writes
     /// fails at once with `SQLITE_BUSY_SNAPSHOT` when another connection wrote in between.
     const BEGIN: &'static str;
+    /// What a claim of queued rows appends to its `SELECT` so replicas claim different rows
+    /// (`FOR UPDATE SKIP LOCKED` on PostgreSQL; nothing on SQLite, whose writer is alone).
+    const SKIP_LOCKED: &'static str;
     /// How many rows a statement changed (each driver answers it in its own result type).
     fn rows_affected(result: &<Self::Db as sqlx::Database>::QueryResult) -> u64;
 }

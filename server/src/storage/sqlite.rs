@@ -19,6 +19,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{ConnectOptions, Connection, SqliteConnection, SqlitePool};
 
 use super::filelog::FileLog;
+use super::webhooks::enqueue_webhooks;
 
 /// SQLite's migrations (`migrations/sqlite`), embedded at build time.
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -49,6 +50,7 @@ struct Progress {
 impl super::sql::Backend for SqliteStore {
     type Db = sqlx::Sqlite;
     const BEGIN: &'static str = "BEGIN IMMEDIATE";
+    const SKIP_LOCKED: &'static str = "";
     fn rows_affected(result: &sqlx::sqlite::SqliteQueryResult) -> u64 {
         result.rows_affected()
     }
@@ -353,7 +355,6 @@ impl_store!(SqliteStore, "sqlite");
 impl_prompt_store!(SqliteStore);
 // SQLite has one writer: the outcome transaction's first write serialises it.
 impl_outcome_store!(SqliteStore, None);
-impl_webhook_store!(SqliteStore, "");
 
 impl super::sql::Pooled for SqliteStore {
     fn pool(&self) -> &sqlx::Pool<sqlx::Sqlite> {

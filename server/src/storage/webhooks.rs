@@ -7,7 +7,7 @@
 //! send, and record the attempt with the message's next state in one transaction: at least once,
 //! with the same `webhook-id` on every attempt.
 //!
-//! `impl_webhook_store!` implements [`WebhookStore`] once for both backends.
+//! One plain generic implementation of [`WebhookStore`] serves both backends; a claim of queued messages adds the backend's `SKIP_LOCKED` clause, so replicas claim different ones.
 
 use async_trait::async_trait;
 use serde::Serialize;
@@ -254,400 +254,415 @@ pub fn message_of(r: MessageRow) -> Message {
     }
 }
 
-/// Implements [`WebhookStore`] for a backend struct with a `pool` field; `$skip_locked` is the
-/// claim's row-locking clause (`FOR UPDATE SKIP LOCKED` on PostgreSQL, empty on SQLite, whose
-/// single writer serialises the claim).
-macro_rules! impl_webhook_store {
-    ($store:ty, $skip_locked:expr) => {
-        #[async_trait::async_trait]
-        impl $crate::storage::webhooks::WebhookStore for $store {
-            async fn create_endpoint(
-                &self,
-                e: &$crate::storage::webhooks::Endpoint,
-            ) -> anyhow::Result<()> {
-                sqlx::query(
-                    "INSERT INTO webhook_endpoints (id, app_id, live, url, description, events, \
-                     secret, previous_secret, previous_until, enabled, disabled_reason, \
-                     failing_since, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-                )
-                .bind(&e.id)
-                .bind(&e.app_id)
-                .bind(e.live)
-                .bind(&e.url)
-                .bind(&e.description)
-                .bind(serde_json::to_string(&e.events)?)
-                .bind(&e.secret)
-                .bind(&e.previous_secret)
-                .bind(e.previous_until)
-                .bind(e.enabled)
-                .bind(&e.disabled_reason)
-                .bind(e.failing_since)
-                .bind(e.created_at)
-                .bind(e.updated_at)
-                .execute(&self.pool)
-                .await?;
-                Ok(())
-            }
+/// One implementation for both backends, over their pools: the SQL is the same.
+#[async_trait::async_trait]
+impl<S> WebhookStore for S
+where
+    S: super::sql::Pooled + Send + Sync,
+    for<'c> &'c sqlx::Pool<S::Db>: sqlx::Executor<'c, Database = S::Db>,
+    for<'c> &'c mut <S::Db as sqlx::Database>::Connection: sqlx::Executor<'c, Database = S::Db>,
+    for<'q> <S::Db as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, S::Db>,
+    for<'q> &'q str: sqlx::Encode<'q, S::Db> + sqlx::Type<S::Db>,
+    for<'q> i64: sqlx::Encode<'q, S::Db> + sqlx::Decode<'q, S::Db> + sqlx::Type<S::Db>,
+    for<'q> String: sqlx::Encode<'q, S::Db> + sqlx::Decode<'q, S::Db> + sqlx::Type<S::Db>,
+    for<'q> bool: sqlx::Encode<'q, S::Db> + sqlx::Decode<'q, S::Db> + sqlx::Type<S::Db>,
+    usize: sqlx::ColumnIndex<<S::Db as sqlx::Database>::Row>,
+    for<'q> Option<i64>: sqlx::Encode<'q, S::Db> + sqlx::Type<S::Db>,
+    for<'q> Option<String>: sqlx::Encode<'q, S::Db> + sqlx::Type<S::Db>,
+    for<'q> Option<&'q str>: sqlx::Encode<'q, S::Db> + sqlx::Type<S::Db>,
+    for<'r> EndpointRow: sqlx::FromRow<'r, <S::Db as sqlx::Database>::Row>,
+{
+    async fn create_endpoint(&self, e: &crate::storage::webhooks::Endpoint) -> anyhow::Result<()> {
+        sqlx::query(
+            "INSERT INTO webhook_endpoints (id, app_id, live, url, description, events, \
+             secret, previous_secret, previous_until, enabled, disabled_reason, \
+             failing_since, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        )
+        .bind(&e.id)
+        .bind(&e.app_id)
+        .bind(e.live)
+        .bind(&e.url)
+        .bind(&e.description)
+        .bind(serde_json::to_string(&e.events)?)
+        .bind(&e.secret)
+        .bind(&e.previous_secret)
+        .bind(e.previous_until)
+        .bind(e.enabled)
+        .bind(&e.disabled_reason)
+        .bind(e.failing_since)
+        .bind(e.created_at)
+        .bind(e.updated_at)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
 
-            async fn endpoints(
-                &self,
-                scope: $crate::storage::Scope<'_>,
-            ) -> anyhow::Result<Vec<$crate::storage::webhooks::Endpoint>> {
-                let $crate::storage::Scope { app_id, live } = scope;
-                use $crate::storage::webhooks::{ENDPOINT_COLUMNS, EndpointRow, endpoint_of};
-                let rows: Vec<EndpointRow> = sqlx::query_as(&format!(
-                    "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints \
-                     WHERE app_id = $1 AND live = $2 ORDER BY created_at, id"
-                ))
-                .bind(app_id)
-                .bind(live)
-                .fetch_all(&self.pool)
-                .await?;
-                Ok(rows.into_iter().map(endpoint_of).collect())
-            }
+    async fn endpoints(
+        &self,
+        scope: crate::storage::Scope<'_>,
+    ) -> anyhow::Result<Vec<crate::storage::webhooks::Endpoint>> {
+        let crate::storage::Scope { app_id, live } = scope;
+        use crate::storage::webhooks::{ENDPOINT_COLUMNS, EndpointRow, endpoint_of};
+        let rows: Vec<EndpointRow> = sqlx::query_as(&format!(
+            "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints \
+             WHERE app_id = $1 AND live = $2 ORDER BY created_at, id"
+        ))
+        .bind(app_id)
+        .bind(live)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.into_iter().map(endpoint_of).collect())
+    }
 
-            async fn endpoint(
-                &self,
-                scope: $crate::storage::Scope<'_>,
-                id: &str,
-            ) -> anyhow::Result<Option<$crate::storage::webhooks::Endpoint>> {
-                let $crate::storage::Scope { app_id, live } = scope;
-                use $crate::storage::webhooks::{ENDPOINT_COLUMNS, EndpointRow, endpoint_of};
-                let row: Option<EndpointRow> = sqlx::query_as(&format!(
-                    "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints \
-                     WHERE app_id = $1 AND live = $2 AND id = $3"
-                ))
-                .bind(app_id)
-                .bind(live)
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
-                Ok(row.map(endpoint_of))
-            }
+    async fn endpoint(
+        &self,
+        scope: crate::storage::Scope<'_>,
+        id: &str,
+    ) -> anyhow::Result<Option<crate::storage::webhooks::Endpoint>> {
+        let crate::storage::Scope { app_id, live } = scope;
+        use crate::storage::webhooks::{ENDPOINT_COLUMNS, EndpointRow, endpoint_of};
+        let row: Option<EndpointRow> = sqlx::query_as(&format!(
+            "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints \
+             WHERE app_id = $1 AND live = $2 AND id = $3"
+        ))
+        .bind(app_id)
+        .bind(live)
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.map(endpoint_of))
+    }
 
-            async fn update_endpoint(
-                &self,
-                e: &$crate::storage::webhooks::Endpoint,
-            ) -> anyhow::Result<bool> {
-                let n = sqlx::query(
-                    "UPDATE webhook_endpoints SET url = $1, description = $2, events = $3, \
-                     secret = $4, previous_secret = $5, previous_until = $6, enabled = $7, \
-                     disabled_reason = $8, failing_since = $9, updated_at = $10 \
-                     WHERE app_id = $11 AND live = $12 AND id = $13",
-                )
-                .bind(&e.url)
-                .bind(&e.description)
-                .bind(serde_json::to_string(&e.events)?)
-                .bind(&e.secret)
-                .bind(&e.previous_secret)
-                .bind(e.previous_until)
-                .bind(e.enabled)
-                .bind(&e.disabled_reason)
-                .bind(e.failing_since)
-                .bind(e.updated_at)
-                .bind(&e.app_id)
-                .bind(e.live)
-                .bind(&e.id)
-                .execute(&self.pool)
-                .await?
-                .rows_affected();
-                Ok(n == 1)
-            }
+    async fn update_endpoint(
+        &self,
+        e: &crate::storage::webhooks::Endpoint,
+    ) -> anyhow::Result<bool> {
+        let n = S::rows_affected(
+            &sqlx::query(
+                "UPDATE webhook_endpoints SET url = $1, description = $2, events = $3, \
+             secret = $4, previous_secret = $5, previous_until = $6, enabled = $7, \
+             disabled_reason = $8, failing_since = $9, updated_at = $10 \
+             WHERE app_id = $11 AND live = $12 AND id = $13",
+            )
+            .bind(&e.url)
+            .bind(&e.description)
+            .bind(serde_json::to_string(&e.events)?)
+            .bind(&e.secret)
+            .bind(&e.previous_secret)
+            .bind(e.previous_until)
+            .bind(e.enabled)
+            .bind(&e.disabled_reason)
+            .bind(e.failing_since)
+            .bind(e.updated_at)
+            .bind(&e.app_id)
+            .bind(e.live)
+            .bind(&e.id)
+            .execute(self.pool())
+            .await?,
+        );
+        Ok(n == 1)
+    }
 
-            async fn delete_endpoint(
-                &self,
-                scope: $crate::storage::Scope<'_>,
-                id: &str,
-            ) -> anyhow::Result<bool> {
-                let $crate::storage::Scope { app_id, live } = scope;
-                let mut tx = self
-                    .pool
-                    .begin_with(<$store as $crate::storage::sql::Backend>::BEGIN)
+    async fn delete_endpoint(
+        &self,
+        scope: crate::storage::Scope<'_>,
+        id: &str,
+    ) -> anyhow::Result<bool> {
+        let crate::storage::Scope { app_id, live } = scope;
+        let mut tx = self.pool().begin_with(S::BEGIN).await?;
+        let n = S::rows_affected(
+            &sqlx::query(
+                "DELETE FROM webhook_endpoints WHERE app_id = $1 AND live = $2 AND id = $3",
+            )
+            .bind(app_id)
+            .bind(live)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?,
+        );
+        sqlx::query(
+            "UPDATE webhook_messages SET status = 'failed' \
+             WHERE endpoint_id = $1 AND status = 'pending'",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(n == 1)
+    }
+
+    async fn enqueue(
+        &self,
+        scope: crate::storage::Scope<'_>,
+        only_endpoint: Option<&str>,
+        messages: &[crate::storage::webhooks::NewMessage],
+        now: i64,
+    ) -> anyhow::Result<Vec<String>> {
+        let crate::storage::Scope { app_id, live } = scope;
+        let mut tx = self.pool().begin_with(S::BEGIN).await?;
+        let ids = enqueue_webhooks(
+            &mut tx,
+            crate::storage::Scope::new(app_id, live),
+            only_endpoint,
+            messages,
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(ids)
+    }
+
+    async fn claim_due(
+        &self,
+        now: i64,
+        limit: i64,
+        lock_secs: i64,
+    ) -> anyhow::Result<
+        Vec<(
+            crate::storage::webhooks::Message,
+            crate::storage::webhooks::Endpoint,
+        )>,
+    > {
+        use crate::storage::webhooks::{
+            ENDPOINT_COLUMNS, EndpointRow, MESSAGE_COLUMNS, MessageRow, endpoint_of, message_of,
+        };
+        let skip_locked: &str = <S as crate::storage::sql::Backend>::SKIP_LOCKED;
+        let claimed: Vec<MessageRow> = sqlx::query_as(&format!(
+            "UPDATE webhook_messages SET locked_until = $1 WHERE id IN (\
+             SELECT id FROM webhook_messages WHERE status = 'pending' \
+             AND next_attempt_at <= $2 AND locked_until <= $2 \
+             ORDER BY next_attempt_at LIMIT $3 {skip_locked}) RETURNING {MESSAGE_COLUMNS}"
+        ))
+        .bind(now + lock_secs)
+        .bind(now)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        let mut out = Vec::with_capacity(claimed.len());
+        for row in claimed {
+            let message = message_of(row);
+            let endpoint: Option<EndpointRow> = sqlx::query_as(&format!(
+                "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = $1"
+            ))
+            .bind(&message.endpoint_id)
+            .fetch_optional(self.pool())
+            .await?;
+            if let Some(endpoint) = endpoint {
+                out.push((message, endpoint_of(endpoint)));
+            }
+        }
+        Ok(out)
+    }
+
+    async fn record_attempt(
+        &self,
+        message: &crate::storage::webhooks::Message,
+        endpoint: &crate::storage::webhooks::Endpoint,
+        attempt: &crate::storage::webhooks::Attempt,
+        after: &crate::storage::webhooks::AfterAttempt,
+    ) -> anyhow::Result<()> {
+        use crate::storage::webhooks::AfterAttempt;
+        let mut tx = self.pool().begin_with(S::BEGIN).await?;
+        sqlx::query(
+            "INSERT INTO webhook_attempts (message_id, attempt, at, status_code, \
+             latency_ms, response, error) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (message_id, attempt) DO NOTHING",
+        )
+        .bind(&message.id)
+        .bind(attempt.attempt)
+        .bind(attempt.at)
+        .bind(attempt.status_code)
+        .bind(attempt.latency_ms)
+        .bind(&attempt.response)
+        .bind(&attempt.error)
+        .execute(&mut *tx)
+        .await?;
+        let (status, next, delivered) = match after {
+            AfterAttempt::Delivered => ("delivered", attempt.at, Some(attempt.at)),
+            AfterAttempt::Retry(at) => ("pending", *at, None),
+            AfterAttempt::GiveUp(_) => ("failed", attempt.at, None),
+        };
+        sqlx::query(
+            "UPDATE webhook_messages SET status = $1, attempts = $2, next_attempt_at = $3, \
+             delivered_at = $4, locked_until = 0 WHERE id = $5",
+        )
+        .bind(status)
+        .bind(attempt.attempt)
+        .bind(next)
+        .bind(delivered)
+        .bind(&message.id)
+        .execute(&mut *tx)
+        .await?;
+        match after {
+            AfterAttempt::Delivered => {
+                sqlx::query("UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1")
+                    .bind(&endpoint.id)
+                    .execute(&mut *tx)
                     .await?;
-                let n = sqlx::query(
-                    "DELETE FROM webhook_endpoints WHERE app_id = $1 AND live = $2 AND id = $3",
+            }
+            AfterAttempt::GiveUp(Some(reason)) => {
+                sqlx::query(
+                    "UPDATE webhook_endpoints SET enabled = $1, disabled_reason = $2, \
+                     updated_at = $3 WHERE id = $4",
                 )
-                .bind(app_id)
-                .bind(live)
-                .bind(id)
+                .bind(false)
+                .bind(reason)
+                .bind(attempt.at)
+                .bind(&endpoint.id)
                 .execute(&mut *tx)
-                .await?
-                .rows_affected();
+                .await?;
                 sqlx::query(
                     "UPDATE webhook_messages SET status = 'failed' \
                      WHERE endpoint_id = $1 AND status = 'pending'",
                 )
-                .bind(id)
+                .bind(&endpoint.id)
                 .execute(&mut *tx)
                 .await?;
-                tx.commit().await?;
-                Ok(n == 1)
             }
-
-            async fn enqueue(
-                &self,
-                scope: $crate::storage::Scope<'_>,
-                only_endpoint: Option<&str>,
-                messages: &[$crate::storage::webhooks::NewMessage],
-                now: i64,
-            ) -> anyhow::Result<Vec<String>> {
-                let $crate::storage::Scope { app_id, live } = scope;
-                let mut tx = self
-                    .pool
-                    .begin_with(<$store as $crate::storage::sql::Backend>::BEGIN)
-                    .await?;
-                let ids = enqueue_webhooks(&mut tx, $crate::storage::Scope::new(app_id, live), only_endpoint, messages, now).await?;
-                tx.commit().await?;
-                Ok(ids)
-            }
-
-            async fn claim_due(
-                &self,
-                now: i64,
-                limit: i64,
-                lock_secs: i64,
-            ) -> anyhow::Result<
-                Vec<(
-                    $crate::storage::webhooks::Message,
-                    $crate::storage::webhooks::Endpoint,
-                )>,
-            > {
-                use $crate::storage::webhooks::{
-                    ENDPOINT_COLUMNS, EndpointRow, MESSAGE_COLUMNS, MessageRow, endpoint_of,
-                    message_of,
-                };
-                let skip_locked: &str = $skip_locked;
-                let claimed: Vec<MessageRow> = sqlx::query_as(&format!(
-                    "UPDATE webhook_messages SET locked_until = $1 WHERE id IN (\
-                     SELECT id FROM webhook_messages WHERE status = 'pending' \
-                     AND next_attempt_at <= $2 AND locked_until <= $2 \
-                     ORDER BY next_attempt_at LIMIT $3 {skip_locked}) RETURNING {MESSAGE_COLUMNS}"
-                ))
-                .bind(now + lock_secs)
-                .bind(now)
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await?;
-                let mut out = Vec::with_capacity(claimed.len());
-                for row in claimed {
-                    let message = message_of(row);
-                    let endpoint: Option<EndpointRow> = sqlx::query_as(&format!(
-                        "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = $1"
-                    ))
-                    .bind(&message.endpoint_id)
-                    .fetch_optional(&self.pool)
-                    .await?;
-                    if let Some(endpoint) = endpoint {
-                        out.push((message, endpoint_of(endpoint)));
-                    }
-                }
-                Ok(out)
-            }
-
-            async fn record_attempt(
-                &self,
-                message: &$crate::storage::webhooks::Message,
-                endpoint: &$crate::storage::webhooks::Endpoint,
-                attempt: &$crate::storage::webhooks::Attempt,
-                after: &$crate::storage::webhooks::AfterAttempt,
-            ) -> anyhow::Result<()> {
-                use $crate::storage::webhooks::AfterAttempt;
-                let mut tx = self
-                    .pool
-                    .begin_with(<$store as $crate::storage::sql::Backend>::BEGIN)
-                    .await?;
+            _ => {
                 sqlx::query(
-                    "INSERT INTO webhook_attempts (message_id, attempt, at, status_code, \
-                     latency_ms, response, error) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                     ON CONFLICT (message_id, attempt) DO NOTHING",
+                    "UPDATE webhook_endpoints SET failing_since = COALESCE(failing_since, $1) \
+                     WHERE id = $2",
                 )
-                .bind(&message.id)
-                .bind(attempt.attempt)
                 .bind(attempt.at)
-                .bind(attempt.status_code)
-                .bind(attempt.latency_ms)
-                .bind(&attempt.response)
-                .bind(&attempt.error)
+                .bind(&endpoint.id)
                 .execute(&mut *tx)
                 .await?;
-                let (status, next, delivered) = match after {
-                    AfterAttempt::Delivered => ("delivered", attempt.at, Some(attempt.at)),
-                    AfterAttempt::Retry(at) => ("pending", *at, None),
-                    AfterAttempt::GiveUp(_) => ("failed", attempt.at, None),
-                };
-                sqlx::query(
-                    "UPDATE webhook_messages SET status = $1, attempts = $2, next_attempt_at = $3, \
-                     delivered_at = $4, locked_until = 0 WHERE id = $5",
-                )
-                .bind(status)
-                .bind(attempt.attempt)
-                .bind(next)
-                .bind(delivered)
-                .bind(&message.id)
-                .execute(&mut *tx)
-                .await?;
-                match after {
-                    AfterAttempt::Delivered => {
-                        sqlx::query(
-                            "UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1",
-                        )
-                        .bind(&endpoint.id)
-                        .execute(&mut *tx)
-                        .await?;
-                    }
-                    AfterAttempt::GiveUp(Some(reason)) => {
-                        sqlx::query(
-                            "UPDATE webhook_endpoints SET enabled = $1, disabled_reason = $2, \
-                             updated_at = $3 WHERE id = $4",
-                        )
-                        .bind(false)
-                        .bind(reason)
-                        .bind(attempt.at)
-                        .bind(&endpoint.id)
-                        .execute(&mut *tx)
-                        .await?;
-                        sqlx::query(
-                            "UPDATE webhook_messages SET status = 'failed' \
-                             WHERE endpoint_id = $1 AND status = 'pending'",
-                        )
-                        .bind(&endpoint.id)
-                        .execute(&mut *tx)
-                        .await?;
-                    }
-                    _ => {
-                        sqlx::query(
-                            "UPDATE webhook_endpoints SET failing_since = COALESCE(failing_since, $1) \
-                             WHERE id = $2",
-                        )
-                        .bind(attempt.at)
-                        .bind(&endpoint.id)
-                        .execute(&mut *tx)
-                        .await?;
-                    }
-                }
-                tx.commit().await?;
-                Ok(())
-            }
-
-            async fn deliveries(
-                &self,
-                scope: $crate::storage::Scope<'_>,
-                f: &$crate::storage::webhooks::DeliveryFilter,
-            ) -> anyhow::Result<Vec<$crate::storage::webhooks::Message>> {
-                let $crate::storage::Scope { app_id, live } = scope;
-                use $crate::storage::webhooks::{MESSAGE_COLUMNS, MessageRow, message_of};
-                let rows: Vec<MessageRow> = sqlx::query_as(&format!(
-                    "SELECT {MESSAGE_COLUMNS} FROM webhook_messages WHERE app_id = $1 AND live = $2 \
-                     AND ($3 IS NULL OR endpoint_id = $3) AND ($4 IS NULL OR type = $4) \
-                     AND ($5 IS NULL OR status = $5) ORDER BY created_at DESC, id LIMIT $6"
-                ))
-                .bind(app_id)
-                .bind(live)
-                .bind(&f.endpoint_id)
-                .bind(&f.kind)
-                .bind(&f.status)
-                .bind(f.limit)
-                .fetch_all(&self.pool)
-                .await?;
-                Ok(rows.into_iter().map(message_of).collect())
-            }
-
-            async fn attempts(
-                &self,
-                message_id: &str,
-            ) -> anyhow::Result<Vec<$crate::storage::webhooks::Attempt>> {
-                let rows: Vec<(i64, i64, Option<i64>, i64, Option<String>, Option<String>)> =
-                    sqlx::query_as(
-                        "SELECT attempt, at, status_code, latency_ms, response, error \
-                         FROM webhook_attempts WHERE message_id = $1 ORDER BY attempt",
-                    )
-                    .bind(message_id)
-                    .fetch_all(&self.pool)
-                    .await?;
-                Ok(rows
-                    .into_iter()
-                    .map(|(attempt, at, status_code, latency_ms, response, error)| {
-                        $crate::storage::webhooks::Attempt {
-                            attempt,
-                            at,
-                            status_code,
-                            latency_ms,
-                            response,
-                            error,
-                        }
-                    })
-                    .collect())
-            }
-
-            async fn retry_message(
-                &self,
-                scope: $crate::storage::Scope<'_>,
-                id: &str,
-            ) -> anyhow::Result<bool> {
-                let $crate::storage::Scope { app_id, live } = scope;
-                let n = sqlx::query(
-                    "UPDATE webhook_messages SET status = 'pending', next_attempt_at = 0, \
-                     locked_until = 0 WHERE app_id = $1 AND live = $2 AND id = $3",
-                )
-                .bind(app_id)
-                .bind(live)
-                .bind(id)
-                .execute(&self.pool)
-                .await?
-                .rows_affected();
-                Ok(n == 1)
             }
         }
+        tx.commit().await?;
+        Ok(())
+    }
 
-        /// Enqueues `messages` in `tx` for the endpoints that take them: the outbox's write,
-        /// shared by outcome recording and the test ping.
-        async fn enqueue_webhooks(
-            tx: &mut sqlx::Transaction<'_, <$store as $crate::storage::sql::Backend>::Db>,
-            scope: $crate::storage::Scope<'_>,
-            only_endpoint: Option<&str>,
-            messages: &[$crate::storage::webhooks::NewMessage],
-            now: i64,
-        ) -> anyhow::Result<Vec<String>> {
-            let $crate::storage::Scope { app_id, live } = scope;
-            use $crate::storage::webhooks::{ENDPOINT_COLUMNS, EndpointRow, endpoint_of};
-            if messages.is_empty() {
-                return Ok(Vec::new());
-            }
-            let rows: Vec<EndpointRow> = sqlx::query_as(&format!(
-                "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints \
-                 WHERE app_id = $1 AND live = $2 AND ($3 IS NULL OR id = $3)"
-            ))
+    async fn deliveries(
+        &self,
+        scope: crate::storage::Scope<'_>,
+        f: &crate::storage::webhooks::DeliveryFilter,
+    ) -> anyhow::Result<Vec<crate::storage::webhooks::Message>> {
+        let crate::storage::Scope { app_id, live } = scope;
+        use crate::storage::webhooks::{MESSAGE_COLUMNS, MessageRow, message_of};
+        let rows: Vec<MessageRow> = sqlx::query_as(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM webhook_messages WHERE app_id = $1 AND live = $2 \
+             AND ($3 IS NULL OR endpoint_id = $3) AND ($4 IS NULL OR type = $4) \
+             AND ($5 IS NULL OR status = $5) ORDER BY created_at DESC, id LIMIT $6"
+        ))
+        .bind(app_id)
+        .bind(live)
+        .bind(&f.endpoint_id)
+        .bind(&f.kind)
+        .bind(&f.status)
+        .bind(f.limit)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.into_iter().map(message_of).collect())
+    }
+
+    async fn attempts(
+        &self,
+        message_id: &str,
+    ) -> anyhow::Result<Vec<crate::storage::webhooks::Attempt>> {
+        let rows: Vec<(i64, i64, Option<i64>, i64, Option<String>, Option<String>)> =
+            sqlx::query_as(
+                "SELECT attempt, at, status_code, latency_ms, response, error \
+                 FROM webhook_attempts WHERE message_id = $1 ORDER BY attempt",
+            )
+            .bind(message_id)
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(attempt, at, status_code, latency_ms, response, error)| {
+                crate::storage::webhooks::Attempt {
+                    attempt,
+                    at,
+                    status_code,
+                    latency_ms,
+                    response,
+                    error,
+                }
+            })
+            .collect())
+    }
+
+    async fn retry_message(
+        &self,
+        scope: crate::storage::Scope<'_>,
+        id: &str,
+    ) -> anyhow::Result<bool> {
+        let crate::storage::Scope { app_id, live } = scope;
+        let n = S::rows_affected(
+            &sqlx::query(
+                "UPDATE webhook_messages SET status = 'pending', next_attempt_at = 0, \
+             locked_until = 0 WHERE app_id = $1 AND live = $2 AND id = $3",
+            )
             .bind(app_id)
             .bind(live)
-            .bind(only_endpoint)
-            .fetch_all(&mut **tx)
-            .await?;
-            let mut ids = Vec::new();
-            for endpoint in rows.into_iter().map(endpoint_of) {
-                for m in messages {
-                    if !(endpoint.takes(&m.kind) || only_endpoint.is_some()) {
-                        continue;
-                    }
-                    let id = format!("msg_{}", uuid::Uuid::new_v4().simple());
-                    sqlx::query(
-                        "INSERT INTO webhook_messages (id, app_id, live, endpoint_id, type, payload, \
-                         created_at, status, attempts, next_attempt_at, locked_until) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0, $7, 0)",
-                    )
-                    .bind(&id)
-                    .bind(app_id)
-                    .bind(live)
-                    .bind(&endpoint.id)
-                    .bind(&m.kind)
-                    .bind(&m.payload)
-                    .bind(now)
-                    .execute(&mut **tx)
-                    .await?;
-                    ids.push(id);
-                }
+            .bind(id)
+            .execute(self.pool())
+            .await?,
+        );
+        Ok(n == 1)
+    }
+}
+
+/// Enqueues `messages` in `tx` for the endpoints that take them: the outbox's write,
+/// shared by outcome recording and the test ping.
+pub(super) async fn enqueue_webhooks<DB>(
+    tx: &mut sqlx::Transaction<'_, DB>,
+    scope: crate::storage::Scope<'_>,
+    only_endpoint: Option<&str>,
+    messages: &[crate::storage::webhooks::NewMessage],
+    now: i64,
+) -> anyhow::Result<Vec<String>>
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    for<'q> bool: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Option<&'q str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'r> EndpointRow: sqlx::FromRow<'r, DB::Row>,
+{
+    let crate::storage::Scope { app_id, live } = scope;
+    use crate::storage::webhooks::{ENDPOINT_COLUMNS, EndpointRow, endpoint_of};
+    if messages.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<EndpointRow> = sqlx::query_as(&format!(
+        "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints \
+         WHERE app_id = $1 AND live = $2 AND ($3 IS NULL OR id = $3)"
+    ))
+    .bind(app_id)
+    .bind(live)
+    .bind(only_endpoint)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut ids = Vec::new();
+    for endpoint in rows.into_iter().map(endpoint_of) {
+        for m in messages {
+            if !(endpoint.takes(&m.kind) || only_endpoint.is_some()) {
+                continue;
             }
-            Ok(ids)
+            let id = format!("msg_{}", uuid::Uuid::new_v4().simple());
+            sqlx::query(
+                "INSERT INTO webhook_messages (id, app_id, live, endpoint_id, type, payload, \
+                 created_at, status, attempts, next_attempt_at, locked_until) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0, $7, 0)",
+            )
+            .bind(&id)
+            .bind(app_id)
+            .bind(live)
+            .bind(&endpoint.id)
+            .bind(&m.kind)
+            .bind(&m.payload)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+            ids.push(id);
         }
-    };
+    }
+    Ok(ids)
 }
