@@ -7,7 +7,8 @@
 //! send, and record the attempt with the message's next state in one transaction: at least once,
 //! with the same `webhook-id` on every attempt.
 //!
-//! One plain generic implementation of [`WebhookStore`] serves both backends; a claim of queued messages adds the backend's `SKIP_LOCKED` clause, so replicas claim different ones.
+//! One plain generic implementation of [`WebhookStore`] serves both backends; a claim of queued
+//! messages adds the backend's `SKIP_LOCKED` clause, so replicas claim different ones.
 
 use async_trait::async_trait;
 use serde::Serialize;
