@@ -12,7 +12,7 @@
 //! for databases made before it). The queries themselves are written once, in the SQL both
 //! engines speak; every query is checked at runtime (`query_as` + `bind`), none at compile time.
 //! The shape the use cases are moving to is that of [`apps`], [`changes`], [`experiments`],
-//! [`users`], [`session_log`] and [`webhooks`]: one plain generic implementation over a backend's pool (`sql::Pooled`), with rows read into
+//! [`prompts`], [`users`], [`session_log`] and [`webhooks`]: one plain generic implementation over a backend's pool (`sql::Pooled`), with rows read into
 //! `sqlx::FromRow` types where they have many columns. The others are still implemented for each backend by a
 //! macro (`impl_store!` in the private `sql` module and one per use-case module). Each use case
 //! takes a [`Scope`], and the ingest log's plumbing is [`IngestLog`], written per backend.

@@ -5,6 +5,7 @@ use anyhow::Context;
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
+use super::prompts::apply_prompt_events;
 use super::webhooks::enqueue_webhooks;
 
 /// PostgreSQL's migrations (`migrations/postgres`), embedded at build time.
@@ -31,9 +32,6 @@ impl super::sql::Backend for PostgresStore {
     type Db = sqlx::Postgres;
     const BEGIN: &'static str = "BEGIN";
     const SKIP_LOCKED: &'static str = "FOR UPDATE SKIP LOCKED";
-    fn rows_affected(result: &sqlx::postgres::PgQueryResult) -> u64 {
-        result.rows_affected()
-    }
 }
 
 impl PostgresStore {
@@ -234,7 +232,6 @@ async fn lock_customers(
 }
 
 impl_store!(PostgresStore, "postgres");
-impl_prompt_store!(PostgresStore);
 impl_outcome_store!(
     PostgresStore,
     Some("SELECT pg_advisory_xact_lock(hashtext($1))")

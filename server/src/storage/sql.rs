@@ -1301,7 +1301,7 @@ pub trait Pooled: Backend {
 /// Each backend implements its own ingest log ([`super::IngestLog`]) in plain code.
 pub trait Backend {
     /// The sqlx database.
-    type Db: sqlx::Database;
+    type Db: Driver;
     /// How a use case's transaction starts. SQLite's `BEGIN IMMEDIATE` takes the write lock
     /// first (waiting up to the busy timeout): a deferred transaction that reads and then writes
     /// fails at once with `SQLITE_BUSY_SNAPSHOT` when another connection wrote in between.
@@ -1309,6 +1309,26 @@ pub trait Backend {
     /// What a claim of queued rows appends to its `SELECT` so replicas claim different rows
     /// (`FOR UPDATE SKIP LOCKED` on PostgreSQL; nothing on SQLite, whose writer is alone).
     const SKIP_LOCKED: &'static str;
+    /// How many rows a statement changed.
+    fn rows_affected(result: &<Self::Db as sqlx::Database>::QueryResult) -> u64 {
+        <Self::Db as Driver>::rows_affected(result)
+    }
+}
+
+/// What the generic use cases need of a database that sqlx has no trait for.
+pub trait Driver: sqlx::Database {
     /// How many rows a statement changed (each driver answers it in its own result type).
-    fn rows_affected(result: &<Self::Db as sqlx::Database>::QueryResult) -> u64;
+    fn rows_affected(result: &Self::QueryResult) -> u64;
+}
+
+impl Driver for sqlx::Sqlite {
+    fn rows_affected(result: &sqlx::sqlite::SqliteQueryResult) -> u64 {
+        result.rows_affected()
+    }
+}
+
+impl Driver for sqlx::Postgres {
+    fn rows_affected(result: &sqlx::postgres::PgQueryResult) -> u64 {
+        result.rows_affected()
+    }
 }

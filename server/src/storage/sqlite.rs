@@ -19,6 +19,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{ConnectOptions, Connection, SqliteConnection, SqlitePool};
 
 use super::filelog::FileLog;
+use super::prompts::apply_prompt_events;
 use super::webhooks::enqueue_webhooks;
 
 /// SQLite's migrations (`migrations/sqlite`), embedded at build time.
@@ -51,9 +52,6 @@ impl super::sql::Backend for SqliteStore {
     type Db = sqlx::Sqlite;
     const BEGIN: &'static str = "BEGIN IMMEDIATE";
     const SKIP_LOCKED: &'static str = "";
-    fn rows_affected(result: &sqlx::sqlite::SqliteQueryResult) -> u64 {
-        result.rows_affected()
-    }
 }
 
 impl SqliteStore {
@@ -352,7 +350,6 @@ async fn lock_customers(
 }
 
 impl_store!(SqliteStore, "sqlite");
-impl_prompt_store!(SqliteStore);
 // SQLite has one writer: the outcome transaction's first write serialises it.
 impl_outcome_store!(SqliteStore, None);
 
