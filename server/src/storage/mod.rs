@@ -11,11 +11,12 @@
 //! migrator from the binary, which records their checksums (see the private `migrations` module
 //! for databases made before it). The queries themselves are written once, in the SQL both
 //! engines speak; every query is checked at runtime (`query_as` + `bind`), none at compile time.
-//! The shape the use cases are moving to is that of [`apps`], [`changes`], [`experiments`],
-//! [`prompts`], [`users`], [`session_log`] and [`webhooks`]: one plain generic implementation over a backend's pool (`sql::Pooled`), with rows read into
-//! `sqlx::FromRow` types where they have many columns. The others are still implemented for each backend by a
-//! macro (`impl_store!` in the private `sql` module and one per use-case module). Each use case
-//! takes a [`Scope`], and the ingest log's plumbing is [`IngestLog`], written per backend.
+//! Most use cases ([`apps`], [`changes`], [`experiments`], [`prompts`], [`users`],
+//! [`session_log`], [`webhooks`]) have one plain generic implementation over a backend's pool
+//! (`sql::Pooled`), with rows read into `sqlx::FromRow` types where they have many columns. The
+//! events, stats and outcome use cases are still implemented for each backend by a macro
+//! (`impl_store!` in the private `sql` module, `impl_outcome_store!` in [`outcomes`]). Each use
+//! case takes a [`Scope`], and the ingest log's plumbing is [`IngestLog`], written per backend.
 //!
 //! Event ingest is split in two so a request pays only for durability. The request appends its
 //! validated batch as one record to an append-only ingest log and is answered once it is durable:
