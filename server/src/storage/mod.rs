@@ -13,10 +13,13 @@
 //! engines speak; every query is checked at runtime (`query_as` + `bind`), none at compile time.
 //! Most use cases ([`apps`], [`changes`], [`experiments`], [`prompts`], [`users`],
 //! [`session_log`], [`webhooks`]) have one plain generic implementation over a backend's pool
-//! (`sql::Pooled`), with rows read into `sqlx::FromRow` types where they have many columns. The
-//! events, stats and outcome use cases are still implemented for each backend by a macro
-//! (`impl_store!` in the private `sql` module, `impl_outcome_store!` in [`outcomes`]). Each use
-//! case takes a [`Scope`], and the ingest log's plumbing is [`IngestLog`], written per backend.
+//! (`sql::Pooled`), with rows read into `sqlx::FromRow` types where they have many columns; so
+//! do the events, stats and outcome use cases ([`Store`] itself and [`outcomes::OutcomeStore`]),
+//! over the shared write helpers of the private `sql` module (the fold, rollup snapshots and
+//! settlement, session upserts). What differs between the databases is a trait item of
+//! `sql::Driver` (how a transaction begins, `SKIP LOCKED`, rows changed, per-customer locks), not
+//! a second copy of the code. Each use case takes a [`Scope`], and the ingest log's plumbing is
+//! [`IngestLog`], written per backend.
 //!
 //! Event ingest is split in two so a request pays only for durability. The request appends its
 //! validated batch as one record to an append-only ingest log and is answered once it is durable:
@@ -31,31 +34,23 @@
 //! themselves), so they see every batch that was answered before them.
 
 pub mod aggregate;
+pub mod apps;
 pub mod arms;
 mod batch;
-pub(crate) mod filelog;
-#[macro_use]
-mod sql;
-#[macro_use]
-pub mod prompts;
-#[macro_use]
-pub mod apps;
-#[macro_use]
-pub mod outcomes;
-#[macro_use]
-pub mod webhooks;
-#[macro_use]
-pub mod experiments;
-#[macro_use]
-pub mod users;
-#[macro_use]
-pub mod session_log;
-#[macro_use]
 pub mod changes;
+pub mod experiments;
+pub(crate) mod filelog;
 mod migrations;
+pub mod outcomes;
 pub mod postgres;
+pub mod prompts;
 pub mod rollup;
+pub mod session_log;
+mod sql;
 pub mod sqlite;
+mod statement;
+pub mod users;
+pub mod webhooks;
 
 use std::sync::Arc;
 

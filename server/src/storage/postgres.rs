@@ -5,9 +5,6 @@ use anyhow::Context;
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
-use super::prompts::apply_prompt_events;
-use super::webhooks::enqueue_webhooks;
-
 /// PostgreSQL's migrations (`migrations/postgres`), embedded at build time.
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -30,8 +27,6 @@ pub struct PostgresStore {
 
 impl super::sql::Backend for PostgresStore {
     type Db = sqlx::Postgres;
-    const BEGIN: &'static str = "BEGIN";
-    const SKIP_LOCKED: &'static str = "FOR UPDATE SKIP LOCKED";
 }
 
 impl PostgresStore {
@@ -52,7 +47,7 @@ impl PostgresStore {
             .await
             .context("applying PostgreSQL migrations")?;
         if options.log {
-            build_rollups_if_missing(&pool)
+            super::sql::Queries::<sqlx::Postgres>::build_rollups_if_missing(&pool)
                 .await
                 .context("building the stats rollups")?;
         }
@@ -165,7 +160,11 @@ async fn fold_pass(pool: &PgPool, max_rows: usize) -> anyhow::Result<super::aggr
     }
     let full = rows.len() >= max_rows;
     let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
-    let mut pass = fold_rows(&mut tx, super::aggregate::decode_rows(rows)).await?;
+    let mut pass = super::sql::Queries::<sqlx::Postgres>::fold_rows(
+        &mut tx,
+        super::aggregate::decode_rows(rows),
+    )
+    .await?;
     sqlx::query("DELETE FROM ingest_log WHERE id = ANY($1)")
         .bind(&ids)
         .execute(&mut *tx)
@@ -210,32 +209,6 @@ async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
     MIGRATOR.run(pool).await?;
     Ok(())
 }
-
-/// The per-customer locks a rollup write takes (the outcome store's, keyed `app\ncustomer`),
-/// in the order of their lock ids so two writers never wait on each other in a cycle: a write reads a
-/// customer's contributions before and after it, and nothing else may change them in between.
-async fn lock_customers(
-    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-    keys: &[String],
-) -> anyhow::Result<()> {
-    if keys.is_empty() {
-        return Ok(());
-    }
-    sqlx::query(
-        "SELECT pg_advisory_xact_lock(hashtext(k)) FROM \
-         (SELECT k FROM unnest($1::text[]) AS k ORDER BY hashtext(k)) AS sorted",
-    )
-    .bind(keys)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
-impl_store!(PostgresStore, "postgres");
-impl_outcome_store!(
-    PostgresStore,
-    Some("SELECT pg_advisory_xact_lock(hashtext($1))")
-);
 
 impl super::sql::Pooled for PostgresStore {
     fn pool(&self) -> &sqlx::Pool<sqlx::Postgres> {

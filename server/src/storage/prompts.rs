@@ -192,35 +192,32 @@ pub const PROMPT_IN_RANGE: &str = "app_id = $1 AND live = $2 AND at >= $3 AND at
 
 /// Whether an action of `kind` counts for the impression being updated: one in its session, for
 /// its prompt and trigger (when the action names them), at or after it, with no later matching
-/// impression before the action. `{kind}` is a constant of [`REFRESH_ACTIONS`], never input.
-macro_rules! action_of {
-    ($kind:literal) => {
-        concat!(
-            "CASE WHEN EXISTS (SELECT 1 FROM prompt_actions a WHERE a.app_id = $1 \
-             AND a.session_id = $2 AND a.kind = '",
-            $kind,
-            "' AND (a.prompt IS NULL OR a.prompt = prompt_impressions.prompt) \
-             AND (a.trigger_key IS NULL OR a.trigger_key = prompt_impressions.trigger_key) \
-             AND a.at >= prompt_impressions.at \
-             AND NOT EXISTS (SELECT 1 FROM prompt_impressions j WHERE j.app_id = $1 \
-                 AND j.session_id = $2 AND j.prompt = prompt_impressions.prompt \
-                 AND j.trigger_key = prompt_impressions.trigger_key \
-                 AND j.at > prompt_impressions.at AND j.at <= a.at)) THEN 1 ELSE 0 END"
-        )
-    };
+/// impression before the action. `kind` is one of [`REFRESH_ACTIONS`]'s constants, never input.
+fn action_of(kind: &str) -> String {
+    format!(
+        "CASE WHEN EXISTS (SELECT 1 FROM prompt_actions a WHERE a.app_id = $1 \
+         AND a.session_id = $2 AND a.kind = '{kind}' \
+         AND (a.prompt IS NULL OR a.prompt = prompt_impressions.prompt) \
+         AND (a.trigger_key IS NULL OR a.trigger_key = prompt_impressions.trigger_key) \
+         AND a.at >= prompt_impressions.at \
+         AND NOT EXISTS (SELECT 1 FROM prompt_impressions j WHERE j.app_id = $1 \
+             AND j.session_id = $2 AND j.prompt = prompt_impressions.prompt \
+             AND j.trigger_key = prompt_impressions.trigger_key \
+             AND j.at > prompt_impressions.at AND j.at <= a.at)) THEN 1 ELSE 0 END"
+    )
 }
 
 /// Sets the action flags of a session's impressions from the actions recorded for it: idempotent
 /// and order-independent, so a click that arrives before its impression still counts.
-pub const REFRESH_ACTIONS: &str = concat!(
-    "UPDATE prompt_impressions SET clicked = ",
-    action_of!("clicked"),
-    ", dismissed = ",
-    action_of!("dismissed"),
-    ", trial = ",
-    action_of!("trial"),
-    " WHERE app_id = $1 AND session_id = $2"
-);
+pub static REFRESH_ACTIONS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "UPDATE prompt_impressions SET clicked = {}, dismissed = {}, trial = {} \
+         WHERE app_id = $1 AND session_id = $2",
+        action_of("clicked"),
+        action_of("dismissed"),
+        action_of("trial"),
+    )
+});
 
 /// A tally from its row.
 pub fn prompt_tally((shown, clicked, dismissed, trials, upgraded): TallyRow) -> PromptTally {
@@ -535,7 +532,7 @@ where
         }
     }
     for session_id in sessions {
-        sqlx::query(crate::storage::prompts::REFRESH_ACTIONS)
+        sqlx::query(&crate::storage::prompts::REFRESH_ACTIONS)
             .bind(app_id)
             .bind(session_id)
             .execute(&mut **tx)

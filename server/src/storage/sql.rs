@@ -1,8 +1,13 @@
 //! The queries, written once in the SQL that SQLite and PostgreSQL both speak: `$n` parameters,
 //! `ON CONFLICT`, `CASE`, `COALESCE` and `CAST(... AS BIGINT)` around sums (PostgreSQL widens
-//! `SUM(bigint)` to `numeric`). [`impl_store!`] implements [`super::Store`] for a backend struct
-//! with a `pool` field and an `aggregator`; the backend modules own connecting, migrations and
-//! their ingest log (see [`Backend`]).
+//! `SUM(bigint)` to `numeric`). [`super::Store`] has one implementation for every backend over
+//! its pool ([`Pooled`]), and [`Queries`] holds the write helpers the use cases share; what differs
+//! between the databases is a [`Driver`] item. The backend modules own connecting, migrations and
+//! their ingest log.
+
+use super::prompts::apply_prompt_events;
+use super::statement::{Statement, Value};
+use super::webhooks::enqueue_webhooks;
 
 /// Recorded first exposures by `(app, live, customer)`: `(experiment, variant)` pairs.
 pub type Exposed = std::collections::HashMap<(String, bool, String), Vec<(String, String)>>;
@@ -171,822 +176,986 @@ pub fn rollup_sums() -> String {
         .join(", ")
 }
 
-/// Implements [`super::Store`] for `$store`, a struct with a sqlx `pool` field.
-macro_rules! impl_store {
-    ($store:ty, $backend:literal) => {
-        #[async_trait::async_trait]
-        impl $crate::storage::Store for $store {
-            fn backend(&self) -> &'static str {
-                $backend
-            }
+/// One implementation of [`super::Store`] for both backends, over their pools.
+#[async_trait::async_trait]
+impl<S> crate::storage::Store for S
+where
+    S: Pooled
+        + super::IngestLog
+        + super::prompts::PromptStore
+        + super::apps::AppStore
+        + super::outcomes::OutcomeStore
+        + super::webhooks::WebhookStore
+        + super::experiments::ExperimentStore
+        + super::users::UserStore
+        + super::session_log::SessionLogStore
+        + super::changes::ChangeStore
+        + std::fmt::Debug
+        + Send
+        + Sync,
+    for<'c> &'c sqlx::Pool<S::Db>: sqlx::Executor<'c, Database = S::Db>,
+    for<'c> &'c mut <S::Db as sqlx::Database>::Connection: sqlx::Executor<'c, Database = S::Db>,
+    for<'q> <S::Db as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, S::Db>,
+    for<'q> &'q str: sqlx::Encode<'q, S::Db> + sqlx::Type<S::Db>,
+    for<'q> i64: sqlx::Encode<'q, S::Db> + sqlx::Decode<'q, S::Db> + sqlx::Type<S::Db>,
+    for<'q> String: sqlx::Encode<'q, S::Db> + sqlx::Decode<'q, S::Db> + sqlx::Type<S::Db>,
+    for<'q> bool: sqlx::Encode<'q, S::Db> + sqlx::Decode<'q, S::Db> + sqlx::Type<S::Db>,
+    usize: sqlx::ColumnIndex<<S::Db as sqlx::Database>::Row>,
+    for<'q> Option<i64>: sqlx::Encode<'q, S::Db> + sqlx::Decode<'q, S::Db> + sqlx::Type<S::Db>,
+    for<'q> Option<String>: sqlx::Encode<'q, S::Db> + sqlx::Decode<'q, S::Db> + sqlx::Type<S::Db>,
+    for<'q> Option<&'q str>: sqlx::Encode<'q, S::Db> + sqlx::Type<S::Db>,
+    for<'q> f64: sqlx::Encode<'q, S::Db> + sqlx::Type<S::Db>,
+    for<'r> super::outcomes::RedemptionRow: sqlx::FromRow<'r, <S::Db as sqlx::Database>::Row>,
+{
+    fn backend(&self) -> &'static str {
+        <S::Db as Driver>::NAME
+    }
 
-            async fn ping(&self) -> bool {
-                sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
-            }
+    async fn ping(&self) -> bool {
+        sqlx::query("SELECT 1").execute(self.pool()).await.is_ok()
+    }
 
-            async fn ensure_app(&self, app: &$crate::storage::NewApp) -> anyhow::Result<()> {
-                let origins = serde_json::to_string(&app.origins)?;
-                let mut tx = self
-                    .pool
-                    .begin_with(<$store as $crate::storage::sql::Backend>::BEGIN)
-                    .await?;
-                let created = sqlx::query(
-                    "INSERT INTO apps (id, secret, live, origins, config, config_version, created_at, name) \
-                     VALUES ($1, '', $2, $3, $4, 1, $5, $6) ON CONFLICT (id) DO NOTHING",
-                )
-                .bind(&app.id)
-                .bind(false)
+    async fn ensure_app(&self, app: &crate::storage::NewApp) -> anyhow::Result<()> {
+        let origins = serde_json::to_string(&app.origins)?;
+        let mut tx = self.pool().begin_with(S::BEGIN).await?;
+        let created = S::rows_affected(&sqlx::query(
+            "INSERT INTO apps (id, secret, live, origins, config, config_version, created_at, name) \
+             VALUES ($1, '', $2, $3, $4, 1, $5, $6) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&app.id)
+        .bind(false)
+        .bind(&origins)
+        .bind(&app.config_json)
+        .bind(app.now)
+        .bind(&app.name)
+        .execute(&mut *tx)
+        .await?);
+        if created == 1 {
+            sqlx::query(
+                "INSERT INTO config_versions (app_id, version, config, created_at) \
+                 VALUES ($1, 1, $2, $3)",
+            )
+            .bind(&app.id)
+            .bind(&app.config_json)
+            .bind(app.now)
+            .execute(&mut *tx)
+            .await?;
+        } else {
+            sqlx::query("UPDATE apps SET origins = $1 WHERE id = $2")
                 .bind(&origins)
-                .bind(&app.config_json)
-                .bind(app.now)
-                .bind(&app.name)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if created == 1 {
-                    sqlx::query(
-                        "INSERT INTO config_versions (app_id, version, config, created_at) \
-                         VALUES ($1, 1, $2, $3)",
-                    )
-                    .bind(&app.id)
-                    .bind(&app.config_json)
-                    .bind(app.now)
-                    .execute(&mut *tx)
-                    .await?;
-                } else {
-                    sqlx::query("UPDATE apps SET origins = $1 WHERE id = $2")
-                        .bind(&origins)
-                        .bind(&app.id)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                tx.commit().await?;
-                Ok(())
-            }
-
-            async fn app(&self, app_id: &str) -> anyhow::Result<Option<$crate::storage::AppRecord>> {
-                let row: Option<(String, String, String, String, i64)> = sqlx::query_as(
-                    "SELECT id, name, origins, config, config_version FROM apps WHERE id = $1",
-                )
-                .bind(app_id)
-                .fetch_optional(&self.pool)
-                .await?;
-                row.map(|(id, name, origins, config_json, config_version)| {
-                    Ok($crate::storage::AppRecord {
-                        id,
-                        settings: $crate::storage::apps::AppSettings {
-                            name,
-                            origins: serde_json::from_str(&origins)?,
-                        },
-                        config_json,
-                        config_version,
-                    })
-                })
-                .transpose()
-            }
-
-            async fn replace_config(
-                &self,
-                app_id: &str,
-                config_json: &str,
-                now: i64,
-            ) -> anyhow::Result<i64> {
-                let mut tx = self
-                    .pool
-                    .begin_with(<$store as $crate::storage::sql::Backend>::BEGIN)
-                    .await?;
-                let (version,): (i64,) = sqlx::query_as(
-                    "UPDATE apps SET config = $1, config_version = config_version + 1 \
-                     WHERE id = $2 RETURNING config_version",
-                )
-                .bind(config_json)
-                .bind(app_id)
-                .fetch_one(&mut *tx)
-                .await?;
-                sqlx::query(
-                    "INSERT INTO config_versions (app_id, version, config, created_at) \
-                     VALUES ($1, $2, $3, $4)",
-                )
-                .bind(app_id)
-                .bind(version)
-                .bind(config_json)
-                .bind(now)
+                .bind(&app.id)
                 .execute(&mut *tx)
                 .await?;
-                tx.commit().await?;
-                Ok(version)
-            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
 
-            async fn config_versions(
-                &self,
-                app_id: &str,
-            ) -> anyhow::Result<Vec<$crate::storage::ConfigVersion>> {
-                let rows: Vec<(i64, i64)> = sqlx::query_as(
-                    "SELECT version, created_at FROM config_versions WHERE app_id = $1 \
-                     ORDER BY version DESC",
-                )
+    async fn app(&self, app_id: &str) -> anyhow::Result<Option<crate::storage::AppRecord>> {
+        let row: Option<(String, String, String, String, i64)> = sqlx::query_as(
+            "SELECT id, name, origins, config, config_version FROM apps WHERE id = $1",
+        )
+        .bind(app_id)
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|(id, name, origins, config_json, config_version)| {
+            Ok(crate::storage::AppRecord {
+                id,
+                settings: crate::storage::apps::AppSettings {
+                    name,
+                    origins: serde_json::from_str(&origins)?,
+                },
+                config_json,
+                config_version,
+            })
+        })
+        .transpose()
+    }
+
+    async fn replace_config(
+        &self,
+        app_id: &str,
+        config_json: &str,
+        now: i64,
+    ) -> anyhow::Result<i64> {
+        let mut tx = self.pool().begin_with(S::BEGIN).await?;
+        let (version,): (i64,) = sqlx::query_as(
+            "UPDATE apps SET config = $1, config_version = config_version + 1 \
+             WHERE id = $2 RETURNING config_version",
+        )
+        .bind(config_json)
+        .bind(app_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO config_versions (app_id, version, config, created_at) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(app_id)
+        .bind(version)
+        .bind(config_json)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(version)
+    }
+
+    async fn config_versions(
+        &self,
+        app_id: &str,
+    ) -> anyhow::Result<Vec<crate::storage::ConfigVersion>> {
+        let rows: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT version, created_at FROM config_versions WHERE app_id = $1 \
+             ORDER BY version DESC",
+        )
+        .bind(app_id)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(version, created_at)| crate::storage::ConfigVersion {
+                version,
+                created_at,
+            })
+            .collect())
+    }
+
+    async fn all_configs(&self, app_id: &str) -> anyhow::Result<Vec<String>> {
+        let rows: Vec<(String,)> =
+            sqlx::query_as("SELECT config FROM config_versions WHERE app_id = $1 ORDER BY version")
                 .bind(app_id)
-                .fetch_all(&self.pool)
+                .fetch_all(self.pool())
                 .await?;
-                Ok(rows
-                    .into_iter()
-                    .map(|(version, created_at)| $crate::storage::ConfigVersion {
-                        version,
-                        created_at,
-                    })
-                    .collect())
-            }
+        Ok(rows.into_iter().map(|r| r.0).collect())
+    }
 
-            async fn all_configs(&self, app_id: &str) -> anyhow::Result<Vec<String>> {
-                let rows: Vec<(String,)> = sqlx::query_as(
-                    "SELECT config FROM config_versions WHERE app_id = $1 ORDER BY version",
-                )
-                .bind(app_id)
-                .fetch_all(&self.pool)
-                .await?;
-                Ok(rows.into_iter().map(|r| r.0).collect())
-            }
-
-            async fn config_version(
-                &self,
-                app_id: &str,
-                version: i64,
-            ) -> anyhow::Result<Option<String>> {
-                let row: Option<(String,)> = sqlx::query_as(
-                    "SELECT config FROM config_versions WHERE app_id = $1 AND version = $2",
-                )
+    async fn config_version(&self, app_id: &str, version: i64) -> anyhow::Result<Option<String>> {
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT config FROM config_versions WHERE app_id = $1 AND version = $2")
                 .bind(app_id)
                 .bind(version)
-                .fetch_optional(&self.pool)
+                .fetch_optional(self.pool())
                 .await?;
-                Ok(row.map(|r| r.0))
-            }
+        Ok(row.map(|r| r.0))
+    }
 
-            async fn exposures(
-                &self,
-                scope: $crate::storage::Scope<'_>,
-                customer_id: &str,
-            ) -> anyhow::Result<Vec<(String, String)>> {
-                let $crate::storage::Scope { app_id, live } = scope;
-                // Offers and prompts shown through event ingest record exposures when folded:
-                // callers that need the customer's own latest ones settle first
-                // (`AppState::settle_for`); a variant is deterministic besides.
-                Ok(sqlx::query_as(
-                    "SELECT experiment, variant FROM exposures \
-                     WHERE app_id = $1 AND live = $2 AND customer_id = $3",
-                )
-                .bind(app_id)
-                .bind(live)
-                .bind(customer_id)
-                .fetch_all(&self.pool)
-                .await?)
-            }
+    async fn exposures(
+        &self,
+        scope: crate::storage::Scope<'_>,
+        customer_id: &str,
+    ) -> anyhow::Result<Vec<(String, String)>> {
+        let crate::storage::Scope { app_id, live } = scope;
+        // Offers and prompts shown through event ingest record exposures when folded:
+        // callers that need the customer's own latest ones settle first
+        // (`AppState::settle_for`); a variant is deterministic besides.
+        Ok(sqlx::query_as(
+            "SELECT experiment, variant FROM exposures \
+             WHERE app_id = $1 AND live = $2 AND customer_id = $3",
+        )
+        .bind(app_id)
+        .bind(live)
+        .bind(customer_id)
+        .fetch_all(self.pool())
+        .await?)
+    }
 
-            async fn record_exposures(
-                &self,
-                scope: $crate::storage::Scope<'_>,
-                customer_id: &str,
-                exposures: &[(String, String)],
-                at: i64,
-            ) -> anyhow::Result<()> {
-                let $crate::storage::Scope { app_id, live } = scope;
-                if exposures.is_empty() {
-                    return Ok(());
-                }
-                // A first exposure adds a unit to the experiments' rollup.
-                let mut tx = self
-                    .pool
-                    .begin_with(<$store as $crate::storage::sql::Backend>::BEGIN)
-                    .await?;
-                let scope = $crate::storage::sql::Touched::of([(app_id, live, customer_id)]);
-                let before = snapshot(&mut tx, &scope).await?;
-                for (experiment, variant) in exposures {
-                    sqlx::query(
-                        "INSERT INTO exposures (app_id, live, customer_id, experiment, variant, at) \
-                         VALUES ($1, $2, $3, $4, $5, $6) \
-                         ON CONFLICT (app_id, live, customer_id, experiment) DO NOTHING",
-                    )
-                    .bind(app_id)
-                    .bind(live)
-                    .bind(customer_id)
-                    .bind(experiment)
-                    .bind(variant)
-                    .bind(at)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                settle_rollups(&mut tx, &scope, before).await?;
-                tx.commit().await?;
-                Ok(())
-            }
+    async fn record_exposures(
+        &self,
+        scope: crate::storage::Scope<'_>,
+        customer_id: &str,
+        exposures: &[(String, String)],
+        at: i64,
+    ) -> anyhow::Result<()> {
+        let crate::storage::Scope { app_id, live } = scope;
+        if exposures.is_empty() {
+            return Ok(());
+        }
+        // A first exposure adds a unit to the experiments' rollup.
+        let mut tx = self.pool().begin_with(S::BEGIN).await?;
+        let scope = crate::storage::sql::Touched::of([(app_id, live, customer_id)]);
+        let before = Queries::<S::Db>::snapshot(&mut tx, &scope).await?;
+        for (experiment, variant) in exposures {
+            sqlx::query(
+                "INSERT INTO exposures (app_id, live, customer_id, experiment, variant, at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (app_id, live, customer_id, experiment) DO NOTHING",
+            )
+            .bind(app_id)
+            .bind(live)
+            .bind(customer_id)
+            .bind(experiment)
+            .bind(variant)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        Queries::<S::Db>::settle_rollups(&mut tx, &scope, before).await?;
+        tx.commit().await?;
+        Ok(())
+    }
 
-            async fn ledger(
-                &self,
-                scope: $crate::storage::Scope<'_>,
-                customer_id: &str,
-            ) -> anyhow::Result<Vec<holdfast_core::targeting::Redemption>> {
-                let $crate::storage::Scope { app_id, live } = scope;
-                let rows = sqlx::query_as(
-                    "SELECT kind, at FROM redemptions \
-                     WHERE app_id = $1 AND live = $2 AND customer_id = $3 ORDER BY at",
-                )
-                .bind(app_id)
-                .bind(live)
-                .bind(customer_id)
-                .fetch_all(&self.pool)
-                .await?;
-                Ok($crate::storage::outcomes::redemptions(rows))
-            }
+    async fn ledger(
+        &self,
+        scope: crate::storage::Scope<'_>,
+        customer_id: &str,
+    ) -> anyhow::Result<Vec<holdfast_core::targeting::Redemption>> {
+        let crate::storage::Scope { app_id, live } = scope;
+        let rows = sqlx::query_as(
+            "SELECT kind, at FROM redemptions \
+             WHERE app_id = $1 AND live = $2 AND customer_id = $3 ORDER BY at",
+        )
+        .bind(app_id)
+        .bind(live)
+        .bind(customer_id)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(crate::storage::outcomes::redemptions(rows))
+    }
 
-            async fn acceptance(
-                &self,
-                app_id: &str,
-                event_id: &str,
-            ) -> anyhow::Result<Option<String>> {
-                let row: Option<(String,)> = sqlx::query_as(
-                    "SELECT response FROM redemptions WHERE app_id = $1 AND event_id = $2",
-                )
+    async fn acceptance(&self, app_id: &str, event_id: &str) -> anyhow::Result<Option<String>> {
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT response FROM redemptions WHERE app_id = $1 AND event_id = $2")
                 .bind(app_id)
                 .bind(event_id)
-                .fetch_optional(&self.pool)
+                .fetch_optional(self.pool())
                 .await?;
-                Ok(row.map(|r| r.0))
-            }
+        Ok(row.map(|r| r.0))
+    }
 
-            async fn record_acceptance(
-                &self,
-                scope: $crate::storage::Scope<'_>,
-                customer_id: &str,
-                a: &$crate::storage::AcceptanceRecord,
-            ) -> anyhow::Result<String> {
-                let $crate::storage::Scope { app_id, live } = scope;
-                let mut tx = self
-                    .pool
-                    .begin_with(<$store as $crate::storage::sql::Backend>::BEGIN)
-                    .await?;
-                let inserted = sqlx::query(
-                    "INSERT INTO redemptions (app_id, event_id, live, customer_id, session_id, \
-                     offer_id, kind, at, response) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-                     ON CONFLICT (app_id, event_id) DO NOTHING",
-                )
-                .bind(app_id)
-                .bind(&a.event_id)
-                .bind(live)
-                .bind(customer_id)
-                .bind(&a.session_id)
-                .bind(&a.offer_id)
-                .bind(&a.kind)
-                .bind(a.at)
-                .bind(&a.response_json)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if inserted == 0 {
-                    let (response,): (String,) = sqlx::query_as(
-                        "SELECT response FROM redemptions WHERE app_id = $1 AND event_id = $2",
-                    )
-                    .bind(app_id)
-                    .bind(&a.event_id)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    tx.commit().await?;
-                    return Ok(response);
-                }
-                let scope = $crate::storage::sql::Touched::of([(app_id, live, customer_id)]);
-                let before = snapshot(&mut tx, &scope).await?;
-                upsert_session(&mut tx, $crate::storage::Scope::new(app_id, live), &a.session_id, &a.session).await?;
-                settle_rollups(&mut tx, &scope, before).await?;
-                tx.commit().await?;
-                Ok(a.response_json.clone())
-            }
-
-            async fn record_lifecycle(
-                &self,
-                scope: $crate::storage::Scope<'_>,
-                e: &$crate::storage::LifecycleRecord,
-            ) -> anyhow::Result<()> {
-                let $crate::storage::Scope { app_id, live } = scope;
-                let mut tx = self
-                    .pool
-                    .begin_with(<$store as $crate::storage::sql::Backend>::BEGIN)
-                    .await?;
-                let scope = $crate::storage::sql::Touched::of([(app_id, live, e.customer_id.as_str())]);
-                let before = snapshot(&mut tx, &scope).await?;
-                sqlx::query(
-                    "INSERT INTO lifecycle (app_id, live, customer_id, type, at, plan, mrr_cents) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                )
-                .bind(app_id)
-                .bind(live)
-                .bind(&e.customer_id)
-                .bind(&e.kind)
-                .bind(e.at)
-                .bind(&e.plan)
-                .bind(e.mrr_cents)
-                .execute(&mut *tx)
-                .await?;
-                settle_rollups(&mut tx, &scope, before).await?;
-                tx.commit().await?;
-                Ok(())
-            }
-
-            async fn stats(
-                &self,
-                app_id: &str,
-                r: &$crate::storage::StatsRange,
-            ) -> anyhow::Result<$crate::storage::StatsData> {
-                use $crate::storage::rollup::{
-                    Age, BUCKET, Counters, HORIZONS, PENDING_FOR, Tallies, bucket_of,
-                };
-                use $crate::storage::sql::rollup_sums;
-                if !$crate::storage::IngestLog::settle_within(self, $crate::storage::REPORT_WAIT).await {
-                    return Err($crate::storage::Backlogged.into());
-                }
-                let mut tallies = Tallies::default();
-                if r.from >= r.to {
-                    return Ok($crate::storage::StatsData::from_tallies(tallies));
-                }
-                let (first, last) = (bucket_of(r.from), bucket_of(r.to - 1));
-                // The hours a clock cut falls in, and partial hours at the range's edges, are
-                // read from the sessions; every other hour lies on one side of each cut.
-                let cuts = [
-                    bucket_of(r.now - PENDING_FOR),
-                    bucket_of(r.now - HORIZONS[0] * 86_400),
-                    bucket_of(r.now - HORIZONS[1] * 86_400),
-                    bucket_of(r.now - HORIZONS[2] * 86_400),
-                ];
-                let mut direct: std::collections::BTreeSet<i64> = cuts.into_iter().collect();
-                if r.from.rem_euclid(BUCKET) != 0 {
-                    direct.insert(first);
-                }
-                if r.to.rem_euclid(BUCKET) != 0 {
-                    direct.insert(last);
-                }
-                direct.retain(|h| (first..=last).contains(h));
-                // Per dimension and key, and per side of each cut (at most five groups each).
-                let mut q = sqlx::QueryBuilder::new("SELECT dimension, key");
-                for cut in cuts {
-                    q.push(", CAST(CASE WHEN hour < ").push_bind(cut);
-                    q.push(" THEN 1 ELSE 0 END AS BIGINT)");
-                }
-                q.push(", ");
-                q.push(rollup_sums());
-                q.push(" FROM stats_rollup WHERE app_id = ").push_bind(app_id);
-                q.push(" AND live = ").push_bind(r.live);
-                q.push(" AND hour >= ").push_bind(first);
-                q.push(" AND hour <= ").push_bind(last);
-                for hour in &direct {
-                    q.push(" AND hour <> ").push_bind(*hour);
-                }
-                q.push(" GROUP BY 1, 2, 3, 4, 5, 6");
-                let rows = q.build().fetch_all(&self.pool).await?;
-                for row in rows {
-                    use sqlx::Row as _;
-                    let (dimension, key): (String, String) = (row.try_get(0)?, row.try_get(1)?);
-                    let flag = |i: usize| row.try_get::<i64, _>(i).map(|f| f == 1);
-                    let age = Age {
-                        past_pending: flag(2)?,
-                        measured: [flag(3)?, flag(4)?, flag(5)?],
-                    };
-                    let mut sums = [0_i64; 16];
-                    for (i, sum) in sums.iter_mut().enumerate() {
-                        *sum = row.try_get(6 + i)?;
-                    }
-                    tallies.add(&dimension, &key, &Counters::from_array(sums), age);
-                }
-                let ranges: Vec<(i64, i64)> = direct
-                    .iter()
-                    .map(|h| ((h * BUCKET).max(r.from), ((h + 1) * BUCKET).min(r.to)))
-                    .collect();
-                tally_range(&self.pool, $crate::storage::Scope::new(app_id, r.live), &ranges, r.now, &mut tallies).await?;
-                Ok($crate::storage::StatsData::from_tallies(tallies))
-            }
-
-            async fn stats_from_sessions(
-                &self,
-                app_id: &str,
-                r: &$crate::storage::StatsRange,
-            ) -> anyhow::Result<$crate::storage::StatsData> {
-                if !$crate::storage::IngestLog::settle_within(self, $crate::storage::REPORT_WAIT).await {
-                    return Err($crate::storage::Backlogged.into());
-                }
-                let mut tallies = $crate::storage::rollup::Tallies::default();
-                tally_range(&self.pool, $crate::storage::Scope::new(app_id, r.live), &[(r.from, r.to)], r.now, &mut tallies)
-                    .await?;
-                Ok($crate::storage::StatsData::from_tallies(tallies))
-            }
-
-            async fn import_sessions(
-                &self,
-                scope: $crate::storage::Scope<'_>,
-                sessions: &[(String, $crate::storage::SessionFacts)],
-            ) -> anyhow::Result<()> {
-                let $crate::storage::Scope { app_id, live } = scope;
-                for chunk in sessions.chunks(5000) {
-                    let mut tx = self
-                        .pool
-                        .begin_with(<$store as $crate::storage::sql::Backend>::BEGIN)
-                        .await?;
-                    let rows: Vec<(&str, bool, &str, $crate::storage::SessionFacts)> = chunk
-                        .iter()
-                        .map(|(id, f)| (app_id, live, id.as_str(), f.clone()))
-                        .collect();
-                    let scope = $crate::storage::sql::Touched::of(
-                        rows.iter().map(|(a, l, _, f)| (*a, *l, f.customer_id.as_str())),
-                    );
-                    let before = snapshot(&mut tx, &scope).await?;
-                    upsert_sessions(&mut tx, &rows).await?;
-                    settle_rollups(&mut tx, &scope, before).await?;
-                    tx.commit().await?;
-                }
-                Ok(())
-            }
-
-            async fn session_count(&self, app_id: &str) -> anyhow::Result<i64> {
-                $crate::storage::IngestLog::settle(self).await?;
-                let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM sessions WHERE app_id = $1")
-                    .bind(app_id)
-                    .fetch_one(&self.pool)
-                    .await?;
-                Ok(n)
-            }
+    async fn record_acceptance(
+        &self,
+        scope: crate::storage::Scope<'_>,
+        customer_id: &str,
+        a: &crate::storage::AcceptanceRecord,
+    ) -> anyhow::Result<String> {
+        let crate::storage::Scope { app_id, live } = scope;
+        let mut tx = self.pool().begin_with(S::BEGIN).await?;
+        let inserted = S::rows_affected(
+            &sqlx::query(
+                "INSERT INTO redemptions (app_id, event_id, live, customer_id, session_id, \
+             offer_id, kind, at, response) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             ON CONFLICT (app_id, event_id) DO NOTHING",
+            )
+            .bind(app_id)
+            .bind(&a.event_id)
+            .bind(live)
+            .bind(customer_id)
+            .bind(&a.session_id)
+            .bind(&a.offer_id)
+            .bind(&a.kind)
+            .bind(a.at)
+            .bind(&a.response_json)
+            .execute(&mut *tx)
+            .await?,
+        );
+        if inserted == 0 {
+            let (response,): (String,) = sqlx::query_as(
+                "SELECT response FROM redemptions WHERE app_id = $1 AND event_id = $2",
+            )
+            .bind(app_id)
+            .bind(&a.event_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            return Ok(response);
         }
+        let scope = crate::storage::sql::Touched::of([(app_id, live, customer_id)]);
+        let before = Queries::<S::Db>::snapshot(&mut tx, &scope).await?;
+        Queries::<S::Db>::upsert_session(
+            &mut tx,
+            crate::storage::Scope::new(app_id, live),
+            &a.session_id,
+            &a.session,
+        )
+        .await?;
+        Queries::<S::Db>::settle_rollups(&mut tx, &scope, before).await?;
+        tx.commit().await?;
+        Ok(a.response_json.clone())
+    }
 
-        /// Folds a pass's decoded log rows (read by the backend in key order, see
-        /// `aggregate::decode_rows`) in `tx` and sets aside the rows it cannot fold: those that
-        /// did not decode, and those that fail on their own data. The whole pass is tried first
-        /// in a savepoint; if the database refuses it for a reason that a retry would not cure,
-        /// each row is folded in its own savepoint and the ones that fail are moved to
-        /// `ingest_log_failed` with the error, so one bad row never stops the aggregator (and
-        /// with it every read that waits for the fold). A transient error fails the pass: the
-        /// aggregator retries it. The backend deletes the rows and commits. See `aggregate`.
-        async fn fold_rows(
-            tx: &mut sqlx::Transaction<'_, <$store as $crate::storage::sql::Backend>::Db>,
-            decoded: $crate::storage::aggregate::Decoded,
-        ) -> anyhow::Result<$crate::storage::aggregate::Pass> {
-            use $crate::storage::aggregate::{Decoded, Pass, is_transient};
-            use sqlx::Connection as _;
-            let Decoded {
-                rows,
-                max_id,
-                entries,
-                mut failed,
-            } = decoded;
-            let mut pass = Pass {
-                rows,
-                max_id,
-                ..Pass::default()
+    async fn record_lifecycle(
+        &self,
+        scope: crate::storage::Scope<'_>,
+        e: &crate::storage::LifecycleRecord,
+    ) -> anyhow::Result<()> {
+        let crate::storage::Scope { app_id, live } = scope;
+        let mut tx = self.pool().begin_with(S::BEGIN).await?;
+        let scope = crate::storage::sql::Touched::of([(app_id, live, e.customer_id.as_str())]);
+        let before = Queries::<S::Db>::snapshot(&mut tx, &scope).await?;
+        sqlx::query(
+            "INSERT INTO lifecycle (app_id, live, customer_id, type, at, plan, mrr_cents) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(app_id)
+        .bind(live)
+        .bind(&e.customer_id)
+        .bind(&e.kind)
+        .bind(e.at)
+        .bind(&e.plan)
+        .bind(e.mrr_cents)
+        .execute(&mut *tx)
+        .await?;
+        Queries::<S::Db>::settle_rollups(&mut tx, &scope, before).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn stats(
+        &self,
+        app_id: &str,
+        r: &crate::storage::StatsRange,
+    ) -> anyhow::Result<crate::storage::StatsData> {
+        use crate::storage::rollup::{
+            Age, BUCKET, Counters, HORIZONS, PENDING_FOR, Tallies, bucket_of,
+        };
+        use crate::storage::sql::rollup_sums;
+        if !crate::storage::IngestLog::settle_within(self, crate::storage::REPORT_WAIT).await {
+            return Err(crate::storage::Backlogged.into());
+        }
+        let mut tallies = Tallies::default();
+        if r.from >= r.to {
+            return Ok(crate::storage::StatsData::from_tallies(tallies));
+        }
+        let (first, last) = (bucket_of(r.from), bucket_of(r.to - 1));
+        // The hours a clock cut falls in, and partial hours at the range's edges, are
+        // read from the sessions; every other hour lies on one side of each cut.
+        let cuts = [
+            bucket_of(r.now - PENDING_FOR),
+            bucket_of(r.now - HORIZONS[0] * 86_400),
+            bucket_of(r.now - HORIZONS[1] * 86_400),
+            bucket_of(r.now - HORIZONS[2] * 86_400),
+        ];
+        let mut direct: std::collections::BTreeSet<i64> = cuts.into_iter().collect();
+        if r.from.rem_euclid(BUCKET) != 0 {
+            direct.insert(first);
+        }
+        if r.to.rem_euclid(BUCKET) != 0 {
+            direct.insert(last);
+        }
+        direct.retain(|h| (first..=last).contains(h));
+        // Per dimension and key, and per side of each cut (at most five groups each).
+        let mut q = Statement::new("SELECT dimension, key");
+        for cut in cuts {
+            q.push(", CAST(CASE WHEN hour < ").push_bind(cut);
+            q.push(" THEN 1 ELSE 0 END AS BIGINT)");
+        }
+        q.push(", ");
+        q.push(rollup_sums());
+        q.push(" FROM stats_rollup WHERE app_id = ")
+            .push_bind(app_id);
+        q.push(" AND live = ").push_bind(r.live);
+        q.push(" AND hour >= ").push_bind(first);
+        q.push(" AND hour <= ").push_bind(last);
+        for hour in &direct {
+            q.push(" AND hour <> ").push_bind(*hour);
+        }
+        q.push(" GROUP BY 1, 2, 3, 4, 5, 6");
+        let rows = Queries::<S::Db>::fetch_rows(q, self.pool()).await?;
+        for row in rows {
+            use sqlx::Row as _;
+            let (dimension, key): (String, String) = (row.try_get(0)?, row.try_get(1)?);
+            let flag = |i: usize| row.try_get::<i64, _>(i).map(|f| f == 1);
+            let age = Age {
+                past_pending: flag(2)?,
+                measured: [flag(3)?, flag(4)?, flag(5)?],
             };
-            let mut whole = (&mut **tx).begin().await?;
-            match fold_entries(&mut whole, &entries).await {
-                Ok(folded) => {
-                    whole.commit().await?;
-                    pass.absorb(&folded);
-                }
-                Err(e) if is_transient(&e) => return Err(e),
-                Err(e) => {
-                    whole.rollback().await?;
-                    tracing::warn!(error = %format!("{e:#}"), rows, "a pass could not be folded; folding its rows one by one");
-                    for entry in entries {
-                        let mut one = (&mut **tx).begin().await?;
-                        match fold_entries(&mut one, std::slice::from_ref(&entry)).await {
-                            Ok(folded) => {
-                                one.commit().await?;
-                                pass.absorb(&folded);
-                            }
-                            Err(e) if is_transient(&e) => return Err(e),
-                            Err(e) => {
-                                one.rollback().await?;
-                                failed.push((
-                                    entry.id,
-                                    entry.app_id,
-                                    entry.live,
-                                    entry.received_at,
-                                    entry.body,
-                                    format!("{e:#}").replace('\0', "\\0"),
-                                ));
-                            }
-                        }
-                    }
-                }
+            let mut sums = [0_i64; 16];
+            for (i, sum) in sums.iter_mut().enumerate() {
+                *sum = row.try_get(6 + i)?;
             }
-
-            pass.failed = failed.len();
-            for (id, app_id, live, received_at, body, error) in &failed {
-                sqlx::query(
-                    "INSERT INTO ingest_log_failed (id, app_id, live, received_at, body, error, \
-                     failed_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
-                )
-                .bind(id)
-                .bind(app_id)
-                .bind(live)
-                .bind(received_at)
-                .bind(body)
-                .bind(error)
-                .bind($crate::clock::now())
-                .execute(&mut **tx)
-                .await?;
-            }
-            Ok(pass)
+            tallies.add(&dimension, &key, &Counters::from_array(sums), age);
         }
+        let ranges: Vec<(i64, i64)> = direct
+            .iter()
+            .map(|h| ((h * BUCKET).max(r.from), ((h + 1) * BUCKET).min(r.to)))
+            .collect();
+        Queries::<S::Db>::tally_range(
+            self.pool(),
+            crate::storage::Scope::new(app_id, r.live),
+            &ranges,
+            r.now,
+            &mut tallies,
+        )
+        .await?;
+        Ok(crate::storage::StatsData::from_tallies(tallies))
+    }
 
-        /// Folds decoded log rows in `tx`: stores their new events sorted by key, upserts the
-        /// sessions they touch, records prompt changes and first exposures. Counts only what
-        /// was stored; [`fold_rows`] fills in the rest of the pass.
-        async fn fold_entries(
-            tx: &mut sqlx::Transaction<'_, <$store as $crate::storage::sql::Backend>::Db>,
-            entries: &[$crate::storage::aggregate::Entry],
-        ) -> anyhow::Result<$crate::storage::aggregate::Pass> {
-            use $crate::storage::aggregate::{Pass, distinct_by_key, fold_sessions};
-            let mut pass = Pass::default();
+    async fn stats_from_sessions(
+        &self,
+        app_id: &str,
+        r: &crate::storage::StatsRange,
+    ) -> anyhow::Result<crate::storage::StatsData> {
+        if !crate::storage::IngestLog::settle_within(self, crate::storage::REPORT_WAIT).await {
+            return Err(crate::storage::Backlogged.into());
+        }
+        let mut tallies = crate::storage::rollup::Tallies::default();
+        Queries::<S::Db>::tally_range(
+            self.pool(),
+            crate::storage::Scope::new(app_id, r.live),
+            &[(r.from, r.to)],
+            r.now,
+            &mut tallies,
+        )
+        .await?;
+        Ok(crate::storage::StatsData::from_tallies(tallies))
+    }
 
-            // Events: the first occurrence of each id, in key order. Which are stored already is
-            // asked first (usually none: only retries are), so the insert needs no RETURNING,
-            // whose rows would all have to be copied back.
-            let distinct = distinct_by_key(entries);
-            let mut new = vec![true; distinct.len()];
-            let mut start = 0;
-            for app in distinct.chunk_by(|a, b| a.app_id == b.app_id) {
-                let app_id = app.first().map_or("", |e| e.app_id);
-                for ids in app.chunks(1000) {
-                    let mut q = sqlx::QueryBuilder::new("SELECT id FROM events WHERE app_id = ");
-                    q.push_bind(app_id).push(" AND id IN (");
-                    let mut list = q.separated(", ");
-                    for e in ids {
-                        list.push_bind(e.event.id.as_str());
-                    }
-                    q.push(")");
-                    let found: Vec<(String,)> = q.build_query_as().fetch_all(&mut **tx).await?;
-                    if !found.is_empty() {
-                        let found: std::collections::HashSet<String> =
-                            found.into_iter().map(|(id,)| id).collect();
-                        for (i, e) in ids.iter().enumerate() {
-                            if found.contains(&e.event.id) {
-                                new[start + i] = false;
-                            }
-                        }
-                    }
-                    start += ids.len();
-                }
-            }
-            let new: Vec<_> = distinct
+    async fn import_sessions(
+        &self,
+        scope: crate::storage::Scope<'_>,
+        sessions: &[(String, crate::storage::SessionFacts)],
+    ) -> anyhow::Result<()> {
+        let crate::storage::Scope { app_id, live } = scope;
+        for chunk in sessions.chunks(5000) {
+            let mut tx = self.pool().begin_with(S::BEGIN).await?;
+            let rows: Vec<(&str, bool, &str, crate::storage::SessionFacts)> = chunk
                 .iter()
-                .zip(new)
-                .filter_map(|(e, new)| new.then_some(*e))
+                .map(|(id, f)| (app_id, live, id.as_str(), f.clone()))
                 .collect();
-            for chunk in new.chunks(1000) {
-                let mut q = sqlx::QueryBuilder::new(
-                    "INSERT INTO events (app_id, id, live, session_id, customer_id, type, at, payload) ",
-                );
-                q.push_values(chunk, |mut row, e| {
-                    row.push_bind(e.app_id)
-                        .push_bind(e.event.id.as_str())
-                        .push_bind(e.live)
-                        .push_bind(e.event.session_id.as_str())
-                        .push_bind(e.event.customer_id.as_str())
-                        .push_bind(e.event.kind.as_str())
-                        .push_bind(e.event.at)
-                        .push_bind(e.event.payload.as_str());
-                });
-                // The aggregator is the only writer of `events` (on PostgreSQL, under its lock).
-                q.push(" ON CONFLICT (app_id, id) DO NOTHING");
-                q.build().execute(&mut **tx).await?;
-            }
-            let total: usize = entries.iter().map(|e| e.events.len()).sum();
-            pass.stored = u64::try_from(new.len())?;
-            pass.duplicates = u64::try_from(total.saturating_sub(new.len()))?;
-
-            // Sessions: the new events' facts, folded in log order, one upsert per session. The
-            // customers they touch (and those whose cancellation is recorded below) have their
-            // rollup contributions read before and after, and the difference added.
-            let sessions = fold_sessions(&new);
-            let scope = $crate::storage::sql::Touched::of(
-                sessions
-                    .iter()
-                    .map(|(app_id, live, _, f)| (*app_id, *live, f.customer_id.as_str()))
-                    .chain(new.iter().filter(|e| e.event.outcome.is_some()).map(|e| {
-                        (e.app_id, e.live, e.event.customer_id.as_str())
-                    }))
-                    .chain(entries.iter().filter(|e| !e.exposures.is_empty()).map(|e| {
-                        (e.app_id.as_str(), e.live, e.customer_id.as_str())
-                    })),
+            let scope = crate::storage::sql::Touched::of(
+                rows.iter()
+                    .map(|(a, l, _, f)| (*a, *l, f.customer_id.as_str())),
             );
-            let before = snapshot(tx, &scope).await?;
-            upsert_sessions(tx, &sessions).await?;
+            let before = Queries::<S::Db>::snapshot(&mut tx, &scope).await?;
+            Queries::<S::Db>::upsert_sessions(&mut tx, &rows).await?;
+            Queries::<S::Db>::settle_rollups(&mut tx, &scope, before).await?;
+            tx.commit().await?;
+        }
+        Ok(())
+    }
 
-            // Outcomes that waited in the outbox: recorded unless the session has one, many per
-            // statement; the sessions they record are marked, and their webhooks enqueued per app.
-            let pending: Vec<_> = new
-                .iter()
-                .filter_map(|e| e.event.outcome.as_ref().map(|o| (e, o)))
-                .collect();
-            for chunk in pending.chunks(300) {
-                let mut q = sqlx::QueryBuilder::new(
-                    "INSERT INTO outcomes (app_id, session_id, live, customer_id, outcome, profile, \
-                     reason, effective_date, receipt, recorded_at, updated_at, response, history) ",
-                );
-                q.push_values(chunk, |mut row, (e, o)| {
-                    row.push_bind(e.app_id)
-                        .push_bind(e.event.session_id.as_str())
-                        .push_bind(e.live)
-                        .push_bind(e.event.customer_id.as_str())
-                        .push_bind(o.outcome.as_str())
-                        .push_bind(o.profile.as_deref())
-                        .push_bind(o.reason.as_deref())
-                        .push_bind(o.effective_date.as_deref())
-                        .push_bind(o.receipt.as_deref())
-                        .push_bind(o.at)
-                        .push_bind(o.at)
-                        .push_bind(o.response.as_str())
-                        .push_bind("[]");
-                });
-                q.push(" ON CONFLICT (app_id, session_id) DO NOTHING RETURNING app_id, session_id");
-                let recorded: Vec<(String, String)> = q.build_query_as().fetch_all(&mut **tx).await?;
-                if recorded.is_empty() {
-                    continue;
-                }
-                let recorded: std::collections::HashSet<(String, String)> = recorded.into_iter().collect();
-                // A recorded cancellation marks its session; an abandon is already in its facts.
-                let mut by_session: std::collections::BTreeMap<&str, Vec<&str>> =
-                    std::collections::BTreeMap::new();
-                for (e, o) in chunk {
-                    if o.outcome == "cancelled"
-                        && recorded.contains(&(e.app_id.to_string(), e.event.session_id.clone()))
-                    {
-                        by_session.entry(e.app_id).or_default().push(&e.event.session_id);
+    async fn session_count(&self, app_id: &str) -> anyhow::Result<i64> {
+        crate::storage::IngestLog::settle(self).await?;
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM sessions WHERE app_id = $1")
+            .bind(app_id)
+            .fetch_one(self.pool())
+            .await?;
+        Ok(n)
+    }
+}
+
+/// The write helpers every use case shares (the fold, rollup snapshots and settlement, session
+/// upserts), for database `DB`: one impl block, so its sqlx bounds are written once.
+pub struct Queries<DB>(std::marker::PhantomData<DB>);
+
+impl<DB> Queries<DB>
+where
+    DB: Driver,
+    for<'c> &'c sqlx::Pool<DB>: sqlx::Executor<'c, Database = DB>,
+    for<'c> &'c mut <DB as sqlx::Database>::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> <DB as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    for<'q> bool: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    usize: sqlx::ColumnIndex<<DB as sqlx::Database>::Row>,
+    for<'q> Option<i64>: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Option<String>: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Option<&'q str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> f64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    /// A [`Statement`]'s SQL, with this database's placeholders, and its arguments.
+    fn prepare(statement: Statement<'_>) -> anyhow::Result<(String, DB::Arguments<'_>)> {
+        use sqlx::Arguments as _;
+        let Statement {
+            text,
+            holes,
+            values,
+        } = statement;
+        let mut sql = String::with_capacity(text.len() + 4 * holes.len());
+        let mut args = DB::Arguments::default();
+        let mut at = 0;
+        for (hole, value) in holes.into_iter().zip(values) {
+            sql.push_str(&text[at..hole]);
+            at = hole;
+            match value {
+                Value::Str(v) => args.add(v),
+                Value::OptStr(v) => args.add(v),
+                Value::Int(v) => args.add(v),
+                Value::OptInt(v) => args.add(v),
+                Value::Bool(v) => args.add(v),
+                Value::Real(v) => args.add(v),
+            }
+            .map_err(|e| anyhow::anyhow!(e))?;
+            args.format_placeholder(&mut sql)?;
+        }
+        sql.push_str(&text[at..]);
+        Ok((sql, args))
+    }
+
+    /// Runs `statement` and decodes its rows as `T`.
+    pub(super) async fn fetch_all<'c, T, E>(
+        statement: Statement<'_>,
+        executor: E,
+    ) -> anyhow::Result<Vec<T>>
+    where
+        T: for<'r> sqlx::FromRow<'r, DB::Row> + Send + Unpin,
+        E: sqlx::Executor<'c, Database = DB>,
+    {
+        let (text, args) = Self::prepare(statement)?;
+        Ok(sqlx::query_as_with::<DB, T, _>(&text, args)
+            .fetch_all(executor)
+            .await?)
+    }
+
+    /// Runs `statement` and answers its rows.
+    pub(super) async fn fetch_rows<'c, E>(
+        statement: Statement<'_>,
+        executor: E,
+    ) -> anyhow::Result<Vec<DB::Row>>
+    where
+        E: sqlx::Executor<'c, Database = DB>,
+    {
+        let (text, args) = Self::prepare(statement)?;
+        Ok(sqlx::query_with::<DB, _>(&text, args)
+            .fetch_all(executor)
+            .await?)
+    }
+
+    /// Runs `statement` and answers how many rows it changed.
+    pub(super) async fn execute<'c, E>(statement: Statement<'_>, executor: E) -> anyhow::Result<u64>
+    where
+        E: sqlx::Executor<'c, Database = DB>,
+    {
+        let (text, args) = Self::prepare(statement)?;
+        Ok(DB::rows_affected(
+            &sqlx::query_with::<DB, _>(&text, args)
+                .execute(executor)
+                .await?,
+        ))
+    }
+
+    /// Folds a pass's decoded log rows (read by the backend in key order, see
+    /// `aggregate::decode_rows`) in `tx` and sets aside the rows it cannot fold: those that
+    /// did not decode, and those that fail on their own data. The whole pass is tried first
+    /// in a savepoint; if the database refuses it for a reason that a retry would not cure,
+    /// each row is folded in its own savepoint and the ones that fail are moved to
+    /// `ingest_log_failed` with the error, so one bad row never stops the aggregator (and
+    /// with it every read that waits for the fold). A transient error fails the pass: the
+    /// aggregator retries it. The backend deletes the rows and commits. See `aggregate`.
+    pub(super) async fn fold_rows(
+        tx: &mut sqlx::Transaction<'_, DB>,
+        decoded: crate::storage::aggregate::Decoded,
+    ) -> anyhow::Result<crate::storage::aggregate::Pass> {
+        use crate::storage::aggregate::{Decoded, Pass, is_transient};
+        use sqlx::Connection as _;
+        let Decoded {
+            rows,
+            max_id,
+            entries,
+            mut failed,
+        } = decoded;
+        let mut pass = Pass {
+            rows,
+            max_id,
+            ..Pass::default()
+        };
+        let mut whole = (**tx).begin().await?;
+        match Self::fold_entries(&mut whole, &entries).await {
+            Ok(folded) => {
+                whole.commit().await?;
+                pass.absorb(&folded);
+            }
+            Err(e) if is_transient(&e) => return Err(e),
+            Err(e) => {
+                whole.rollback().await?;
+                tracing::warn!(error = %format!("{e:#}"), rows, "a pass could not be folded; folding its rows one by one");
+                for entry in entries {
+                    let mut one = (**tx).begin().await?;
+                    match Self::fold_entries(&mut one, std::slice::from_ref(&entry)).await {
+                        Ok(folded) => {
+                            one.commit().await?;
+                            pass.absorb(&folded);
+                        }
+                        Err(e) if is_transient(&e) => return Err(e),
+                        Err(e) => {
+                            one.rollback().await?;
+                            failed.push((
+                                entry.id,
+                                entry.app_id,
+                                entry.live,
+                                entry.received_at,
+                                entry.body,
+                                format!("{e:#}").replace('\0', "\\0"),
+                            ));
+                        }
                     }
-                }
-                for (app_id, sessions) in by_session {
-                    let mut marked =
-                        sqlx::QueryBuilder::new("UPDATE sessions SET cancelled = 1 WHERE app_id = ");
-                    marked.push_bind(app_id).push(" AND session_id IN (");
-                    let mut list = marked.separated(", ");
-                    for session_id in sessions {
-                        list.push_bind(session_id);
-                    }
-                    marked.push(")");
-                    marked.build().execute(&mut **tx).await?;
-                }
-                let mut by_app: std::collections::BTreeMap<(&str, bool), Vec<$crate::storage::webhooks::NewMessage>> =
-                    std::collections::BTreeMap::new();
-                for (e, o) in chunk {
-                    if !recorded.contains(&(e.app_id.to_string(), e.event.session_id.clone())) {
-                        continue;
-                    }
-                    if let Some((kind, payload)) = &o.webhook {
-                        by_app.entry((e.app_id, e.live)).or_default().push(
-                            $crate::storage::webhooks::NewMessage {
-                                kind: kind.clone(),
-                                payload: payload.clone(),
-                            },
-                        );
-                    }
-                }
-                let now = $crate::clock::now();
-                for ((app_id, live), messages) in &by_app {
-                    enqueue_webhooks(tx, $crate::storage::Scope::new(app_id, *live), None, messages, now).await?;
                 }
             }
-
-            // First exposures: the earliest batch wins, as sticky assignment requires. Written
-            // after the sessions (whose labels read the exposures recorded before this pass)
-            // and inside the scope, so the experiments' rollup counts them.
-            let exposures: Vec<_> = entries
-                .iter()
-                .flat_map(|e| {
-                    e.exposures
-                        .iter()
-                        .map(move |(experiment, variant)| (e, experiment, variant))
-                })
-                .collect();
-            for chunk in exposures.chunks(500) {
-                let mut q = sqlx::QueryBuilder::new(
-                    "INSERT INTO exposures (app_id, live, customer_id, experiment, variant, at) ",
-                );
-                q.push_values(chunk, |mut row, (e, experiment, variant)| {
-                    row.push_bind(&e.app_id)
-                        .push_bind(e.live)
-                        .push_bind(&e.customer_id)
-                        .push_bind(*experiment)
-                        .push_bind(*variant)
-                        .push_bind(e.received_at);
-                });
-                q.push(" ON CONFLICT (app_id, live, customer_id, experiment) DO NOTHING");
-                q.build().execute(&mut **tx).await?;
-            }
-
-            settle_rollups(tx, &scope, before).await?;
-
-            // Prompt state: idempotent by event id on its own.
-            for e in entries.iter().filter(|e| !e.prompt_events.is_empty()) {
-                apply_prompt_events(tx, $crate::storage::Scope::new(&e.app_id, e.live), &e.customer_id, &e.prompt_events)
-                    .await?;
-            }
-            Ok(pass)
         }
 
-        /// The contributions of the scope's customers, after taking their locks (PostgreSQL;
-        /// SQLite's writer is alone): what `settle_rollups` compares with.
-        async fn snapshot(
-            tx: &mut sqlx::Transaction<'_, <$store as $crate::storage::sql::Backend>::Db>,
-            scope: &$crate::storage::sql::Touched,
-        ) -> anyhow::Result<$crate::storage::sql::Snapshot> {
-            lock_customers(tx, &scope.lock_keys()).await?;
-            contributions_of(tx, scope).await
+        pass.failed = failed.len();
+        for (id, app_id, live, received_at, body, error) in &failed {
+            sqlx::query(
+                "INSERT INTO ingest_log_failed (id, app_id, live, received_at, body, error, \
+                 failed_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(id)
+            .bind(app_id)
+            .bind(live)
+            .bind(received_at)
+            .bind(body)
+            .bind(error)
+            .bind(crate::clock::now())
+            .execute(&mut **tx)
+            .await?;
         }
+        Ok(pass)
+    }
 
-        async fn contributions_of(
-            tx: &mut sqlx::Transaction<'_, <$store as $crate::storage::sql::Backend>::Db>,
-            scope: &$crate::storage::sql::Touched,
-        ) -> anyhow::Result<$crate::storage::sql::Snapshot> {
-            let mut out = $crate::storage::sql::Snapshot::default();
-            for ((app_id, live), customers) in &scope.customers {
-                let customers: Vec<&str> = customers.iter().map(String::as_str).collect();
-                let sessions = out.sessions.entry((app_id.clone(), *live)).or_default();
-                let arms = out.arms.entry((app_id.clone(), *live)).or_default();
-                for chunk in customers.chunks(400) {
-                    let (rows, changes) =
-                        customer_facts(&mut **tx, $crate::storage::Scope::new(app_id, *live), chunk, None).await?;
-                    // Chunks of customers share hours: their contributions add up.
-                    for (key, c) in $crate::storage::rollup::contributions(&rows, &rows, &changes) {
-                        sessions.entry(key).or_default().add(&c);
-                    }
-                    for (key, c) in arm_contributions(&mut **tx, $crate::storage::Scope::new(app_id, *live), chunk, &rows).await? {
-                        arms.entry(key).or_default().add(&c);
-                    }
-                }
-            }
-            Ok(out)
-        }
+    /// Folds decoded log rows in `tx`: stores their new events sorted by key, upserts the
+    /// sessions they touch, records prompt changes and first exposures. Counts only what
+    /// was stored; [`fold_rows`] fills in the rest of the pass.
+    pub(super) async fn fold_entries(
+        tx: &mut sqlx::Transaction<'_, DB>,
+        entries: &[crate::storage::aggregate::Entry],
+    ) -> anyhow::Result<crate::storage::aggregate::Pass> {
+        use crate::storage::aggregate::{Pass, distinct_by_key, fold_sessions};
+        let mut pass = Pass::default();
 
-        /// The experiments' rollup rows of the exposed customers among `customers`, whose
-        /// sessions are `sessions`: nothing more is read when none of them is exposed.
-        async fn arm_contributions(
-            conn: &mut <<$store as $crate::storage::sql::Backend>::Db as sqlx::Database>::Connection,
-            scope: $crate::storage::Scope<'_>,
-            customers: &[&str],
-            sessions: &[$crate::storage::rollup::SessionRow],
-        ) -> anyhow::Result<std::collections::BTreeMap<$crate::storage::arms::ArmKey, $crate::storage::arms::ArmSums>> {
-            let $crate::storage::Scope { app_id, live } = scope;
-            if customers.is_empty() {
-                return Ok(std::collections::BTreeMap::new());
-            }
-            let in_list = |sql: &str, customers: &[&str]| {
-                let mut q = sqlx::QueryBuilder::<<$store as $crate::storage::sql::Backend>::Db>::new(sql);
-                q.push_bind(app_id.to_string()).push(" AND live = ").push_bind(live);
-                q.push(" AND customer_id IN (");
+        // Events: the first occurrence of each id, in key order. Which are stored already is
+        // asked first (usually none: only retries are), so the insert needs no RETURNING,
+        // whose rows would all have to be copied back.
+        let distinct = distinct_by_key(entries);
+        let mut new = vec![true; distinct.len()];
+        let mut start = 0;
+        for app in distinct.chunk_by(|a, b| a.app_id == b.app_id) {
+            let app_id = app.first().map_or("", |e| e.app_id);
+            for ids in app.chunks(1000) {
+                let mut q = Statement::new("SELECT id FROM events WHERE app_id = ");
+                q.push_bind(app_id).push(" AND id IN (");
                 let mut list = q.separated(", ");
-                for c in customers {
-                    list.push_bind(c.to_string());
+                for e in ids {
+                    list.push_bind(e.event.id.as_str());
                 }
                 q.push(")");
-                q
-            };
-            let exposures: Vec<$crate::storage::arms::ExposureRow> = in_list(
-                "SELECT customer_id, experiment, variant, at FROM exposures WHERE app_id = ",
-                customers,
-            )
-            .build_query_as()
-            .fetch_all(&mut *conn)
-            .await?;
-            if exposures.is_empty() {
-                return Ok(std::collections::BTreeMap::new());
+                let found: Vec<(String,)> = Self::fetch_all(q, &mut **tx).await?;
+                if !found.is_empty() {
+                    let found: std::collections::HashSet<String> =
+                        found.into_iter().map(|(id,)| id).collect();
+                    for (i, e) in ids.iter().enumerate() {
+                        if found.contains(&e.event.id) {
+                            new[start + i] = false;
+                        }
+                    }
+                }
+                start += ids.len();
             }
-            let mut exposed: Vec<&str> = exposures.iter().map(|e| e.0.as_str()).collect();
-            exposed.sort_unstable();
-            exposed.dedup();
-            let outcomes: Vec<(String, String, Option<String>, i64)> = in_list(
-                "SELECT customer_id, outcome, effective_date, recorded_at FROM outcomes \
-                 WHERE app_id = ",
-                &exposed,
-            )
-            .build_query_as()
-            .fetch_all(&mut *conn)
-            .await?;
-            let lifecycle: Vec<(String, String, i64)> = in_list(
-                "SELECT customer_id, type, at FROM lifecycle WHERE app_id = ",
-                &exposed,
-            )
-            .build_query_as()
-            .fetch_all(&mut *conn)
-            .await?;
-            Ok($crate::storage::arms::contributions(&exposures, &outcomes, &lifecycle, sessions))
+        }
+        let new: Vec<_> = distinct
+            .iter()
+            .zip(new)
+            .filter_map(|(e, new)| new.then_some(*e))
+            .collect();
+        for chunk in new.chunks(1000) {
+            let mut q = Statement::new(
+                "INSERT INTO events (app_id, id, live, session_id, customer_id, type, at, payload) ",
+            );
+            q.push_values(chunk, |mut row, e| {
+                row.push_bind(e.app_id)
+                    .push_bind(e.event.id.as_str())
+                    .push_bind(e.live)
+                    .push_bind(e.event.session_id.as_str())
+                    .push_bind(e.event.customer_id.as_str())
+                    .push_bind(e.event.kind.as_str())
+                    .push_bind(e.event.at)
+                    .push_bind(e.event.payload.as_str());
+            });
+            // The aggregator is the only writer of `events` (on PostgreSQL, under its lock).
+            q.push(" ON CONFLICT (app_id, id) DO NOTHING");
+            Self::execute(q, &mut **tx).await?;
+        }
+        let total: usize = entries.iter().map(|e| e.events.len()).sum();
+        pass.stored = u64::try_from(new.len())?;
+        pass.duplicates = u64::try_from(total.saturating_sub(new.len()))?;
+
+        // Sessions: the new events' facts, folded in log order, one upsert per session. The
+        // customers they touch (and those whose cancellation is recorded below) have their
+        // rollup contributions read before and after, and the difference added.
+        let sessions = fold_sessions(&new);
+        let scope = crate::storage::sql::Touched::of(
+            sessions
+                .iter()
+                .map(|(app_id, live, _, f)| (*app_id, *live, f.customer_id.as_str()))
+                .chain(
+                    new.iter()
+                        .filter(|e| e.event.outcome.is_some())
+                        .map(|e| (e.app_id, e.live, e.event.customer_id.as_str())),
+                )
+                .chain(
+                    entries
+                        .iter()
+                        .filter(|e| !e.exposures.is_empty())
+                        .map(|e| (e.app_id.as_str(), e.live, e.customer_id.as_str())),
+                ),
+        );
+        let before = Self::snapshot(tx, &scope).await?;
+        Self::upsert_sessions(tx, &sessions).await?;
+
+        // Outcomes that waited in the outbox: recorded unless the session has one, many per
+        // statement; the sessions they record are marked, and their webhooks enqueued per app.
+        let pending: Vec<_> = new
+            .iter()
+            .filter_map(|e| e.event.outcome.as_ref().map(|o| (e, o)))
+            .collect();
+        for chunk in pending.chunks(300) {
+            let mut q = Statement::new(
+                "INSERT INTO outcomes (app_id, session_id, live, customer_id, outcome, profile, \
+                 reason, effective_date, receipt, recorded_at, updated_at, response, history) ",
+            );
+            q.push_values(chunk, |mut row, (e, o)| {
+                row.push_bind(e.app_id)
+                    .push_bind(e.event.session_id.as_str())
+                    .push_bind(e.live)
+                    .push_bind(e.event.customer_id.as_str())
+                    .push_bind(o.outcome.as_str())
+                    .push_bind(o.profile.as_deref())
+                    .push_bind(o.reason.as_deref())
+                    .push_bind(o.effective_date.as_deref())
+                    .push_bind(o.receipt.as_deref())
+                    .push_bind(o.at)
+                    .push_bind(o.at)
+                    .push_bind(o.response.as_str())
+                    .push_bind("[]");
+            });
+            q.push(" ON CONFLICT (app_id, session_id) DO NOTHING RETURNING app_id, session_id");
+            let recorded: Vec<(String, String)> = Self::fetch_all(q, &mut **tx).await?;
+            if recorded.is_empty() {
+                continue;
+            }
+            let recorded: std::collections::HashSet<(String, String)> =
+                recorded.into_iter().collect();
+            // A recorded cancellation marks its session; an abandon is already in its facts.
+            let mut by_session: std::collections::BTreeMap<&str, Vec<&str>> =
+                std::collections::BTreeMap::new();
+            for (e, o) in chunk {
+                if o.outcome == "cancelled"
+                    && recorded.contains(&(e.app_id.to_string(), e.event.session_id.clone()))
+                {
+                    by_session
+                        .entry(e.app_id)
+                        .or_default()
+                        .push(&e.event.session_id);
+                }
+            }
+            for (app_id, sessions) in by_session {
+                let mut marked =
+                    Statement::new("UPDATE sessions SET cancelled = 1 WHERE app_id = ");
+                marked.push_bind(app_id).push(" AND session_id IN (");
+                let mut list = marked.separated(", ");
+                for session_id in sessions {
+                    list.push_bind(session_id);
+                }
+                marked.push(")");
+                Self::execute(marked, &mut **tx).await?;
+            }
+            let mut by_app: std::collections::BTreeMap<
+                (&str, bool),
+                Vec<crate::storage::webhooks::NewMessage>,
+            > = std::collections::BTreeMap::new();
+            for (e, o) in chunk {
+                if !recorded.contains(&(e.app_id.to_string(), e.event.session_id.clone())) {
+                    continue;
+                }
+                if let Some((kind, payload)) = &o.webhook {
+                    by_app.entry((e.app_id, e.live)).or_default().push(
+                        crate::storage::webhooks::NewMessage {
+                            kind: kind.clone(),
+                            payload: payload.clone(),
+                        },
+                    );
+                }
+            }
+            let now = crate::clock::now();
+            for ((app_id, live), messages) in &by_app {
+                enqueue_webhooks(
+                    tx,
+                    crate::storage::Scope::new(app_id, *live),
+                    None,
+                    messages,
+                    now,
+                )
+                .await?;
+            }
         }
 
-        /// Adds to the rollups what changed since `before` for the scope's customers.
-        async fn settle_rollups(
-            tx: &mut sqlx::Transaction<'_, <$store as $crate::storage::sql::Backend>::Db>,
-            scope: &$crate::storage::sql::Touched,
-            before: $crate::storage::sql::Snapshot,
-        ) -> anyhow::Result<()> {
-            let after = contributions_of(tx, scope).await?;
-            let changes = $crate::storage::sql::differences(&before.sessions, &after.sessions);
-            for chunk in changes.chunks(200) {
-                let mut q = sqlx::QueryBuilder::new(format!(
-                    "INSERT INTO stats_rollup (app_id, live, hour, dimension, key, {}) ",
-                    $crate::storage::rollup::Counters::COLUMNS.join(", ")
-                ));
-                q.push_values(chunk, |mut row, (app_id, live, (hour, dimension, key), d)| {
+        // First exposures: the earliest batch wins, as sticky assignment requires. Written
+        // after the sessions (whose labels read the exposures recorded before this pass)
+        // and inside the scope, so the experiments' rollup counts them.
+        let exposures: Vec<_> = entries
+            .iter()
+            .flat_map(|e| {
+                e.exposures
+                    .iter()
+                    .map(move |(experiment, variant)| (e, experiment, variant))
+            })
+            .collect();
+        for chunk in exposures.chunks(500) {
+            let mut q = Statement::new(
+                "INSERT INTO exposures (app_id, live, customer_id, experiment, variant, at) ",
+            );
+            q.push_values(chunk, |mut row, (e, experiment, variant)| {
+                row.push_bind(&e.app_id)
+                    .push_bind(e.live)
+                    .push_bind(&e.customer_id)
+                    .push_bind(*experiment)
+                    .push_bind(*variant)
+                    .push_bind(e.received_at);
+            });
+            q.push(" ON CONFLICT (app_id, live, customer_id, experiment) DO NOTHING");
+            Self::execute(q, &mut **tx).await?;
+        }
+
+        Self::settle_rollups(tx, &scope, before).await?;
+
+        // Prompt state: idempotent by event id on its own.
+        for e in entries.iter().filter(|e| !e.prompt_events.is_empty()) {
+            apply_prompt_events(
+                tx,
+                crate::storage::Scope::new(&e.app_id, e.live),
+                &e.customer_id,
+                &e.prompt_events,
+            )
+            .await?;
+        }
+        Ok(pass)
+    }
+
+    /// The contributions of the scope's customers, after taking their locks (PostgreSQL;
+    /// SQLite's writer is alone): what `settle_rollups` compares with.
+    pub(super) async fn snapshot(
+        tx: &mut sqlx::Transaction<'_, DB>,
+        scope: &crate::storage::sql::Touched,
+    ) -> anyhow::Result<crate::storage::sql::Snapshot> {
+        DB::lock_customers(&mut **tx, &scope.lock_keys()).await?;
+        Self::contributions_of(tx, scope).await
+    }
+
+    pub(super) async fn contributions_of(
+        tx: &mut sqlx::Transaction<'_, DB>,
+        scope: &crate::storage::sql::Touched,
+    ) -> anyhow::Result<crate::storage::sql::Snapshot> {
+        let mut out = crate::storage::sql::Snapshot::default();
+        for ((app_id, live), customers) in &scope.customers {
+            let customers: Vec<&str> = customers.iter().map(String::as_str).collect();
+            let sessions = out.sessions.entry((app_id.clone(), *live)).or_default();
+            let arms = out.arms.entry((app_id.clone(), *live)).or_default();
+            for chunk in customers.chunks(400) {
+                let (rows, changes) = Self::customer_facts(
+                    &mut **tx,
+                    crate::storage::Scope::new(app_id, *live),
+                    chunk,
+                    None,
+                )
+                .await?;
+                // Chunks of customers share hours: their contributions add up.
+                for (key, c) in crate::storage::rollup::contributions(&rows, &rows, &changes) {
+                    sessions.entry(key).or_default().add(&c);
+                }
+                for (key, c) in Self::arm_contributions(
+                    &mut **tx,
+                    crate::storage::Scope::new(app_id, *live),
+                    chunk,
+                    &rows,
+                )
+                .await?
+                {
+                    arms.entry(key).or_default().add(&c);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The experiments' rollup rows of the exposed customers among `customers`, whose
+    /// sessions are `sessions`: nothing more is read when none of them is exposed.
+    pub(super) async fn arm_contributions(
+        conn: &mut <DB as sqlx::Database>::Connection,
+        scope: crate::storage::Scope<'_>,
+        customers: &[&str],
+        sessions: &[crate::storage::rollup::SessionRow],
+    ) -> anyhow::Result<
+        std::collections::BTreeMap<crate::storage::arms::ArmKey, crate::storage::arms::ArmSums>,
+    > {
+        let crate::storage::Scope { app_id, live } = scope;
+        if customers.is_empty() {
+            return Ok(std::collections::BTreeMap::new());
+        }
+        fn in_list<'x>(
+            sql: &str,
+            app_id: &'x str,
+            live: bool,
+            customers: &[&'x str],
+        ) -> Statement<'x> {
+            let mut q = Statement::new(sql);
+            q.push_bind(app_id).push(" AND live = ").push_bind(live);
+            q.push(" AND customer_id IN (");
+            let mut list = q.separated(", ");
+            for c in customers {
+                list.push_bind(*c);
+            }
+            q.push(")");
+            q
+        }
+        let exposures: Vec<crate::storage::arms::ExposureRow> = Self::fetch_all(
+            in_list(
+                "SELECT customer_id, experiment, variant, at FROM exposures WHERE app_id = ",
+                app_id,
+                live,
+                customers,
+            ),
+            &mut *conn,
+        )
+        .await?;
+        if exposures.is_empty() {
+            return Ok(std::collections::BTreeMap::new());
+        }
+        let mut exposed: Vec<&str> = exposures.iter().map(|e| e.0.as_str()).collect();
+        exposed.sort_unstable();
+        exposed.dedup();
+        let outcomes: Vec<(String, String, Option<String>, i64)> = Self::fetch_all(
+            in_list(
+                "SELECT customer_id, outcome, effective_date, recorded_at FROM outcomes \
+             WHERE app_id = ",
+                app_id,
+                live,
+                &exposed,
+            ),
+            &mut *conn,
+        )
+        .await?;
+        let lifecycle: Vec<(String, String, i64)> = Self::fetch_all(
+            in_list(
+                "SELECT customer_id, type, at FROM lifecycle WHERE app_id = ",
+                app_id,
+                live,
+                &exposed,
+            ),
+            &mut *conn,
+        )
+        .await?;
+        Ok(crate::storage::arms::contributions(
+            &exposures, &outcomes, &lifecycle, sessions,
+        ))
+    }
+
+    /// Adds to the rollups what changed since `before` for the scope's customers.
+    pub(super) async fn settle_rollups(
+        tx: &mut sqlx::Transaction<'_, DB>,
+        scope: &crate::storage::sql::Touched,
+        before: crate::storage::sql::Snapshot,
+    ) -> anyhow::Result<()> {
+        let after = Self::contributions_of(tx, scope).await?;
+        let changes = crate::storage::sql::differences(&before.sessions, &after.sessions);
+        for chunk in changes.chunks(200) {
+            let mut q = Statement::new(format!(
+                "INSERT INTO stats_rollup (app_id, live, hour, dimension, key, {}) ",
+                crate::storage::rollup::Counters::COLUMNS.join(", ")
+            ));
+            q.push_values(
+                chunk,
+                |mut row, (app_id, live, (hour, dimension, key), d)| {
                     row.push_bind(*app_id)
                         .push_bind(*live)
                         .push_bind(*hour)
@@ -995,17 +1164,20 @@ macro_rules! impl_store {
                     for value in d.to_array() {
                         row.push_bind(value);
                     }
-                });
-                q.push($crate::storage::sql::rollup_upsert());
-                q.build().execute(&mut **tx).await?;
-            }
-            let changes = $crate::storage::sql::differences(&before.arms, &after.arms);
-            for chunk in changes.chunks(200) {
-                let mut q = sqlx::QueryBuilder::new(format!(
-                    "INSERT INTO experiment_rollup (app_id, live, experiment, variant, hour, {}) ",
-                    $crate::storage::arms::ArmSums::COLUMNS.join(", ")
-                ));
-                q.push_values(chunk, |mut row, (app_id, live, (experiment, variant, hour), d)| {
+                },
+            );
+            q.push(crate::storage::sql::rollup_upsert());
+            Self::execute(q, &mut **tx).await?;
+        }
+        let changes = crate::storage::sql::differences(&before.arms, &after.arms);
+        for chunk in changes.chunks(200) {
+            let mut q = Statement::new(format!(
+                "INSERT INTO experiment_rollup (app_id, live, experiment, variant, hour, {}) ",
+                crate::storage::arms::ArmSums::COLUMNS.join(", ")
+            ));
+            q.push_values(
+                chunk,
+                |mut row, (app_id, live, (experiment, variant, hour), d)| {
                     row.push_bind(*app_id)
                         .push_bind(*live)
                         .push_bind(experiment.as_str())
@@ -1015,280 +1187,288 @@ macro_rules! impl_store {
                         row.push_bind(value);
                     }
                     row.push_bind(d.revenue_squares);
-                });
-                q.push($crate::storage::sql::arm_rollup_upsert());
-                q.build().execute(&mut **tx).await?;
-            }
-            Ok(())
-        }
-
-        /// The sessions of `customers` (started within `range` when given, else all) and their
-        /// churn history (recorded cancellations and lifecycle changes), sorted.
-        async fn customer_facts(
-            conn: &mut <<$store as $crate::storage::sql::Backend>::Db as sqlx::Database>::Connection,
-            scope: $crate::storage::Scope<'_>,
-            customers: &[&str],
-            range: Option<(i64, i64)>,
-        ) -> anyhow::Result<(
-            Vec<$crate::storage::rollup::SessionRow>,
-            std::collections::HashMap<String, Vec<$crate::storage::rollup::Change>>,
-        )> {
-            let $crate::storage::Scope { app_id, live } = scope;
-            use $crate::storage::rollup::{
-                SESSION_ROW_COLUMNS, SessionRow, SessionTuple, cancellation_change,
-                lifecycle_change,
-            };
-            let mut rows = Vec::new();
-            let mut changes: std::collections::HashMap<String, Vec<_>> =
-                std::collections::HashMap::new();
-            if customers.is_empty() {
-                return Ok((rows, changes));
-            }
-            let mut q = sqlx::QueryBuilder::new(format!(
-                "SELECT {SESSION_ROW_COLUMNS} FROM sessions WHERE app_id = "
-            ));
-            q.push_bind(app_id).push(" AND live = ").push_bind(live);
-            if let Some((lo, hi)) = range {
-                q.push(" AND started_at >= ").push_bind(lo);
-                q.push(" AND started_at <= ").push_bind(hi);
-            }
-            q.push(" AND customer_id IN (");
-            let mut list = q.separated(", ");
-            for c in customers {
-                list.push_bind(*c);
-            }
-            q.push(")");
-            let found: Vec<SessionTuple> = q.build_query_as().fetch_all(&mut *conn).await?;
-            rows.extend(found.into_iter().map(SessionRow::from_tuple));
-
-            let mut q = sqlx::QueryBuilder::new(
-                "SELECT customer_id, effective_date, recorded_at FROM outcomes WHERE app_id = ",
+                },
             );
-            q.push_bind(app_id).push(" AND live = ").push_bind(live);
-            q.push(" AND outcome = 'cancelled' AND customer_id IN (");
-            let mut list = q.separated(", ");
-            for c in customers {
-                list.push_bind(*c);
-            }
-            q.push(")");
-            let cancelled: Vec<(String, Option<String>, i64)> =
-                q.build_query_as().fetch_all(&mut *conn).await?;
-            for (customer_id, effective_date, recorded_at) in cancelled {
-                if let Some(change) = cancellation_change(effective_date.as_deref(), recorded_at) {
-                    changes.entry(customer_id).or_default().push(change);
-                }
-            }
-            let mut q = sqlx::QueryBuilder::new(
-                "SELECT customer_id, type, at FROM lifecycle WHERE app_id = ",
-            );
-            q.push_bind(app_id).push(" AND live = ").push_bind(live);
-            q.push(" AND customer_id IN (");
-            let mut list = q.separated(", ");
-            for c in customers {
-                list.push_bind(*c);
-            }
-            q.push(")");
-            let lifecycle: Vec<(String, String, i64)> =
-                q.build_query_as().fetch_all(&mut *conn).await?;
-            for (customer_id, kind, at) in lifecycle {
-                if let Some(change) = lifecycle_change(&kind, at) {
-                    changes.entry(customer_id).or_default().push(change);
-                }
-            }
-            for list in changes.values_mut() {
-                list.sort_unstable();
-            }
-            Ok((rows, changes))
+            q.push(crate::storage::sql::arm_rollup_upsert());
+            Self::execute(q, &mut **tx).await?;
         }
+        Ok(())
+    }
 
-        /// Adds the sessions started in `ranges` to a report, each judged against its
-        /// customer's neighbouring sessions and churn history, with its own age at `now`.
-        async fn tally_range(
-            pool: &sqlx::Pool<<$store as $crate::storage::sql::Backend>::Db>,
-            scope: $crate::storage::Scope<'_>,
-            ranges: &[(i64, i64)],
-            now: i64,
-            into: &mut $crate::storage::rollup::Tallies,
-        ) -> anyhow::Result<()> {
-            let $crate::storage::Scope { app_id, live } = scope;
-            use $crate::storage::rollup::{
-                DUPLICATE_WINDOW, SESSION_ROW_COLUMNS, SessionRow, SessionTuple, tally_sessions,
-            };
-            let mut conn = pool.acquire().await?;
-            let mut rows: Vec<SessionRow> = Vec::new();
-            for (from, to) in ranges.iter().filter(|(from, to)| from < to) {
-                let found: Vec<SessionTuple> = sqlx::query_as(&format!(
-                    "SELECT {SESSION_ROW_COLUMNS} FROM sessions WHERE app_id = $1 AND live = $2 \
-                     AND started_at >= $3 AND started_at < $4"
-                ))
-                .bind(app_id)
-                .bind(live)
-                .bind(from)
-                .bind(to)
-                .fetch_all(&mut *conn)
-                .await?;
-                rows.extend(found.into_iter().map(SessionRow::from_tuple));
-            }
-            let (Some(lo), Some(hi)) = (
-                rows.iter().map(|r| r.started_at).min(),
-                rows.iter().map(|r| r.started_at).max(),
-            ) else {
-                return Ok(());
-            };
-            rows.sort_unstable_by(|a, b| a.customer_id.cmp(&b.customer_id));
-            for group in rows.chunk_by(|a, b| a.customer_id == b.customer_id).collect::<Vec<_>>().chunks(400) {
-                let customers: Vec<&str> = group.iter().map(|g| g[0].customer_id.as_str()).collect();
-                let (all, changes) = customer_facts(&mut *conn, $crate::storage::Scope::new(app_id, live),
-                    &customers,
-                    Some((lo, hi + DUPLICATE_WINDOW)),
-                )
-                .await?;
-                let mine: Vec<SessionRow> = group.iter().flat_map(|g| g.iter().cloned()).collect();
-                tally_sessions(&mine, &all, &changes, now, into);
-            }
-            Ok(())
+    /// The sessions of `customers` (started within `range` when given, else all) and their
+    /// churn history (recorded cancellations and lifecycle changes), sorted.
+    pub(super) async fn customer_facts(
+        conn: &mut <DB as sqlx::Database>::Connection,
+        scope: crate::storage::Scope<'_>,
+        customers: &[&str],
+        range: Option<(i64, i64)>,
+    ) -> anyhow::Result<(
+        Vec<crate::storage::rollup::SessionRow>,
+        std::collections::HashMap<String, Vec<crate::storage::rollup::Change>>,
+    )> {
+        let crate::storage::Scope { app_id, live } = scope;
+        use crate::storage::rollup::{
+            SESSION_ROW_COLUMNS, SessionRow, SessionTuple, cancellation_change, lifecycle_change,
+        };
+        let mut rows = Vec::new();
+        let mut changes: std::collections::HashMap<String, Vec<_>> =
+            std::collections::HashMap::new();
+        if customers.is_empty() {
+            return Ok((rows, changes));
         }
+        let mut q = Statement::new(format!(
+            "SELECT {SESSION_ROW_COLUMNS} FROM sessions WHERE app_id = "
+        ));
+        q.push_bind(app_id).push(" AND live = ").push_bind(live);
+        if let Some((lo, hi)) = range {
+            q.push(" AND started_at >= ").push_bind(lo);
+            q.push(" AND started_at <= ").push_bind(hi);
+        }
+        q.push(" AND customer_id IN (");
+        let mut list = q.separated(", ");
+        for c in customers {
+            list.push_bind(*c);
+        }
+        q.push(")");
+        let found: Vec<SessionTuple> = Self::fetch_all(q, &mut *conn).await?;
+        rows.extend(found.into_iter().map(SessionRow::from_tuple));
 
-        /// Builds the rollups from the stored sessions and exposures once (the first start
-        /// after a migration that added or reset them): in one transaction, before the
-        /// aggregator starts.
-        async fn build_rollups_if_missing(
-            pool: &sqlx::Pool<<$store as $crate::storage::sql::Backend>::Db>,
-        ) -> anyhow::Result<()> {
-            let mut tx = pool
-                .begin_with(<$store as $crate::storage::sql::Backend>::BEGIN)
-                .await?;
-            let marked = sqlx::query(
-                "INSERT INTO stats_rollup_built (id, built_at) VALUES (1, $1) \
-                 ON CONFLICT (id) DO NOTHING",
-            )
-            .bind($crate::clock::now())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if marked == 0 {
-                tx.commit().await?;
-                return Ok(());
+        let mut q = Statement::new(
+            "SELECT customer_id, effective_date, recorded_at FROM outcomes WHERE app_id = ",
+        );
+        q.push_bind(app_id).push(" AND live = ").push_bind(live);
+        q.push(" AND outcome = 'cancelled' AND customer_id IN (");
+        let mut list = q.separated(", ");
+        for c in customers {
+            list.push_bind(*c);
+        }
+        q.push(")");
+        let cancelled: Vec<(String, Option<String>, i64)> = Self::fetch_all(q, &mut *conn).await?;
+        for (customer_id, effective_date, recorded_at) in cancelled {
+            if let Some(change) = cancellation_change(effective_date.as_deref(), recorded_at) {
+                changes.entry(customer_id).or_default().push(change);
             }
-            sqlx::query("DELETE FROM stats_rollup").execute(&mut *tx).await?;
-            sqlx::query("DELETE FROM experiment_rollup").execute(&mut *tx).await?;
-            let customers: Vec<(String, bool, String)> = sqlx::query_as(
-                "SELECT app_id, live, customer_id FROM sessions \
-                 UNION SELECT app_id, live, customer_id FROM exposures ORDER BY 1, 2, 3",
-            )
-            .fetch_all(&mut *tx)
+        }
+        let mut q = Statement::new("SELECT customer_id, type, at FROM lifecycle WHERE app_id = ");
+        q.push_bind(app_id).push(" AND live = ").push_bind(live);
+        q.push(" AND customer_id IN (");
+        let mut list = q.separated(", ");
+        for c in customers {
+            list.push_bind(*c);
+        }
+        q.push(")");
+        let lifecycle: Vec<(String, String, i64)> = Self::fetch_all(q, &mut *conn).await?;
+        for (customer_id, kind, at) in lifecycle {
+            if let Some(change) = lifecycle_change(&kind, at) {
+                changes.entry(customer_id).or_default().push(change);
+            }
+        }
+        for list in changes.values_mut() {
+            list.sort_unstable();
+        }
+        Ok((rows, changes))
+    }
+
+    /// Adds the sessions started in `ranges` to a report, each judged against its
+    /// customer's neighbouring sessions and churn history, with its own age at `now`.
+    pub(super) async fn tally_range(
+        pool: &sqlx::Pool<DB>,
+        scope: crate::storage::Scope<'_>,
+        ranges: &[(i64, i64)],
+        now: i64,
+        into: &mut crate::storage::rollup::Tallies,
+    ) -> anyhow::Result<()> {
+        let crate::storage::Scope { app_id, live } = scope;
+        use crate::storage::rollup::{
+            DUPLICATE_WINDOW, SESSION_ROW_COLUMNS, SessionRow, SessionTuple, tally_sessions,
+        };
+        let mut conn = pool.acquire().await?;
+        let mut rows: Vec<SessionRow> = Vec::new();
+        for (from, to) in ranges.iter().filter(|(from, to)| from < to) {
+            let found: Vec<SessionTuple> = sqlx::query_as(&format!(
+                "SELECT {SESSION_ROW_COLUMNS} FROM sessions WHERE app_id = $1 AND live = $2 \
+                 AND started_at >= $3 AND started_at < $4"
+            ))
+            .bind(app_id)
+            .bind(live)
+            .bind(from)
+            .bind(to)
+            .fetch_all(&mut *conn)
             .await?;
-            for chunk in customers.chunks(2000) {
-                let scope = $crate::storage::sql::Touched::of(
-                    chunk.iter().map(|(a, l, c)| (a.as_str(), *l, c.as_str())),
-                );
-                settle_rollups(&mut tx, &scope, $crate::storage::sql::Snapshot::default()).await?;
-            }
+            rows.extend(found.into_iter().map(SessionRow::from_tuple));
+        }
+        let (Some(lo), Some(hi)) = (
+            rows.iter().map(|r| r.started_at).min(),
+            rows.iter().map(|r| r.started_at).max(),
+        ) else {
+            return Ok(());
+        };
+        rows.sort_unstable_by(|a, b| a.customer_id.cmp(&b.customer_id));
+        for group in rows
+            .chunk_by(|a, b| a.customer_id == b.customer_id)
+            .collect::<Vec<_>>()
+            .chunks(400)
+        {
+            let customers: Vec<&str> = group.iter().map(|g| g[0].customer_id.as_str()).collect();
+            let (all, changes) = Self::customer_facts(
+                &mut *conn,
+                crate::storage::Scope::new(app_id, live),
+                &customers,
+                Some((lo, hi + DUPLICATE_WINDOW)),
+            )
+            .await?;
+            let mine: Vec<SessionRow> = group.iter().flat_map(|g| g.iter().cloned()).collect();
+            tally_sessions(&mine, &all, &changes, now, into);
+        }
+        Ok(())
+    }
+
+    /// Builds the rollups from the stored sessions and exposures once (the first start
+    /// after a migration that added or reset them): in one transaction, before the
+    /// aggregator starts.
+    pub(super) async fn build_rollups_if_missing(pool: &sqlx::Pool<DB>) -> anyhow::Result<()> {
+        let mut tx = pool.begin_with(DB::BEGIN).await?;
+        let marked = DB::rows_affected(
+            &sqlx::query(
+                "INSERT INTO stats_rollup_built (id, built_at) VALUES (1, $1) \
+             ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(crate::clock::now())
+            .execute(&mut *tx)
+            .await?,
+        );
+        if marked == 0 {
             tx.commit().await?;
-            if !customers.is_empty() {
-                tracing::info!(customers = customers.len(), "built the stats rollups from the stored sessions");
-            }
-            Ok(())
+            return Ok(());
         }
-
-        /// The recorded first exposures of the customers of `chunk` whose sessions carry a
-        /// variant label: `(app, live, customer)` to `(experiment, variant)` pairs.
-        async fn sticky_variants(
-            tx: &mut sqlx::Transaction<'_, <$store as $crate::storage::sql::Backend>::Db>,
-            chunk: &[(&str, bool, &str, $crate::storage::SessionFacts)],
-        ) -> anyhow::Result<$crate::storage::sql::Exposed> {
-            let mut customers: Vec<(&str, bool, &str)> = chunk
-                .iter()
-                .filter(|(_, _, _, f)| f.variant.is_some())
-                .map(|(a, l, _, f)| (*a, *l, f.customer_id.as_str()))
-                .collect();
-            customers.sort_unstable();
-            customers.dedup();
-            let mut found = $crate::storage::sql::Exposed::new();
-            if customers.is_empty() {
-                return Ok(found);
-            }
-            let mut q = sqlx::QueryBuilder::new(
-                "SELECT app_id, live, customer_id, experiment, variant FROM exposures \
-                 WHERE (app_id, live, customer_id) IN (",
+        sqlx::query("DELETE FROM stats_rollup")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM experiment_rollup")
+            .execute(&mut *tx)
+            .await?;
+        let customers: Vec<(String, bool, String)> = sqlx::query_as(
+            "SELECT app_id, live, customer_id FROM sessions \
+             UNION SELECT app_id, live, customer_id FROM exposures ORDER BY 1, 2, 3",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        for chunk in customers.chunks(2000) {
+            let scope = crate::storage::sql::Touched::of(
+                chunk.iter().map(|(a, l, c)| (a.as_str(), *l, c.as_str())),
             );
-            q.push_values(customers, |mut row, (a, l, c)| {
-                row.push_bind(a).push_bind(l).push_bind(c);
+            Self::settle_rollups(&mut tx, &scope, crate::storage::sql::Snapshot::default()).await?;
+        }
+        tx.commit().await?;
+        if !customers.is_empty() {
+            tracing::info!(
+                customers = customers.len(),
+                "built the stats rollups from the stored sessions"
+            );
+        }
+        Ok(())
+    }
+
+    /// The recorded first exposures of the customers of `chunk` whose sessions carry a
+    /// variant label: `(app, live, customer)` to `(experiment, variant)` pairs.
+    pub(super) async fn sticky_variants(
+        tx: &mut sqlx::Transaction<'_, DB>,
+        chunk: &[(&str, bool, &str, crate::storage::SessionFacts)],
+    ) -> anyhow::Result<crate::storage::sql::Exposed> {
+        let mut customers: Vec<(&str, bool, &str)> = chunk
+            .iter()
+            .filter(|(_, _, _, f)| f.variant.is_some())
+            .map(|(a, l, _, f)| (*a, *l, f.customer_id.as_str()))
+            .collect();
+        customers.sort_unstable();
+        customers.dedup();
+        let mut found = crate::storage::sql::Exposed::new();
+        if customers.is_empty() {
+            return Ok(found);
+        }
+        let mut q = Statement::new(
+            "SELECT app_id, live, customer_id, experiment, variant FROM exposures \
+             WHERE (app_id, live, customer_id) IN (",
+        );
+        q.push_values(customers, |mut row, (a, l, c)| {
+            row.push_bind(a).push_bind(l).push_bind(c);
+        });
+        q.push(")");
+        let rows: Vec<(String, bool, String, String, String)> =
+            Self::fetch_all(q, &mut **tx).await?;
+        for (a, l, c, experiment, variant) in rows {
+            found
+                .entry((a, l, c))
+                .or_default()
+                .push((experiment, variant));
+        }
+        Ok(found)
+    }
+
+    pub(super) async fn upsert_session(
+        tx: &mut sqlx::Transaction<'_, DB>,
+        scope: crate::storage::Scope<'_>,
+        session_id: &str,
+        f: &crate::storage::SessionFacts,
+    ) -> anyhow::Result<()> {
+        let crate::storage::Scope { app_id, live } = scope;
+        Self::upsert_sessions(tx, &[(app_id, live, session_id, f.clone())]).await
+    }
+
+    pub(super) async fn upsert_sessions(
+        tx: &mut sqlx::Transaction<'_, DB>,
+        sessions: &[(&str, bool, &str, crate::storage::SessionFacts)],
+    ) -> anyhow::Result<()> {
+        for chunk in sessions.chunks(500) {
+            let sticky = Self::sticky_variants(tx, chunk).await?;
+            let relabelled: Vec<_>;
+            let chunk = if sticky.is_empty() {
+                chunk
+            } else {
+                relabelled = chunk
+                    .iter()
+                    .map(|(app_id, live, session_id, f)| {
+                        let mut f = f.clone();
+                        f.variant = crate::storage::sql::sticky_label(
+                            f.variant.take(),
+                            sticky.get(&(app_id.to_string(), *live, f.customer_id.clone())),
+                        );
+                        (*app_id, *live, *session_id, f)
+                    })
+                    .collect();
+                &relabelled[..]
+            };
+            let mut q = Statement::new(crate::storage::sql::SESSION_COLUMNS);
+            q.push_values(chunk, |mut row, (app_id, live, session_id, f)| {
+                row.push_bind(*app_id)
+                    .push_bind(*session_id)
+                    .push_bind(*live)
+                    .push_bind(&f.customer_id)
+                    .push_bind(f.started_at)
+                    .push_bind(&f.week)
+                    .push_bind(&f.plan)
+                    .push_bind(f.mrr_cents)
+                    .push_bind(&f.tenure_band)
+                    .push_bind(&f.variant)
+                    .push_bind(&f.reason)
+                    .push_bind(&f.offer_id)
+                    .push_bind(&f.offer_kind)
+                    .push_bind(f.offer_cost_cents)
+                    .push_bind(i64::from(f.saved))
+                    .push_bind(f.saved_at)
+                    .push_bind(i64::from(f.cancelled))
+                    .push_bind(i64::from(f.abandoned))
+                    .push_bind(&f.trail)
+                    .push_bind(&f.free_text)
+                    .push_bind(f.offer_months)
+                    .push_bind(i64::from(f.interacted))
+                    .push_bind(f.closed_at);
             });
-            q.push(")");
-            let rows: Vec<(String, bool, String, String, String)> =
-                q.build_query_as().fetch_all(&mut **tx).await?;
-            for (a, l, c, experiment, variant) in rows {
-                found.entry((a, l, c)).or_default().push((experiment, variant));
-            }
-            Ok(found)
+            q.push(crate::storage::sql::SESSION_CONFLICT);
+            Self::execute(q, &mut **tx).await?;
         }
-
-        async fn upsert_session(
-            tx: &mut sqlx::Transaction<'_, <$store as $crate::storage::sql::Backend>::Db>,
-            scope: $crate::storage::Scope<'_>,
-            session_id: &str,
-            f: &$crate::storage::SessionFacts,
-        ) -> anyhow::Result<()> {
-            let $crate::storage::Scope { app_id, live } = scope;
-            upsert_sessions(tx, &[(app_id, live, session_id, f.clone())]).await
-        }
-
-        async fn upsert_sessions(
-            tx: &mut sqlx::Transaction<'_, <$store as $crate::storage::sql::Backend>::Db>,
-            sessions: &[(&str, bool, &str, $crate::storage::SessionFacts)],
-        ) -> anyhow::Result<()> {
-            for chunk in sessions.chunks(500) {
-                let sticky = sticky_variants(tx, chunk).await?;
-                let relabelled: Vec<_>;
-                let chunk = if sticky.is_empty() {
-                    chunk
-                } else {
-                    relabelled = chunk
-                        .iter()
-                        .map(|(app_id, live, session_id, f)| {
-                            let mut f = f.clone();
-                            f.variant = $crate::storage::sql::sticky_label(
-                                f.variant.take(),
-                                sticky.get(&(app_id.to_string(), *live, f.customer_id.clone())),
-                            );
-                            (*app_id, *live, *session_id, f)
-                        })
-                        .collect();
-                    &relabelled[..]
-                };
-                let mut q = sqlx::QueryBuilder::new($crate::storage::sql::SESSION_COLUMNS);
-                q.push_values(chunk, |mut row, (app_id, live, session_id, f)| {
-                    row.push_bind(*app_id)
-                        .push_bind(*session_id)
-                        .push_bind(*live)
-                        .push_bind(&f.customer_id)
-                        .push_bind(f.started_at)
-                        .push_bind(&f.week)
-                        .push_bind(&f.plan)
-                        .push_bind(f.mrr_cents)
-                        .push_bind(&f.tenure_band)
-                        .push_bind(&f.variant)
-                        .push_bind(&f.reason)
-                        .push_bind(&f.offer_id)
-                        .push_bind(&f.offer_kind)
-                        .push_bind(f.offer_cost_cents)
-                        .push_bind(i64::from(f.saved))
-                        .push_bind(f.saved_at)
-                        .push_bind(i64::from(f.cancelled))
-                        .push_bind(i64::from(f.abandoned))
-                        .push_bind(&f.trail)
-                        .push_bind(&f.free_text)
-                        .push_bind(f.offer_months)
-                        .push_bind(i64::from(f.interacted))
-                        .push_bind(f.closed_at);
-                });
-                q.push($crate::storage::sql::SESSION_CONFLICT);
-                q.build().execute(&mut **tx).await?;
-            }
-            Ok(())
-        }
-    };
+        Ok(())
+    }
 }
 
 /// A backend's connection pool, for the use cases implemented once for both backends.
@@ -1302,13 +1482,11 @@ pub trait Pooled: Backend {
 pub trait Backend {
     /// The sqlx database.
     type Db: Driver;
-    /// How a use case's transaction starts. SQLite's `BEGIN IMMEDIATE` takes the write lock
-    /// first (waiting up to the busy timeout): a deferred transaction that reads and then writes
-    /// fails at once with `SQLITE_BUSY_SNAPSHOT` when another connection wrote in between.
-    const BEGIN: &'static str;
+    /// How a use case's transaction starts (the database's [`Driver::BEGIN`]).
+    const BEGIN: &'static str = <Self::Db as Driver>::BEGIN;
     /// What a claim of queued rows appends to its `SELECT` so replicas claim different rows
-    /// (`FOR UPDATE SKIP LOCKED` on PostgreSQL; nothing on SQLite, whose writer is alone).
-    const SKIP_LOCKED: &'static str;
+    /// (the database's [`Driver::SKIP_LOCKED`]).
+    const SKIP_LOCKED: &'static str = <Self::Db as Driver>::SKIP_LOCKED;
     /// How many rows a statement changed.
     fn rows_affected(result: &<Self::Db as sqlx::Database>::QueryResult) -> u64 {
         <Self::Db as Driver>::rows_affected(result)
@@ -1317,18 +1495,59 @@ pub trait Backend {
 
 /// What the generic use cases need of a database that sqlx has no trait for.
 pub trait Driver: sqlx::Database {
+    /// The backend's name, as `/v1/health` reports it.
+    const NAME: &'static str;
+    /// How a use case's transaction starts. SQLite's `BEGIN IMMEDIATE` takes the write lock
+    /// first (waiting up to the busy timeout): a deferred transaction that reads and then writes
+    /// fails at once with `SQLITE_BUSY_SNAPSHOT` when another connection wrote in between.
+    const BEGIN: &'static str;
+    /// What a claim of queued rows appends to its `SELECT` so replicas claim different rows
+    /// (`FOR UPDATE SKIP LOCKED` on PostgreSQL; nothing on SQLite, whose writer is alone).
+    const SKIP_LOCKED: &'static str;
     /// How many rows a statement changed (each driver answers it in its own result type).
     fn rows_affected(result: &Self::QueryResult) -> u64;
+    /// Takes the per-customer locks (keyed `app\ncustomer`, see [`Touched::lock_keys`]) for the
+    /// rest of the transaction on `conn`: a write reads a customer's contributions before and
+    /// after it, and nothing else may change them in between.
+    fn lock_customers<'a>(
+        conn: &'a mut Self::Connection,
+        keys: &'a [String],
+    ) -> impl std::future::Future<Output = anyhow::Result<()>> + Send + 'a;
 }
 
 impl Driver for sqlx::Sqlite {
+    const NAME: &'static str = "sqlite";
+    const BEGIN: &'static str = "BEGIN IMMEDIATE";
+    const SKIP_LOCKED: &'static str = "";
     fn rows_affected(result: &sqlx::sqlite::SqliteQueryResult) -> u64 {
         result.rows_affected()
+    }
+    /// None: SQLite's one writer holds the database for the transaction (`BEGIN IMMEDIATE`).
+    async fn lock_customers(_: &mut sqlx::SqliteConnection, _: &[String]) -> anyhow::Result<()> {
+        Ok(())
     }
 }
 
 impl Driver for sqlx::Postgres {
+    const NAME: &'static str = "postgres";
+    const BEGIN: &'static str = "BEGIN";
+    const SKIP_LOCKED: &'static str = "FOR UPDATE SKIP LOCKED";
     fn rows_affected(result: &sqlx::postgres::PgQueryResult) -> u64 {
         result.rows_affected()
+    }
+    /// Transaction-scoped advisory locks, taken in the order of their lock ids so two writers
+    /// never wait on each other in a cycle.
+    async fn lock_customers(conn: &mut sqlx::PgConnection, keys: &[String]) -> anyhow::Result<()> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "SELECT pg_advisory_xact_lock(hashtext(k)) FROM \
+             (SELECT k FROM unnest($1::text[]) AS k ORDER BY hashtext(k)) AS sorted",
+        )
+        .bind(keys)
+        .execute(conn)
+        .await?;
+        Ok(())
     }
 }

@@ -19,8 +19,6 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{ConnectOptions, Connection, SqliteConnection, SqlitePool};
 
 use super::filelog::FileLog;
-use super::prompts::apply_prompt_events;
-use super::webhooks::enqueue_webhooks;
 
 /// SQLite's migrations (`migrations/sqlite`), embedded at build time.
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -50,8 +48,6 @@ struct Progress {
 
 impl super::sql::Backend for SqliteStore {
     type Db = sqlx::Sqlite;
-    const BEGIN: &'static str = "BEGIN IMMEDIATE";
-    const SKIP_LOCKED: &'static str = "";
 }
 
 impl SqliteStore {
@@ -80,7 +76,7 @@ impl SqliteStore {
             .context("opening the SQLite database")?;
         migrate(&pool).await.context("applying SQLite migrations")?;
         if options.log {
-            build_rollups_if_missing(&pool)
+            super::sql::Queries::<sqlx::Sqlite>::build_rollups_if_missing(&pool)
                 .await
                 .context("building the stats rollups")?;
         }
@@ -295,7 +291,7 @@ async fn fold_pass(
         progress.folded_up_to.store(current, Ordering::Release);
         anyhow::bail!("another store advanced the folded key to {current}; resuming from there");
     }
-    let mut pass = fold_rows(&mut tx, decoded).await?;
+    let mut pass = super::sql::Queries::<sqlx::Sqlite>::fold_rows(&mut tx, decoded).await?;
     tx.commit().await?;
     progress.folded_up_to.store(max_id, Ordering::Release);
     progress.backlog_rows.fetch_sub(count, Ordering::Relaxed);
@@ -339,19 +335,6 @@ async fn migrate(pool: &SqlitePool) -> anyhow::Result<()> {
     MIGRATOR.run(pool).await?;
     Ok(())
 }
-
-/// The per-customer locks a rollup write takes: none on SQLite, whose one writer holds the
-/// database for the transaction (`BEGIN IMMEDIATE`).
-async fn lock_customers(
-    _tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    _keys: &[String],
-) -> anyhow::Result<()> {
-    Ok(())
-}
-
-impl_store!(SqliteStore, "sqlite");
-// SQLite has one writer: the outcome transaction's first write serialises it.
-impl_outcome_store!(SqliteStore, None);
 
 impl super::sql::Pooled for SqliteStore {
     fn pool(&self) -> &sqlx::Pool<sqlx::Sqlite> {
