@@ -217,7 +217,7 @@ fn post(
 /// Reports the outcome to the host once: resolves the promise and calls `onOutcome` with
 /// `{ outcome: "saved", offer }`, `{ outcome: "cancelled", effective_date? }` or
 /// `{ outcome: "abandoned" }`. An abandoned flow also closes.
-pub fn finish(outcome: Outcome, offer: Option<PlanOffer>) {
+pub fn finish(outcome: Outcome, offer: Option<&PlanOffer>) {
     let result = Object::new();
     set(&result, "outcome", &outcome.as_str().into());
     let callbacks = CURRENT.with(|c| {
@@ -239,7 +239,7 @@ pub fn finish(outcome: Outcome, offer: Option<PlanOffer>) {
         return;
     };
     if let Some(offer) = offer.filter(|_| outcome == Outcome::Saved) {
-        set(&result, "offer", &offer_to_js(&offer));
+        set(&result, "offer", &offer_to_js(offer));
     }
     if outcome == Outcome::Abandoned {
         emit(EventType::FlowAbandoned.as_str(), &[]);
