@@ -7,19 +7,27 @@
 //! when the step changes, which needs no fine-grained reactivity, and leaving Leptos's renderer and
 //! reactive runtime out saves the cancel bundle more than half its size (the upgrade prompts,
 //! fetched separately, keep Leptos's views).
+//!
+//! One [`Dialog`] owns everything an open flow holds: its [`Session`] (the host's promise, the
+//! events, the server calls), the flow, the offers, and its elements. It lives in this module's
+//! one thread-local, as the page's single cancel flow (idle, opening while its plan loads, or
+//! open); the event handlers and the server's answers reach it through one function, which also
+//! delivers the outcome to the host once the dialog is no longer borrowed.
 
 use std::cell::RefCell;
 
 use holdfast_core::UnixSeconds;
 use holdfast_core::events::EventType;
-use holdfast_core::flow::{Action, Flow, Step, offers_available};
+use holdfast_core::flow::{Action, Flow, Outcome, Step, offers_available};
 use holdfast_core::policy::PolicyRules;
 use holdfast_core::screen::{Act, Block, Notice, OfferCard, Screen, ScreenInput, Words};
 use wasm_bindgen::prelude::*;
-use web_sys::{Document, Element};
+use web_sys::{Document, Element, HtmlElement};
 
+use crate::dom::{append, document, el, focus, keydown, shadow, text};
+use crate::js::later;
 use crate::plan::{Plan, PlanOffer};
-use crate::session::{self, Acceptance};
+use crate::session::{Acceptance, Report, Session};
 
 /// The widget's test id of a button (the no-JavaScript page's are `hf-` and the act's name).
 fn testid(act: Act) -> &'static str {
@@ -48,16 +56,26 @@ pub struct Setup {
     pub now: UnixSeconds,
 }
 
-/// The open dialog: the flow's state and the elements that show it.
-struct Dialog {
+/// The open cancel flow: its session, the flow's state and the elements that show it. The one
+/// owner of everything a flow on screen holds; nothing else keeps a piece of it.
+pub struct Dialog {
+    /// The session as the host and the server know it.
+    session: Session,
     setup: Setup,
     flow: Flow,
+    /// The reason picked on the survey (sent with it, then kept by the session).
     reason: Option<String>,
     details: String,
     /// The offers for the session's reason, in screen order.
     offers: Vec<PlanOffer>,
     notice: Option<Notice>,
     busy: bool,
+    /// The outcome to report once the dialog's state is no longer borrowed.
+    report: Option<Report>,
+    /// The element the dialog is mounted in, inside the shadow root.
+    container: Element,
+    /// Where focus was before the dialog opened (the trigger), restored on close.
+    restore: Option<HtmlElement>,
     /// The `role=dialog` element.
     root: Element,
     /// Where the current step is drawn.
@@ -68,8 +86,39 @@ struct Dialog {
     _listeners: Vec<Closure<dyn FnMut(web_sys::Event)>>,
 }
 
+/// The page's one cancel flow: none, one being opened (its plan is loading), or one on screen.
+enum State {
+    Idle,
+    Opening,
+    Open(Box<Dialog>),
+}
+
 thread_local! {
-    static OPEN: RefCell<Option<Dialog>> = const { RefCell::new(None) };
+    /// The cancel flow's state: the only thread-local of the open flow.
+    static STATE: RefCell<State> = const { RefCell::new(State::Idle) };
+}
+
+/// Claims the page's one cancel flow while its plan loads; `false` if one is already open or
+/// opening (then the caller refuses the second call).
+pub fn reserve() -> bool {
+    STATE.with(|s| {
+        let mut s = s.borrow_mut();
+        let idle = matches!(*s, State::Idle);
+        if idle {
+            *s = State::Opening;
+        }
+        idle
+    })
+}
+
+/// Gives up a flow that [`reserve`] claimed but that could not open.
+pub fn release() {
+    STATE.with(|s| {
+        let mut s = s.borrow_mut();
+        if matches!(*s, State::Opening) {
+            *s = State::Idle;
+        }
+    });
 }
 
 /// What a handler leaves to do once the dialog's state is no longer borrowed.
@@ -78,44 +127,15 @@ enum After {
     Close,
 }
 
-fn document() -> Option<Document> {
-    web_sys::window()?.document()
-}
-
-/// An element with a class and attributes.
-fn el(doc: &Document, tag: &str, class: &str, attrs: &[(&str, &str)]) -> Result<Element, JsValue> {
-    let e = doc.create_element(tag)?;
-    if !class.is_empty() {
-        e.set_class_name(class);
-    }
-    for (k, v) in attrs {
-        e.set_attribute(k, v)?;
-    }
-    Ok(e)
-}
-
-/// An element with text.
-fn text(
-    doc: &Document,
-    tag: &str,
-    class: &str,
-    attrs: &[(&str, &str)],
-    text: &str,
-) -> Result<Element, JsValue> {
-    let e = el(doc, tag, class, attrs)?;
-    e.set_text_content(Some(text));
-    Ok(e)
-}
-
-/// Appends a freshly built child.
-fn append(parent: &Element, child: Result<Element, JsValue>) -> Result<(), JsValue> {
-    let child = child?;
-    parent.append_child(&child).map(drop)
-}
-
-/// Opens the dialog for `setup` inside `container`.
-pub fn open(container: &Element, setup: Setup) -> Result<(), JsValue> {
-    let doc = document().ok_or("no document")?;
+/// Opens the dialog for `session` and `setup` inside `container` (focus goes back to `restore`
+/// when it closes).
+pub fn open(
+    container: Element,
+    restore: Option<HtmlElement>,
+    session: Session,
+    setup: Setup,
+) -> Result<(), JsValue> {
+    let doc = document()?;
     let m = &setup.plan.texts;
     let backdrop = el(&doc, "div", "hf-backdrop", &[])?;
     let root = el(
@@ -177,6 +197,7 @@ pub fn open(container: &Element, setup: Setup) -> Result<(), JsValue> {
         listeners.push(f);
     }
     let dialog = Dialog {
+        session,
         flow: Flow::new(setup.rules),
         setup,
         reason: None,
@@ -184,29 +205,81 @@ pub fn open(container: &Element, setup: Setup) -> Result<(), JsValue> {
         offers: Vec::new(),
         notice: None,
         busy: false,
+        report: None,
+        container,
+        restore,
         root,
         step,
         continue_control,
         _listeners: listeners,
     };
     dialog.render();
-    OPEN.with(|o| *o.borrow_mut() = Some(dialog));
-    session::focus_heading_soon();
+    STATE.with(|s| *s.borrow_mut() = State::Open(Box::new(dialog)));
+    focus_heading_soon();
     Ok(())
 }
 
-/// Forgets the dialog (the session removes its elements).
-pub fn unmount() {
-    let dialog = OPEN.with(|o| o.borrow_mut().take());
-    drop(dialog);
+/// Runs `f` on the open dialog, then, once the dialog is no longer borrowed (the host's
+/// `onOutcome` may call the widget again), reports an outcome it reached and does what it asks.
+fn with_dialog(f: impl FnOnce(&mut Dialog) -> After) {
+    let done = STATE.with(|s| match &mut *s.borrow_mut() {
+        State::Open(d) => {
+            let after = f(d);
+            Some((after, d.report.take()))
+        }
+        State::Idle | State::Opening => None,
+    });
+    let Some((after, report)) = done else { return };
+    if let Some(report) = report {
+        let abandoned = report.outcome == Outcome::Abandoned;
+        report.deliver();
+        if abandoned {
+            // An abandoned flow also closes; not from inside the click handler of the view
+            // being unmounted.
+            later(0, close);
+        }
+    }
+    if let After::Close = after {
+        close();
+    }
 }
 
-/// Runs `f` on the open dialog, then what it asks for once the dialog is no longer borrowed.
-fn with_dialog(f: impl FnOnce(&mut Dialog) -> After) {
-    let after = OPEN.with(|o| o.borrow_mut().as_mut().map(f));
-    if let Some(After::Close) = after {
-        session::close();
+/// Unmounts the dialog and gives focus back to where it was; an unfinished flow is reported
+/// abandoned first (closing is never a cancellation), which closes it in turn.
+fn close() {
+    let unfinished = STATE.with(|s| matches!(&*s.borrow(), State::Open(d) if !d.session.finished));
+    if unfinished {
+        with_dialog(|d| {
+            d.report = d.session.finish(Outcome::Abandoned, None);
+            After::Nothing
+        });
+        return;
     }
+    let open = STATE.with(|s| {
+        let mut s = s.borrow_mut();
+        match std::mem::replace(&mut *s, State::Idle) {
+            State::Open(d) => Some(d),
+            other => {
+                *s = other;
+                None
+            }
+        }
+    });
+    let Some(dialog) = open else { return };
+    dialog.container.remove();
+    if let Some(el) = &dialog.restore {
+        let _ = el.focus();
+    }
+}
+
+/// Focuses the current step's heading once it is rendered, so keyboard and screen-reader users
+/// start at the top of each step.
+fn focus_heading_soon() {
+    later(0, || {
+        if let Some(h) = shadow().and_then(|r| r.query_selector("#hf-title").ok().flatten()) {
+            focus(&h);
+        }
+    });
 }
 
 fn target(ev: &web_sys::Event) -> Option<Element> {
@@ -229,7 +302,7 @@ fn on_click(ev: &web_sys::Event) {
         return;
     };
     with_dialog(|d| match act.as_str() {
-        "x" => d.close(),
+        "x" => d.dismiss(),
         "c" => d.go(Action::ContinueToCancel),
         n => match n.parse::<usize>().ok().and_then(|i| Act::ALL.get(i)) {
             Some(act) => d.act(*act),
@@ -271,9 +344,9 @@ fn on_input(ev: &web_sys::Event) {
 fn on_keydown(ev: &web_sys::Event) {
     if let Some(ev) = ev.dyn_ref::<web_sys::KeyboardEvent>() {
         let mut close = false;
-        session::keydown(ev, || close = true);
+        keydown(ev, || close = true);
         if close {
-            with_dialog(Dialog::close);
+            with_dialog(Dialog::dismiss);
         }
     }
 }
@@ -284,7 +357,7 @@ impl Dialog {
     }
 
     /// The close button and Esc: a finished flow closes; an unfinished one ends as abandoned.
-    fn close(&mut self) -> After {
+    fn dismiss(&mut self) -> After {
         if self.step().is_done() {
             After::Close
         } else {
@@ -302,14 +375,15 @@ impl Dialog {
         }
         let step = self.step();
         if let Some(offer) = step.offer_index().and_then(|i| self.offers.get(i)) {
-            session::emit(EventType::OfferShown.as_str(), &[("offer_id", &offer.id)]);
+            self.session
+                .emit(EventType::OfferShown, &[("offer_id", &offer.id)]);
         }
         if let Step::Done(outcome) = step {
             let taken = self.flow.offer_taken().and_then(|i| self.offers.get(i));
-            session::finish(outcome, taken);
+            self.report = self.session.finish(outcome, taken);
         }
         self.render();
-        session::focus_heading_soon();
+        focus_heading_soon();
         After::Nothing
     }
 
@@ -325,11 +399,11 @@ impl Dialog {
                 let Some(r) = self.reason.clone() else {
                     return After::Nothing;
                 };
-                session::emit(
-                    EventType::ReasonSelected.as_str(),
+                self.session.emit(
+                    EventType::ReasonSelected,
                     &[("reason", &r), ("free_text", self.details.trim())],
                 );
-                session::set_reason(&r);
+                self.session.reason = Some(r.clone());
                 self.offers = self.setup.plan.take_offers(Some(&r));
                 let available = offers_available(self.offers.len());
                 self.go(Action::ReasonChosen {
@@ -343,16 +417,19 @@ impl Dialog {
                 self.busy = true;
                 self.notice = None;
                 self.render();
-                let reason = self.reason.clone();
-                session::accept(
+                let offer_id = id.clone();
+                self.session.accept(
                     &id,
-                    reason,
                     Box::new(move |answer| {
                         // The dialog may have been closed while the server answered.
                         with_dialog(|d| {
                             d.busy = false;
                             match answer {
-                                Acceptance::Accepted => d.go(Action::OfferAccepted),
+                                Acceptance::Accepted => {
+                                    d.session
+                                        .emit(EventType::OfferAccepted, &[("offer_id", &offer_id)]);
+                                    d.go(Action::OfferAccepted)
+                                }
                                 Acceptance::Refused => {
                                     d.notice = Some(Notice::OfferRefused);
                                     d.go(Action::OfferDeclined)
@@ -370,7 +447,8 @@ impl Dialog {
             }
             Act::Decline => {
                 if let Some(id) = self.current() {
-                    session::emit(EventType::OfferDeclined.as_str(), &[("offer_id", &id)]);
+                    self.session
+                        .emit(EventType::OfferDeclined, &[("offer_id", &id)]);
                 }
                 self.notice = None;
                 self.go(Action::OfferDeclined)
@@ -380,13 +458,13 @@ impl Dialog {
                 self.notice = None;
                 self.render();
                 let profile = self.setup.rules.profile.as_str();
-                session::cancel(
+                self.session.cancel(
                     profile,
                     self.setup.period_end,
-                    Box::new(|recorded| {
+                    Box::new(|answer| {
                         with_dialog(|d| {
                             d.busy = false;
-                            if !recorded {
+                            if !d.session.cancelled(answer) {
                                 d.notice = Some(Notice::CancelPending);
                             }
                             d.go(Action::CancelConfirmed)
@@ -410,7 +488,7 @@ impl Dialog {
     }
 
     fn draw(&self) -> Result<(), JsValue> {
-        let doc = document().ok_or("no document")?;
+        let doc = document()?;
         let step = self.step();
         let plan = &self.setup.plan;
         let cards: Vec<OfferCard<'_>> = self.offers.iter().map(PlanOffer::card).collect();
@@ -592,12 +670,5 @@ impl Dialog {
             }
         }
         Ok(())
-    }
-}
-
-/// Moves focus to `el` if it is an element that can take it.
-pub fn focus(el: &web_sys::Element) {
-    if let Some(el) = el.dyn_ref::<web_sys::HtmlElement>() {
-        let _ = el.focus();
     }
 }

@@ -16,16 +16,15 @@ const BATCH: usize = 100;
 const CAPACITY: usize = 1000;
 
 thread_local! {
-    static TARGET: RefCell<Option<(String, String)>> = const { RefCell::new(None) };
     /// The loader's settings object: its `token` is the newest customer token the page handed
     /// to `Holdfast.identify`.
     static LOADER: RefCell<JsValue> = const { RefCell::new(JsValue::UNDEFINED) };
     static SENDING: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Where events go: the server endpoint and the app id. Also sends what a previous page left.
-pub fn configure(endpoint: &str, app: &str) {
-    TARGET.with(|t| *t.borrow_mut() = Some((endpoint.to_string(), app.to_string())));
+/// Starts sending to the configured server and app ([`net::target`]), beginning with what a
+/// previous page left.
+pub fn start() {
     install_pagehide();
     flush();
 }
@@ -38,8 +37,9 @@ fn storage() -> Option<web_sys::Storage> {
     web_sys::window()?.local_storage().ok()?
 }
 
+/// Where events go: the server endpoint and the app id.
 fn target() -> Option<(String, String)> {
-    TARGET.with(|t| t.borrow().clone())
+    net::target().map(|t| (t.endpoint, t.app))
 }
 
 /// The stored entries, `[{customer, event}]`.
