@@ -44,8 +44,8 @@ pub fn target() -> Option<Target> {
 }
 
 /// The URL of an app's API route, `{endpoint}/v1/apps/{app}{route}`: every request the widget
-/// sends is addressed here.
-pub fn api_url(endpoint: &str, app: &str, route: &str) -> String {
+/// sends is addressed here (through [`Target::url`]).
+fn api_url(endpoint: &str, app: &str, route: &str) -> String {
     [endpoint, "/v1/apps/", app, route].concat()
 }
 
