@@ -248,6 +248,17 @@ impl Flow {
         matches!(self.step, Step::Survey | Step::Offer { .. })
     }
 
+    /// Which of the session's offers (`CancelPlan::offers_for` the reason) was taken, once the
+    /// flow has ended saved: the one on the screen where it was accepted, so the saved screen and
+    /// the outcome name the fallback when the fallback was taken.
+    pub fn offer_taken(&self) -> Option<usize> {
+        match self.step {
+            // Only an offer step's acceptance leads here, so the step before it is that screen.
+            Step::Done(Outcome::Saved) => self.history.iter().rev().nth(1)?.step.offer_index(),
+            _ => None,
+        }
+    }
+
     /// Every step shown and whether the cancel control was visible on it, for the audit record.
     pub fn history(&self) -> &[StepRecord] {
         &self.history
@@ -727,6 +738,19 @@ mod tests {
                     prop_assert_eq!(t.event, Action::OfferAccepted);
                 }
             }
+        }
+
+        #[test]
+        fn a_saved_session_names_the_offer_on_the_screen_where_it_was_accepted(
+            (profile, max, events) in any_session()
+        ) {
+            let (flow, transitions) = play(profile, max, &events);
+            let accepted_on = transitions
+                .iter()
+                .find(|t| t.after == Step::Done(Outcome::Saved) && !t.before.is_done())
+                .map(|t| t.before);
+            prop_assert_eq!(flow.offer_taken(), accepted_on.and_then(Step::offer_index));
+            prop_assert_eq!(flow.offer_taken().is_some(), *flow.step() == Step::Done(Outcome::Saved));
         }
 
         #[test]

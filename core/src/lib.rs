@@ -24,6 +24,9 @@
 //!   appear) and how a session's profile is resolved.
 //! - [`flow`]: the cancel flow as a state machine whose invariants are property-tested; its
 //!   input is an [`flow::Action`] (what the subscriber did), not a wire event.
+//! - [`screen`]: what each step shows, described once as data ([`screen::Screen`]: a title,
+//!   blocks, buttons), made from the flow and the plan; the widget draws it as DOM and the
+//!   no-JavaScript page as HTML, so the two can only differ in how they draw.
 //! - [`assignment`]: deterministic experiment assignment, identical in browser and server.
 //! - [`experiment`]: an experiment's lifecycle as config changes (a running split is frozen;
 //!   shipping a variant writes its rules in for everyone).
@@ -58,6 +61,7 @@ pub mod policy;
 pub mod priority;
 pub mod prompts;
 pub mod rates;
+pub mod screen;
 #[cfg(feature = "stats")]
 pub mod stats;
 pub mod targeting;

@@ -1,11 +1,18 @@
 //! The cancel dialog: renders whatever step `holdfast-core`'s [`Flow`] is in. The flow is the single
-//! source of truth; each step is described as data ([`Screen`]) and drawn with a handful of DOM
-//! calls, and every button only sends the flow an [`Action`].
+//! source of truth; core describes each step as data ([`Screen`]: title, blocks, buttons, the same
+//! description the no-JavaScript page renders as HTML), this module draws it with a handful of DOM
+//! calls, and every button only sends the flow an [`Act`].
 //!
 //! The cancel bundle draws its DOM directly rather than through Leptos: the dialog re-renders only
 //! when the step changes, which needs no fine-grained reactivity, and leaving Leptos's renderer and
 //! reactive runtime out saves the cancel bundle more than half its size (the upgrade prompts,
 //! fetched separately, keep Leptos's views).
+//!
+//! One [`Dialog`] owns everything an open flow holds: its [`Session`] (the host's promise, the
+//! events, the server calls), the flow, the offers, and its elements. It lives in this module's
+//! one thread-local, as the page's single cancel flow (idle, opening while its plan loads, or
+//! open); the event handlers and the server's answers reach it through one function, which also
+//! delivers the outcome to the host once the dialog is no longer borrowed.
 
 use std::cell::RefCell;
 
@@ -13,92 +20,27 @@ use holdfast_core::UnixSeconds;
 use holdfast_core::events::EventType;
 use holdfast_core::flow::{Action, Flow, Outcome, Step, offers_available};
 use holdfast_core::policy::PolicyRules;
+use holdfast_core::screen::{Act, Block, Notice, OfferCard, Screen, ScreenInput, Words};
 use wasm_bindgen::prelude::*;
-use web_sys::{Document, Element};
+use web_sys::{Document, Element, HtmlElement};
 
+use crate::dom::{append, document, el, focus, keydown, shadow, text};
+use crate::js::later;
 use crate::plan::{Plan, PlanOffer};
-use crate::session::{self, Acceptance};
+use crate::session::{Acceptance, Report, Session};
 
-/// What a button does; one dispatcher handles them all.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u8)]
-pub enum Act {
-    /// Send the chosen reason.
-    Submit,
-    /// Accept the offer on screen (the server re-checks it).
-    Accept,
-    /// Decline the offer on screen.
-    Decline,
-    /// Confirm the cancellation.
-    Confirm,
-    /// Keep the subscription: close without cancelling.
-    Keep,
-    /// Minnesota, after cancelling: show me the offer.
-    WantOffer,
-    /// Minnesota, after cancelling: no thanks.
-    NoOffer,
-    /// Close the finished dialog.
-    Close,
-}
-
-/// Every [`Act`], indexed by its discriminant (a button carries the index in `data-act`).
-const ACTS: [Act; 8] = [
-    Act::Submit,
-    Act::Accept,
-    Act::Decline,
-    Act::Confirm,
-    Act::Keep,
-    Act::WantOffer,
-    Act::NoOffer,
-    Act::Close,
-];
-
-/// One button of a screen.
-#[derive(Clone, Debug)]
-pub struct Button {
-    /// Visible label.
-    pub label: String,
-    /// Stable hook for tests and analytics.
-    pub testid: &'static str,
-    /// Extra class: `hf-primary`, `hf-danger` or empty.
-    pub class: &'static str,
-    /// What it does.
-    pub act: Act,
-}
-
-/// One block of content of a screen.
-#[derive(Clone, Debug)]
-pub enum Block {
-    /// A paragraph, with an optional test id.
-    Text(&'static str, String),
-    /// The survey's radio group: (reason id, label).
-    Reasons(Vec<(String, String)>),
-    /// The optional free-text follow-up, shown once a reason is picked; its label.
-    Details(String),
-    /// An offer card.
-    Offer {
-        /// Offer id.
-        id: String,
-        /// Offer kind.
-        kind: String,
-        /// Headline first, then the complete terms.
-        lines: Vec<String>,
-        /// A destination for link-type offers: (url, label).
-        link: Option<(String, String)>,
-    },
-    /// A summary or receipt: a heading line, then details; with a test id.
-    Summary(&'static str, Vec<String>),
-}
-
-/// Everything one step shows: pure data, rendered by one small view function.
-#[derive(Clone, Debug)]
-pub struct Screen {
-    /// The step's heading (focused on entry, names the dialog).
-    pub title: String,
-    /// Content.
-    pub blocks: Vec<Block>,
-    /// Actions, in order.
-    pub buttons: Vec<Button>,
+/// The widget's test id of a button (the no-JavaScript page's are `hf-` and the act's name).
+fn testid(act: Act) -> &'static str {
+    match act {
+        Act::Submit => "hf-survey-continue",
+        Act::Accept => "hf-accept",
+        Act::Decline => "hf-decline",
+        Act::Confirm => "hf-confirm",
+        Act::Keep => "hf-keep",
+        Act::WantOffer => "hf-want-offer",
+        Act::NoOffer => "hf-no-offer",
+        Act::Close => "hf-done-close",
+    }
 }
 
 /// Everything a cancel session is decided from, fixed when the dialog opens.
@@ -114,185 +56,26 @@ pub struct Setup {
     pub now: UnixSeconds,
 }
 
-impl Setup {
-    /// "Ends on 14 December 2026", or the billing-period wording when the host gave no date.
-    fn ends_text(&self) -> String {
-        let m = &self.plan.texts;
-        match self.period_end {
-            Some(at) => m.fill("confirm.ends_on", &[("date", &m.date(at))]),
-            None => m.get("confirm.ends_period"),
-        }
-    }
-
-    /// An offer's headline and terms with money and dates formatted for the session.
-    fn offer_lines(&self, offer: &PlanOffer) -> Vec<String> {
-        offer
-            .lines
-            .iter()
-            .map(|l| self.plan.texts.expand(l))
-            .collect()
-    }
-
-    /// The screen for `step`, given the offers selected for this session and a notice to show.
-    pub fn screen(&self, step: Step, offers: &[PlanOffer], notice: Option<&str>) -> Screen {
-        let m = &self.plan.texts;
-        let button = |key: &str, testid, class, act| Button {
-            label: m.get(key),
-            testid,
-            class,
-            act,
-        };
-        let mut blocks = Vec::new();
-        if let Some(key) = notice {
-            blocks.push(Block::Text("hf-notice", m.get(key)));
-        }
-        let offer_at = |i: usize| offers.get(i);
-        let (title, buttons) = match step {
-            Step::Survey => {
-                blocks.push(Block::Reasons(self.plan.reasons.clone()));
-                blocks.push(Block::Details(m.get("survey.details")));
-                (
-                    m.get("survey.question"),
-                    vec![button(
-                        "survey.continue",
-                        "hf-survey-continue",
-                        "hf-primary",
-                        Act::Submit,
-                    )],
-                )
-            }
-            Step::Offer { .. } | Step::OfferAfterCancel => {
-                // `Step::offer_index` written out, as in `Dialog::current` (size).
-                let index = match step {
-                    Step::Offer { screen } => usize::from(screen.max(1) - 1),
-                    _ => 0,
-                };
-                if let Some(offer) = offer_at(index) {
-                    blocks.push(Block::Offer {
-                        id: offer.id.clone(),
-                        kind: offer.kind.clone(),
-                        lines: self.offer_lines(offer),
-                        link: offer.link.clone(),
-                    });
-                }
-                (
-                    m.get("offer.title"),
-                    vec![
-                        button("offer.accept", "hf-accept", "hf-primary", Act::Accept),
-                        button("offer.decline", "hf-decline", "", Act::Decline),
-                    ],
-                )
-            }
-            Step::Confirm => {
-                let rules = self.rules;
-                let label = if rules.summary_page {
-                    rules.labels.summary_confirm
-                } else {
-                    rules.labels.confirm_button
-                };
-                blocks.push(Block::Text("hf-ends", self.ends_text()));
-                if rules.summary_page {
-                    blocks.push(Block::Summary(
-                        "hf-summary",
-                        vec![
-                            m.get("receipt.title"),
-                            m.fill("receipt.what", &[("plan", &self.plan.plan_name)]),
-                            self.ends_text(),
-                        ],
-                    ));
-                }
-                let mut confirm = button("confirm.button", "hf-confirm", "hf-danger", Act::Confirm);
-                if let Some(label) = label {
-                    confirm.label = label.to_string();
-                }
-                (
-                    m.get("confirm.title"),
-                    vec![confirm, button("confirm.keep", "hf-keep", "", Act::Keep)],
-                )
-            }
-            Step::OfferQuestion => {
-                blocks.push(Block::Text("", m.get("question.body")));
-                (
-                    m.get("done.cancelled"),
-                    vec![
-                        button(
-                            "question.yes",
-                            "hf-want-offer",
-                            "hf-primary",
-                            Act::WantOffer,
-                        ),
-                        button("question.no", "hf-no-offer", "", Act::NoOffer),
-                    ],
-                )
-            }
-            Step::Done(Outcome::Saved) => {
-                if let Some(offer) = offers.first() {
-                    for line in self.offer_lines(offer) {
-                        blocks.push(Block::Text("hf-saved-terms", line));
-                    }
-                }
-                (
-                    m.get("done.saved"),
-                    vec![button(
-                        "dialog.close",
-                        "hf-done-close",
-                        "hf-primary",
-                        Act::Close,
-                    )],
-                )
-            }
-            Step::Done(Outcome::Cancelled | Outcome::Abandoned) => {
-                blocks.push(Block::Text("hf-ends", self.ends_text()));
-                if self.rules.receipt_required {
-                    let ends = self.period_end.map_or_else(
-                        || self.ends_text(),
-                        |at| m.fill("receipt.ends", &[("date", &m.date(at))]),
-                    );
-                    blocks.push(Block::Summary(
-                        "hf-receipt",
-                        vec![
-                            m.get("receipt.title"),
-                            m.fill("receipt.what", &[("plan", &self.plan.plan_name)]),
-                            m.fill("receipt.received", &[("date", &m.date(self.now))]),
-                            ends,
-                        ],
-                    ));
-                }
-                blocks.push(Block::Text("", m.get("done.comeback")));
-                (
-                    // Not recorded yet (the server did not answer): said plainly.
-                    m.get(if notice.is_some() {
-                        "cancel.pending_title"
-                    } else {
-                        "done.cancelled"
-                    }),
-                    vec![button(
-                        "dialog.close",
-                        "hf-done-close",
-                        "hf-primary",
-                        Act::Close,
-                    )],
-                )
-            }
-        };
-        Screen {
-            title,
-            blocks,
-            buttons,
-        }
-    }
-}
-
-/// The open dialog: the flow's state and the elements that show it.
-struct Dialog {
+/// The open cancel flow: its session, the flow's state and the elements that show it. The one
+/// owner of everything a flow on screen holds; nothing else keeps a piece of it.
+pub struct Dialog {
+    /// The session as the host and the server know it.
+    session: Session,
     setup: Setup,
     flow: Flow,
+    /// The reason picked on the survey (sent with it, then kept by the session).
     reason: Option<String>,
     details: String,
-    /// The offers for the session, in screen order (the accepted one first once saved).
+    /// The offers for the session's reason, in screen order.
     offers: Vec<PlanOffer>,
-    notice: Option<&'static str>,
+    notice: Option<Notice>,
     busy: bool,
+    /// The outcome to report once the dialog's state is no longer borrowed.
+    report: Option<Report>,
+    /// The element the dialog is mounted in, inside the shadow root.
+    container: Element,
+    /// Where focus was before the dialog opened (the trigger), restored on close.
+    restore: Option<HtmlElement>,
     /// The `role=dialog` element.
     root: Element,
     /// Where the current step is drawn.
@@ -303,8 +86,39 @@ struct Dialog {
     _listeners: Vec<Closure<dyn FnMut(web_sys::Event)>>,
 }
 
+/// The page's one cancel flow: none, one being opened (its plan is loading), or one on screen.
+enum State {
+    Idle,
+    Opening,
+    Open(Box<Dialog>),
+}
+
 thread_local! {
-    static OPEN: RefCell<Option<Dialog>> = const { RefCell::new(None) };
+    /// The cancel flow's state: the only thread-local of the open flow.
+    static STATE: RefCell<State> = const { RefCell::new(State::Idle) };
+}
+
+/// Claims the page's one cancel flow while its plan loads; `false` if one is already open or
+/// opening (then the caller refuses the second call).
+pub fn reserve() -> bool {
+    STATE.with(|s| {
+        let mut s = s.borrow_mut();
+        let idle = matches!(*s, State::Idle);
+        if idle {
+            *s = State::Opening;
+        }
+        idle
+    })
+}
+
+/// Gives up a flow that [`reserve`] claimed but that could not open.
+pub fn release() {
+    STATE.with(|s| {
+        let mut s = s.borrow_mut();
+        if matches!(*s, State::Opening) {
+            *s = State::Idle;
+        }
+    });
 }
 
 /// What a handler leaves to do once the dialog's state is no longer borrowed.
@@ -313,44 +127,15 @@ enum After {
     Close,
 }
 
-fn document() -> Option<Document> {
-    web_sys::window()?.document()
-}
-
-/// An element with a class and attributes.
-fn el(doc: &Document, tag: &str, class: &str, attrs: &[(&str, &str)]) -> Result<Element, JsValue> {
-    let e = doc.create_element(tag)?;
-    if !class.is_empty() {
-        e.set_class_name(class);
-    }
-    for (k, v) in attrs {
-        e.set_attribute(k, v)?;
-    }
-    Ok(e)
-}
-
-/// An element with text.
-fn text(
-    doc: &Document,
-    tag: &str,
-    class: &str,
-    attrs: &[(&str, &str)],
-    text: &str,
-) -> Result<Element, JsValue> {
-    let e = el(doc, tag, class, attrs)?;
-    e.set_text_content(Some(text));
-    Ok(e)
-}
-
-/// Appends a freshly built child.
-fn append(parent: &Element, child: Result<Element, JsValue>) -> Result<(), JsValue> {
-    let child = child?;
-    parent.append_child(&child).map(drop)
-}
-
-/// Opens the dialog for `setup` inside `container`.
-pub fn open(container: &Element, setup: Setup) -> Result<(), JsValue> {
-    let doc = document().ok_or("no document")?;
+/// Opens the dialog for `session` and `setup` inside `container` (focus goes back to `restore`
+/// when it closes).
+pub fn open(
+    container: Element,
+    restore: Option<HtmlElement>,
+    session: Session,
+    setup: Setup,
+) -> Result<(), JsValue> {
+    let doc = document()?;
     let m = &setup.plan.texts;
     let backdrop = el(&doc, "div", "hf-backdrop", &[])?;
     let root = el(
@@ -368,7 +153,7 @@ pub fn open(container: &Element, setup: Setup) -> Result<(), JsValue> {
             ("style", &setup.plan.style),
         ],
     )?;
-    let close_label = m.get("dialog.close");
+    let close_label = m.text("dialog.close");
     append(
         &root,
         text(
@@ -395,7 +180,7 @@ pub fn open(container: &Element, setup: Setup) -> Result<(), JsValue> {
             ("data-testid", "hf-continue-cancel"),
             ("data-act", "c"),
         ],
-        &m.get("cancel.continue"),
+        &m.text("cancel.continue"),
     )?;
     backdrop.append_child(&root)?;
     container.append_child(&backdrop)?;
@@ -412,6 +197,7 @@ pub fn open(container: &Element, setup: Setup) -> Result<(), JsValue> {
         listeners.push(f);
     }
     let dialog = Dialog {
+        session,
         flow: Flow::new(setup.rules),
         setup,
         reason: None,
@@ -419,29 +205,81 @@ pub fn open(container: &Element, setup: Setup) -> Result<(), JsValue> {
         offers: Vec::new(),
         notice: None,
         busy: false,
+        report: None,
+        container,
+        restore,
         root,
         step,
         continue_control,
         _listeners: listeners,
     };
     dialog.render();
-    OPEN.with(|o| *o.borrow_mut() = Some(dialog));
-    session::focus_heading_soon();
+    STATE.with(|s| *s.borrow_mut() = State::Open(Box::new(dialog)));
+    focus_heading_soon();
     Ok(())
 }
 
-/// Forgets the dialog (the session removes its elements).
-pub fn unmount() {
-    let dialog = OPEN.with(|o| o.borrow_mut().take());
-    drop(dialog);
+/// Runs `f` on the open dialog, then, once the dialog is no longer borrowed (the host's
+/// `onOutcome` may call the widget again), reports an outcome it reached and does what it asks.
+fn with_dialog(f: impl FnOnce(&mut Dialog) -> After) {
+    let done = STATE.with(|s| match &mut *s.borrow_mut() {
+        State::Open(d) => {
+            let after = f(d);
+            Some((after, d.report.take()))
+        }
+        State::Idle | State::Opening => None,
+    });
+    let Some((after, report)) = done else { return };
+    if let Some(report) = report {
+        let abandoned = report.outcome == Outcome::Abandoned;
+        report.deliver();
+        if abandoned {
+            // An abandoned flow also closes; not from inside the click handler of the view
+            // being unmounted.
+            later(0, close);
+        }
+    }
+    if let After::Close = after {
+        close();
+    }
 }
 
-/// Runs `f` on the open dialog, then what it asks for once the dialog is no longer borrowed.
-fn with_dialog(f: impl FnOnce(&mut Dialog) -> After) {
-    let after = OPEN.with(|o| o.borrow_mut().as_mut().map(f));
-    if let Some(After::Close) = after {
-        session::close();
+/// Unmounts the dialog and gives focus back to where it was; an unfinished flow is reported
+/// abandoned first (closing is never a cancellation), which closes it in turn.
+fn close() {
+    let unfinished = STATE.with(|s| matches!(&*s.borrow(), State::Open(d) if !d.session.finished));
+    if unfinished {
+        with_dialog(|d| {
+            d.report = d.session.finish(Outcome::Abandoned, None);
+            After::Nothing
+        });
+        return;
     }
+    let open = STATE.with(|s| {
+        let mut s = s.borrow_mut();
+        match std::mem::replace(&mut *s, State::Idle) {
+            State::Open(d) => Some(d),
+            other => {
+                *s = other;
+                None
+            }
+        }
+    });
+    let Some(dialog) = open else { return };
+    dialog.container.remove();
+    if let Some(el) = &dialog.restore {
+        let _ = el.focus();
+    }
+}
+
+/// Focuses the current step's heading once it is rendered, so keyboard and screen-reader users
+/// start at the top of each step.
+fn focus_heading_soon() {
+    later(0, || {
+        if let Some(h) = shadow().and_then(|r| r.query_selector("#hf-title").ok().flatten()) {
+            focus(&h);
+        }
+    });
 }
 
 fn target(ev: &web_sys::Event) -> Option<Element> {
@@ -464,9 +302,9 @@ fn on_click(ev: &web_sys::Event) {
         return;
     };
     with_dialog(|d| match act.as_str() {
-        "x" => d.close(),
+        "x" => d.dismiss(),
         "c" => d.go(Action::ContinueToCancel),
-        n => match n.parse::<usize>().ok().and_then(|i| ACTS.get(i)) {
+        n => match n.parse::<usize>().ok().and_then(|i| Act::ALL.get(i)) {
             Some(act) => d.act(*act),
             None => After::Nothing,
         },
@@ -506,9 +344,9 @@ fn on_input(ev: &web_sys::Event) {
 fn on_keydown(ev: &web_sys::Event) {
     if let Some(ev) = ev.dyn_ref::<web_sys::KeyboardEvent>() {
         let mut close = false;
-        session::keydown(ev, || close = true);
+        keydown(ev, || close = true);
         if close {
-            with_dialog(Dialog::close);
+            with_dialog(Dialog::dismiss);
         }
     }
 }
@@ -519,7 +357,7 @@ impl Dialog {
     }
 
     /// The close button and Esc: a finished flow closes; an unfinished one ends as abandoned.
-    fn close(&mut self) -> After {
+    fn dismiss(&mut self) -> After {
         if self.step().is_done() {
             After::Close
         } else {
@@ -537,25 +375,22 @@ impl Dialog {
         }
         let step = self.step();
         if let Some(offer) = step.offer_index().and_then(|i| self.offers.get(i)) {
-            session::emit(EventType::OfferShown.as_str(), &[("offer_id", &offer.id)]);
+            self.session
+                .emit(EventType::OfferShown, &[("offer_id", &offer.id)]);
         }
         if let Step::Done(outcome) = step {
-            session::finish(outcome, self.offers.first().cloned());
+            let taken = self.flow.offer_taken().and_then(|i| self.offers.get(i));
+            self.report = self.session.finish(outcome, taken);
         }
         self.render();
-        session::focus_heading_soon();
+        focus_heading_soon();
         After::Nothing
     }
 
-    /// The offer on screen now.
-    fn current(&self) -> Option<PlanOffer> {
-        // `Step::offer_index`, with the primary elsewhere; written out because the call costs
-        // the cancel bundle 94 bytes (measured with scripts/size-report).
-        let index = match self.step() {
-            Step::Offer { screen } => usize::from(screen.max(1) - 1),
-            _ => 0,
-        };
-        self.offers.get(index).cloned()
+    /// The id of the offer on screen now.
+    fn current(&self) -> Option<String> {
+        let index = self.step().offer_index()?;
+        Some(self.offers.get(index)?.id.clone())
     }
 
     fn act(&mut self, act: Act) -> After {
@@ -564,46 +399,43 @@ impl Dialog {
                 let Some(r) = self.reason.clone() else {
                     return After::Nothing;
                 };
-                session::emit(
-                    EventType::ReasonSelected.as_str(),
+                self.session.emit(
+                    EventType::ReasonSelected,
                     &[("reason", &r), ("free_text", self.details.trim())],
                 );
-                session::set_reason(&r);
-                self.offers = self.setup.plan.offers_for(Some(&r));
+                self.session.reason = Some(r.clone());
+                self.offers = self.setup.plan.take_offers(Some(&r));
                 let available = offers_available(self.offers.len());
                 self.go(Action::ReasonChosen {
                     offers_available: available,
                 })
             }
             Act::Accept => {
-                let Some(offer) = self.current() else {
+                let Some(id) = self.current() else {
                     return After::Nothing;
                 };
                 self.busy = true;
                 self.notice = None;
                 self.render();
-                let reason = self.reason.clone();
-                let id = offer.id.clone();
-                session::accept(
+                let offer_id = id.clone();
+                self.session.accept(
                     &id,
-                    reason,
                     Box::new(move |answer| {
                         // The dialog may have been closed while the server answered.
                         with_dialog(|d| {
                             d.busy = false;
                             match answer {
                                 Acceptance::Accepted => {
-                                    // The accepted offer goes first: the saved screen and outcome use it.
-                                    d.offers.retain(|x| x.id != offer.id);
-                                    d.offers.insert(0, offer);
+                                    d.session
+                                        .emit(EventType::OfferAccepted, &[("offer_id", &offer_id)]);
                                     d.go(Action::OfferAccepted)
                                 }
                                 Acceptance::Refused => {
-                                    d.notice = Some("offer.refused");
+                                    d.notice = Some(Notice::OfferRefused);
                                     d.go(Action::OfferDeclined)
                                 }
                                 Acceptance::Failed => {
-                                    d.notice = Some("offer.error");
+                                    d.notice = Some(Notice::OfferUnreachable);
                                     d.render();
                                     After::Nothing
                                 }
@@ -614,11 +446,9 @@ impl Dialog {
                 After::Nothing
             }
             Act::Decline => {
-                if let Some(offer) = self.current() {
-                    session::emit(
-                        EventType::OfferDeclined.as_str(),
-                        &[("offer_id", &offer.id)],
-                    );
+                if let Some(id) = self.current() {
+                    self.session
+                        .emit(EventType::OfferDeclined, &[("offer_id", &id)]);
                 }
                 self.notice = None;
                 self.go(Action::OfferDeclined)
@@ -628,14 +458,14 @@ impl Dialog {
                 self.notice = None;
                 self.render();
                 let profile = self.setup.rules.profile.as_str();
-                session::cancel(
+                self.session.cancel(
                     profile,
                     self.setup.period_end,
-                    Box::new(|recorded| {
+                    Box::new(|answer| {
                         with_dialog(|d| {
                             d.busy = false;
-                            if !recorded {
-                                d.notice = Some("cancel.pending");
+                            if !d.session.cancelled(answer) {
+                                d.notice = Some(Notice::CancelPending);
                             }
                             d.go(Action::CancelConfirmed)
                         });
@@ -658,9 +488,19 @@ impl Dialog {
     }
 
     fn draw(&self) -> Result<(), JsValue> {
-        let doc = document().ok_or("no document")?;
+        let doc = document()?;
         let step = self.step();
-        let screen = self.setup.screen(step, &self.offers, self.notice);
+        let plan = &self.setup.plan;
+        let cards: Vec<OfferCard<'_>> = self.offers.iter().map(PlanOffer::card).collect();
+        let input = ScreenInput {
+            offers: &cards,
+            reasons: &plan.reasons,
+            plan_name: &plan.plan_name,
+            period_end: self.setup.period_end,
+            now: self.setup.now,
+            notice: self.notice,
+        };
+        let screen = Screen::describe(&self.flow, &input, &plan.texts);
         self.root.set_attribute("data-step", step.as_str())?;
         self.root
             .set_attribute("data-outcome", step.outcome().map_or("", |o| o.as_str()))?;
@@ -677,7 +517,7 @@ impl Dialog {
             ),
         )?;
         for block in screen.blocks {
-            append(s, self.block(&doc, block))?;
+            self.block(&doc, s, block)?;
         }
         let actions = el(&doc, "div", "hf-actions", &[])?;
         for b in screen.buttons {
@@ -685,10 +525,10 @@ impl Dialog {
             let button = text(
                 &doc,
                 "button",
-                &["hf-btn ", b.class].concat(),
+                &["hf-btn ", b.emphasis.class()].concat(),
                 &[
                     ("type", "button"),
-                    ("data-testid", b.testid),
+                    ("data-testid", testid(b.act)),
                     ("data-act", &index),
                 ],
                 &b.label,
@@ -712,18 +552,39 @@ impl Dialog {
         Ok(())
     }
 
-    fn block(&self, doc: &Document, block: Block) -> Result<Element, JsValue> {
-        Ok(match block {
-            Block::Text(testid, line) => {
-                let e = text(doc, "p", testid, &[], &line)?;
-                if !testid.is_empty() {
-                    e.set_attribute("data-testid", testid)?;
-                }
-                if testid == "hf-notice" {
-                    e.set_attribute("role", "alert")?;
-                }
-                e
+    /// Draws one block of the screen at the end of `parent`.
+    fn block(&self, doc: &Document, parent: &Element, block: Block<'_>) -> Result<(), JsValue> {
+        // A paragraph whose test id is also its class.
+        let para = |testid: &str, line: &str| -> Result<Element, JsValue> {
+            let e = text(doc, "p", testid, &[], line)?;
+            if !testid.is_empty() {
+                e.set_attribute("data-testid", testid)?;
             }
+            parent.append_child(&e)?;
+            Ok(e)
+        };
+        // A heading line, then details.
+        let list = |testid: &str, lines: Vec<String>| -> Result<(), JsValue> {
+            let list = el(doc, "dl", "hf-summary", &[("data-testid", testid)])?;
+            for (i, line) in lines.iter().enumerate() {
+                append(
+                    &list,
+                    text(doc, if i == 0 { "dt" } else { "dd" }, "", &[], line),
+                )?;
+            }
+            parent.append_child(&list).map(drop)
+        };
+        match block {
+            Block::Notice(line) => para("hf-notice", &line)?.set_attribute("role", "alert")?,
+            Block::Ends(line) => drop(para("hf-ends", &line)?),
+            Block::Text(line) => drop(para("", &line)?),
+            Block::Terms(lines) => {
+                for line in lines {
+                    para("hf-saved-terms", &line)?;
+                }
+            }
+            Block::Summary(lines) => list("hf-summary", lines)?,
+            Block::Receipt(lines) => list("hf-receipt", lines)?,
             Block::Reasons(reasons) => {
                 let group = el(
                     doc,
@@ -731,9 +592,9 @@ impl Dialog {
                     "hf-reasons",
                     &[("role", "radiogroup"), ("aria-labelledby", "hf-title")],
                 )?;
-                for (id, label) in reasons {
+                for r in reasons {
                     let row = el(doc, "label", "hf-reason", &[])?;
-                    let testid = ["hf-reason-", &id].concat();
+                    let testid = ["hf-reason-", &r.id].concat();
                     let input = el(
                         doc,
                         "input",
@@ -741,18 +602,18 @@ impl Dialog {
                         &[
                             ("type", "radio"),
                             ("name", "hf-reason"),
-                            ("value", &id),
+                            ("value", &r.id),
                             ("data-testid", &testid),
                         ],
                     )?;
-                    if self.reason.as_deref() == Some(id.as_str()) {
+                    if self.reason.as_deref() == Some(r.id.as_str()) {
                         input.set_attribute("checked", "")?;
                     }
                     row.append_child(&input)?;
-                    append(&row, text(doc, "span", "", &[], &label))?;
+                    append(&row, text(doc, "span", "", &[], &r.label))?;
                     group.append_child(&row)?;
                 }
-                group
+                parent.append_child(&group)?;
             }
             Block::Details(label) => {
                 let wrap = el(doc, "label", "hf-details", &[])?;
@@ -772,63 +633,42 @@ impl Dialog {
                 )?;
                 area.set_text_content(Some(&self.details));
                 wrap.append_child(&area)?;
-                wrap
+                parent.append_child(&wrap)?;
             }
-            Block::Offer {
-                id,
-                kind,
-                lines,
-                link,
-            } => {
-                let card = el(
+            Block::Offer { card, lines } => {
+                let offer = el(
                     doc,
                     "div",
                     "hf-offer",
                     &[
                         ("data-testid", "hf-offer"),
-                        ("data-offer", &id),
-                        ("data-kind", &kind),
+                        ("data-offer", card.id),
+                        ("data-kind", card.kind),
                     ],
                 )?;
                 for (i, line) in lines.iter().enumerate() {
                     let class = if i == 0 { "hf-offer-head" } else { "hf-terms" };
-                    append(&card, text(doc, "p", class, &[], line))?;
+                    append(&offer, text(doc, "p", class, &[], line))?;
                 }
-                if let Some((url, label)) = link {
+                if let Some(link) = card.link {
                     append(
-                        &card,
+                        &offer,
                         text(
                             doc,
                             "a",
                             "hf-link",
                             &[
-                                ("href", &url),
+                                ("href", &link.url),
                                 ("target", "_blank"),
                                 ("rel", "noopener noreferrer"),
                             ],
-                            &label,
+                            &link.label,
                         ),
                     )?;
                 }
-                card
+                parent.append_child(&offer)?;
             }
-            Block::Summary(testid, lines) => {
-                let list = el(doc, "dl", "hf-summary", &[("data-testid", testid)])?;
-                for (i, line) in lines.iter().enumerate() {
-                    append(
-                        &list,
-                        text(doc, if i == 0 { "dt" } else { "dd" }, "", &[], line),
-                    )?;
-                }
-                list
-            }
-        })
-    }
-}
-
-/// Moves focus to `el` if it is an element that can take it.
-pub fn focus(el: &web_sys::Element) {
-    if let Some(el) = el.dyn_ref::<web_sys::HtmlElement>() {
-        let _ = el.focus();
+        }
+        Ok(())
     }
 }

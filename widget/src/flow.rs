@@ -8,18 +8,18 @@ use wasm_bindgen::prelude::*;
 use web_sys::HtmlElement;
 
 use crate::dialog::{self, Setup};
+use crate::dom::{document, shadow_root};
 use crate::js::{field, set};
-use crate::session::{self, Session, Target};
-use crate::{customer, document, mount, net, outbox, plan};
+use crate::session::Session;
+use crate::{customer, net, outbox, plan};
 
 /// How long the flow waits for its plan before it falls back to built-in reasons.
 const CONFIG_TIMEOUT_MS: i32 = 3_000;
 
 thread_local! {
-    /// A plan given by [`crate::use_plan`], used instead of asking the server.
+    /// A plan given by [`crate::use_plan`], used instead of asking the server: the host's setting
+    /// for every flow of the page, not a part of one flow's state (that is the dialog's).
     static PLAN: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
-    /// A cancel flow is being opened (its config is loading): a second call must not open another.
-    static OPENING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// Sets or clears the plan used instead of the server's.
@@ -94,7 +94,7 @@ fn start(options: JsValue, resolve: Function, reject: &Function) -> Result<(), S
             Some(seconds as i64)
         }
     };
-    if session::is_open() || OPENING.with(|o| o.replace(true)) {
+    if !dialog::reserve() {
         return Err("a cancel flow is already open".into());
     }
     #[cfg(feature = "prompts")]
@@ -123,7 +123,6 @@ fn start(options: JsValue, resolve: Function, reject: &Function) -> Result<(), S
     let reject = reject.clone();
     let request = plan_request(&customer, &local);
     load_plan(request, move |plan| {
-        OPENING.with(|o| o.set(false));
         let plan = plan.unwrap_or_else(|| plan::offline(&local));
         let opened = show(Opening {
             customer,
@@ -133,6 +132,7 @@ fn start(options: JsValue, resolve: Function, reject: &Function) -> Result<(), S
             resolve,
         });
         if let Err(message) = opened {
+            dialog::release();
             refuse(&reject, &message);
         }
     });
@@ -158,32 +158,30 @@ fn show(o: Opening) -> Result<(), String> {
     };
     let fail = |_| "could not draw the dialog".to_string();
     let document = document().map_err(fail)?;
-    let root = mount(&document).map_err(fail)?;
+    let root = shadow_root(&document).map_err(fail)?;
     let container = document.create_element("div").map_err(fail)?;
     root.append_child(&container).map_err(fail)?;
     let restore = document
         .active_element()
         .and_then(|e| e.dyn_into::<HtmlElement>().ok());
-    session::open(Session {
+    let session = Session {
         id: outbox::uuid(),
         customer: o.customer,
         resolve: o.resolve,
         on_outcome: o.on_outcome,
-        container: container.clone(),
-        restore,
         reason: None,
         effective_date: o.period_end.map(iso_date),
         recorded: false,
         finished: false,
-    });
-    session::emit(
-        EventType::FlowStarted.as_str(),
+    };
+    session.emit(
+        EventType::FlowStarted,
         &[
             ("profile", setup.rules.profile.as_str()),
             ("locale", &setup.plan.texts.lang.tag),
         ],
     );
-    dialog::open(&container, setup).map_err(fail)
+    dialog::open(container, restore, session, setup).map_err(fail)
 }
 
 /// The body of the plan request: the customer, their locales, the host's profile and the
@@ -218,8 +216,7 @@ fn load_plan(body: Option<String>, done: impl FnOnce(Option<plan::Plan>) + 'stat
     let Some(body) = body else {
         return done(None);
     };
-    let Target { endpoint, app } = session::target();
-    let url = net::api_url(&endpoint, &app, "/cancel-plan");
+    let url = net::target().unwrap_or_default().url("/cancel-plan");
     net::request(
         "POST",
         &url,

@@ -8,14 +8,25 @@
 //! Decisions (which step comes next, which offer, which policy profile) are made by
 //! `holdfast-core`; this crate turns them into DOM, talks to the server and reports outcomes.
 //!
-//! - [`cancel`]: `Holdfast.cancel(options)`, the cancel flow ([`dialog`]).
-//! - [`session`]: the open flow's promise, events and focus.
+//! - [`cancel`]: `Holdfast.cancel(options)`, the cancel flow: checks the call, loads the plan and
+//!   opens the [`dialog`], which owns everything one open flow holds (its [`session`], the core
+//!   `Flow`, its elements) in one place; it draws core's `Screen` for each step.
+//! - [`session`]: one session's conversations with the host and the server (events, the offer
+//!   acceptance, the cancellation, the outcome), a plain value the dialog owns; it never calls
+//!   the dialog back.
+//! - [`net`]: the typed API client: where the server is ([`net::Target`]), the URLs, and requests
+//!   whose failures are a [`net::Failure`].
 //! - [`outbox`]: events kept in `localStorage` until the server has them.
 //! - [`prompts`]: `Holdfast.usage` and `Holdfast.gate`, rendering the server's prompt plan.
-//! - [`js`]: the leaf for JavaScript values: reading and setting fields, running something later.
+//! - [`dom`] and [`js`]: the leaves: the shadow root, element builders, focus and the modal's keys;
+//!   reading and setting fields of JavaScript values, running something later.
+//!
+//! Imports point one way, from the entry points down to the leaves: no module imports one that
+//! imports it back.
 
 pub mod customer;
 pub mod dialog;
+pub mod dom;
 #[cfg(feature = "cancel")]
 mod flow;
 pub mod js;
@@ -29,48 +40,17 @@ pub mod text;
 
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
-use web_sys::{Document, ShadowRoot, ShadowRootInit, ShadowRootMode};
+use web_sys::{Document, ShadowRoot};
 
+use crate::dom::document;
+pub use crate::dom::{HOST_ID, shadow_root};
 use crate::js::field;
-use crate::session::Target;
+use crate::net::Target;
 
 #[cfg(target_arch = "wasm32")]
 #[global_allocator]
 static ALLOCATOR: lol_alloc::LockedAllocator<lol_alloc::FreeListAllocator> =
     lol_alloc::LockedAllocator::new(lol_alloc::FreeListAllocator::new());
-
-/// The id of the host element the widget appends to `body`; host pages can use it to find us.
-pub const HOST_ID: &str = "holdfast-root";
-
-/// The widget's stylesheet, injected once into the shadow root (never into the host document).
-const STYLESHEET: &str = include_str!(concat!(env!("OUT_DIR"), "/widget.min.css"));
-
-pub(crate) fn document() -> Result<Document, JsValue> {
-    web_sys::window()
-        .and_then(|w| w.document())
-        .ok_or_else(|| JsValue::from_str("holdfast: no document"))
-}
-
-/// Finds or creates the widget's shadow root, so calling it twice never mounts twice.
-pub fn shadow_root(document: &Document) -> Result<ShadowRoot, JsValue> {
-    if let Some(existing) = document
-        .get_element_by_id(HOST_ID)
-        .and_then(|host| host.shadow_root())
-    {
-        return Ok(existing);
-    }
-    let host = document.create_element("div")?;
-    host.set_id(HOST_ID);
-    let body = document
-        .body()
-        .ok_or_else(|| JsValue::from_str("holdfast: the page has no <body> to mount into"))?;
-    body.append_child(&host)?;
-    let root = host.attach_shadow(&ShadowRootInit::new(ShadowRootMode::Open))?;
-    let style = document.create_element("style")?;
-    style.set_text_content(Some(STYLESHEET));
-    root.append_child(&style)?;
-    Ok(root)
-}
 
 /// Mounts the widget's root view into the shadow root and leaves it mounted for the page's life.
 pub fn mount(document: &Document) -> Result<ShadowRoot, JsValue> {
@@ -106,10 +86,11 @@ pub fn configure(options: JsValue) {
     outbox::watch_loader(options.clone());
     let endpoint = field(&options, "endpoint").as_string().unwrap_or_default();
     let app = field(&options, "app").as_string().unwrap_or_default();
-    session::set_target(Target {
+    net::set_target(Target {
         endpoint: endpoint.trim_end_matches('/').to_string(),
         app,
     });
+    outbox::start();
 }
 
 /// Forgets a cancel plan set with [`use_plan`], so the next flow asks the server again.

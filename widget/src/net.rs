@@ -11,9 +11,41 @@ use js_sys::{Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use web_sys::{AbortController, RequestInit, Response};
 
+/// Where the widget's server is and which app it speaks for (the loader's script tag).
+#[derive(Clone, Debug, Default)]
+pub struct Target {
+    /// Base URL of the server, no trailing slash.
+    pub endpoint: String,
+    /// Public app id.
+    pub app: String,
+}
+
+impl Target {
+    /// The URL of one of the app's API routes.
+    pub fn url(&self, route: &str) -> String {
+        api_url(&self.endpoint, &self.app, route)
+    }
+}
+
+thread_local! {
+    /// The page's one server and app, set by `configure` and read by every request and by the
+    /// outbox; `None` until the loader has configured the bundle.
+    static TARGET: RefCell<Option<Target>> = const { RefCell::new(None) };
+}
+
+/// Sets the server and app.
+pub fn set_target(target: Target) {
+    TARGET.with(|t| *t.borrow_mut() = Some(target));
+}
+
+/// The server and app, once configured.
+pub fn target() -> Option<Target> {
+    TARGET.with(|t| t.borrow().clone())
+}
+
 /// The URL of an app's API route, `{endpoint}/v1/apps/{app}{route}`: every request the widget
-/// sends is addressed here.
-pub fn api_url(endpoint: &str, app: &str, route: &str) -> String {
+/// sends is addressed here (through [`Target::url`]).
+fn api_url(endpoint: &str, app: &str, route: &str) -> String {
     [endpoint, "/v1/apps/", app, route].concat()
 }
 

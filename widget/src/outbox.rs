@@ -16,16 +16,15 @@ const BATCH: usize = 100;
 const CAPACITY: usize = 1000;
 
 thread_local! {
-    static TARGET: RefCell<Option<(String, String)>> = const { RefCell::new(None) };
     /// The loader's settings object: its `token` is the newest customer token the page handed
     /// to `Holdfast.identify`.
     static LOADER: RefCell<JsValue> = const { RefCell::new(JsValue::UNDEFINED) };
     static SENDING: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Where events go: the server endpoint and the app id. Also sends what a previous page left.
-pub fn configure(endpoint: &str, app: &str) {
-    TARGET.with(|t| *t.borrow_mut() = Some((endpoint.to_string(), app.to_string())));
+/// Starts sending to the configured server and app ([`net::target`]), beginning with what a
+/// previous page left.
+pub fn start() {
     install_pagehide();
     flush();
 }
@@ -36,10 +35,6 @@ fn key(app: &str) -> String {
 
 fn storage() -> Option<web_sys::Storage> {
     web_sys::window()?.local_storage().ok()?
-}
-
-fn target() -> Option<(String, String)> {
-    TARGET.with(|t| t.borrow().clone())
 }
 
 /// The stored entries, `[{customer, event}]`.
@@ -110,7 +105,9 @@ pub fn event(kind: &str, session_id: &str) -> Object {
 
 /// Records `event` for `customer` (already normalised) and starts sending.
 pub fn push(customer: &JsValue, event: Object) {
-    let Some((_, app)) = target() else { return };
+    let Some(net::Target { app, .. }) = net::target() else {
+        return;
+    };
     let entries = pending(&app);
     let entry = Object::new();
     set(&entry, "customer", customer);
@@ -197,14 +194,15 @@ pub fn flush() {
 /// Sends the next batch; `attempt` counts failures in a row.
 fn send_next(attempt: u32) {
     let done = || SENDING.with(|s| s.set(false));
-    let Some((endpoint, app)) = target() else {
+    let Some(target) = net::target() else {
         return done();
     };
-    let entries = pending(&app);
+    let entries = pending(&target.app);
     let Some((customer, events)) = next_batch(&entries) else {
         return done();
     };
-    let url = net::api_url(&endpoint, &app, "/events");
+    let url = target.url("/events");
+    let app = target.app;
     let Some(payload) = body(&customer, &events) else {
         return done();
     };
@@ -254,13 +252,13 @@ fn install_pagehide() {
         return;
     };
     let handler = Closure::<dyn FnMut()>::new(|| {
-        let Some((endpoint, app)) = target() else {
+        let Some(target) = net::target() else {
             return;
         };
-        if let Some((customer, events)) = next_batch(&pending(&app))
+        if let Some((customer, events)) = next_batch(&pending(&target.app))
             && let Some(payload) = body(&customer, &events)
         {
-            let url = net::api_url(&endpoint, &app, "/events");
+            let url = target.url("/events");
             net::request("POST", &url, Some(&payload), 10_000, true, drop);
         }
     });

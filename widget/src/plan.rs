@@ -6,7 +6,9 @@
 //! that core writes, so the two cannot drift.
 
 use holdfast_core::i18n::{DIALOG, Lang};
+use holdfast_core::plan::{PlanLink, PlanReason};
 use holdfast_core::policy::{PolicyProfile, resolve_profile};
+use holdfast_core::screen::OfferCard;
 use js_sys::Array;
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -23,7 +25,7 @@ pub struct PlanOffer {
     /// Headline, then the complete terms (with money and date tokens).
     pub lines: Vec<String>,
     /// A link-type offer's destination and label.
-    pub link: Option<(String, String)>,
+    pub link: Option<PlanLink>,
     /// The terms as JSON, handed to the host's `onOutcome`.
     pub terms: String,
 }
@@ -41,8 +43,8 @@ pub struct Plan {
     pub class: String,
     /// Theme custom properties.
     pub style: String,
-    /// Survey reasons: (id, label).
-    pub reasons: Vec<(String, String)>,
+    /// Survey reasons.
+    pub reasons: Vec<PlanReason>,
     /// The customer's plan name, for receipts.
     pub plan_name: String,
     /// Offers per reason (`None`: no reason given).
@@ -51,13 +53,26 @@ pub struct Plan {
     pub offline: bool,
 }
 
+impl PlanOffer {
+    /// The offer as core's screen description borrows it.
+    pub fn card(&self) -> OfferCard<'_> {
+        OfferCard {
+            id: &self.id,
+            kind: &self.kind,
+            lines: &self.lines,
+            link: self.link.as_ref(),
+        }
+    }
+}
+
 impl Plan {
-    /// The offers a reason leads to, in screen order.
-    pub fn offers_for(&self, reason: Option<&str>) -> Vec<PlanOffer> {
+    /// Moves out the offers a reason leads to, in screen order (core's `CancelPlan::offers_for`):
+    /// a session picks its reason once, so its plan never needs them again.
+    pub fn take_offers(&mut self, reason: Option<&str>) -> Vec<PlanOffer> {
         self.offers
-            .iter()
+            .iter_mut()
             .find(|(r, _)| r.as_deref() == reason)
-            .map(|(_, o)| o.clone())
+            .map(|(_, o)| std::mem::take(o))
             .unwrap_or_default()
     }
 }
@@ -94,7 +109,9 @@ pub fn decode(v: &JsValue) -> Option<Plan> {
                     .iter()
                     .filter_map(JsValue::as_string)
                     .collect(),
-                link: text(&link, "url").zip(text(&link, "label")),
+                link: text(&link, "url")
+                    .zip(text(&link, "label"))
+                    .map(|(url, label)| PlanLink { url, label }),
                 terms: js_sys::JSON::stringify(&field(&o, "terms"))
                     .ok()?
                     .as_string()?,
@@ -120,7 +137,10 @@ pub fn decode(v: &JsValue) -> Option<Plan> {
         style: text(&theme, "style")?,
         reasons: list(v, "reasons")
             .iter()
-            .filter_map(|r| text(r, "id").zip(text(r, "label")))
+            .filter_map(|r| {
+                let (id, label) = text(r, "id").zip(text(r, "label"))?;
+                Some(PlanReason { id, label })
+            })
             .collect(),
         plan_name: text(v, "plan_name")?,
         offers,
@@ -159,7 +179,10 @@ pub fn offline(local: &Local) -> Plan {
         .map(|id| {
             let key = ["reason.", id].concat();
             let label = lang.builtin(DIALOG, &key).unwrap_or(id).to_string();
-            (id.to_string(), label)
+            PlanReason {
+                id: id.to_string(),
+                label,
+            }
         })
         .collect();
     Plan {

@@ -22,10 +22,10 @@ use js_sys::{Array, Function, JSON, Object, Reflect};
 use leptos::prelude::*;
 use wasm_bindgen::prelude::*;
 
+use crate::dom::{self, shadow_root};
 use crate::js::{field, set, text};
+use crate::net;
 use crate::outbox;
-use crate::session::{self, Target};
-use crate::{net, shadow_root};
 
 /// Days a "remind me later" snoozes a prompt.
 const SNOOZE_DAYS: u32 = 7;
@@ -263,7 +263,8 @@ fn ask_plan(
     customer: &JsValue,
     done: impl FnOnce(Result<JsValue, String>) + 'static,
 ) {
-    let Target { endpoint, app } = session::target();
+    let target = net::target().unwrap_or_default();
+    let app = &target.app;
     let body = Object::assign(&Object::new(), options.unchecked_ref());
     set(&body, "customer", customer);
     set(&body, "ask", &call.into());
@@ -271,7 +272,7 @@ fn ask_plan(
     // never allow nearly as many within their windows).
     let id = crate::customer::id_of(customer);
     let pending = Array::new();
-    for entry in outbox::pending(&app).iter() {
+    for entry in outbox::pending(app).iter() {
         let event = field(&entry, "event");
         let kind = text(&event, "type").unwrap_or_default();
         if crate::customer::id_of(&field(&entry, "customer")) == id
@@ -283,7 +284,7 @@ fn ask_plan(
     }
     let pending = pending.slice(pending.length().saturating_sub(100), pending.length());
     set(&body, "pending", &pending);
-    let url = net::api_url(&endpoint, &app, "/prompts/plan");
+    let url = target.url("/prompts/plan");
     let payload = JSON::stringify(&body)
         .ok()
         .and_then(|s| s.as_string())
@@ -342,7 +343,7 @@ fn present(checked: Call, options: &JsValue, plan: JsValue) -> Result<JsValue, S
     let incoming = planned.showing();
     let verdict = ON_SCREEN.with(|s| {
         let on = s.borrow();
-        let screen = if session::cancel_on_screen() {
+        let screen = if dom::cancel_on_screen() {
             Screen::CancelFlow
         } else if let Some(on) = on.as_ref() {
             Screen::Prompt(&on.showing)
@@ -478,8 +479,7 @@ fn start_trial(customer: &JsValue, feature: &str, session: JsValue, on_trial: Op
     let Some(payload) = JSON::stringify(&body).ok().and_then(|s| s.as_string()) else {
         return;
     };
-    let Target { endpoint, app } = session::target();
-    let url = net::api_url(&endpoint, &app, "/prompts/trial");
+    let url = net::target().unwrap_or_default().url("/prompts/trial");
     let feature = feature.to_string();
     net::request(
         "POST",
@@ -640,7 +640,7 @@ fn show(current: Current, showing: Showing, numbers: (u64, u64)) -> Result<(), S
                     <div class=class style=p.style.clone() lang=p.locale.clone() dir=dir role=if modal { "dialog" } else { "status" }
                         aria-modal=modal.then_some("true") aria-labelledby=modal.then_some("hf-prompt-title") aria-live=(!modal).then_some("polite")
                         data-testid="hf-prompt" data-kind=kind.as_str()
-                        on:keydown=move |ev| if modal { session::keydown(&ev, || choose(Choice::Dismiss)) }>
+                        on:keydown=move |ev| if modal { dom::keydown(&ev, || choose(Choice::Dismiss)) }>
                         {body}
                     </div>
                 </div>
@@ -661,7 +661,7 @@ fn show(current: Current, showing: Showing, numbers: (u64, u64)) -> Result<(), S
         })
     });
     if modal && let Some(h) = root.query_selector("#hf-prompt-title").ok().flatten() {
-        crate::dialog::focus(&h);
+        dom::focus(&h);
     }
     Ok(())
 }

@@ -2,7 +2,8 @@
 //! else the built-in dialog table of `holdfast-core`'s catalog. Money and dates are formatted by
 //! the browser's `Intl`, so the bundle ships no formatting tables.
 
-use holdfast_core::i18n::{DIALOG, Lang, expand_tokens, fill};
+use holdfast_core::i18n::{DIALOG, Lang, expand_tokens};
+use holdfast_core::screen::Words;
 use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -19,9 +20,11 @@ pub struct Texts {
     pub currency: String,
 }
 
-impl Texts {
+/// The dialog's words for core's [`Screen`](holdfast_core::screen::Screen), with money and dates
+/// in the browser's `Intl`.
+impl Words for Texts {
     /// The string for `key` (the key itself if nothing has it, so a gap is visible, not blank).
-    pub fn get(&self, key: &str) -> String {
+    fn text(&self, key: &str) -> String {
         self.overrides
             .iter()
             .find(|(k, _)| k == key)
@@ -31,18 +34,13 @@ impl Texts {
             .to_string()
     }
 
-    /// `key` with its `{name}` placeholders filled.
-    pub fn fill(&self, key: &str, args: &[(&str, &str)]) -> String {
-        fill(&self.get(key), args)
-    }
-
     /// A calendar date in the session's locale (`14 December 2026`, `2026年12月14日`).
-    pub fn date(&self, unix_seconds: i64) -> String {
+    fn date(&self, unix_seconds: i64) -> String {
         date(&self.lang.tag, unix_seconds)
     }
 
     /// Server-written text with its money and date tokens formatted for this session.
-    pub fn expand(&self, text: &str) -> String {
+    fn expand(&self, text: &str) -> String {
         let money = |cents| money(&self.lang.tag, cents, &self.currency);
         expand_tokens(text, &money, &|at| self.date(at))
     }

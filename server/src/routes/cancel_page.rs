@@ -19,10 +19,11 @@ use axum::response::{Html, IntoResponse, Response};
 use holdfast_core::Customer;
 use holdfast_core::calendar::iso_day;
 use holdfast_core::events::EventType;
-use holdfast_core::flow::{Action, Flow, Outcome, Step, offers_available};
-use holdfast_core::i18n::{DIALOG, Lang, PAGE, expand_tokens, fill};
+use holdfast_core::flow::{Action, Flow, Step, offers_available};
+use holdfast_core::i18n::{DIALOG, Lang, PAGE, expand_tokens};
 use holdfast_core::plan::{CancelPlan, PlanOffer};
 use holdfast_core::policy::{PolicyProfile, PolicyRules};
+use holdfast_core::screen::{Act, Block, Notice, OfferCard, Screen, ScreenInput, Words};
 use serde_json::{Value, json};
 
 use crate::AppState;
@@ -145,6 +146,9 @@ impl PageForm {
         })
     }
 }
+
+/// The form `action` of the "Continue to cancel" control, which is not one of a step's buttons.
+const CONTINUE: &str = "continue";
 
 /// The largest form accepted.
 const FORM_LIMIT: usize = 16 * 1024;
@@ -342,6 +346,8 @@ async fn run(state: AppState, req: Request) -> Result<Response, ApiError> {
         session: &session,
     };
     let mut notice = None;
+    // What the posted button asked for (core's names; "Continue to cancel" is the page's own).
+    let act = form.action.as_deref().and_then(Act::from_name);
     if post {
         if history.is_empty() {
             recorder
@@ -351,9 +357,10 @@ async fn run(state: AppState, req: Request) -> Result<Response, ApiError> {
                 )
                 .await?;
         }
-        let event = match form.action.as_deref().unwrap_or_default() {
-            "survey" => {
-                let offers = plan.offers_for(reason.as_deref()).to_vec();
+        let action = form.action.as_deref().unwrap_or_default();
+        let event = match act {
+            _ if action == CONTINUE => Some(Action::ContinueToCancel),
+            Some(Act::Submit) => {
                 let available = offers_available(offers.len());
                 if let Some(r) = &reason {
                     let text = form.details.as_deref().unwrap_or_default().trim();
@@ -373,7 +380,7 @@ async fn run(state: AppState, req: Request) -> Result<Response, ApiError> {
                     })
                 }
             }
-            "accept" => match &on_screen {
+            Some(Act::Accept) => match &on_screen {
                 Some(offer) => {
                     let save = crate::cancel::SaveRequest {
                         session_id: session.clone(),
@@ -394,7 +401,7 @@ async fn run(state: AppState, req: Request) -> Result<Response, ApiError> {
                                 StatusCode::FORBIDDEN | StatusCode::CONFLICT
                             ) =>
                         {
-                            notice = Some("offer.refused");
+                            notice = Some(Notice::OfferRefused);
                             Some(Action::OfferDeclined)
                         }
                         Err(e) => return Err(e),
@@ -402,7 +409,7 @@ async fn run(state: AppState, req: Request) -> Result<Response, ApiError> {
                 }
                 None => None,
             },
-            "decline" => {
+            Some(Act::Decline) => {
                 if let Some(offer) = &on_screen {
                     recorder
                         .event(EventType::OfferDeclined, json!({ "offer_id": offer.id }))
@@ -410,8 +417,7 @@ async fn run(state: AppState, req: Request) -> Result<Response, ApiError> {
                 }
                 Some(Action::OfferDeclined)
             }
-            "continue" => Some(Action::ContinueToCancel),
-            "confirm" => {
+            Some(Act::Confirm) => {
                 let cancel = crate::cancel::CancelRequest {
                     session_id: session.clone(),
                     reason: reason.clone(),
@@ -424,16 +430,17 @@ async fn run(state: AppState, req: Request) -> Result<Response, ApiError> {
                     .await?;
                 Some(Action::CancelConfirmed)
             }
-            "keep" => {
+            Some(Act::Keep) => {
                 recorder.event(EventType::FlowAbandoned, json!({})).await?;
                 Some(Action::Closed)
             }
-            "want" => Some(Action::WantsOffer),
-            "no_thanks" => Some(Action::NoOfferThanks),
-            other => {
+            Some(Act::WantOffer) => Some(Action::WantsOffer),
+            Some(Act::NoOffer) => Some(Action::NoOfferThanks),
+            // A page cannot close itself, so it never offers `close`.
+            Some(Act::Close) | None => {
                 return Err(ApiError::invalid(
                     "action",
-                    format!("unknown action {other:?}"),
+                    format!("unknown action {action:?}"),
                 ));
             }
         };
@@ -446,7 +453,7 @@ async fn run(state: AppState, req: Request) -> Result<Response, ApiError> {
         }
         let shown = flow.step().offer_index().and_then(|i| offers.get(i));
         if let Some(offer) = shown
-            && !matches!(form.action.as_deref(), Some("accept"))
+            && act != Some(Act::Accept)
         {
             recorder
                 .event(EventType::OfferShown, json!({ "offer_id": offer.id }))
@@ -455,7 +462,6 @@ async fn run(state: AppState, req: Request) -> Result<Response, ApiError> {
     }
     let view = View {
         plan: &plan,
-        rules,
         lang: Lang::resolve(
             std::slice::from_ref(&plan.locale),
             std::iter::once(plan.locale.as_str()),
@@ -468,8 +474,7 @@ async fn run(state: AppState, req: Request) -> Result<Response, ApiError> {
         period_end,
         now,
     };
-    let accepted = history.iter().any(|c| c == "a");
-    Ok(Html(view.render(&flow, &offers, notice, accepted)).into_response())
+    Ok(Html(view.render(&flow, &offers, notice)).into_response())
 }
 
 /// The `Origin` of a request when it is another site's: its host differs from the `Host` the
@@ -638,9 +643,9 @@ fn esc(s: &str) -> String {
     out
 }
 
+/// One response of the page: core's [`Screen`] for the flow's step, drawn as an HTML form.
 struct View<'a> {
     plan: &'a CancelPlan,
-    rules: PolicyRules,
     lang: Lang,
     form: &'a PageForm,
     /// The session's anti-forgery value, for the hidden field.
@@ -652,8 +657,10 @@ struct View<'a> {
     now: i64,
 }
 
-impl View<'_> {
-    fn get(&self, key: &str) -> String {
+/// The page's words: the app's strings, ISO dates (the page has no `Intl`; ISO dates read the same
+/// everywhere) and amounts spelled as `36.75 USD`.
+impl Words for View<'_> {
+    fn text(&self, key: &str) -> String {
         self.plan
             .messages
             .get(key)
@@ -663,148 +670,136 @@ impl View<'_> {
             .to_string()
     }
 
-    /// A date as `2026-12-14` (the page has no `Intl`; ISO dates read the same everywhere).
-    fn date(at: i64) -> String {
+    fn date(&self, at: i64) -> String {
         iso_day(at)
     }
 
-    /// Server-written text with its money and date tokens spelled out.
     fn expand(&self, text: &str) -> String {
         let currency = &self.plan.currency;
         let money = |n: i64| format!("{}.{:02} {currency}", n / 100, (n % 100).abs());
-        expand_tokens(text, &money, &Self::date)
+        expand_tokens(text, &money, &iso_day)
     }
+}
 
-    fn ends(&self) -> String {
-        match self.period_end {
-            Some(at) => fill(&self.get("confirm.ends_on"), &[("date", &Self::date(at))]),
-            None => self.get("confirm.ends_period"),
-        }
-    }
-
-    fn button(&self, action: &str, key_or_label: &str, class: &str) -> String {
+impl View<'_> {
+    /// A submit button posting `action` (also its test id, `hf-{action}`).
+    fn button(&self, action: &str, label: &str, class: &str) -> String {
         format!(
             r#"<button class="hf-btn {class}" type="submit" name="action" value="{action}" data-testid="hf-{action}">{}</button>"#,
-            esc(key_or_label)
+            esc(label)
         )
     }
 
-    fn offer_card(&self, offer: &PlanOffer) -> String {
-        let mut html = format!(
-            r#"<div class="hf-offer" data-testid="hf-offer" data-offer="{}">"#,
-            esc(&offer.id)
-        );
-        for (i, line) in offer.lines.iter().enumerate() {
-            let class = if i == 0 { "hf-offer-head" } else { "hf-terms" };
-            html.push_str(&format!(
-                r#"<p class="{class}">{}</p>"#,
-                esc(&self.expand(line))
-            ));
+    /// A paragraph with a test id, which is also its class.
+    fn para(testid: &str, line: &str) -> String {
+        format!(
+            r#"<p class="{testid}" data-testid="{testid}">{}</p>"#,
+            esc(line)
+        )
+    }
+
+    /// A heading line, then details.
+    fn list(testid: &str, lines: &[String]) -> String {
+        let mut html = format!(r#"<dl class="hf-summary" data-testid="{testid}">"#);
+        for (i, line) in lines.iter().enumerate() {
+            let tag = if i == 0 { "dt" } else { "dd" };
+            html.push_str(&format!("<{tag}>{}</{tag}>", esc(line)));
         }
-        if let Some(link) = &offer.link {
-            html.push_str(&format!(
-                r#"<a class="hf-link" href="{}" rel="noopener noreferrer">{}</a>"#,
-                esc(&link.url),
-                esc(&link.label)
-            ));
-        }
-        html.push_str("</div>");
+        html.push_str("</dl>");
         html
     }
 
-    fn render(
-        &self,
-        flow: &Flow,
-        offers: &[PlanOffer],
-        notice: Option<&str>,
-        accepted: bool,
-    ) -> String {
-        let step = *flow.step();
-        let mut body = String::new();
-        let mut actions = String::new();
-        if let Some(key) = notice {
-            body.push_str(&format!(
-                r#"<p class="hf-notice" role="alert">{}</p>"#,
-                esc(&self.get(key))
-            ));
-        }
-        let title = match step {
-            Step::Survey => {
-                body.push_str(r#"<fieldset class="hf-reasons"><legend class="hf-sr">"#);
-                body.push_str(&esc(&self.get("survey.question")));
-                body.push_str("</legend>");
-                for r in &self.plan.reasons {
-                    body.push_str(&format!(
+    /// One block of core's screen description as HTML.
+    fn block(title: &str, block: &Block<'_>) -> String {
+        match block {
+            Block::Notice(line) => format!(
+                r#"<p class="hf-notice" data-testid="hf-notice" role="alert">{}</p>"#,
+                esc(line)
+            ),
+            Block::Ends(line) => Self::para("hf-ends", line),
+            Block::Text(line) => format!("<p>{}</p>", esc(line)),
+            Block::Terms(lines) => lines
+                .iter()
+                .map(|line| Self::para("hf-saved-terms", line))
+                .collect(),
+            Block::Summary(lines) => Self::list("hf-summary", lines),
+            Block::Receipt(lines) => Self::list("hf-receipt", lines),
+            // A fieldset, named by the step's question, is the form's own radio group.
+            Block::Reasons(reasons) => {
+                let mut html = format!(
+                    r#"<fieldset class="hf-reasons"><legend class="hf-sr">{}</legend>"#,
+                    esc(title)
+                );
+                for r in *reasons {
+                    html.push_str(&format!(
                         r#"<label class="hf-reason"><input type="radio" name="reason" value="{}" data-testid="hf-reason-{}"> <span>{}</span></label>"#,
                         esc(&r.id),
                         esc(&r.id),
                         esc(&r.label)
                     ));
                 }
-                body.push_str(&format!(
-                    r#"</fieldset><label class="hf-details"><span>{}</span><textarea name="details" maxlength="2000" rows="3"></textarea></label>"#,
-                    esc(&self.get("survey.details"))
-                ));
-                actions.push_str(&self.button(
-                    "survey",
-                    &self.get("survey.continue"),
-                    "hf-primary",
-                ));
-                self.get("survey.question")
+                html.push_str("</fieldset>");
+                html
             }
-            Step::Offer { .. } | Step::OfferAfterCancel => {
-                if let Some(offer) = step.offer_index().and_then(|i| offers.get(i)) {
-                    body.push_str(&self.offer_card(offer));
+            // Always shown: without script it cannot appear once a reason is picked.
+            Block::Details(label) => format!(
+                r#"<label class="hf-details"><span>{}</span><textarea name="details" maxlength="2000" rows="3"></textarea></label>"#,
+                esc(label)
+            ),
+            Block::Offer { card, lines } => {
+                let mut html = format!(
+                    r#"<div class="hf-offer" data-testid="hf-offer" data-offer="{}" data-kind="{}">"#,
+                    esc(card.id),
+                    esc(card.kind)
+                );
+                for (i, line) in lines.iter().enumerate() {
+                    let class = if i == 0 { "hf-offer-head" } else { "hf-terms" };
+                    html.push_str(&format!(r#"<p class="{class}">{}</p>"#, esc(line)));
                 }
-                actions.push_str(&self.button("accept", &self.get("offer.accept"), "hf-primary"));
-                actions.push_str(&self.button("decline", &self.get("offer.decline"), ""));
-                self.get("offer.title")
-            }
-            Step::Confirm => {
-                body.push_str(&format!("<p>{}</p>", esc(&self.ends())));
-                let label = if self.rules.summary_page {
-                    self.rules.labels.summary_confirm
-                } else {
-                    self.rules.labels.confirm_button
-                };
-                let label = label.map_or_else(|| self.get("confirm.button"), str::to_string);
-                actions.push_str(&self.button("confirm", &label, "hf-danger"));
-                actions.push_str(&self.button("keep", &self.get("confirm.keep"), ""));
-                self.get("confirm.title")
-            }
-            Step::OfferQuestion => {
-                body.push_str(&format!("<p>{}</p>", esc(&self.get("question.body"))));
-                actions.push_str(&self.button("want", &self.get("question.yes"), "hf-primary"));
-                actions.push_str(&self.button("no_thanks", &self.get("question.no"), ""));
-                self.get("done.cancelled")
-            }
-            Step::Done(Outcome::Saved) => {
-                if let Some(offer) = offers.first().filter(|_| accepted) {
-                    body.push_str(&self.offer_card(offer));
-                }
-                self.get("done.saved")
-            }
-            Step::Done(Outcome::Cancelled) => {
-                body.push_str(&format!("<p>{}</p>", esc(&self.ends())));
-                if self.rules.receipt_required {
-                    body.push_str(&format!(
-                        r#"<dl class="hf-summary" data-testid="hf-receipt"><dt>{}</dt><dd>{}</dd><dd>{}</dd></dl>"#,
-                        esc(&self.get("receipt.title")),
-                        esc(&fill(&self.get("receipt.what"), &[("plan", &self.plan.plan_name)])),
-                        esc(&fill(&self.get("receipt.received"), &[("date", &Self::date(self.now))])),
+                if let Some(link) = card.link {
+                    html.push_str(&format!(
+                        r#"<a class="hf-link" href="{}" rel="noopener noreferrer">{}</a>"#,
+                        esc(&link.url),
+                        esc(&link.label)
                     ));
                 }
-                body.push_str(&format!("<p>{}</p>", esc(&self.get("done.comeback"))));
-                self.get("done.cancelled")
+                html.push_str("</div>");
+                html
             }
-            Step::Done(Outcome::Abandoned) => self.get("confirm.keep"),
+        }
+    }
+
+    fn render(&self, flow: &Flow, offers: &[PlanOffer], notice: Option<Notice>) -> String {
+        let step = *flow.step();
+        let cards: Vec<OfferCard<'_>> = offers.iter().map(OfferCard::from).collect();
+        let input = ScreenInput {
+            offers: &cards,
+            reasons: &self.plan.reasons,
+            plan_name: &self.plan.plan_name,
+            period_end: self.period_end,
+            now: self.now,
+            notice,
         };
+        let screen = Screen::describe(flow, &input, self);
+        let title = screen.title;
+        let mut body: String = screen
+            .blocks
+            .iter()
+            .map(|b| Self::block(&title, b))
+            .collect();
+        // A page cannot close itself: a finished flow's page simply stays.
+        let actions: String = screen
+            .buttons
+            .iter()
+            .filter(|b| b.act != Act::Close)
+            .map(|b| self.button(b.act.as_str(), &b.label, b.emphasis.class()))
+            .collect();
         if !actions.is_empty() {
             body.push_str(&format!(r#"<div class="hf-actions">{actions}</div>"#));
         }
         let open = !step.is_done();
         let continue_control = if flow.continue_control_shown() {
-            self.button("continue", &self.get("cancel.continue"), "hf-continue")
+            self.button(CONTINUE, &self.text("cancel.continue"), "hf-continue")
         } else {
             String::new()
         };

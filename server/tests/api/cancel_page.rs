@@ -201,6 +201,26 @@ async fn continue_to_cancel_skips_the_offer_and_germany_gets_its_labels_and_rece
 }
 
 #[tokio::test]
+async fn the_page_shows_each_step_as_the_widget_does_with_frances_summary_page() {
+    let app = spawn_app().await;
+    let (_, page) = get(&app, TEST_APP, &format!("{LINK}&profile=france")).await;
+    let page = post(&app, &page, &[("action", "continue")]).await;
+    assert_eq!(step(&page), "confirm");
+    assert!(
+        page.contains(r#"data-testid="hf-summary""#) && page.contains(r#"data-testid="hf-ends""#),
+        "the summary page core describes for France: {page}"
+    );
+    assert!(
+        page.contains("confirmer ma demande de résiliation"),
+        "{page}"
+    );
+    assert!(
+        !page.contains(r#"value="close""#),
+        "a page cannot close itself, so it offers no close button"
+    );
+}
+
+#[tokio::test]
 async fn a_bad_link_is_refused_naming_the_field() {
     let app = spawn_app().await;
     for (query, field) in [
