@@ -36,8 +36,15 @@ pub const WINDOW: Duration = Duration::from_secs(1);
 /// long poll.
 pub const HOT_PROBES: u32 = 3;
 
-/// Probes in a row under the limit before batches are admitted again.
-pub const CALM_PROBES: u32 = 10;
+/// Probes in a row under the limit before batches are admitted again: about a fifth of a second,
+/// so a flood stays refused while it lasts instead of flickering back in between probes (the
+/// widgets that were refused wait out `Retry-After` meanwhile).
+pub const CALM_PROBES: u32 = 200;
+
+/// How long a batch refused under a flood waits for its `503`: a client that ignores
+/// `Retry-After` (the widget's outbox does not) cannot send its next batch on the connection
+/// sooner, so it stops costing the server CPU while the flood lasts.
+pub const REFUSAL_PAUSE: Duration = Duration::from_secs(1);
 
 /// How often the probe measures the scheduling delay.
 const PROBE_EVERY: Duration = Duration::from_millis(1);
@@ -91,6 +98,13 @@ impl IngestGate {
         at != 0 && micros(self.born.elapsed()).saturating_sub(at) < micros(WINDOW)
     }
 
+    /// Whether new batches are shed at once, for the subscriber's sake: under a flood (batches
+    /// contend for the places and a subscriber waits) while the runtime is overloaded. The
+    /// server asks before anything else, so a refusal costs as little as it can.
+    pub fn shedding(&self) -> bool {
+        self.recent(&self.contended_at) && self.recent(&self.interactive_at) && self.overloaded()
+    }
+
     /// Waits for a place for one batch; `None` means shed it (answer 503 with `Retry-After`).
     pub async fn admit(self: &Arc<Self>) -> Option<tokio::sync::OwnedSemaphorePermit> {
         // The probe starts with the first batch, on the runtime that serves them, and ends
@@ -98,10 +112,7 @@ impl IngestGate {
         self.probe.call_once(|| {
             tokio::spawn(probe(Arc::downgrade(self)));
         });
-        // Shed for the subscriber's sake only under a flood: batches contend for the places,
-        // a subscriber waits, and the runtime is overloaded.
-        let flooded = self.recent(&self.contended_at) && self.recent(&self.interactive_at);
-        if flooded && self.overloaded() {
+        if self.shedding() {
             return None;
         }
         if let Ok(place) = self.places.clone().try_acquire_owned() {
@@ -168,12 +179,18 @@ mod tests {
             gate.admit().await.is_some(),
             "batches contend, but nobody waits"
         );
+        assert!(!gate.shedding(), "batches contend, but nobody waits");
         gate.interactive();
+        assert!(
+            gate.shedding(),
+            "a flood, a subscriber waits and the runtime lags: refused at once (after the pause)"
+        );
         assert!(
             gate.admit().await.is_none(),
             "a flood, a subscriber waits and the runtime lags: shed"
         );
         gate.overloaded.store(false, Ordering::Relaxed);
+        assert!(!gate.shedding(), "the runtime caught up");
         assert!(
             gate.admit().await.is_some(),
             "the runtime caught up: admitted"
@@ -228,7 +245,10 @@ mod tests {
             let seen = gate.overloaded();
             hog.abort();
             assert!(seen, "a hogged runtime");
-            tokio::time::sleep(PROBE_EVERY * 40).await;
+            let started = Instant::now();
+            while gate.overloaded() && started.elapsed() < Duration::from_secs(2) {
+                tokio::time::sleep(PROBE_EVERY).await;
+            }
             assert!(!gate.overloaded(), "calm again");
         });
     }

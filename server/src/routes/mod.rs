@@ -270,6 +270,12 @@ async fn admit_ingest(
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
+    if gate.shedding() {
+        // Refused after a pause: a client that ignores `Retry-After` still sends no sooner on
+        // this connection, and a paused task costs no CPU.
+        tokio::time::sleep(crate::admission::REFUSAL_PAUSE).await;
+        return crate::error::ApiError::busy().into_response();
+    }
     match gate.admit().await {
         Some(_place) => next.run(req).await,
         None => crate::error::ApiError::busy().into_response(),
