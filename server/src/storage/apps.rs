@@ -114,7 +114,7 @@ pub fn admin_key_of(
 #[async_trait::async_trait]
 impl<S> AppStore for S
 where
-    S: super::sql::Pooled + Send + Sync,
+    S: super::backend::Pooled + Send + Sync,
     for<'c> &'c sqlx::Pool<S::Db>: sqlx::Executor<'c, Database = S::Db>,
     for<'c> &'c mut <S::Db as sqlx::Database>::Connection: sqlx::Executor<'c, Database = S::Db>,
     for<'q> <S::Db as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, S::Db>,

@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use holdfast_core::customer::DAY;
 
-use super::experiments::{ExperimentFacts, ExposedLifecycle, ExposedOutcome, Exposure};
+use super::facts::{ExperimentFacts, ExposedLifecycle, ExposedOutcome, Exposure};
 use super::rollup::{
     SessionRow, Sums, bucket_of, cancellation_change, churned_at, lifecycle_change,
 };

@@ -45,7 +45,7 @@ pub trait ChangeStore {
 #[async_trait]
 impl<S> ChangeStore for S
 where
-    S: super::sql::Pooled + Sync,
+    S: super::backend::Pooled + Sync,
     for<'c> &'c sqlx::Pool<S::Db>: sqlx::Executor<'c, Database = S::Db>,
     for<'q> <S::Db as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, S::Db>,
     for<'q> &'q str: sqlx::Encode<'q, S::Db> + sqlx::Type<S::Db>,

@@ -11,57 +11,7 @@
 
 use async_trait::async_trait;
 
-/// A customer's first exposure to the experiment (the unit of every experiment metric).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Exposure {
-    /// The customer.
-    pub customer_id: String,
-    /// The variant first exposed.
-    pub variant: String,
-    /// When, Unix seconds.
-    pub at: i64,
-}
-
-/// A recorded outcome of an exposed customer, at or after the exposure.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExposedOutcome {
-    /// The customer.
-    pub customer_id: String,
-    /// `saved`, `cancelled` or `abandoned`.
-    pub outcome: String,
-    /// A cancellation's last day (`YYYY-MM-DD`).
-    pub effective_date: Option<String>,
-    /// When it was recorded, Unix seconds.
-    pub recorded_at: i64,
-}
-
-/// A lifecycle event of an exposed customer, at or after the exposure.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExposedLifecycle {
-    /// The customer.
-    pub customer_id: String,
-    /// `upgraded`, `resumed` or `churned`.
-    pub kind: String,
-    /// When, Unix seconds.
-    pub at: i64,
-}
-
-/// Everything a report of one experiment is computed from.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ExperimentFacts {
-    /// First exposures.
-    pub exposures: Vec<Exposure>,
-    /// Their outcomes since exposure.
-    pub outcomes: Vec<ExposedOutcome>,
-    /// Their lifecycle events since exposure.
-    pub lifecycle: Vec<ExposedLifecycle>,
-    /// `(customer, variant)` of each of their cancel sessions credited to another variant of the
-    /// experiment than the first exposure's: multiple exposures, a health problem.
-    pub crossed: Vec<(String, String)>,
-    /// `(customer, MRR in cents, what their accepted offers cost)` from their cancel sessions
-    /// since the day before exposure, for the revenue metric.
-    pub revenue: Vec<(String, i64, i64)>,
-}
+pub use super::facts::{ExperimentFacts, ExposedLifecycle, ExposedOutcome, Exposure};
 
 /// Which facts a report's metric reads beyond the exposures and multiple exposures: each costs a
 /// read per exposed customer, so a report reads only its metric's.
@@ -133,7 +83,7 @@ pub trait ExperimentStore: Send + Sync {
 #[async_trait::async_trait]
 impl<S> ExperimentStore for S
 where
-    S: super::sql::Pooled + super::IngestLog + Send + Sync,
+    S: super::backend::Pooled + super::IngestLog + Send + Sync,
     for<'c> &'c sqlx::Pool<S::Db>: sqlx::Executor<'c, Database = S::Db>,
     for<'c> &'c mut <S::Db as sqlx::Database>::Connection: sqlx::Executor<'c, Database = S::Db>,
     for<'q> <S::Db as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, S::Db>,

@@ -13,11 +13,11 @@
 //! engines speak; every query is checked at runtime (`query_as` + `bind`), none at compile time.
 //! Most use cases ([`apps`], [`changes`], [`experiments`], [`prompts`], [`users`],
 //! [`session_log`], [`webhooks`]) have one plain generic implementation over a backend's pool
-//! (`sql::Pooled`), with rows read into `sqlx::FromRow` types where they have many columns; so
+//! (`backend::Pooled`), with rows read into `sqlx::FromRow` types where they have many columns; so
 //! do the events, stats and outcome use cases ([`Store`] itself and [`outcomes::OutcomeStore`]),
 //! over the shared write helpers of the private `sql` module (the fold, rollup snapshots and
 //! settlement, session upserts). What differs between the databases is a trait item of
-//! `sql::Driver` (how a transaction begins, `SKIP LOCKED`, rows changed, per-customer locks), not
+//! `backend::Driver` (how a transaction begins, `SKIP LOCKED`, rows changed, per-customer locks), not
 //! a second copy of the code. Each use case takes a [`Scope`], and the ingest log's plumbing is
 //! [`IngestLog`], written per backend.
 //!
@@ -36,9 +36,11 @@
 pub mod aggregate;
 pub mod apps;
 pub mod arms;
+mod backend;
 mod batch;
 pub mod changes;
 pub mod experiments;
+mod facts;
 pub(crate) mod filelog;
 mod migrations;
 pub mod outcomes;
@@ -49,6 +51,7 @@ pub mod session_log;
 mod sql;
 pub mod sqlite;
 mod statement;
+mod store;
 pub mod users;
 pub mod webhooks;
 

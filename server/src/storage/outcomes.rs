@@ -17,7 +17,8 @@ use holdfast_core::targeting::Redemption;
 use serde::Serialize;
 
 use super::SessionFacts;
-use super::sql::{Driver, Queries};
+use super::backend::Driver;
+use super::sql::Queries;
 use super::webhooks::enqueue_webhooks;
 
 /// An outcome to record.
@@ -313,7 +314,7 @@ pub fn history_with(previous: &StoredOutcome) -> String {
 #[async_trait::async_trait]
 impl<S> OutcomeStore for S
 where
-    S: super::sql::Pooled + Send + Sync,
+    S: super::backend::Pooled + Send + Sync,
     for<'c> &'c sqlx::Pool<S::Db>: sqlx::Executor<'c, Database = S::Db>,
     for<'c> &'c mut <S::Db as sqlx::Database>::Connection: sqlx::Executor<'c, Database = S::Db>,
     for<'q> <S::Db as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, S::Db>,

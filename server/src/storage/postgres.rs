@@ -25,7 +25,7 @@ pub struct PostgresStore {
     aggregator: super::aggregate::Aggregator,
 }
 
-impl super::sql::Backend for PostgresStore {
+impl super::backend::Backend for PostgresStore {
     type Db = sqlx::Postgres;
 }
 
@@ -210,7 +210,7 @@ async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
     Ok(())
 }
 
-impl super::sql::Pooled for PostgresStore {
+impl super::backend::Pooled for PostgresStore {
     fn pool(&self) -> &sqlx::Pool<sqlx::Postgres> {
         &self.pool
     }

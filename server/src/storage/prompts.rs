@@ -237,7 +237,7 @@ pub type TallyRow = (i64, i64, i64, i64, i64);
 #[async_trait::async_trait]
 impl<S> PromptStore for S
 where
-    S: super::sql::Pooled + super::IngestLog + Send + Sync,
+    S: super::backend::Pooled + super::IngestLog + Send + Sync,
     for<'c> &'c sqlx::Pool<S::Db>: sqlx::Executor<'c, Database = S::Db>,
     for<'c> &'c mut <S::Db as sqlx::Database>::Connection: sqlx::Executor<'c, Database = S::Db>,
     for<'q> <S::Db as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, S::Db>,
@@ -424,7 +424,7 @@ pub(super) async fn apply_prompt_events<DB>(
     events: &[crate::storage::prompts::PromptEvent],
 ) -> anyhow::Result<()>
 where
-    DB: super::sql::Driver,
+    DB: super::backend::Driver,
     for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
     for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
     for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
@@ -566,7 +566,7 @@ pub(super) async fn attribute_prompt_upgrades<DB>(
     customer_id: &str,
 ) -> anyhow::Result<()>
 where
-    DB: super::sql::Driver,
+    DB: super::backend::Driver,
     for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
     for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
     for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,

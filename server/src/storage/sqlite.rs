@@ -46,7 +46,7 @@ struct Progress {
     backlog_events: AtomicI64,
 }
 
-impl super::sql::Backend for SqliteStore {
+impl super::backend::Backend for SqliteStore {
     type Db = sqlx::Sqlite;
 }
 
@@ -336,7 +336,7 @@ async fn migrate(pool: &SqlitePool) -> anyhow::Result<()> {
     Ok(())
 }
 
-impl super::sql::Pooled for SqliteStore {
+impl super::backend::Pooled for SqliteStore {
     fn pool(&self) -> &sqlx::Pool<sqlx::Sqlite> {
         &self.pool
     }

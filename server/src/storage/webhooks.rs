@@ -259,7 +259,7 @@ pub fn message_of(r: MessageRow) -> Message {
 #[async_trait::async_trait]
 impl<S> WebhookStore for S
 where
-    S: super::sql::Pooled + Send + Sync,
+    S: super::backend::Pooled + Send + Sync,
     for<'c> &'c sqlx::Pool<S::Db>: sqlx::Executor<'c, Database = S::Db>,
     for<'c> &'c mut <S::Db as sqlx::Database>::Connection: sqlx::Executor<'c, Database = S::Db>,
     for<'q> <S::Db as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, S::Db>,
@@ -428,7 +428,7 @@ where
         use crate::storage::webhooks::{
             ENDPOINT_COLUMNS, EndpointRow, MESSAGE_COLUMNS, MessageRow, endpoint_of, message_of,
         };
-        let skip_locked: &str = <S as crate::storage::sql::Backend>::SKIP_LOCKED;
+        let skip_locked: &str = <S as crate::storage::backend::Backend>::SKIP_LOCKED;
         let claimed: Vec<MessageRow> = sqlx::query_as(&format!(
             "UPDATE webhook_messages SET locked_until = $1 WHERE id IN (\
              SELECT id FROM webhook_messages WHERE status = 'pending' \
