@@ -1,6 +1,6 @@
 //! Apps as handlers see them, and the guards in front of the public and admin routes.
 //!
-//! Every request names an app in its path. [`public_guard`] and [`admin_guard`] load it once
+//! Every request names an app in its path. [`public_guard`] and `routes::auth::admin_guard` load it once
 //! (through a small in-memory cache that also holds the serialized widget config and its ETag),
 //! apply the rate limit, then check the caller: the browser's `Origin` against the app's allow-list
 //! for public routes, the bearer secret for admin routes. Handlers receive the loaded app as an
@@ -23,6 +23,8 @@ use crate::AppState;
 use crate::error::ApiError;
 use crate::extract::check_id;
 use crate::storage::AppRecord;
+
+pub use crate::auth::AdminCaller;
 
 /// An app with its parsed config and the widget config response, ready to serve.
 #[derive(Debug)]
@@ -244,7 +246,7 @@ pub(crate) fn client_of(req: &Request, trusted: &[IpAddr]) -> IpAddr {
 }
 
 /// What the synchronous part of loading an app found.
-enum Lookup {
+pub(crate) enum Lookup {
     /// Cached and fresh.
     Hit(Arc<LoadedApp>),
     /// Not cached: the app id, owned so it can be held while storage is read.
@@ -254,7 +256,7 @@ enum Lookup {
 /// Checks the app id and the rate limit and looks in the cache, borrowing the path: a request's
 /// body is not `Sync`, so a borrow of the request must not live across an await, and the common
 /// case (a cached app) needs no await and no allocation.
-fn lookup(state: &AppState, req: &Request) -> Result<Lookup, ApiError> {
+pub(crate) fn lookup(state: &AppState, req: &Request) -> Result<Lookup, ApiError> {
     let app_id = app_id_of(req.uri().path()).unwrap_or_default();
     check_id("app_id", app_id)?;
     let client = client_of(req, &state.inner.settings.trusted_proxies);
@@ -267,7 +269,7 @@ fn lookup(state: &AppState, req: &Request) -> Result<Lookup, ApiError> {
     })
 }
 
-async fn load_app(state: &AppState, found: Lookup) -> Result<Arc<LoadedApp>, ApiError> {
+pub(crate) async fn load_app(state: &AppState, found: Lookup) -> Result<Arc<LoadedApp>, ApiError> {
     match found {
         Lookup::Hit(app) => Ok(app),
         Lookup::Miss(app_id) => state
@@ -365,85 +367,4 @@ pub fn add_cors(response: &mut Response, origin: Option<HeaderValue>) {
             HeaderValue::from_static("etag"),
         );
     }
-}
-
-/// Who made an admin call: the admin key's id and mode. Handlers read and write that mode's
-/// data.
-#[derive(Debug, Clone)]
-pub struct AdminCaller {
-    /// The key's public id.
-    pub key_id: String,
-    /// The mode the key acts in.
-    pub mode: crate::keys::Mode,
-}
-
-impl AdminCaller {
-    /// The mode an admin call reads: its key's. Naming the other mode is refused, so a test key
-    /// can never read live data.
-    pub fn mode_for(
-        &self,
-        asked: Option<crate::keys::Mode>,
-    ) -> Result<crate::keys::Mode, ApiError> {
-        match asked {
-            Some(mode) if mode != self.mode => Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "wrong_mode",
-                format!(
-                    "this admin key acts in {} mode; use a {mode} mode key for {mode} data",
-                    self.mode
-                ),
-            )
-            .field("mode")),
-            _ => Ok(self.mode),
-        }
-    }
-}
-
-/// Admin routes: the app must exist and the request must carry one of its admin keys, not
-/// revoked, as a bearer key; the key's mode is the call's. No CORS: the admin API is for
-/// servers and the dashboard's own backend.
-pub async fn admin_guard(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let found = match lookup(&state, &req) {
-        Ok(found) => found,
-        Err(e) => return e.into_response(),
-    };
-    let app = match load_app(&state, found).await {
-        Ok(app) => app,
-        Err(e) => return e.into_response(),
-    };
-    let header = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_string);
-    // A dashboard session (a cookie, no key) acts within its person's role on the app.
-    let session = if header.is_none() {
-        let (headers, method, uri) = (
-            req.headers().clone(),
-            req.method().clone(),
-            req.uri().clone(),
-        );
-        match crate::routes::auth::session_caller(&state, &headers, &method, &uri, &app.record.id)
-            .await
-        {
-            Ok(session) => session,
-            Err(e) => return e.into_response(),
-        }
-    } else {
-        None
-    };
-    let caller = match session {
-        Some(caller) => caller,
-        None => {
-            match crate::auth::admin_caller(&state.inner.storage, &app.record.id, header.as_deref())
-                .await
-            {
-                Ok(caller) => caller,
-                Err(e) => return e.into_response(),
-            }
-        }
-    };
-    req.extensions_mut().insert(app);
-    req.extensions_mut().insert(caller);
-    next.run(req).await
 }

@@ -1,6 +1,6 @@
 //! The evidence for every cancellation: a per-session audit record and a per-profile summary.
 //!
-//! Each cancel-flow event the server accepts adds one line to its session's trail ([`trail_line`]),
+//! Each cancel-flow event the server accepts adds one line to its session's trail ([`crate::funnel::trail_line`]),
 //! appended by the aggregator in the statement that folds the event, never rewritten. The server
 //! writes the line itself: the time and type it accepted, and for the session's start the profile
 //! applied with the server's own explanation of it ([`ProfileBasis`], from the signed customer's
@@ -15,15 +15,13 @@
 
 use std::collections::BTreeMap;
 
-use holdfast_core::Customer;
 use holdfast_core::flow::{Action, Flow, Outcome, Step};
-use holdfast_core::plan::{ProfileBasis, profile_basis, session_profile};
+use holdfast_core::plan::ProfileBasis;
 use holdfast_core::policy::PolicyProfile;
 use serde::{Deserialize, Serialize};
 
-use crate::apps::LoadedApp;
-use crate::funnel::{Event, EventType};
 use crate::storage::outcomes::AuditRow;
+use holdfast_core::events::EventType;
 
 /// One line of a session's trail, as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -58,50 +56,6 @@ pub struct TrailEntry {
     /// The session's start: the locale shown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub locale: Option<String>,
-}
-
-/// The trail line a cancel-flow event adds to its session, ending in a newline.
-pub fn trail_line(event: &Event, app: &LoadedApp, customer: &Customer, received_ms: i64) -> String {
-    let mut entry = TrailEntry {
-        at: event.at,
-        kind: event.kind.as_str().to_string(),
-        received: received_ms,
-        reason: event.reason.clone(),
-        offer: event.offer_id.clone(),
-        profile: None,
-        basis: None,
-        place: None,
-        offer_limit: None,
-        locale: None,
-    };
-    if event.kind == EventType::FlowStarted {
-        let config = &app.config;
-        let applied = event
-            .profile
-            .unwrap_or_else(|| session_profile(config, customer, None, None));
-        entry.profile = Some(applied);
-        entry.basis = Some(profile_basis(config, customer, applied));
-        entry.place = customer
-            .country
-            .as_deref()
-            .filter(|c| !c.trim().is_empty())
-            .map(
-                |c| match customer.region.as_deref().filter(|r| !r.is_empty()) {
-                    Some(r) if r.contains('-') => r.to_string(),
-                    Some(r) => format!("{c}-{r}"),
-                    None => c.to_string(),
-                },
-            );
-        entry.offer_limit = Some(
-            applied
-                .rules(config.policy.max_offer_screens)
-                .max_offer_screens,
-        );
-        entry.locale = event.locale.clone();
-    }
-    let mut line = serde_json::to_string(&entry).unwrap_or_default();
-    line.push('\n');
-    line
 }
 
 /// One step shown, with its time and whether the cancel control was visible on it.

@@ -2,7 +2,6 @@
 //!
 //! Customer tokens, the public routes' credential, are verified in `customers`.
 
-use crate::apps::AdminCaller;
 use crate::error::ApiError;
 use crate::keys::hash_admin_key;
 
@@ -29,5 +28,37 @@ pub async fn admin_caller(
         }),
         Some(k) => Err(ApiError::revoked_key(&k.id)),
         None => Err(ApiError::wrong_key()),
+    }
+}
+
+/// Who made an admin call: the admin key's id and mode. Handlers read and write that mode's
+/// data.
+#[derive(Debug, Clone)]
+pub struct AdminCaller {
+    /// The key's public id.
+    pub key_id: String,
+    /// The mode the key acts in.
+    pub mode: crate::keys::Mode,
+}
+
+impl AdminCaller {
+    /// The mode an admin call reads: its key's. Naming the other mode is refused, so a test key
+    /// can never read live data.
+    pub fn mode_for(
+        &self,
+        asked: Option<crate::keys::Mode>,
+    ) -> Result<crate::keys::Mode, ApiError> {
+        match asked {
+            Some(mode) if mode != self.mode => Err(ApiError::new(
+                axum::http::StatusCode::FORBIDDEN,
+                "wrong_mode",
+                format!(
+                    "this admin key acts in {} mode; use a {mode} mode key for {mode} data",
+                    self.mode
+                ),
+            )
+            .field("mode")),
+            _ => Ok(self.mode),
+        }
     }
 }

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::AppState;
 use crate::apps::LoadedApp;
+use crate::audit::TrailEntry;
 use crate::customers::VerifiedCustomer;
 use crate::error::ApiError;
 use crate::extract::uuid_field;
@@ -18,6 +19,7 @@ use crate::outcomes::{assigned_variants, base_facts, variant_label, with_offer};
 use crate::storage::prompts::{PromptChange, PromptEvent, ShownPrompt};
 use crate::storage::{IngestBatch, SessionFacts, StoredEvent};
 use crate::text;
+use holdfast_core::plan::{profile_basis, session_profile};
 
 /// At most this many events per request.
 pub const MAX_EVENTS: usize = 100;
@@ -323,7 +325,7 @@ fn validate(
     }
     let at = event.at / 1000;
     let session = event.kind.is_cancel_flow().then(|| SessionFacts {
-        trail: crate::audit::trail_line(event, app, customer, now_ms),
+        trail: trail_line(event, app, customer, now_ms),
         ..facts(event, at, app, customer, variants)
     });
     Ok(StoredEvent {
@@ -489,6 +491,50 @@ fn split_trigger(key: &str) -> (String, Option<String>) {
         }
     }
     (key.to_string(), None)
+}
+
+/// The trail line a cancel-flow event adds to its session, ending in a newline.
+pub fn trail_line(event: &Event, app: &LoadedApp, customer: &Customer, received_ms: i64) -> String {
+    let mut entry = TrailEntry {
+        at: event.at,
+        kind: event.kind.as_str().to_string(),
+        received: received_ms,
+        reason: event.reason.clone(),
+        offer: event.offer_id.clone(),
+        profile: None,
+        basis: None,
+        place: None,
+        offer_limit: None,
+        locale: None,
+    };
+    if event.kind == EventType::FlowStarted {
+        let config = &app.config;
+        let applied = event
+            .profile
+            .unwrap_or_else(|| session_profile(config, customer, None, None));
+        entry.profile = Some(applied);
+        entry.basis = Some(profile_basis(config, customer, applied));
+        entry.place = customer
+            .country
+            .as_deref()
+            .filter(|c| !c.trim().is_empty())
+            .map(
+                |c| match customer.region.as_deref().filter(|r| !r.is_empty()) {
+                    Some(r) if r.contains('-') => r.to_string(),
+                    Some(r) => format!("{c}-{r}"),
+                    None => c.to_string(),
+                },
+            );
+        entry.offer_limit = Some(
+            applied
+                .rules(config.policy.max_offer_screens)
+                .max_offer_screens,
+        );
+        entry.locale = event.locale.clone();
+    }
+    let mut line = serde_json::to_string(&entry).unwrap_or_default();
+    line.push('\n');
+    line
 }
 
 #[cfg(test)]

@@ -38,7 +38,6 @@ pub mod keys;
 pub mod metrics;
 pub mod operator;
 pub mod outcomes;
-pub mod preview;
 pub mod ratelimit;
 pub mod routes;
 pub mod session_log;
@@ -136,7 +135,7 @@ struct Inner {
     /// Sign-in attempts per client: ten, then one every six seconds.
     sign_in: ratelimit::Limiter,
     /// The flow editor's draft configs being previewed, by token (memory only).
-    previews: preview::Drafts,
+    previews: routes::preview::Drafts,
 }
 
 /// How long after a customer's events were appended their own reads wait for the fold.
@@ -200,7 +199,7 @@ impl AppState {
                     per_second: 1.0 / 6.0,
                     burst: 10.0,
                 }),
-                previews: preview::Drafts::default(),
+                previews: routes::preview::Drafts::default(),
             }),
         }
     }

@@ -257,7 +257,7 @@ fn client(settings: &WebhookSettings) -> anyhow::Result<reqwest::Client> {
 }
 
 /// A session left open this long without an outcome is closed as abandoned.
-pub const ABANDON_AFTER: i64 = 86_400;
+pub const ABANDON_AFTER: i64 = crate::storage::rollup::PENDING_FOR;
 
 /// Closes sessions left open for a day without an outcome, as abandoned (`flow.abandoned` with
 /// `why: timed_out`); sessions older than a week are left alone (history from before outcomes

@@ -4,7 +4,7 @@ use leptos::prelude::*;
 
 use super::{f, i, rows, s, show};
 use crate::api;
-use crate::app::Ctx;
+use crate::nav::Ctx;
 use crate::text::{count, label, pct};
 
 /// The evidence summary and links to the full audit record.

@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 
 use super::{Notice, f, i, notice_view, rows, s, show};
 use crate::api;
-use crate::app::{Ctx, Link};
 use crate::charts::{IntervalRow, Intervals, signed};
+use crate::nav::{Ctx, Link};
 use crate::text::{count, label, pct};
 
 /// Every experiment of the app with its status.

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::{Notice, i, notice_view, rows, s};
 use crate::api;
-use crate::app::Ctx;
+use crate::nav::Ctx;
 use crate::text::{label, money, when};
 
 /// What core says of a draft: its validation, or why it does not even parse as a config.

@@ -5,8 +5,8 @@ use serde_json::Value;
 
 use super::{Kpi, f, i, rows, s, show};
 use crate::api;
-use crate::app::Ctx;
 use crate::charts::{Bars, Line};
+use crate::nav::Ctx;
 use crate::text::{count, label, money, pct};
 
 fn stats() -> RwSignal<api::Load> {

@@ -4,7 +4,7 @@ use leptos::prelude::*;
 
 use super::{Kpi, f, i, rows, s, show};
 use crate::api;
-use crate::app::Ctx;
+use crate::nav::Ctx;
 use crate::text::{count, label, pct};
 
 /// The prompts' numbers for the range and mode.

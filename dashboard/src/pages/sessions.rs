@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::{i, rows, s};
 use crate::api::{self, enc};
-use crate::app::Ctx;
+use crate::nav::Ctx;
 use crate::text::{count, label, money, when};
 
 /// The log with its search and filters.

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::{Notice, i, notice_view, rows, s, show};
 use crate::api;
-use crate::app::Ctx;
+use crate::nav::Ctx;
 use crate::text::{date, label};
 
 /// The app's settings, keys and people.

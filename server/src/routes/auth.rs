@@ -3,6 +3,7 @@
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
@@ -358,4 +359,51 @@ pub async fn accept(State(state): State<AppState>, req: Request) -> Result<Respo
         .set_role(&user_id, &invitation.app_id, &invitation.role, now)
         .await?;
     start_session(&state, &user_id, invitation.email, https).await
+}
+
+/// Admin routes: the app must exist and the request must carry one of its admin keys, not
+/// revoked, as a bearer key; the key's mode is the call's. No CORS: the admin API is for
+/// servers and the dashboard's own backend.
+pub async fn admin_guard(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let found = match crate::apps::lookup(&state, &req) {
+        Ok(found) => found,
+        Err(e) => return e.into_response(),
+    };
+    let app = match crate::apps::load_app(&state, found).await {
+        Ok(app) => app,
+        Err(e) => return e.into_response(),
+    };
+    let header = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_string);
+    // A dashboard session (a cookie, no key) acts within its person's role on the app.
+    let session = if header.is_none() {
+        let (headers, method, uri) = (
+            req.headers().clone(),
+            req.method().clone(),
+            req.uri().clone(),
+        );
+        match session_caller(&state, &headers, &method, &uri, &app.record.id).await {
+            Ok(session) => session,
+            Err(e) => return e.into_response(),
+        }
+    } else {
+        None
+    };
+    let caller = match session {
+        Some(caller) => caller,
+        None => {
+            match crate::auth::admin_caller(&state.inner.storage, &app.record.id, header.as_deref())
+                .await
+            {
+                Ok(caller) => caller,
+                Err(e) => return e.into_response(),
+            }
+        }
+    };
+    req.extensions_mut().insert(app);
+    req.extensions_mut().insert(caller);
+    next.run(req).await
 }

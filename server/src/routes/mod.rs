@@ -3,7 +3,7 @@
 //!
 //! Public routes (`/v1/apps/{app_id}/...`) sit behind [`crate::apps::public_guard`] (origin
 //! allow-list, CORS), admin routes (`/v1/admin/apps/{app_id}/...`) behind
-//! [`crate::apps::admin_guard`] (an admin key of the app, whose mode is the call's). Both are rate limited per client and app.
+//! [`auth::admin_guard`] (an admin key of the app, whose mode is the call's). Both are rate limited per client and app.
 
 pub mod admin_config;
 pub mod app_settings;
@@ -19,6 +19,7 @@ pub mod lifecycle;
 pub mod offers;
 pub mod ops;
 pub mod people;
+pub mod preview;
 pub mod prompts;
 pub mod sessions;
 pub mod stats;
@@ -33,8 +34,9 @@ use axum::routing::{get, post};
 
 use crate::AppState;
 use crate::admission::IngestGate;
-use crate::apps::{admin_guard, public_guard};
+use crate::apps::public_guard;
 use crate::extract::PUBLIC_BODY_LIMIT;
+use auth::admin_guard;
 
 /// The largest config document the admin API accepts.
 const ADMIN_BODY_LIMIT: usize = 1024 * 1024;
@@ -201,7 +203,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/v1/admin/apps/{app_id}/changes", get(crate::changes::list))
         .route(
             "/v1/admin/apps/{app_id}/preview/page",
-            post(crate::preview::make_page),
+            post(crate::routes::preview::make_page),
         )
         .route("/v1/admin/apps/{app_id}/prompts/stats", get(prompts::stats))
         .route_layer(axum::middleware::from_fn_with_state(state, admin_guard))
@@ -224,24 +226,24 @@ pub fn router(state: AppState) -> Router<AppState> {
         Router::new()
     };
     // The flow editor's live preview: a page and the widget's calls against a draft, recording
-    // nothing (see `crate::preview`).
+    // nothing (see `crate::routes::preview`).
     let preview = Router::new()
-        .route("/preview/{token}/", get(crate::preview::page))
+        .route("/preview/{token}/", get(crate::routes::preview::page))
         .route(
             "/preview/{token}/v1/apps/{app_id}/cancel-plan",
-            post(crate::preview::cancel_plan),
+            post(crate::routes::preview::cancel_plan),
         )
         .route(
             "/preview/{token}/v1/apps/{app_id}/events",
-            post(crate::preview::events),
+            post(crate::routes::preview::events),
         )
         .route(
             "/preview/{token}/v1/apps/{app_id}/offers/accept",
-            post(crate::preview::accept),
+            post(crate::routes::preview::accept),
         )
         .route(
             "/preview/{token}/v1/apps/{app_id}/sessions/{session_id}/cancel",
-            post(crate::preview::cancel),
+            post(crate::routes::preview::cancel),
         );
     Router::new()
         .merge(demo)

@@ -113,7 +113,7 @@ pub async fn preflight() -> StatusCode {
         super::experiments::ship,
         super::experiments::preview,
         super::audit::evidence,
-        crate::preview::make_page,
+        crate::routes::preview::make_page,
         crate::changes::list,
         super::prompts::plan,
         super::prompts::state,

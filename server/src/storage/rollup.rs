@@ -44,7 +44,7 @@ pub const BOUNCE_SECONDS: i64 = 5;
 /// Sessions of one customer opened within this of each other count once.
 pub const DUPLICATE_WINDOW: i64 = 30 * 60;
 /// An open session is pending this long, then abandoned (as the stale-session sweeper records).
-pub const PENDING_FOR: i64 = crate::webhooks::ABANDON_AFTER;
+pub const PENDING_FOR: i64 = DAY;
 /// The retention horizons, in days.
 pub const HORIZONS: [i64; 3] = [30, 60, 90];
 /// A month, for net revenue: 30 days.
