@@ -9,7 +9,8 @@
 //! Map of the crate:
 //!
 //! - [`routes`]: one module per resource; handlers extract, call core or storage, map the result.
-//! - [`apps`]: loading the app a request names, CORS, admin auth and the config cache.
+//! - [`apps`]: loading the app a request names, CORS, the public guard and the config cache
+//!   (the admin guard is `routes::auth`'s, over [`auth`]'s key check).
 //! - [`error`] and [`extract`]: one error body for every failure, and extractors that produce it.
 //! - [`storage`]: the storage trait and its SQLite and PostgreSQL backends.
 //! - [`outcomes`]: how events become the session aggregates stats read; [`session_log`]: those

@@ -3,7 +3,9 @@
 //!
 //! Public routes (`/v1/apps/{app_id}/...`) sit behind [`crate::apps::public_guard`] (origin
 //! allow-list, CORS), admin routes (`/v1/admin/apps/{app_id}/...`) behind
-//! [`auth::admin_guard`] (an admin key of the app, whose mode is the call's). Both are rate limited per client and app.
+//! [`auth::admin_guard`] (an admin key of the app, whose mode is the call's, or a signed-in
+//! person's session). Both are rate limited per client and app. The flow editor's live preview
+//! ([`preview`]) answers the widget's calls from a draft, through the same handlers.
 
 pub mod admin_config;
 pub mod app_settings;
