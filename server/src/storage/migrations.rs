@@ -37,6 +37,43 @@ pub(super) const RECORD_APPLIED: &str = "INSERT INTO _sqlx_migrations \
      (version, description, success, checksum, execution_time) VALUES ($1, $2, TRUE, $3, 0) \
      ON CONFLICT (version) DO NOTHING";
 
+/// Moves the versions the old runner recorded in `schema_migrations` to sqlx's table, with this
+/// build's checksums ([`baselined`]), and drops the old table: in the caller's transaction, on
+/// either database.
+pub(super) async fn move_versions<DB>(
+    tx: &mut sqlx::Transaction<'_, DB>,
+    migrator: &Migrator,
+) -> anyhow::Result<()>
+where
+    DB: sqlx::Database,
+    DB::Connection: sqlx::migrate::Migrate,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> &'q [u8]: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    (i64,): for<'r> sqlx::FromRow<'r, DB::Row>,
+{
+    use sqlx::migrate::Migrate as _;
+    let versions: Vec<i64> =
+        sqlx::query_scalar("SELECT version FROM schema_migrations ORDER BY version")
+            .fetch_all(&mut **tx)
+            .await?;
+    (**tx).ensure_migrations_table().await?;
+    for m in baselined(migrator, &versions)? {
+        sqlx::query(RECORD_APPLIED)
+            .bind(m.version)
+            .bind(&*m.description)
+            .bind(&*m.checksum)
+            .execute(&mut **tx)
+            .await?;
+    }
+    sqlx::raw_sql("DROP TABLE schema_migrations")
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

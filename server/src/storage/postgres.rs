@@ -178,7 +178,6 @@ async fn fold_pass(pool: &PgPool, max_rows: usize) -> anyhow::Result<super::aggr
 /// [`super::migrations`]), then applies what is newer. Replicas starting together take turns
 /// on the move (an advisory lock held by its transaction); sqlx's migrator takes its own lock.
 async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
-    use sqlx::migrate::Migrate;
     let mut tx = pool.begin().await?;
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
         .bind(MIGRATION_LOCK)
@@ -188,22 +187,7 @@ async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
         .fetch_one(&mut *tx)
         .await?;
     if old {
-        let versions: Vec<i64> =
-            sqlx::query_scalar("SELECT version FROM schema_migrations ORDER BY version")
-                .fetch_all(&mut *tx)
-                .await?;
-        tx.ensure_migrations_table().await?;
-        for m in super::migrations::baselined(&MIGRATOR, &versions)? {
-            sqlx::query(super::migrations::RECORD_APPLIED)
-                .bind(m.version)
-                .bind(&*m.description)
-                .bind(&*m.checksum)
-                .execute(&mut *tx)
-                .await?;
-        }
-        sqlx::raw_sql("DROP TABLE schema_migrations")
-            .execute(&mut *tx)
-            .await?;
+        super::migrations::move_versions(&mut tx, &MIGRATOR).await?;
     }
     tx.commit().await?;
     MIGRATOR.run(pool).await?;

@@ -306,7 +306,6 @@ async fn fold_pass(
 /// Moves a database the old runner migrated over to sqlx's table (see
 /// [`super::migrations`]), then applies what is newer.
 async fn migrate(pool: &SqlitePool) -> anyhow::Result<()> {
-    use sqlx::migrate::Migrate;
     let mut tx = pool.begin().await?;
     let old: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'",
@@ -314,22 +313,7 @@ async fn migrate(pool: &SqlitePool) -> anyhow::Result<()> {
     .fetch_one(&mut *tx)
     .await?;
     if old > 0 {
-        let versions: Vec<i64> =
-            sqlx::query_scalar("SELECT version FROM schema_migrations ORDER BY version")
-                .fetch_all(&mut *tx)
-                .await?;
-        tx.ensure_migrations_table().await?;
-        for m in super::migrations::baselined(&MIGRATOR, &versions)? {
-            sqlx::query(super::migrations::RECORD_APPLIED)
-                .bind(m.version)
-                .bind(&*m.description)
-                .bind(&*m.checksum)
-                .execute(&mut *tx)
-                .await?;
-        }
-        sqlx::raw_sql("DROP TABLE schema_migrations")
-            .execute(&mut *tx)
-            .await?;
+        super::migrations::move_versions(&mut tx, &MIGRATOR).await?;
     }
     tx.commit().await?;
     MIGRATOR.run(pool).await?;
