@@ -98,22 +98,39 @@ const CHOICES: [(Choice, &str, &str); 5] = [
 /// Reads the `prompt` of a plan that shows; `None` if anything it needs is missing.
 pub fn decode(v: &JsValue) -> Option<Planned> {
     let theme = field(v, "theme");
+    // The strings a prompt needs are checked first, so reading them below has no way out to
+    // clean up after (one early return per field costs the bundle its drop code each time).
+    let needed = [
+        (v, "id"),
+        (v, "trigger"),
+        (v, "locale"),
+        (v, "currency"),
+        (&theme, "class"),
+        (&theme, "style"),
+        (v, "title"),
+        (v, "dismiss"),
+    ];
+    if needed.iter().any(|(o, k)| !field(o, k).is_string()) {
+        return None;
+    }
     let kind = text(v, "kind")?;
+    let kind = KINDS.into_iter().find(|k| k.as_str() == kind)?;
+    let read = |o: &JsValue, k| text(o, k).unwrap_or_default();
     let usage = text(v, "metric").zip(field(v, "threshold").as_f64().map(|t| t as u32));
     Some(Planned {
-        id: text(v, "id")?,
-        kind: KINDS.into_iter().find(|k| k.as_str() == kind)?,
-        trigger: text(v, "trigger")?,
+        id: read(v, "id"),
+        kind,
+        trigger: read(v, "trigger"),
         usage,
         feature: text(v, "feature"),
         numbers: whole(v, "used").zip(whole(v, "limit")),
         suggested_plan: text(v, "suggested_plan"),
-        locale: text(v, "locale")?,
+        locale: read(v, "locale"),
         rtl: field(v, "rtl").as_bool().unwrap_or(false),
-        currency: text(v, "currency")?,
-        class: text(&theme, "class")?,
-        style: text(&theme, "style")?,
-        title: text(v, "title")?,
+        currency: read(v, "currency"),
+        class: read(&theme, "class"),
+        style: read(&theme, "style"),
+        title: read(v, "title"),
         lines: strings(&field(v, "lines"))
             .iter()
             .filter_map(JsValue::as_string)
@@ -126,7 +143,7 @@ pub fn decode(v: &JsValue) -> Option<Planned> {
                 Some((c, text(a, "label")?))
             })
             .collect(),
-        dismiss: text(v, "dismiss")?,
+        dismiss: read(v, "dismiss"),
     })
 }
 
