@@ -622,6 +622,10 @@ fn show(current: Current, showing: Showing, numbers: (u64, u64)) -> Result<(), S
     let p = Arc::clone(&current.planned);
     let kind = p.kind;
     let modal = kind.is_modal();
+    // The modal's backdrop is the container itself: one element fewer for the view to build.
+    if modal {
+        container.set_class_name("hf-backdrop");
+    }
     let restore = if modal {
         document
             .active_element()
@@ -678,12 +682,10 @@ fn show(current: Current, showing: Showing, numbers: (u64, u64)) -> Result<(), S
                 [p.class.as_str(), " hf-nudge"].concat()
             };
             view! {
-                <div class=modal.then_some("hf-backdrop")>
-                    <div class=class style=p.style.clone() lang=p.locale.clone() dir=dir role=if modal { "dialog" } else { "status" }
-                        aria-modal=modal.then_some("true") aria-labelledby=modal.then_some("hf-prompt-title") aria-live=(!modal).then_some("polite")
-                        data-testid="hf-prompt" data-kind=kind.as_str()>
-                        {body}
-                    </div>
+                <div class=class style=p.style.clone() lang=p.locale.clone() dir=dir role=if modal { "dialog" } else { "status" }
+                    aria-modal=modal.then_some("true") aria-labelledby=modal.then_some("hf-prompt-title") aria-live=(!modal).then_some("polite")
+                    data-testid="hf-prompt" data-kind=kind.as_str()>
+                    {body}
                 </div>
             }
         }
