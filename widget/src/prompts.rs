@@ -98,22 +98,39 @@ const CHOICES: [(Choice, &str, &str); 5] = [
 /// Reads the `prompt` of a plan that shows; `None` if anything it needs is missing.
 pub fn decode(v: &JsValue) -> Option<Planned> {
     let theme = field(v, "theme");
+    // The strings a prompt needs are checked first, so reading them below has no way out to
+    // clean up after (one early return per field costs the bundle its drop code each time).
+    let needed = [
+        (v, "id"),
+        (v, "trigger"),
+        (v, "locale"),
+        (v, "currency"),
+        (&theme, "class"),
+        (&theme, "style"),
+        (v, "title"),
+        (v, "dismiss"),
+    ];
+    if needed.iter().any(|(o, k)| !field(o, k).is_string()) {
+        return None;
+    }
     let kind = text(v, "kind")?;
+    let kind = KINDS.into_iter().find(|k| k.as_str() == kind)?;
+    let read = |o: &JsValue, k| text(o, k).unwrap_or_default();
     let usage = text(v, "metric").zip(field(v, "threshold").as_f64().map(|t| t as u32));
     Some(Planned {
-        id: text(v, "id")?,
-        kind: KINDS.into_iter().find(|k| k.as_str() == kind)?,
-        trigger: text(v, "trigger")?,
+        id: read(v, "id"),
+        kind,
+        trigger: read(v, "trigger"),
         usage,
         feature: text(v, "feature"),
         numbers: whole(v, "used").zip(whole(v, "limit")),
         suggested_plan: text(v, "suggested_plan"),
-        locale: text(v, "locale")?,
+        locale: read(v, "locale"),
         rtl: field(v, "rtl").as_bool().unwrap_or(false),
-        currency: text(v, "currency")?,
-        class: text(&theme, "class")?,
-        style: text(&theme, "style")?,
-        title: text(v, "title")?,
+        currency: read(v, "currency"),
+        class: read(&theme, "class"),
+        style: read(&theme, "style"),
+        title: read(v, "title"),
         lines: strings(&field(v, "lines"))
             .iter()
             .filter_map(JsValue::as_string)
@@ -126,7 +143,7 @@ pub fn decode(v: &JsValue) -> Option<Planned> {
                 Some((c, text(a, "label")?))
             })
             .collect(),
-        dismiss: text(v, "dismiss")?,
+        dismiss: read(v, "dismiss"),
     })
 }
 
@@ -149,6 +166,8 @@ impl Planned {
 /// The prompt on screen.
 struct OnScreen {
     mounted: Box<dyn std::any::Any>,
+    /// The one listener for the prompt's clicks and keys, on its container (see [`on_event`]).
+    _listener: Closure<dyn FnMut(JsValue)>,
     container: web_sys::Element,
     restore: Option<web_sys::HtmlElement>,
     showing: Showing,
@@ -552,18 +571,41 @@ fn spelled(
 }
 
 /// One of the prompt's buttons (the close button too): one view type for all of them, so the
-/// bundle carries one copy of a button's rendering and click handling.
+/// bundle carries one copy of a button's rendering. Its `data-choice` is what [`on_event`] acts on.
 fn button(
-    choice: Choice,
+    choice: &'static str,
     class: &'static str,
     testid: &'static str,
     text: String,
     label: Option<String>,
 ) -> impl IntoView + use<> {
     view! {
-        <button class=class type="button" aria-label=label data-testid=testid on:click=move |_| choose(choice)>
+        <button class=class type="button" aria-label=label data-testid=testid data-choice=choice>
             {text}
         </button>
+    }
+}
+
+/// A click on one of the prompt's buttons chooses its `data-choice`; a key in a modal prompt follows
+/// the modal's keys (Esc dismisses, Tab stays inside).
+fn on_event(ev: &JsValue, modal: bool) {
+    if let Some(key) = ev.dyn_ref::<web_sys::KeyboardEvent>() {
+        if modal {
+            dom::keydown(key, || choose(Choice::Dismiss));
+        }
+        return;
+    }
+    let choice = ev
+        .unchecked_ref::<web_sys::Event>()
+        .target()
+        .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+        .and_then(|t| t.closest("[data-choice]").ok().flatten())
+        .and_then(|b| b.get_attribute("data-choice"));
+    if let Some((c, ..)) = CHOICES
+        .into_iter()
+        .find(|(_, n, _)| Some(*n) == choice.as_deref())
+    {
+        choose(c);
     }
 }
 
@@ -580,6 +622,10 @@ fn show(current: Current, showing: Showing, numbers: (u64, u64)) -> Result<(), S
     let p = Arc::clone(&current.planned);
     let kind = p.kind;
     let modal = kind.is_modal();
+    // The modal's backdrop is the container itself: one element fewer for the view to build.
+    if modal {
+        container.set_class_name("hf-backdrop");
+    }
     let restore = if modal {
         document
             .active_element()
@@ -603,20 +649,20 @@ fn show(current: Current, showing: Showing, numbers: (u64, u64)) -> Result<(), S
                 .iter()
                 .enumerate()
                 .map(|(i, (choice, label))| {
-                    let testid = CHOICES
+                    let (name, testid) = CHOICES
                         .into_iter()
                         .find(|(c, ..)| c == choice)
-                        .map_or("hf-prompt-action", |(.., t)| t);
+                        .map_or(("", "hf-prompt-action"), |(_, n, t)| (n, t));
                     let class = if i == 0 {
                         "hf-btn hf-primary"
                     } else {
                         "hf-btn"
                     };
-                    button(*choice, class, testid, label.clone(), None)
+                    button(name, class, testid, label.clone(), None)
                 })
                 .collect_view();
             let close = button(
-                Choice::Dismiss,
+                "dismiss",
                 "hf-close",
                 "hf-prompt-dismiss",
                 "×".into(),
@@ -636,13 +682,10 @@ fn show(current: Current, showing: Showing, numbers: (u64, u64)) -> Result<(), S
                 [p.class.as_str(), " hf-nudge"].concat()
             };
             view! {
-                <div class=modal.then_some("hf-backdrop")>
-                    <div class=class style=p.style.clone() lang=p.locale.clone() dir=dir role=if modal { "dialog" } else { "status" }
-                        aria-modal=modal.then_some("true") aria-labelledby=modal.then_some("hf-prompt-title") aria-live=(!modal).then_some("polite")
-                        data-testid="hf-prompt" data-kind=kind.as_str()
-                        on:keydown=move |ev| if modal { dom::keydown(&ev, || choose(Choice::Dismiss)) }>
-                        {body}
-                    </div>
+                <div class=class style=p.style.clone() lang=p.locale.clone() dir=dir role=if modal { "dialog" } else { "status" }
+                    aria-modal=modal.then_some("true") aria-labelledby=modal.then_some("hf-prompt-title") aria-live=(!modal).then_some("polite")
+                    data-testid="hf-prompt" data-kind=kind.as_str()>
+                    {body}
                 </div>
             }
         }
@@ -651,9 +694,17 @@ fn show(current: Current, showing: Showing, numbers: (u64, u64)) -> Result<(), S
         live.set_text_content(Some(&spell(&p, &p.title, numbers.get_untracked())));
     }
     let mounted = leptos::mount::mount_to(container.clone().unchecked_into(), view);
+    // The buttons' clicks and the modal's keys reach one listener on the container, as in the
+    // cancel dialog: Leptos's `on:` handlers bring its event machinery, and with it std's thread
+    // handle and a second allocator (7 KB brotli of the prompt bundle, measured).
+    let listener = Closure::<dyn FnMut(JsValue)>::new(move |ev: JsValue| on_event(&ev, modal));
+    for kind in ["click", "keydown"] {
+        let _ = container.add_event_listener_with_callback(kind, listener.as_ref().unchecked_ref());
+    }
     ON_SCREEN.with(|s| {
         *s.borrow_mut() = Some(OnScreen {
             mounted: Box::new(mounted),
+            _listener: listener,
             container,
             restore,
             showing,

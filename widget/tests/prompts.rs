@@ -16,7 +16,7 @@ use js_sys::{Object, Promise, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
-use web_sys::{Element, HtmlElement, ShadowRoot};
+use web_sys::{Element, HtmlElement, KeyboardEvent, KeyboardEventInit, ShadowRoot};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -133,6 +133,16 @@ async fn click(id: &str) {
         .unwrap_or_else(|| panic!("{id} is on screen"))
         .unchecked_into();
     el.click();
+    leptos::task::tick().await;
+}
+
+async fn escape_on(el: &Element) {
+    let init = KeyboardEventInit::new();
+    init.set_key("Escape");
+    init.set_bubbles(true);
+    init.set_cancelable(true);
+    let ev = KeyboardEvent::new_with_keyboard_event_init_dict("keydown", &init).unwrap();
+    el.dispatch_event(&ev).unwrap();
     leptos::task::tick().await;
 }
 
@@ -345,6 +355,32 @@ async fn the_limit_is_a_modal_that_traps_and_restores_focus() {
         ["prompt_shown", "prompt_clicked"]
     );
     trigger.remove();
+}
+
+#[wasm_bindgen_test]
+async fn escape_dismisses_a_modal_prompt_but_never_a_banner() {
+    setup("app_escape");
+    assert_eq!(
+        answer(usage_call("c_escape", "projects", 5, 10)).await,
+        ("shown".into(), "banner".into())
+    );
+    leptos::task::tick().await;
+    escape_on(&testid("hf-prompt").unwrap()).await;
+    assert!(
+        testid("hf-prompt").is_some(),
+        "a banner is not modal: Escape leaves it"
+    );
+    assert_eq!(
+        answer(usage_call("c_escape", "projects", 10, 10)).await,
+        ("shown".into(), "limit_reached".into())
+    );
+    leptos::task::tick().await;
+    escape_on(&root().active_element().expect("focus is in the modal")).await;
+    assert!(testid("hf-prompt").is_none(), "Escape dismisses a modal");
+    assert_eq!(
+        outbox_types("app_escape"),
+        ["prompt_shown", "prompt_shown", "prompt_dismissed"]
+    );
 }
 
 #[wasm_bindgen_test]
