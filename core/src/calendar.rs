@@ -1,6 +1,7 @@
 //! Dates without a date crate: civil dates from day counts and back, months added the way a
-//! subscription counts them, ISO days and weeks. Reading a date from text is the caller's: the
-//! widget never parses one, and a generic `str::parse` here costs its bundle bytes even unused.
+//! subscription counts them, ISO days and weeks, and the ISO 8601 dates a host may send for a
+//! customer's `created_at` ([`parse_iso8601`], the server's; the widget never parses a date, and
+//! a function it does not call costs its bundles nothing).
 //!
 //! Proleptic Gregorian, UTC, after Howard Hinnant's algorithms. The offer copy ("your subscription
 //! resumes on"), the server's breakdowns by week, its outcome and webhook dates and the dashboard's
@@ -73,10 +74,104 @@ pub fn week_of(at: UnixSeconds) -> String {
     iso_day(monday * DAY)
 }
 
+/// Unix seconds of an ISO 8601 date (`2026-01-31`) or date and time (`2026-01-31T09:30:00Z`,
+/// seconds and a fraction optional, `Z` or `+02:00`; no offset reads as UTC): what a host may pass
+/// as a customer's `created_at` instead of Unix seconds. `None` for anything else.
+pub fn parse_iso8601(text: &str) -> Option<UnixSeconds> {
+    let b = text.as_bytes();
+    let num = |from: usize, len: usize| -> Option<i64> {
+        let digits = b.get(from..from + len)?;
+        digits.iter().try_fold(0i64, |n, d| {
+            d.is_ascii_digit().then(|| n * 10 + i64::from(d - b'0'))
+        })
+    };
+    let (y, m, d) = (num(0, 4)?, num(5, 2)?, num(8, 2)?);
+    if b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') || !(1..=12).contains(&m) {
+        return None;
+    }
+    let (m, d) = (m as u32, d as u32);
+    if d == 0 || d > days_in_month(y, m) {
+        return None;
+    }
+    let day = days_from_civil(y, m, d) * DAY;
+    let Some(&sep) = b.get(10) else {
+        return Some(day);
+    };
+    if !matches!(sep, b'T' | b't' | b' ') || b.get(13) != Some(&b':') {
+        return None;
+    }
+    let (h, min) = (num(11, 2)?, num(14, 2)?);
+    let mut at = 16;
+    let mut sec = 0;
+    if b.get(at) == Some(&b':') {
+        sec = num(17, 2)?;
+        at = 19;
+        if b.get(at) == Some(&b'.') {
+            at += 1;
+            while b.get(at).is_some_and(u8::is_ascii_digit) {
+                at += 1;
+            }
+        }
+    }
+    if h > 23 || min > 59 || sec > 60 {
+        return None;
+    }
+    let offset = match b.get(at..) {
+        Some([]) | Some([b'Z' | b'z']) => 0,
+        Some([sign @ (b'+' | b'-'), _, _, b':', _, _]) => {
+            let (oh, om) = (num(at + 1, 2)?, num(at + 4, 2)?);
+            if oh > 23 || om > 59 {
+                return None;
+            }
+            let o = oh * 3600 + om * 60;
+            if *sign == b'+' { o } else { -o }
+        }
+        _ => return None,
+    };
+    Some(day + h * 3600 + min * 60 + sec - offset)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn iso_8601_dates_and_times_read_as_unix_seconds() {
+        assert_eq!(parse_iso8601("1970-01-01"), Some(0));
+        assert_eq!(parse_iso8601("2026-01-31"), Some(1_769_817_600));
+        assert_eq!(
+            parse_iso8601("2026-01-31T09:30:00Z"),
+            Some(1_769_817_600 + 34_200)
+        );
+        assert_eq!(
+            parse_iso8601("2026-01-31T09:30Z"),
+            Some(1_769_817_600 + 34_200)
+        );
+        assert_eq!(
+            parse_iso8601("2026-01-31T09:30:00.123+02:00"),
+            Some(1_769_817_600 + 27_000)
+        );
+        assert_eq!(
+            parse_iso8601("2026-01-31T09:30:00-01:30"),
+            Some(1_769_817_600 + 39_600)
+        );
+        assert_eq!(parse_iso8601("2000-02-29"), Some(951_782_400));
+        for bad in [
+            "",
+            "2026",
+            "2026-13-01",
+            "2027-02-29",
+            "2026-01-00",
+            "2026-01-31T25:00Z",
+            "2026-01-31T09:30:00+2",
+            "31/01/2026",
+            "2026-01-31Tnoon",
+            "１９７０-01-01",
+        ] {
+            assert_eq!(parse_iso8601(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn a_month_later_is_clamped_to_the_last_day() {
@@ -98,6 +193,11 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn every_iso_day_reads_back_as_its_own_midnight(days in -700_000i64..2_000_000) {
+            prop_assert_eq!(parse_iso8601(&iso_day(days * DAY)), Some(days * DAY));
+        }
+
         #[test]
         fn civil_dates_round_trip(days in -1_000_000i64..1_000_000) {
             let (y, m, d) = civil_from_days(days);

@@ -42,7 +42,9 @@ pub struct Customer {
         schema(minimum = 0, maximum = 100_000_000_000_i64)
     )]
     pub mrr_cents: i64,
-    /// When the subscription started; tenure is measured from here.
+    /// When the subscription started, in Unix seconds (an ISO 8601 date such as `2026-01-31` is
+    /// read too, as the widget's API documents); tenure is measured from here.
+    #[serde(deserialize_with = "seconds_or_iso8601")]
     #[cfg_attr(feature = "openapi", schema(value_type = i64, minimum = 0))]
     pub created_at: UnixSeconds,
     /// Seats in use, for the seat-based upgrade prompt.
@@ -94,6 +96,28 @@ pub struct Customer {
     /// Free-form host attributes that targeting rules may test.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub attributes: BTreeMap<String, AttributeValue>,
+}
+
+/// Reads `created_at` as Unix seconds or an ISO 8601 date ([`crate::calendar::parse_iso8601`]).
+fn seconds_or_iso8601<'de, D: serde::Deserializer<'de>>(d: D) -> Result<UnixSeconds, D::Error> {
+    struct Seconds;
+    impl serde::de::Visitor<'_> for Seconds {
+        type Value = UnixSeconds;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("Unix seconds or an ISO 8601 date")
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<UnixSeconds, E> {
+            Ok(v)
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<UnixSeconds, E> {
+            i64::try_from(v).map_err(|_| E::custom("Unix seconds out of range"))
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<UnixSeconds, E> {
+            crate::calendar::parse_iso8601(v)
+                .ok_or_else(|| E::custom("expected Unix seconds or an ISO 8601 date"))
+        }
+    }
+    d.deserialize_any(Seconds)
 }
 
 /// A custom attribute value: targeting compares strings, numbers and flags, nothing nested.
@@ -159,5 +183,24 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("sneaky"), "{err}");
+    }
+
+    #[test]
+    fn created_at_is_unix_seconds_or_an_iso_8601_date() {
+        let read = |v: &str| {
+            serde_json::from_str::<Customer>(&format!(
+                r#"{{"id":"c","plan":"p","mrr_cents":1,"created_at":{v}}}"#
+            ))
+            .map(|c| c.created_at)
+        };
+        assert_eq!(read("1769817600").unwrap(), 1_769_817_600);
+        assert_eq!(read(r#""2026-01-31""#).unwrap(), 1_769_817_600);
+        assert_eq!(
+            read(r#""2026-01-31T01:00:00+01:00""#).unwrap(),
+            1_769_817_600
+        );
+        let err = read(r#""last tuesday""#).unwrap_err();
+        assert!(err.to_string().contains("ISO 8601"), "{err}");
+        assert!(read("true").is_err());
     }
 }

@@ -90,7 +90,7 @@ async fn calls_made_before_the_loader_arrives_are_queued_and_answered() -> anyho
         assert_eq!(
             early,
             [
-                "rejected:Holdfast.usage: metric: expected a non-empty string",
+                "rejected:Holdfast.usage: metric: expected a non-empty string for a usage call",
                 "shown",
                 "suppressed:not_yet"
             ],

@@ -16,7 +16,8 @@
 //!   the dialog back.
 //! - [`net`]: the typed API client: where the server is ([`net::Target`]), the URLs, and requests
 //!   whose failures are a [`net::Failure`].
-//! - [`outbox`]: events kept in `localStorage` until the server has them.
+//! - [`outbox`]: events kept in `localStorage` until the server has them (sent by the loader when
+//!   it is on the page, by the cancel bundle itself otherwise).
 //! - [`prompts`]: `Holdfast.usage` and `Holdfast.gate`, rendering the server's prompt plan.
 //! - [`dom`] and [`js`]: the leaves: the shadow root, element builders, focus and the modal's keys;
 //!   reading and setting fields of JavaScript values, running something later.
@@ -24,7 +25,9 @@
 //! Imports point one way, from the entry points down to the leaves: no module imports one that
 //! imports it back.
 
+#[cfg(feature = "cancel")]
 pub mod customer;
+#[cfg(feature = "cancel")]
 pub mod dialog;
 pub mod dom;
 #[cfg(feature = "cancel")]
@@ -32,9 +35,11 @@ mod flow;
 pub mod js;
 pub mod net;
 pub mod outbox;
+#[cfg(feature = "cancel")]
 pub mod plan;
 #[cfg(feature = "prompts")]
 pub mod prompts;
+#[cfg(feature = "cancel")]
 pub mod session;
 pub mod text;
 
@@ -123,12 +128,12 @@ pub fn cancel(options: JsValue) -> Promise {
 
 /// `Holdfast.usage({ customer, metric, used, limit, unlimited?, period_end?, onUpgrade? })` and
 /// `Holdfast.gate({ customer, feature, onTrial?, onUpgrade? })`, called by the loader as
-/// `prompt("usage" | "gate", options, plan)` with the server's prompt plan (or `undefined`: then
-/// the bundle asks the server itself). Usage at 50 and 75% earns a quiet banner, at 90% a plan
-/// comparison, at 100% a "limit reached" dialog (`metric: "seats"` suggests the team plan); a gate
-/// from its configured hit on shows the feature with a free trial. Resolves with
-/// `{ status: "shown", prompt }` or `{ status: "suppressed", reason }`; a wrong call rejects with a
-/// `TypeError` naming the field.
+/// `prompt("usage" | "gate", options, plan)` with the server's prompt plan for them: the server has
+/// checked the call (a wrong one is rejected by the loader with the server's message and never
+/// reaches the bundle). Usage at 50 and 75% earns a quiet banner, at 90% a plan comparison, at 100%
+/// a "limit reached" dialog (`metric: "seats"` suggests the team plan); a gate from its configured
+/// hit on shows the feature with a free trial. Resolves with `{ status: "shown", prompt }` or
+/// `{ status: "suppressed", reason }`; a plan the bundle cannot read rejects with a `TypeError`.
 #[cfg(feature = "prompts")]
 #[wasm_bindgen]
 pub fn prompt(call: String, options: JsValue, plan: JsValue) -> Promise {

@@ -2,13 +2,18 @@
 //! always with a timeout so a slow server can never hold a subscriber in the flow.
 //!
 //! Requests take a callback rather than returning a future: neither bundle needs an async executor
-//! of its own for them.
+//! of its own for them. Only the cancel bundle sends requests of its own; the prompt bundle's go
+//! through the loader (`crate::outbox::loader_fn`), and it reads only [`target`] here.
 
 use std::cell::RefCell;
+#[cfg(feature = "cancel")]
 use std::rc::Rc;
 
+#[cfg(feature = "cancel")]
 use js_sys::{Object, Promise, Reflect};
+#[cfg(feature = "cancel")]
 use wasm_bindgen::prelude::*;
+#[cfg(feature = "cancel")]
 use web_sys::{AbortController, RequestInit, Response};
 
 /// Where the widget's server is and which app it speaks for (the loader's script tag).
@@ -49,6 +54,7 @@ fn api_url(endpoint: &str, app: &str, route: &str) -> String {
     [endpoint, "/v1/apps/", app, route].concat()
 }
 
+#[cfg(feature = "cancel")]
 /// Why a call brought no answer to act on. Callers decide from this, never from status numbers.
 pub enum Failure {
     /// Nothing came back (offline, a network error, the timeout), or the server asked for a
@@ -58,9 +64,11 @@ pub enum Failure {
     Refused(JsValue),
 }
 
+#[cfg(feature = "cancel")]
 /// A call's answer: a 2xx's parsed JSON body (`undefined` when there was none), or why not.
 pub type Answer = Result<JsValue, Failure>;
 
+#[cfg(feature = "cancel")]
 /// The answer a status and its body make.
 fn answer(status: u16, body: JsValue) -> Answer {
     match status {
@@ -71,17 +79,21 @@ fn answer(status: u16, body: JsValue) -> Answer {
     }
 }
 
+#[cfg(feature = "cancel")]
 /// What waits on a promise: one boxed callback, so there is one copy of the code below.
 type Callback = Box<dyn FnOnce(Option<JsValue>)>;
 
+#[cfg(feature = "cancel")]
 /// Two callbacks waiting on one promise; the first to run takes the callback and releases both.
 type Waiting = Rc<RefCell<(Option<Callback>, Vec<Closure<dyn FnMut(JsValue)>>)>>;
 
+#[cfg(feature = "cancel")]
 /// Calls `f` once with the promise's value, or with `None` if it rejects.
 pub fn then(promise: &Promise, f: impl FnOnce(Option<JsValue>) + 'static) {
     then_boxed(promise, Box::new(f));
 }
 
+#[cfg(feature = "cancel")]
 fn then_boxed(promise: &Promise, f: Callback) {
     let waiting: Waiting = Rc::new(RefCell::new((Some(f), Vec::new())));
     let settle = |fulfilled: bool| {
@@ -103,6 +115,7 @@ fn then_boxed(promise: &Promise, f: Callback) {
     waiting.borrow_mut().1 = vec![ok, err];
 }
 
+#[cfg(feature = "cancel")]
 /// `fetch(url)` with a JSON body (when given), aborted after `timeout_ms`; `done` gets the
 /// [`Answer`]. `keepalive` lets the request outlive
 /// the page (the outbox's last flush on `pagehide`).
@@ -118,6 +131,7 @@ pub fn request(
     request_boxed(method, url, body, timeout_ms, keepalive, Box::new(done));
 }
 
+#[cfg(feature = "cancel")]
 fn request_boxed(
     method: &str,
     url: &str,

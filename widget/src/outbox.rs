@@ -1,31 +1,51 @@
 //! The event outbox: every widget event is written to `localStorage` first, sent in batches, and
 //! removed only once the server has taken it. A reload, a closed tab or a flaky network loses
 //! nothing, and because every event carries a UUID the server counts a resent event once.
+//!
+//! On a host page the loader is the one sender (its `flush`, whichever bundles are loaded), so the
+//! prompt bundle carries no sender at all. The cancel bundle keeps its own ([`flush`] without the
+//! loader: the crate embedded directly, and the browser tests).
 
-use std::cell::{Cell, RefCell};
+#[cfg(feature = "cancel")]
+use std::cell::Cell;
+use std::cell::RefCell;
 
-use js_sys::{Array, JSON, Object, Reflect};
+#[cfg(feature = "cancel")]
+use js_sys::Reflect;
+use js_sys::{Array, Function, JSON, Object};
 use wasm_bindgen::prelude::*;
 
-use crate::js::{later, set};
+#[cfg(feature = "cancel")]
+use crate::js::later;
+use crate::js::set;
 use crate::net;
 
 /// At most this many events per request (the server's batch limit).
+#[cfg(feature = "cancel")]
 const BATCH: usize = 100;
 /// Oldest events are dropped past this, so a long-offline page cannot fill the quota.
 const CAPACITY: usize = 1000;
 
 thread_local! {
     /// The loader's settings object: its `token` is the newest customer token the page handed
-    /// to `Holdfast.identify`.
+    /// to `Holdfast.identify`; `flush` sends the outbox and `post` sends one request.
     static LOADER: RefCell<JsValue> = const { RefCell::new(JsValue::UNDEFINED) };
+    #[cfg(feature = "cancel")]
     static SENDING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// A function of the loader's settings (`flush`, `post`); `None` without the loader.
+pub fn loader_fn(name: &str) -> Option<Function> {
+    LOADER.with(|l| crate::js::field(&l.borrow(), name).dyn_into().ok())
 }
 
 /// Starts sending to the configured server and app ([`net::target`]), beginning with what a
 /// previous page left.
 pub fn start() {
-    install_pagehide();
+    #[cfg(feature = "cancel")]
+    if loader_fn("flush").is_none() {
+        install_pagehide();
+    }
     flush();
 }
 
@@ -121,6 +141,7 @@ pub fn push(customer: &JsValue, event: Object) {
 }
 
 /// The next batch: up to [`BATCH`] events of the first entry's customer.
+#[cfg(feature = "cancel")]
 fn next_batch(entries: &Array) -> Option<(JsValue, Array)> {
     let first = entries.get(0);
     if first.is_undefined() {
@@ -152,6 +173,7 @@ pub fn watch_loader(settings: JsValue) {
     LOADER.with(|l| *l.borrow_mut() = settings);
 }
 
+#[cfg(feature = "cancel")]
 fn body(customer: &JsValue, events: &Array) -> Option<String> {
     let b = Object::new();
     set(&b, "customer", customer);
@@ -159,6 +181,7 @@ fn body(customer: &JsValue, events: &Array) -> Option<String> {
     JSON::stringify(&b).ok()?.as_string()
 }
 
+#[cfg(feature = "cancel")]
 fn remove(app: &str, sent: &Array) {
     let ids: Vec<JsValue> = sent
         .iter()
@@ -174,6 +197,7 @@ fn remove(app: &str, sent: &Array) {
 }
 
 /// The index `i` of an error body whose field is `events[i]...`.
+#[cfg(feature = "cancel")]
 fn refused_index(body: &JsValue) -> Option<u32> {
     let field = Reflect::get(body, &"error".into())
         .and_then(|e| Reflect::get(&e, &"field".into()))
@@ -183,15 +207,22 @@ fn refused_index(body: &JsValue) -> Option<u32> {
     rest.split(']').next()?.parse().ok()
 }
 
-/// Sends everything pending, batch by batch, retrying with jittered exponential backoff while the
-/// server is unreachable or busy. Only one flush runs at a time.
+/// Sends everything pending: through the loader when it is on the page; otherwise (cancel bundle)
+/// batch by batch, retrying with jittered exponential backoff while the server is unreachable or
+/// busy, one flush at a time.
 pub fn flush() {
-    if !SENDING.with(|s| s.replace(true)) {
-        send_next(0);
+    if let Some(f) = loader_fn("flush") {
+        let _ = f.call0(&JsValue::NULL);
+    } else {
+        #[cfg(feature = "cancel")]
+        if !SENDING.with(|s| s.replace(true)) {
+            send_next(0);
+        }
     }
 }
 
 /// Sends the next batch; `attempt` counts failures in a row.
+#[cfg(feature = "cancel")]
 fn send_next(attempt: u32) {
     let done = || SENDING.with(|s| s.set(false));
     let Some(target) = net::target() else {
@@ -243,6 +274,7 @@ fn send_next(attempt: u32) {
 
 /// On `pagehide`, hand what is pending to a keepalive request that outlives the page. The entries
 /// stay stored: if that request is lost the next page sends them, and the server drops duplicates.
+#[cfg(feature = "cancel")]
 fn install_pagehide() {
     thread_local!(static INSTALLED: Cell<bool> = const { Cell::new(false) });
     if INSTALLED.with(|i| i.replace(true)) {

@@ -18,19 +18,16 @@ use holdfast_core::i18n::expand_tokens;
 use holdfast_core::priority::{AfterReport, Arbitration, Screen, Showing};
 use holdfast_core::priority::{after_quiet_report, arbitrate};
 use holdfast_core::prompts::{Choice, PromptKind};
-use js_sys::{Array, Function, JSON, Object, Reflect};
+use js_sys::{Array, Function, Object, Reflect};
 use leptos::prelude::*;
 use wasm_bindgen::prelude::*;
 
 use crate::dom::{self, shadow_root};
 use crate::js::{field, set, text};
-use crate::net;
 use crate::outbox;
 
 /// Days a "remind me later" snoozes a prompt.
 const SNOOZE_DAYS: u32 = 7;
-/// How long the bundle waits for a plan it asks for itself.
-const PLAN_TIMEOUT_MS: i32 = 3_000;
 
 /// A prompt as the server wrote it (core's `PlannedPrompt`, read from `JSON.parse` output).
 #[derive(Debug, Clone, PartialEq)]
@@ -222,126 +219,40 @@ fn suppressed(reason: &str) -> JsValue {
     result("suppressed", "reason", &reason.into())
 }
 
-/// The host's options checked: what the plan request and the prompt need.
+/// What the prompt needs of the host's options, which the server has already checked (the
+/// loader's plan request): the customer, as events carry it, and a usage report's numbers.
 struct Call {
     customer: JsValue,
     /// A usage report's metric and numbers (`None`: a gate hit, or seats without numbers).
     report: Option<(String, u64, u64)>,
 }
 
-fn check(call: &str, options: &JsValue) -> Result<Call, String> {
-    if !options.is_object() {
-        return Err("expected an options object { customer, ... }".into());
-    }
-    let subject = crate::customer::accept(&field(options, "customer"), "customer")?;
-    let num = |k: &str| -> Result<Option<f64>, String> {
-        let v = field(options, k);
-        if v.is_undefined() || v.is_null() {
-            return Ok(None);
-        }
-        match v.as_f64() {
-            Some(n) if n.is_finite() && n >= 0.0 => Ok(Some(n)),
-            _ => Err([k, ": expected a number of 0 or more"].concat()),
-        }
-    };
-    let non_empty = |k: &str| {
-        text(options, k)
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| [k, ": expected a non-empty string"].concat())
-    };
-    let report = if call == "gate" {
-        non_empty("feature")?;
-        None
-    } else {
-        let metric = non_empty("metric")?;
-        let (used, limit) = (num("used")?, num("limit")?);
-        num("invites")?;
-        num("period_end")?;
-        if metric == "seats" {
-            used.zip(limit).map(|(u, l)| (metric, u as u64, l as u64))
-        } else {
-            let used = used.ok_or("used: expected a number of 0 or more")?;
-            Some((metric, used as u64, limit.unwrap_or(0.0) as u64))
-        }
-    };
-    Ok(Call {
-        customer: subject.wire,
+fn read_call(call: &str, options: &JsValue) -> Call {
+    let num = |k| field(options, k).as_f64();
+    let report = text(options, "metric")
+        .filter(|_| call == "usage")
+        .and_then(|metric| {
+            let (used, limit) = (num("used"), num("limit"));
+            let limit = if metric == "seats" {
+                limit?
+            } else {
+                limit.unwrap_or(0.0)
+            };
+            Some((metric, used? as u64, limit as u64))
+        });
+    Call {
+        customer: field(options, "customer"),
         report,
-    })
+    }
 }
 
 /// What a prompt call answers: its result, or the message of the `TypeError` it rejects with.
 pub type Answer = Box<dyn FnOnce(Result<JsValue, String>)>;
 
-/// Asks the server for the plan (when the loader could not): the host's options with the
-/// checked customer, and this customer's events still in the outbox. `done` gets the plan
-/// (`undefined` when the server did not answer) or the server's refusal.
-fn ask_plan(
-    call: &str,
-    options: &JsValue,
-    customer: &JsValue,
-    done: impl FnOnce(Result<JsValue, String>) + 'static,
-) {
-    let target = net::target().unwrap_or_default();
-    let app = &target.app;
-    let body = Object::assign(&Object::new(), options.unchecked_ref());
-    set(&body, "customer", customer);
-    set(&body, "ask", &call.into());
-    // This customer's impressions and snoozes the server may not have yet (the latest 100: caps
-    // never allow nearly as many within their windows).
-    let id = crate::customer::id_of(customer);
-    let pending = Array::new();
-    for entry in outbox::pending(app).iter() {
-        let event = field(&entry, "event");
-        let kind = text(&event, "type").unwrap_or_default();
-        if crate::customer::id_of(&field(&entry, "customer")) == id
-            && (kind == EventType::PromptShown.as_str()
-                || kind == EventType::PromptDismissed.as_str())
-        {
-            pending.push(&event);
-        }
-    }
-    let pending = pending.slice(pending.length().saturating_sub(100), pending.length());
-    set(&body, "pending", &pending);
-    let url = target.url("/prompts/plan");
-    let payload = JSON::stringify(&body)
-        .ok()
-        .and_then(|s| s.as_string())
-        .unwrap_or_default();
-    net::request(
-        "POST",
-        &url,
-        Some(&payload),
-        PLAN_TIMEOUT_MS,
-        false,
-        move |answer| {
-            done(match answer {
-                Ok(body) => Ok(body),
-                Err(net::Failure::Refused(body)) => {
-                    let error = field(&body, "error");
-                    Err(text(&error, "message").unwrap_or_else(|| "refused by the server".into()))
-                }
-                Err(net::Failure::Later) => Ok(JsValue::UNDEFINED),
-            })
-        },
-    );
-}
-
-/// `Holdfast.usage` and `Holdfast.gate` with the server's `plan` (or `undefined`: then asked
-/// here); `done` gets the answer. Callbacks, not `async`: the bundle then needs no executor of its
-/// own for a call.
+/// `Holdfast.usage` and `Holdfast.gate` with the server's `plan` for them (the loader asks for it:
+/// the server checks the call, so a wrong one never reaches this bundle); `done` gets the answer.
 pub fn run(call: &str, options: JsValue, plan: JsValue, done: Answer) {
-    let checked = match check(call, &options) {
-        Ok(checked) => checked,
-        Err(e) => return done(Err(e)),
-    };
-    if plan.is_object() {
-        return done(present(checked, &options, plan));
-    }
-    let customer = checked.customer.clone();
-    ask_plan(call, &options.clone(), &customer, move |plan| {
-        done(plan.and_then(|plan| present(checked, &options, plan)))
-    });
+    done(present(read_call(call, &options), &options, plan))
 }
 
 /// Weighs a plan against the screen and shows its prompt, or settles the one on screen.
@@ -489,39 +400,19 @@ fn choose(choice: Choice) {
     hide();
 }
 
-/// Asks the server to start a trial of `feature`, then calls `on_trial` with it if it did.
+/// Asks the server to start a trial of `feature` (through the loader), which calls `on_trial`
+/// with it only if the server did.
 fn start_trial(customer: &JsValue, feature: &str, session: JsValue, on_trial: Option<Function>) {
     let body = Object::new();
     set(&body, "customer", customer);
     set(&body, "feature", &feature.into());
     set(&body, "session_id", &session);
-    let Some(payload) = JSON::stringify(&body).ok().and_then(|s| s.as_string()) else {
-        return;
-    };
-    let url = net::target().unwrap_or_default().url("/prompts/trial");
-    let feature = feature.to_string();
-    net::request(
-        "POST",
-        &url,
-        Some(&payload),
-        8_000,
-        false,
-        move |answer| match answer {
-            Ok(_) => {
-                if let Some(f) = on_trial
-                    && let Err(e) = f.call1(&JsValue::NULL, &feature.as_str().into())
-                {
-                    web_sys::console::error_2(&"Holdfast: onTrial threw".into(), &e);
-                }
-            }
-            Err(net::Failure::Refused(body)) => {
-                web_sys::console::warn_2(&"Holdfast: the trial was not started".into(), &body)
-            }
-            Err(net::Failure::Later) => {
-                web_sys::console::warn_1(&"Holdfast: the trial could not be started".into())
-            }
-        },
-    );
+    let then = on_trial.map_or(JsValue::UNDEFINED, |f| {
+        f.bind1(&JsValue::NULL, &feature.into()).into()
+    });
+    if let Some(post) = outbox::loader_fn("post") {
+        let _ = post.call3(&JsValue::NULL, &"/prompts/trial".into(), &body, &then);
+    }
 }
 
 /// Removes the prompt on screen, if any (the cancel flow always takes precedence).

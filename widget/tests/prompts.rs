@@ -430,12 +430,26 @@ async fn seats_at_eighty_percent_suggest_the_team_plan() {
     click("hf-prompt-dismiss").await;
 }
 
+/// The server checks a call (the loader's plan request rejects a wrong one with the server's
+/// message, tested end to end); the bundle refuses a plan it cannot read, never half-shows one.
 #[wasm_bindgen_test]
-async fn a_wrong_call_is_rejected_with_an_error_naming_the_field() {
-    setup("app_wrong");
+async fn a_plan_the_bundle_cannot_read_is_rejected_and_shows_nothing() {
+    setup("app_unreadable");
+    let plan = plan_for(&Ask::Usage {
+        metric: "projects",
+        used: 10,
+        limit: 10,
+        unlimited: false,
+        period_end: Some(4_000_000_000),
+    });
+    let planned = Reflect::get(&plan, &"prompt".into()).unwrap();
+    Reflect::delete_property(planned.unchecked_ref::<Object>(), &"title".into()).unwrap();
     let o = Object::new();
-    set(&o, "customer", &customer("c_wrong"));
-    let err = JsFuture::from(prompt("usage".into(), o.into(), JsValue::UNDEFINED))
+    set(&o, "customer", &customer("c_unreadable"));
+    set(&o, "metric", &"projects".into());
+    set(&o, "used", &10.into());
+    set(&o, "limit", &10.into());
+    let err = JsFuture::from(prompt("usage".into(), o.into(), plan))
         .await
         .unwrap_err();
     let message = Reflect::get(&err, &"message".into())
@@ -444,6 +458,8 @@ async fn a_wrong_call_is_rejected_with_an_error_naming_the_field() {
         .unwrap();
     assert_eq!(
         message,
-        "Holdfast.usage: metric: expected a non-empty string"
+        "Holdfast.usage: the server's plan could not be read"
     );
+    assert!(testid("hf-prompt").is_none());
+    assert!(outbox_types("app_unreadable").is_empty());
 }

@@ -480,6 +480,26 @@ async fn plan(app: &TestApp, body: Value) -> (u16, Value) {
     (status, body)
 }
 
+/// The loader sends the host's options as they are: a test-mode customer's `created_at` may be an
+/// ISO 8601 date, as the widget's API documents, and the server reads it; anything else is refused
+/// naming the field.
+#[tokio::test]
+async fn a_customer_created_at_may_be_an_iso_8601_date() {
+    let app = spawn_app().await;
+    let mut c = customer("cus_iso");
+    c["created_at"] = json!("2026-01-31");
+    let ask =
+        json!({ "customer": c, "ask": "usage", "metric": "projects", "used": 9, "limit": 10 });
+    let (status, body) = plan(&app, ask.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["show"], true, "{body}");
+    let mut bad = ask;
+    bad["customer"]["created_at"] = json!("last tuesday");
+    let (status, body) = plan(&app, bad).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["field"], "customer.created_at", "{body}");
+}
+
 #[tokio::test]
 async fn a_usage_plan_below_the_first_threshold_is_a_small_no() {
     let app = spawn_app().await;
