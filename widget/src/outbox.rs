@@ -36,7 +36,8 @@ thread_local! {
 
 /// A function of the loader's settings (`flush`, `post`); `None` without the loader.
 pub fn loader_fn(name: &str) -> Option<Function> {
-    LOADER.with(|l| crate::js::field(&l.borrow(), name).dyn_into().ok())
+    let f = LOADER.with(|l| crate::js::field(&l.borrow(), name));
+    f.is_function().then(|| f.unchecked_into())
 }
 
 /// Starts sending to the configured server and app ([`net::target`]), beginning with what a
