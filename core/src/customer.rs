@@ -45,7 +45,7 @@ pub struct Customer {
     /// When the subscription started, in Unix seconds (an ISO 8601 date such as `2026-01-31` is
     /// read too, as the widget's API documents); tenure is measured from here.
     #[serde(deserialize_with = "seconds_or_iso8601")]
-    #[cfg_attr(feature = "openapi", schema(value_type = i64, minimum = 0))]
+    #[cfg_attr(feature = "openapi", schema(schema_with = created_at_schema))]
     pub created_at: UnixSeconds,
     /// Seats in use, for the seat-based upgrade prompt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -96,6 +96,30 @@ pub struct Customer {
     /// Free-form host attributes that targeting rules may test.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub attributes: BTreeMap<String, AttributeValue>,
+}
+
+/// The document's `created_at`: Unix seconds, an ISO 8601 date, or a date and time.
+#[cfg(feature = "openapi")]
+fn created_at_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{AnyOfBuilder, KnownFormat, ObjectBuilder, SchemaFormat, Type};
+    let text = |format| {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(format)))
+    };
+    AnyOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+                .minimum(Some(0)),
+        )
+        .item(text(KnownFormat::Date))
+        .item(text(KnownFormat::DateTime))
+        .description(Some(
+            "When the subscription started: Unix seconds, or an ISO 8601 date or date and time",
+        ))
+        .into()
 }
 
 /// Reads `created_at` as Unix seconds or an ISO 8601 date ([`crate::calendar::parse_iso8601`]).
