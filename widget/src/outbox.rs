@@ -6,23 +6,14 @@
 //! prompt bundle carries no sender at all. The cancel bundle keeps its own ([`flush`] without the
 //! loader: the crate embedded directly, and the browser tests).
 
-#[cfg(feature = "cancel")]
-use std::cell::Cell;
 use std::cell::RefCell;
 
-#[cfg(feature = "cancel")]
-use js_sys::Reflect;
 use js_sys::{Array, Function, JSON, Object};
 use wasm_bindgen::prelude::*;
 
-#[cfg(feature = "cancel")]
-use crate::js::later;
 use crate::js::set;
 use crate::net;
 
-/// At most this many events per request (the server's batch limit).
-#[cfg(feature = "cancel")]
-const BATCH: usize = 100;
 /// Oldest events are dropped past this, so a long-offline page cannot fill the quota.
 const CAPACITY: usize = 1000;
 
@@ -30,8 +21,6 @@ thread_local! {
     /// The loader's settings object: its `token` is the newest customer token the page handed
     /// to `Holdfast.identify`; `flush` sends the outbox and `post` sends one request.
     static LOADER: RefCell<JsValue> = const { RefCell::new(JsValue::UNDEFINED) };
-    #[cfg(feature = "cancel")]
-    static SENDING: Cell<bool> = const { Cell::new(false) };
 }
 
 /// A function of the loader's settings (`flush`, `post`); `None` without the loader.
@@ -45,7 +34,7 @@ pub fn loader_fn(name: &str) -> Option<Function> {
 pub fn start() {
     #[cfg(feature = "cancel")]
     if loader_fn("flush").is_none() {
-        install_pagehide();
+        sender::install_pagehide();
     }
     flush();
 }
@@ -141,71 +130,9 @@ pub fn push(customer: &JsValue, event: Object) {
     flush();
 }
 
-/// The next batch: up to [`BATCH`] events of the first entry's customer.
-#[cfg(feature = "cancel")]
-fn next_batch(entries: &Array) -> Option<(JsValue, Array)> {
-    let first = entries.get(0);
-    if first.is_undefined() {
-        return None;
-    }
-    let customer = Reflect::get(&first, &"customer".into()).ok()?;
-    let id = crate::customer::id_of(&customer);
-    let events = Array::new();
-    for entry in entries.iter() {
-        let c = Reflect::get(&entry, &"customer".into()).unwrap_or_default();
-        if crate::customer::id_of(&c) == id && (events.length() as usize) < BATCH {
-            events.push(&Reflect::get(&entry, &"event".into()).unwrap_or_default());
-        }
-    }
-    // A token may have expired while the events waited: send with the newest one the page
-    // handed over for the same customer (`Holdfast.identify`).
-    let newest = LOADER.with(|l| Reflect::get(&l.borrow(), &"token".into()).unwrap_or_default());
-    let customer =
-        if customer.is_string() && newest.is_string() && crate::customer::id_of(&newest) == id {
-            newest
-        } else {
-            customer
-        };
-    Some((customer, events))
-}
-
 /// Keeps the loader's settings object, whose `token` `Holdfast.identify` sets.
 pub fn watch_loader(settings: JsValue) {
     LOADER.with(|l| *l.borrow_mut() = settings);
-}
-
-#[cfg(feature = "cancel")]
-fn body(customer: &JsValue, events: &Array) -> Option<String> {
-    let b = Object::new();
-    set(&b, "customer", customer);
-    set(&b, "events", events);
-    JSON::stringify(&b).ok()?.as_string()
-}
-
-#[cfg(feature = "cancel")]
-fn remove(app: &str, sent: &Array) {
-    let ids: Vec<JsValue> = sent
-        .iter()
-        .map(|e| Reflect::get(&e, &"id".into()).unwrap_or_default())
-        .collect();
-    let kept = pending(app).filter(&mut |entry, _, _| {
-        let id = Reflect::get(&entry, &"event".into())
-            .and_then(|e| Reflect::get(&e, &"id".into()))
-            .unwrap_or_default();
-        !ids.contains(&id)
-    });
-    store(app, &kept);
-}
-
-/// The index `i` of an error body whose field is `events[i]...`.
-#[cfg(feature = "cancel")]
-fn refused_index(body: &JsValue) -> Option<u32> {
-    let field = Reflect::get(body, &"error".into())
-        .and_then(|e| Reflect::get(&e, &"field".into()))
-        .ok()?
-        .as_string()?;
-    let rest = field.strip_prefix("events[")?;
-    rest.split(']').next()?.parse().ok()
 }
 
 /// Sends everything pending: through the loader when it is on the page; otherwise (cancel bundle)
@@ -216,85 +143,170 @@ pub fn flush() {
         let _ = f.call0(&JsValue::NULL);
     } else {
         #[cfg(feature = "cancel")]
+        sender::flush();
+    }
+}
+
+/// The cancel bundle's own sender, for pages without the loader (the prompt bundle has none).
+#[cfg(feature = "cancel")]
+mod sender {
+    use std::cell::Cell;
+
+    use js_sys::{Array, JSON, Object, Reflect};
+    use wasm_bindgen::prelude::*;
+
+    use super::{LOADER, pending, store};
+    use crate::js::{later, set};
+    use crate::net;
+
+    /// At most this many events per request (the server's batch limit).
+    const BATCH: usize = 100;
+
+    thread_local! {
+        static SENDING: Cell<bool> = const { Cell::new(false) };
+    }
+
+    /// Sends everything pending unless a flush is already running.
+    pub(super) fn flush() {
         if !SENDING.with(|s| s.replace(true)) {
             send_next(0);
         }
     }
-}
 
-/// Sends the next batch; `attempt` counts failures in a row.
-#[cfg(feature = "cancel")]
-fn send_next(attempt: u32) {
-    let done = || SENDING.with(|s| s.set(false));
-    let Some(target) = net::target() else {
-        return done();
-    };
-    let entries = pending(&target.app);
-    let Some((customer, events)) = next_batch(&entries) else {
-        return done();
-    };
-    let url = target.url("/events");
-    let app = target.app;
-    let Some(payload) = body(&customer, &events) else {
-        return done();
-    };
-    net::request(
-        "POST",
-        &url,
-        Some(&payload),
-        10_000,
-        false,
-        move |answer| match answer {
-            Ok(_) => {
-                remove(&app, &events);
-                send_next(0);
+    /// The next batch: up to [`BATCH`] events of the first entry's customer.
+    fn next_batch(entries: &Array) -> Option<(JsValue, Array)> {
+        let first = entries.get(0);
+        if first.is_undefined() {
+            return None;
+        }
+        let customer = Reflect::get(&first, &"customer".into()).ok()?;
+        let id = crate::customer::id_of(&customer);
+        let events = Array::new();
+        for entry in entries.iter() {
+            let c = Reflect::get(&entry, &"customer".into()).unwrap_or_default();
+            if crate::customer::id_of(&c) == id && (events.length() as usize) < BATCH {
+                events.push(&Reflect::get(&entry, &"event".into()).unwrap_or_default());
             }
-            // Refused for good: keeping it would block the queue forever. When the server names
-            // one event (`events[3].id`), only that one is dropped and the rest are sent again.
-            Err(net::Failure::Refused(body)) => {
-                web_sys::console::warn_2(&"Holdfast: the server refused events".into(), &body);
-                match refused_index(&body).map(|i| events.get(i)) {
-                    Some(bad) if !bad.is_undefined() => remove(&app, &Array::of1(&bad)),
-                    _ => remove(&app, &events),
-                }
-                send_next(0);
-            }
-            Err(net::Failure::Later) => {
-                let attempt = attempt + 1;
-                if attempt > 8 {
-                    // Kept in storage: the next page load tries again.
-                    return SENDING.with(|s| s.set(false));
-                }
-                let base = 1000.0 * f64::from(1u32 << attempt.min(6));
-                let delay = base.min(60_000.0) * (0.5 + js_sys::Math::random());
-                later(delay as i32, move || send_next(attempt));
-            }
-        },
-    );
-}
-
-/// On `pagehide`, hand what is pending to a keepalive request that outlives the page. The entries
-/// stay stored: if that request is lost the next page sends them, and the server drops duplicates.
-#[cfg(feature = "cancel")]
-fn install_pagehide() {
-    thread_local!(static INSTALLED: Cell<bool> = const { Cell::new(false) });
-    if INSTALLED.with(|i| i.replace(true)) {
-        return;
+        }
+        // A token may have expired while the events waited: send with the newest one the page
+        // handed over for the same customer (`Holdfast.identify`).
+        let newest =
+            LOADER.with(|l| Reflect::get(&l.borrow(), &"token".into()).unwrap_or_default());
+        let customer = if customer.is_string()
+            && newest.is_string()
+            && crate::customer::id_of(&newest) == id
+        {
+            newest
+        } else {
+            customer
+        };
+        Some((customer, events))
     }
-    let Some(window) = web_sys::window() else {
-        return;
-    };
-    let handler = Closure::<dyn FnMut()>::new(|| {
+
+    fn body(customer: &JsValue, events: &Array) -> Option<String> {
+        let b = Object::new();
+        set(&b, "customer", customer);
+        set(&b, "events", events);
+        JSON::stringify(&b).ok()?.as_string()
+    }
+
+    fn remove(app: &str, sent: &Array) {
+        let ids: Vec<JsValue> = sent
+            .iter()
+            .map(|e| Reflect::get(&e, &"id".into()).unwrap_or_default())
+            .collect();
+        let kept = pending(app).filter(&mut |entry, _, _| {
+            let id = Reflect::get(&entry, &"event".into())
+                .and_then(|e| Reflect::get(&e, &"id".into()))
+                .unwrap_or_default();
+            !ids.contains(&id)
+        });
+        store(app, &kept);
+    }
+
+    /// The index `i` of an error body whose field is `events[i]...`.
+    fn refused_index(body: &JsValue) -> Option<u32> {
+        let field = Reflect::get(body, &"error".into())
+            .and_then(|e| Reflect::get(&e, &"field".into()))
+            .ok()?
+            .as_string()?;
+        let rest = field.strip_prefix("events[")?;
+        rest.split(']').next()?.parse().ok()
+    }
+
+    /// Sends the next batch; `attempt` counts failures in a row.
+    fn send_next(attempt: u32) {
+        let done = || SENDING.with(|s| s.set(false));
         let Some(target) = net::target() else {
+            return done();
+        };
+        let entries = pending(&target.app);
+        let Some((customer, events)) = next_batch(&entries) else {
+            return done();
+        };
+        let url = target.url("/events");
+        let app = target.app;
+        let Some(payload) = body(&customer, &events) else {
+            return done();
+        };
+        net::request(
+            "POST",
+            &url,
+            Some(&payload),
+            10_000,
+            false,
+            move |answer| match answer {
+                Ok(_) => {
+                    remove(&app, &events);
+                    send_next(0);
+                }
+                // Refused for good: keeping it would block the queue forever. When the server names
+                // one event (`events[3].id`), only that one is dropped and the rest are sent again.
+                Err(net::Failure::Refused(body)) => {
+                    web_sys::console::warn_2(&"Holdfast: the server refused events".into(), &body);
+                    match refused_index(&body).map(|i| events.get(i)) {
+                        Some(bad) if !bad.is_undefined() => remove(&app, &Array::of1(&bad)),
+                        _ => remove(&app, &events),
+                    }
+                    send_next(0);
+                }
+                Err(net::Failure::Later) => {
+                    let attempt = attempt + 1;
+                    if attempt > 8 {
+                        // Kept in storage: the next page load tries again.
+                        return SENDING.with(|s| s.set(false));
+                    }
+                    let base = 1000.0 * f64::from(1u32 << attempt.min(6));
+                    let delay = base.min(60_000.0) * (0.5 + js_sys::Math::random());
+                    later(delay as i32, move || send_next(attempt));
+                }
+            },
+        );
+    }
+
+    /// On `pagehide`, hand what is pending to a keepalive request that outlives the page. The entries
+    /// stay stored: if that request is lost the next page sends them, and the server drops duplicates.
+    pub(super) fn install_pagehide() {
+        thread_local!(static INSTALLED: Cell<bool> = const { Cell::new(false) });
+        if INSTALLED.with(|i| i.replace(true)) {
+            return;
+        }
+        let Some(window) = web_sys::window() else {
             return;
         };
-        if let Some((customer, events)) = next_batch(&pending(&target.app))
-            && let Some(payload) = body(&customer, &events)
-        {
-            let url = target.url("/events");
-            net::request("POST", &url, Some(&payload), 10_000, true, drop);
-        }
-    });
-    let _ = window.add_event_listener_with_callback("pagehide", handler.as_ref().unchecked_ref());
-    handler.forget();
+        let handler = Closure::<dyn FnMut()>::new(|| {
+            let Some(target) = net::target() else {
+                return;
+            };
+            if let Some((customer, events)) = next_batch(&pending(&target.app))
+                && let Some(payload) = body(&customer, &events)
+            {
+                let url = target.url("/events");
+                net::request("POST", &url, Some(&payload), 10_000, true, drop);
+            }
+        });
+        let _ =
+            window.add_event_listener_with_callback("pagehide", handler.as_ref().unchecked_ref());
+        handler.forget();
+    }
 }
