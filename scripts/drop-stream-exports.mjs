@@ -53,11 +53,12 @@ try {
 // The table: every slot of a `future_to_promise` closure, or of its drop glue, traps instead.
 const promises = /future_to_promise/;
 const wasm = binaryen.readBinary(readFileSync(wasmPath));
-const cut = new Set();
+const segments = [];
 for (let i = 0; i < wasm.getNumElementSegments(); i++) {
-  const info = binaryen.getElementSegmentInfo(wasm.getElementSegmentByIndex(i));
-  info.data.filter((f) => promises.test(f)).forEach((f) => cut.add(f));
+  segments.push(binaryen.getElementSegmentInfo(wasm.getElementSegmentByIndex(i)));
 }
+const slots = segments.flatMap((seg) => seg.data);
+const cut = new Set(slots.filter((f) => promises.test(f)));
 if (cut.size === 0) {
   console.error("drop-stream-exports: no future_to_promise closure in the table: check the runtime's names");
   process.exit(1);
@@ -75,10 +76,6 @@ for (const body of text.split(/\n (?=\(func )/).slice(1)) {
   }
 }
 // A slot whose function calls a cut one directly is that closure's own vtable shim: it goes too.
-const slots = [];
-for (let i = 0; i < wasm.getNumElementSegments(); i++) {
-  slots.push(...binaryen.getElementSegmentInfo(wasm.getElementSegmentByIndex(i)).data);
-}
 for (let grew = true; grew; ) {
   grew = false;
   for (const f of slots) {
@@ -111,10 +108,6 @@ for (const f of cut) {
 }
 const trap = "holdfast_dead_promise";
 wasm.addFunction(trap, binaryen.none, binaryen.none, [], wasm.unreachable());
-const segments = [];
-for (let i = 0; i < wasm.getNumElementSegments(); i++) {
-  segments.push(binaryen.getElementSegmentInfo(wasm.getElementSegmentByIndex(i)));
-}
 for (const seg of segments) {
   const data = seg.data.map((f) => (cut.has(f) ? trap : f));
   wasm.removeElementSegment(seg.name);
